@@ -1,0 +1,210 @@
+//! `hourglass`: validate specs, run sweeps, train single runs as workers, and write reports.
+
+mod backend;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use hourglass_data::Registry;
+use hourglass_orchestrator::{SweepLayout, SweepProgress, WorkerCommand};
+use hourglass_spec::result::{CONFIG_FILE, EpochRecord, RESULT_FILE, RunResult, RunStatus, write_atomic};
+use hourglass_spec::{Catalog, Experiment, RunConfig, RunId, RunSpec};
+
+/// Autoencoder experiments from TOML specs.
+#[derive(Debug, Parser)]
+#[command(name = "hourglass", version, about)]
+struct Cli {
+    /// Folder holding the data sets (one `dataset.toml` per data set).
+    #[arg(long, global = true, default_value = "datasets")]
+    datasets: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a spec and list the runs it expands to.
+    Validate {
+        /// The spec, e.g. experiments/quickstart.toml.
+        spec: PathBuf,
+    },
+    /// Run every unfinished run of a spec's sweep, then write its report.
+    Sweep {
+        /// The spec, e.g. experiments/quickstart.toml.
+        spec: PathBuf,
+        /// Folder under which the sweep's folder `<experiment name>/` is made.
+        #[arg(long, default_value = "reports")]
+        reports: PathBuf,
+    },
+    /// Rebuild the report of a sweep folder from its saved results.
+    Report {
+        /// The sweep's folder, e.g. reports/quickstart.
+        sweep_dir: PathBuf,
+    },
+    /// List the data sets found.
+    Datasets,
+    /// Train the run whose config.toml is in RUN_DIR (started by `sweep`; one process per run).
+    #[command(hide = true)]
+    Worker {
+        /// The run's folder.
+        run_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Validate { spec } => validate(&spec, &cli.datasets),
+        Command::Sweep { spec, reports } => sweep(&spec, &cli.datasets, &reports),
+        Command::Report { sweep_dir } => report(&sweep_dir),
+        Command::Datasets => datasets(&cli.datasets),
+        Command::Worker { run_dir } => worker(&run_dir, &cli.datasets),
+    }
+}
+
+fn registry(datasets: &Path) -> Result<Registry> {
+    Registry::discover(datasets)
+        .with_context(|| format!("cannot list the data sets in {}", datasets.display()))
+}
+
+/// Loads and validates a spec; a spec error is printed in full and yields `None`.
+fn load(spec: &Path, datasets: &Path) -> Result<Option<Experiment>> {
+    let catalog = Catalog { datasets: registry(datasets)?.features(), backends: backend::compiled() };
+    match hourglass_spec::load(spec, &catalog) {
+        Ok(experiment) => Ok(Some(experiment)),
+        Err(error) => {
+            eprintln!("{error}");
+            Ok(None)
+        }
+    }
+}
+
+fn validate(spec: &Path, datasets: &Path) -> Result<ExitCode> {
+    let Some(experiment) = load(spec, datasets)? else { return Ok(ExitCode::FAILURE) };
+    let collapsed = experiment.expanded - experiment.runs.len();
+    print!("{}: {} runs", experiment.name, experiment.runs.len());
+    if collapsed > 0 {
+        print!(" ({} expanded, {collapsed} duplicates collapsed)", experiment.expanded);
+    }
+    println!();
+    for run in &experiment.runs {
+        println!("  {}", run.summary());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints one line per run event.
+struct Lines;
+
+impl SweepProgress for Lines {
+    fn run_skipped(&mut self, run: &RunSpec, result: &RunResult) {
+        println!("{} already {}, skipped", run.id, status_name(result.status));
+    }
+    fn run_started(&mut self, run: &RunSpec, index: usize, total: usize) {
+        println!("[{}/{total}] {}", index + 1, run.summary());
+    }
+    fn run_finished(&mut self, run: &RunSpec, result: &RunResult) {
+        match (&result.error, result.metrics.get("test_mse")) {
+            (Some(error), _) => println!("{} failed: {}", run.id, error.lines().next().unwrap_or_default()),
+            (None, Some(mse)) => println!("{} completed: test_mse {mse:.5}", run.id),
+            (None, None) => println!("{} completed", run.id),
+        }
+    }
+}
+
+fn status_name(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Completed => "completed",
+        RunStatus::Failed => "failed",
+    }
+}
+
+fn sweep(spec: &Path, datasets: &Path, reports: &Path) -> Result<ExitCode> {
+    let Some(experiment) = load(spec, datasets)? else { return Ok(ExitCode::FAILURE) };
+    let spec_text = std::fs::read_to_string(spec).with_context(|| format!("cannot read {}", spec.display()))?;
+    let datasets = std::path::absolute(datasets).context("cannot resolve the data set folder")?;
+    let worker = WorkerCommand {
+        program: std::env::current_exe().context("cannot find the hourglass executable")?,
+        args: vec!["--datasets".into(), datasets.into_os_string(), "worker".into()],
+    };
+    let layout = SweepLayout::new(reports, &experiment);
+    let summary = hourglass_orchestrator::run_sweep(&experiment, &spec_text, &layout, &worker, &mut Lines)?;
+    println!(
+        "{}: {} completed, {} failed, {} already finished (skipped)",
+        experiment.name, summary.completed, summary.failed, summary.skipped
+    );
+    // A report failure is reported but does not undo or fail the training that finished.
+    match hourglass_report::write_report(&layout.root, &experiment.name) {
+        Ok(files) => println!("report: {}", files.html.display()),
+        Err(error) => eprintln!("warning: no report written: {error}"),
+    }
+    Ok(if summary.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn report(sweep_dir: &Path) -> Result<ExitCode> {
+    let title = sweep_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let files = hourglass_report::write_report(sweep_dir, &title)?;
+    println!("report: {}\ntable: {}", files.html.display(), files.csv.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn datasets(root: &Path) -> Result<ExitCode> {
+    for manifest in registry(root)?.manifests() {
+        let splits: Vec<String> =
+            manifest.splits.iter().map(|(name, files)| format!("{name} {}", files.examples)).collect();
+        println!("{:<16} shape {:?}  {}  ({})", manifest.name, manifest.shape, splits.join(", "), manifest.licence);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints each epoch to the worker's log.
+struct EpochLines;
+
+impl hourglass_train::Progress for EpochLines {
+    fn epoch_ended(&mut self, record: &EpochRecord, epochs: usize) {
+        let validation = record.val_loss.map(|v| format!(" val_loss {v:.5}")).unwrap_or_default();
+        println!("epoch {}/{epochs}: train_loss {:.5}{validation} ({:.1} s)", record.epoch, record.train_loss, record.seconds);
+    }
+}
+
+fn worker(run_dir: &Path, datasets: &Path) -> Result<ExitCode> {
+    let config_path = run_dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("cannot read {}", config_path.display()))?;
+    let config: RunConfig =
+        toml::from_str(&text).with_context(|| format!("invalid run config {}", config_path.display()))?;
+    let id = RunId::of(&config);
+    let outcome = backend::device(config.train.backend).and_then(|device| {
+        hourglass_train::train_run(&config, &registry(datasets)?, run_dir, &device, &mut EpochLines)
+            .map_err(anyhow::Error::from)
+    });
+    let result = match outcome {
+        Ok(metrics) => RunResult { id, status: RunStatus::Completed, error: None, config, metrics },
+        Err(error) => RunResult {
+            id,
+            status: RunStatus::Failed,
+            error: Some(format!("{error:#}")),
+            config,
+            metrics: Default::default(),
+        },
+    };
+    let path = run_dir.join(RESULT_FILE);
+    let json = serde_json::to_vec_pretty(&result).expect("results serialize");
+    write_atomic(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(match result.status {
+        RunStatus::Completed => ExitCode::SUCCESS,
+        RunStatus::Failed => ExitCode::FAILURE,
+    })
+}

@@ -1,0 +1,165 @@
+//! Data sets: discovery under `datasets/`, checksummed loading, and seeded splits.
+//!
+//! Each data set is a folder with a `dataset.toml` ([`Manifest`]). Loading a split reads its
+//! files, checks each against the sha256 in the manifest, decodes it and scales inputs to
+//! `[0, 1]`. The result is a plain [`Split`] of `f32` rows: this crate knows nothing of
+//! tensors, so it builds and tests fast; `hourglass-train` batches splits into tensors.
+
+mod idx;
+mod manifest;
+mod split;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub use manifest::{Format, Manifest, SplitFiles};
+pub use split::{Split, permutation};
+
+/// What can go wrong when finding or loading data.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A `dataset.toml` is not valid.
+    #[error("invalid manifest {}: {message}", path.display())]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two folders claim the same data set name.
+    #[error("data set `{name}` is defined twice: {} and {}", first.display(), second.display())]
+    Duplicate {
+        /// The name.
+        name: String,
+        /// One manifest.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// No data set of that name was found.
+    #[error("no data set `{name}` under {} (found: {known})", root.display())]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// Where data sets were looked for.
+        root: PathBuf,
+        /// The names found, comma-separated.
+        known: String,
+    },
+    /// A file's content does not match its recorded hash: changed, truncated or replaced.
+    #[error(
+        "checksum mismatch for {}: expected sha256 {expected}, found {actual} \
+         (the file is corrupt or truncated; restore it from the data set's source)",
+        path.display()
+    )]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The hash in `dataset.toml`.
+        expected: String,
+        /// The hash of the file on disk.
+        actual: String,
+    },
+    /// A file's hash matched but its content cannot be decoded as declared.
+    #[error("cannot decode {}: {message}", path.display())]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The data sets found under a root folder.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    root: PathBuf,
+    datasets: BTreeMap<String, (PathBuf, Manifest)>,
+}
+
+impl Registry {
+    /// Finds every `dataset.toml` under `root` (one or two folders down).
+    pub fn discover(root: &Path) -> Result<Self, DataError> {
+        let mut datasets: BTreeMap<String, (PathBuf, Manifest)> = BTreeMap::new();
+        for entry in walkdir::WalkDir::new(root).min_depth(2).max_depth(3).sort_by_file_name() {
+            let entry = entry.map_err(|e| DataError::Read {
+                path: e.path().unwrap_or(root).to_path_buf(),
+                source: e.into(),
+            })?;
+            if entry.file_name() != "dataset.toml" {
+                continue;
+            }
+            let path = entry.path();
+            let manifest = Manifest::read(path)?;
+            let dir = path.parent().expect("a file has a parent").to_path_buf();
+            if let Some((first, _)) = datasets.get(&manifest.name) {
+                return Err(DataError::Duplicate {
+                    name: manifest.name,
+                    first: first.join("dataset.toml"),
+                    second: path.to_path_buf(),
+                });
+            }
+            datasets.insert(manifest.name.clone(), (dir, manifest));
+        }
+        Ok(Self { root: root.to_path_buf(), datasets })
+    }
+
+    /// The data sets, by name.
+    pub fn manifests(&self) -> impl Iterator<Item = &Manifest> {
+        self.datasets.values().map(|(_, manifest)| manifest)
+    }
+
+    /// Data set name to the number of input features of one example.
+    pub fn features(&self) -> BTreeMap<String, usize> {
+        self.manifests().map(|m| (m.name.clone(), m.features())).collect()
+    }
+
+    /// Loads split `split` ("train", "test") of data set `name`, checking every file's hash.
+    pub fn load(&self, name: &str, split: &str) -> Result<Split, DataError> {
+        let (dir, manifest) = self.datasets.get(name).ok_or_else(|| DataError::Unknown {
+            name: name.to_string(),
+            root: self.root.clone(),
+            known: self.datasets.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+        let files = manifest.split(split)?;
+        match manifest.format {
+            Format::Idx => {
+                let images = idx::read_u8(&dir.join(&files.images), &read_checked(dir, manifest, &files.images)?)?;
+                let labels = idx::read_u8(&dir.join(&files.labels), &read_checked(dir, manifest, &files.labels)?)?;
+                Split::from_idx(manifest, files, dir, images, labels)
+            }
+        }
+    }
+}
+
+/// Reads `file` of a data set and checks it against the manifest's sha256.
+fn read_checked(dir: &Path, manifest: &Manifest, file: &str) -> Result<Vec<u8>, DataError> {
+    let path = dir.join(file);
+    let expected = manifest.sha256.get(file).ok_or_else(|| DataError::Manifest {
+        path: dir.join("dataset.toml"),
+        message: format!("no sha256 recorded for `{file}` in [sha256]"),
+    })?;
+    let bytes = std::fs::read(&path).map_err(|source| DataError::Read { path: path.clone(), source })?;
+    let actual = hex(&Sha256::digest(&bytes));
+    if !actual.eq_ignore_ascii_case(expected) {
+        return Err(DataError::Checksum { path, expected: expected.clone(), actual });
+    }
+    Ok(bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

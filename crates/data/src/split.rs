@@ -1,0 +1,121 @@
+//! A split in memory: rows of `f32` inputs in `[0, 1]` with their labels, and seeded
+//! shuffling and partitioning of it.
+
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::idx::IdxArray;
+use crate::manifest::{Manifest, SplitFiles};
+use crate::DataError;
+
+/// Examples of one split, row-major: example `i` is `inputs[i * features..(i + 1) * features]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// Shape of one example, channels first.
+    pub shape: Vec<usize>,
+    /// Inputs scaled to `[0, 1]`.
+    pub inputs: Vec<f32>,
+    /// One label per example.
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    /// Builds a split from decoded IDX images and labels, checking them against the manifest.
+    pub(crate) fn from_idx(
+        manifest: &Manifest,
+        files: &SplitFiles,
+        dir: &Path,
+        images: IdxArray,
+        labels: IdxArray,
+    ) -> Result<Self, DataError> {
+        let mismatch = |file: &str, message: String| DataError::Decode { path: dir.join(file), message };
+        let features = manifest.features();
+        let per_example: usize = images.dims.iter().skip(1).product();
+        if images.dims.first() != Some(&files.examples) || per_example != features {
+            return Err(mismatch(
+                &files.images,
+                format!(
+                    "dimensions {:?} do not match the manifest ({} examples of shape {:?})",
+                    images.dims, files.examples, manifest.shape
+                ),
+            ));
+        }
+        if labels.dims != [files.examples] {
+            return Err(mismatch(
+                &files.labels,
+                format!("dimensions {:?}, expected [{}]", labels.dims, files.examples),
+            ));
+        }
+        if let Some(classes) = manifest.classes
+            && let Some(bad) = labels.values.iter().find(|&&l| usize::from(l) >= classes)
+        {
+            return Err(mismatch(&files.labels, format!("label {bad} is not below {classes} classes")));
+        }
+        Ok(Self {
+            shape: manifest.shape.clone(),
+            inputs: images.values.iter().map(|&v| f32::from(v) / 255.0).collect(),
+            labels: labels.values,
+        })
+    }
+
+    /// Number of input features of one example.
+    pub fn features(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the split holds no example.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The inputs of example `i`.
+    pub fn input(&self, i: usize) -> &[f32] {
+        let f = self.features();
+        &self.inputs[i * f..(i + 1) * f]
+    }
+
+    /// The examples at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Split {
+        let mut inputs = Vec::with_capacity(indices.len() * self.features());
+        for &i in indices {
+            inputs.extend_from_slice(self.input(i));
+        }
+        Split {
+            shape: self.shape.clone(),
+            inputs,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+        }
+    }
+
+    /// The first `n` examples (all of them when there are fewer).
+    pub fn truncated(mut self, n: usize) -> Split {
+        let n = n.min(self.len());
+        self.inputs.truncate(n * self.features());
+        self.labels.truncate(n);
+        self
+    }
+
+    /// Shuffles with `seed` and cuts off a `fraction` for validation: `(train, validation)`.
+    /// The same seed gives the same partition on every machine (ChaCha8).
+    pub fn partition(&self, fraction: f64, seed: u64) -> (Split, Split) {
+        let order = permutation(self.len(), seed);
+        let held_out = ((self.len() as f64) * fraction).round() as usize;
+        let (validation, train) = order.split_at(held_out.min(self.len()));
+        (self.select(train), self.select(validation))
+    }
+}
+
+/// A seeded permutation of `0..n`, the same on every platform.
+pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    order
+}

@@ -1,0 +1,108 @@
+//! Tests of discovery, checksums and splits, on a generated data set and on the real MNIST.
+
+use std::path::Path;
+
+use super::*;
+
+/// Writes a 4-example, 2x2-pixel IDX data set named `tiny` into `dir`.
+fn write_tiny(dir: &Path) {
+    let folder = dir.join("tiny");
+    std::fs::create_dir_all(&folder).unwrap();
+    let images = idx::tests::encode(&[4, 2, 2], &(0..16).map(|v| v * 17).collect::<Vec<u8>>());
+    let labels = idx::tests::encode(&[4], &[0, 1, 2, 1]);
+    std::fs::write(folder.join("images.gz"), &images).unwrap();
+    std::fs::write(folder.join("labels.gz"), &labels).unwrap();
+    let manifest = format!(
+        "name = \"tiny\"\nformat = \"idx\"\nlicence = \"CC0\"\nsource = \"generated\"\n\
+         shape = [1, 2, 2]\nclasses = 3\n\
+         [splits.train]\nexamples = 4\nimages = \"images.gz\"\nlabels = \"labels.gz\"\n\
+         [sha256]\n\"images.gz\" = \"{}\"\n\"labels.gz\" = \"{}\"\n",
+        hex(&Sha256::digest(&images)),
+        hex(&Sha256::digest(&labels)),
+    );
+    std::fs::write(folder.join("dataset.toml"), manifest).unwrap();
+}
+
+#[test]
+fn discovers_and_loads_a_data_set_scaled_to_unit_range() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny(dir.path());
+    let registry = Registry::discover(dir.path()).unwrap();
+    assert_eq!(registry.features().get("tiny"), Some(&4));
+    let split = registry.load("tiny", "train").unwrap();
+    assert_eq!(split.len(), 4);
+    assert_eq!(split.labels, vec![0, 1, 2, 1]);
+    assert_eq!(split.input(0), &[0.0, 17.0 / 255.0, 34.0 / 255.0, 51.0 / 255.0]);
+    assert_eq!(split.input(3)[3], 1.0);
+}
+
+#[test]
+fn one_changed_byte_is_refused_naming_the_file_and_both_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny(dir.path());
+    let path = dir.path().join("tiny/labels.gz");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let expected = hex(&Sha256::digest(&bytes));
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Registry::discover(dir.path()).unwrap().load("tiny", "train").unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, DataError::Checksum { .. }), "{message}");
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains(&expected), "{message}");
+    assert!(message.contains(&hex(&Sha256::digest(&bytes))), "{message}");
+    let redacted = message.replace(&dir.path().display().to_string(), "<datasets>");
+    insta::assert_snapshot!(redacted);
+}
+
+#[test]
+fn truncated_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny(dir.path());
+    let path = dir.path().join("tiny/images.gz");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Registry::discover(dir.path()).unwrap().load("tiny", "train").unwrap_err();
+    assert!(matches!(err, DataError::Checksum { .. }), "{err}");
+}
+
+#[test]
+fn unknown_data_set_lists_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny(dir.path());
+    let err = Registry::discover(dir.path()).unwrap().load("mnist", "train").unwrap_err();
+    assert!(err.to_string().contains("no data set `mnist`") && err.to_string().contains("found: tiny"), "{err}");
+}
+
+#[test]
+fn partition_is_seeded_disjoint_and_complete() {
+    let split = Split { shape: vec![1], inputs: (0..100).map(|v| v as f32).collect(), labels: vec![0; 100] };
+    let (train, validation) = split.partition(0.1, 7);
+    assert_eq!((train.len(), validation.len()), (90, 10));
+    let (train_again, validation_again) = split.partition(0.1, 7);
+    assert_eq!((&train, &validation), (&train_again, &validation_again));
+    let (other_train, _) = split.partition(0.1, 8);
+    assert_ne!(train, other_train);
+    let mut all: Vec<f32> = train.inputs.iter().chain(&validation.inputs).copied().collect();
+    all.sort_by(f32::total_cmp);
+    assert_eq!(all, split.inputs);
+}
+
+#[test]
+fn real_mnist_loads_with_its_checksums() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+    let registry = Registry::discover(&root).unwrap();
+    let test = registry.load("mnist", "test").unwrap();
+    assert_eq!(test.len(), 10_000);
+    assert_eq!(test.features(), 784);
+    let mut counts = [0usize; 10];
+    for &label in &test.labels {
+        counts[usize::from(label)] += 1;
+    }
+    // The canonical MNIST test split has 980 zeros and 1,135 ones.
+    assert_eq!((counts[0], counts[1]), (980, 1135));
+    let mean = test.inputs.iter().map(|&v| f64::from(v)).sum::<f64>() / test.inputs.len() as f64;
+    assert!((mean - 0.1325).abs() < 0.001, "mean pixel {mean}");
+    assert_eq!(registry.load("mnist", "train").unwrap().len(), 60_000);
+}

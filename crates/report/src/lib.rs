@@ -1,0 +1,128 @@
+//! Reports of a sweep, rebuilt from the files its runs left: `results.csv` and `index.html`.
+//!
+//! This crate reads saved results only (`runs/*/result.json`, `runs/*/metrics.jsonl`) and
+//! knows nothing of burn, so a report can be rebuilt at any time without training, and this
+//! crate builds and tests in seconds.
+
+mod html;
+mod plot;
+mod table;
+
+use std::path::{Path, PathBuf};
+
+use hourglass_spec::result::{EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, write_atomic};
+
+pub use table::{Cell, ResultsTable};
+
+/// File name of the results table.
+pub const RESULTS_CSV: &str = "results.csv";
+/// File name of the HTML report.
+pub const INDEX_HTML: &str = "index.html";
+
+/// What can stop a report from being written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A file could not be read or written.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A `result.json` is not valid.
+    #[error("invalid result {}: {message}", path.display())]
+    Result {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A table could not be built or encoded.
+    #[error("cannot write the results table: {0}")]
+    Table(String),
+    /// A plot could not be drawn.
+    #[error("cannot draw {what}: {message}")]
+    Plot {
+        /// Which plot.
+        what: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The folder holds no finished run.
+    #[error("no finished run under {} (expected runs/<id>/result.json)", .0.display())]
+    Empty(PathBuf),
+}
+
+/// A finished run as found on disk.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// Its final record.
+    pub result: RunResult,
+    /// Its per-epoch metrics, possibly empty (a run that failed before its first epoch).
+    pub epochs: Vec<EpochRecord>,
+}
+
+/// Reads every finished run of the sweep in `sweep_dir`, in id order.
+pub fn collect(sweep_dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
+    let runs = sweep_dir.join("runs");
+    let mut records = Vec::new();
+    let walker = walkdir::WalkDir::new(&runs).min_depth(2).max_depth(2).sort_by_file_name();
+    for entry in walker.into_iter().filter_map(Result::ok) {
+        if entry.file_name() != RESULT_FILE {
+            continue;
+        }
+        let path = entry.path();
+        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+            what: "cannot read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let result: RunResult = serde_json::from_str(&text)
+            .map_err(|e| ReportError::Result { path: path.to_path_buf(), message: e.to_string() })?;
+        let epochs = read_epochs(&path.with_file_name(METRICS_FILE));
+        records.push(RunRecord { result, epochs });
+    }
+    if records.is_empty() {
+        return Err(ReportError::Empty(sweep_dir.to_path_buf()));
+    }
+    Ok(records)
+}
+
+/// The epoch records of a `metrics.jsonl`; a line that does not parse (the last one of a
+/// killed run, say) ends the list.
+fn read_epochs(path: &Path) -> Vec<EpochRecord> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().map_while(|line| serde_json::from_str(line).ok()).collect()
+}
+
+/// The files a report wrote.
+#[derive(Debug, Clone)]
+pub struct ReportFiles {
+    /// `results.csv`.
+    pub csv: PathBuf,
+    /// `index.html`.
+    pub html: PathBuf,
+}
+
+/// Writes `results.csv` and `index.html` for the sweep in `sweep_dir`, each atomically.
+pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, ReportError> {
+    let records = collect(sweep_dir)?;
+    let table = ResultsTable::from_records(&records);
+    let files = ReportFiles { csv: sweep_dir.join(RESULTS_CSV), html: sweep_dir.join(INDEX_HTML) };
+    let write = |path: &Path, bytes: &[u8]| {
+        write_atomic(path, bytes).map_err(|source| ReportError::Io {
+            what: "cannot write",
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    write(&files.csv, &table.to_csv()?)?;
+    write(&files.html, html::page(title, &records, &table)?.as_bytes())?;
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! Tests of collecting saved runs and writing the table and page, on a fixed fixture.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hourglass_spec::result::{EpochRecord, RunResult, RunStatus};
+use hourglass_spec::{Backend, Catalog};
+
+use super::*;
+
+/// Writes a sweep of three runs (latent 2, 8 and 32; the last one failed) into `dir`.
+fn write_fixture(dir: &Path) {
+    let source = "[experiment]\nname = \"fixture\"\n[data]\ndataset = \"mnist\"\n\
+                  [sweep.parameters]\n\"model.latent\" = [2, 8, 32]\n";
+    let catalog = Catalog { datasets: [("mnist".into(), 784)].into(), backends: vec![Backend::Flex] };
+    let experiment = hourglass_spec::parse(Path::new("fixture.toml"), source, &catalog).unwrap();
+    for (i, run) in experiment.runs.iter().enumerate() {
+        let run_dir = dir.join("runs").join(run.id.as_str());
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let failed = i == 2;
+        let metrics = if failed {
+            BTreeMap::new()
+        } else {
+            BTreeMap::from([
+                ("test_mse".to_string(), 0.04 / (i + 1) as f64),
+                ("test_psnr_db".to_string(), 14.0 + 3.0 * i as f64),
+                ("epochs_run".to_string(), 2.0),
+            ])
+        };
+        let result = RunResult {
+            id: run.id.clone(),
+            status: if failed { RunStatus::Failed } else { RunStatus::Completed },
+            error: failed.then(|| "diverged at epoch 2, step 7: training loss is NaN <b>".to_string()),
+            config: run.config.clone(),
+            metrics,
+        };
+        std::fs::write(run_dir.join("result.json"), serde_json::to_string(&result).unwrap()).unwrap();
+        let epochs: String = (1..=2)
+            .map(|epoch| {
+                let record = EpochRecord {
+                    epoch,
+                    train_loss: 0.1 / epoch as f64,
+                    val_loss: Some(0.11 / epoch as f64),
+                    val_mse: Some(0.11 / epoch as f64),
+                    seconds: epoch as f64,
+                };
+                serde_json::to_string(&record).unwrap() + "\n"
+            })
+            .collect();
+        // A killed run leaves a half-written last line; it must be ignored.
+        std::fs::write(run_dir.join("metrics.jsonl"), epochs + "{\"epoch\": 3, \"tra").unwrap();
+    }
+}
+
+#[test]
+fn csv_has_one_row_per_run_with_varied_keys_and_contract_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    let files = write_report(dir.path(), "fixture").unwrap();
+    let csv = std::fs::read_to_string(files.csv).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next().unwrap(), "id,status,model.latent,test_mse,test_psnr_db,epochs_run,error");
+    assert_eq!(lines.count(), 3);
+    insta::assert_snapshot!(csv);
+}
+
+#[test]
+fn page_has_a_row_and_a_curve_per_run_and_escapes_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    let files = write_report(dir.path(), "fixture <sweep>").unwrap();
+    let html = std::fs::read_to_string(files.html).unwrap();
+    assert_eq!(html.matches("<tr").count(), 1 + 3, "header row plus one per run");
+    assert_eq!(html.matches("<svg").count(), 3);
+    assert!(html.contains("fixture &lt;sweep&gt;"));
+    assert!(html.contains("training loss is NaN &lt;b&gt;"));
+    assert!(!html.contains("NaN <b>"));
+    assert!(html.contains("1 failed"));
+}
+
+#[test]
+fn collect_reads_the_epochs_up_to_a_torn_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    let records = collect(dir.path()).unwrap();
+    assert_eq!(records.len(), 3);
+    assert!(records.iter().all(|r| r.epochs.len() == 2));
+}
+
+#[test]
+fn an_empty_sweep_is_an_error_not_an_empty_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = write_report(dir.path(), "none").unwrap_err();
+    assert!(err.to_string().contains("no finished run"), "{err}");
+}

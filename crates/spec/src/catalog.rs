@@ -1,0 +1,17 @@
+//! What the spec is checked against: the data sets found on disk and the backends compiled in.
+//!
+//! The spec crate does not look for data itself (that is `hourglass-data`'s job); the caller
+//! fills a [`Catalog`] and the checks read it.
+
+use std::collections::BTreeMap;
+
+use crate::schema::Backend;
+
+/// The world a spec is validated against.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Data set name to the number of input features of one example.
+    pub datasets: BTreeMap<String, usize>,
+    /// Backends compiled into this build.
+    pub backends: Vec<Backend>,
+}

@@ -1,0 +1,309 @@
+//! Experiment specs: the TOML schema, its validation and the expansion of a sweep into runs.
+//!
+//! Parsing happens in passes. First the whole file is deserialized into the schema types, so
+//! syntax errors, wrong types and unknown keys point at `file:line:col`. Then the sweep is
+//! expanded: each swept value is written into the spec's table and the run sections are
+//! deserialized again, so swept values are checked like written ones. Last, every run's
+//! configuration goes through the semantic checks, and all problems come back together.
+//!
+//! This crate knows nothing of burn or of files other than the spec: the data sets and
+//! backends a spec may name come in through a [`Catalog`].
+
+mod catalog;
+mod check;
+mod diagnostic;
+pub mod result;
+mod schema;
+mod sweep;
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::Path;
+
+pub use catalog::Catalog;
+pub use diagnostic::{Diagnostic, SpecError};
+pub use schema::{
+    Activation, Architecture, Backend, DataSection, EvaluateSection, LossSection, ModelKind,
+    ModelSection, Optimizer, OutputActivation, Reconstruction, RegularizersSection, RunConfig,
+    Task, TrainSection,
+};
+pub use sweep::{Axis, RunId, RunSpec};
+
+use diagnostic::did_you_mean;
+use schema::SpecFile;
+
+/// A validated experiment: its identity and every run it expands to.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    /// `experiment.name`; safe to use as a folder name.
+    pub name: String,
+    /// `experiment.description`.
+    pub description: String,
+    /// The swept keys and their values, in key order.
+    pub axes: Vec<Axis>,
+    /// Seeds per configuration (`experiment.repeats`).
+    pub repeats: u32,
+    /// Number of runs before duplicates collapse: the product of the axes' lengths times
+    /// `repeats`.
+    pub expanded: usize,
+    /// The distinct runs, in expansion order.
+    pub runs: Vec<RunSpec>,
+}
+
+/// Sections of a spec that a run's configuration is made of; the keys a sweep may vary.
+const RUN_SECTIONS: [&str; 6] = ["data", "model", "loss", "regularizers", "train", "evaluate"];
+
+/// Reads and validates the spec at `path`.
+pub fn load(path: &Path, catalog: &Catalog) -> Result<Experiment, SpecError> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|source| SpecError::Read { path: path.to_path_buf(), source })?;
+    parse(path, &source, catalog)
+}
+
+/// Validates `source`, the text of the spec at `path`.
+pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment, SpecError> {
+    let invalid = |mut diagnostics: Vec<Diagnostic>| {
+        diagnostics.sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.start));
+        SpecError::Invalid { path: path.to_path_buf(), text: source.to_string(), diagnostics }
+    };
+    let file: SpecFile = toml::from_str(source).map_err(|e| invalid(vec![from_toml_error(&e)]))?;
+    let locator = Locator::new(source);
+
+    let mut problems = check_experiment(&file.experiment, &locator);
+    let (axes, axis_spans) = match sweep_axes(&file, source) {
+        Ok(axes) => axes,
+        Err(mut sweep_problems) => {
+            problems.append(&mut sweep_problems);
+            return Err(invalid(problems));
+        }
+    };
+    let base = run_table(source);
+
+    let mut runs = Vec::new();
+    let mut expanded = 0;
+    let mut seen_problems = BTreeSet::new();
+    let combinations = match file.sweep.strategy {
+        schema::Strategy::Grid => sweep::grid(&axes),
+    };
+    for combination in combinations {
+        let assignments: Vec<(String, toml::Value)> = axes
+            .iter()
+            .zip(&combination)
+            .map(|(axis, &i)| (axis.key.clone(), axis.values[i].clone()))
+            .collect();
+        for repeat in 0..file.experiment.repeats {
+            expanded += 1;
+            let mut table = base.clone();
+            for (key, value) in &assignments {
+                sweep::assign(&mut table, key, value.clone()).expect("assignments checked");
+            }
+            let seed = file.experiment.seed.wrapping_add(u64::from(repeat));
+            table.insert("seed".into(), toml::Value::Integer(seed as i64));
+            let config: RunConfig = toml::Value::Table(table)
+                .try_into()
+                .expect("each swept value was checked on its own against the schema");
+            let config = config.without_inapplicable();
+            for problem in check::check_run(&config, catalog) {
+                if seen_problems.insert((problem.key.clone(), problem.message.clone())) {
+                    let span = axis_for(&problem.key, &axes, &axis_spans)
+                        .or_else(|| locator.value_span(&problem.key));
+                    problems.push(problem.at(span));
+                }
+            }
+            let id = RunId::of(&config);
+            if !runs.iter().any(|run: &RunSpec| run.id == id) {
+                runs.push(RunSpec { id, config, assignments: assignments.clone() });
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    Ok(Experiment {
+        name: file.experiment.name,
+        description: file.experiment.description,
+        axes,
+        repeats: file.experiment.repeats,
+        expanded,
+        runs,
+    })
+}
+
+fn check_experiment(
+    experiment: &schema::ExperimentSection,
+    locator: &Locator,
+) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    let name = &experiment.name;
+    let safe = !name.is_empty()
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !safe {
+        problems.push(
+            Diagnostic::new("experiment.name", format!("name {name:?} cannot be a folder name"))
+                .with_hint("use letters, digits, '-', '_' and '.', not starting with '.'")
+                .at(locator.value_span("experiment.name")),
+        );
+    }
+    if experiment.repeats == 0 {
+        problems.push(
+            Diagnostic::new("experiment.repeats", "repeats must be at least 1")
+                .at(locator.value_span("experiment.repeats")),
+        );
+    }
+    problems
+}
+
+/// The sweep's axes with the span of each, after checking that every key is a run key and
+/// every value fits the schema.
+fn sweep_axes(
+    file: &SpecFile,
+    source: &str,
+) -> Result<(Vec<Axis>, Vec<Range<usize>>), Vec<Diagnostic>> {
+    let base = run_table(source);
+    let mut problems = Vec::new();
+    let mut axes = Vec::new();
+    let mut spans = Vec::new();
+    for (key, value) in &file.sweep.parameters {
+        let span = value.span();
+        let located = |d: Diagnostic| d.at(Some(span.clone()));
+        let section = key.split('.').next().unwrap_or_default();
+        if !RUN_SECTIONS.contains(&section) || !key.contains('.') {
+            let hint = match did_you_mean(section, RUN_SECTIONS) {
+                Some(near) if near != section => format!("did you mean `{near}`?"),
+                _ => format!(
+                    "sweep keys are dotted paths into [{}], e.g. \"model.latent\"",
+                    RUN_SECTIONS.join("], [")
+                ),
+            };
+            problems.push(located(
+                Diagnostic::new(format!("sweep.parameters.\"{key}\""), "cannot be swept")
+                    .with_hint(hint),
+            ));
+            continue;
+        }
+        let values = match value.get_ref() {
+            toml::Value::Array(values) if !values.is_empty() => values.clone(),
+            other => {
+                problems.push(located(
+                    Diagnostic::new(
+                        key.clone(),
+                        format!("expected a non-empty list of values, found {}", other.type_str()),
+                    )
+                    .with_hint(format!("write e.g. \"{key}\" = [1, 2, 3]")),
+                ));
+                continue;
+            }
+        };
+        for value in &values {
+            if let Err(problem) = check_value(&base, key, value.clone()) {
+                problems.push(located(problem));
+            }
+        }
+        axes.push(Axis { key: key.clone(), values });
+        spans.push(span);
+    }
+    if problems.is_empty() { Ok((axes, spans)) } else { Err(problems) }
+}
+
+/// Checks one swept value against the schema by deserializing the run sections with it.
+fn check_value(base: &toml::Table, key: &str, value: toml::Value) -> Result<(), Diagnostic> {
+    let mut table = base.clone();
+    sweep::assign(&mut table, key, value.clone())?;
+    table.insert("seed".into(), toml::Value::Integer(0));
+    toml::Value::Table(table).try_into::<RunConfig>().map(drop).map_err(|e| {
+        let mut problem = from_toml_error(&e);
+        problem.key = key.to_string();
+        problem.message = format!("swept value {value}: {}", problem.message);
+        problem.span = None;
+        problem
+    })
+}
+
+/// The run sections of the spec as a table: the spec minus `[experiment]` and `[sweep]`.
+fn run_table(source: &str) -> toml::Table {
+    let mut table: toml::Table = source.parse().expect("the spec parsed once already");
+    table.retain(|key, _| RUN_SECTIONS.contains(&key.as_ref()));
+    table
+}
+
+/// The span of the axis that `key` is, or lies under.
+fn axis_for(key: &str, axes: &[Axis], spans: &[Range<usize>]) -> Option<Range<usize>> {
+    axes.iter()
+        .zip(spans)
+        .find(|(axis, _)| key == axis.key || key.starts_with(&format!("{}.", axis.key)))
+        .map(|(_, span)| span.clone())
+}
+
+/// Turns a toml error into a diagnostic, with a "did you mean" for unknown keys and variants.
+fn from_toml_error(error: &toml::de::Error) -> Diagnostic {
+    let message = error.message().trim().to_string();
+    let diagnostic = Diagnostic::new("", message.clone()).at(error.span());
+    for kind in ["field", "variant"] {
+        let Some(rest) = message.strip_prefix(&format!("unknown {kind} `")) else { continue };
+        let Some((word, expected)) = rest.split_once('`') else { continue };
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let what = if kind == "field" { "key" } else { "value" };
+        let message = format!("unknown {what} `{word}`");
+        let hint = match (did_you_mean(word, candidates.iter().copied()), kind) {
+            (Some(near), "field") => format!("did you mean `{near}`?"),
+            (Some(near), _) => format!("did you mean `{near}`? (one of {})", quoted(&candidates)),
+            (None, _) if candidates.is_empty() => "this table takes no keys".to_string(),
+            (None, _) => format!("expected one of {}", quoted(&candidates)),
+        };
+        return Diagnostic { message, hint: Some(hint), ..diagnostic };
+    }
+    Diagnostic { message: plain_types(&message), ..diagnostic }
+}
+
+/// Serde's Rust type names in a message, in the words of a spec's author.
+fn plain_types(message: &str) -> String {
+    [
+        ("expected usize", "expected a non-negative integer"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected a list"),
+        ("expected a string", "expected a string in quotes"),
+    ]
+    .iter()
+    .fold(message.to_string(), |text, (rust, plain)| text.replace(rust, plain))
+}
+
+fn quoted(items: &[&str]) -> String {
+    items.iter().map(|item| format!("`{item}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// Finds where a dotted key's value is written in the source.
+struct Locator<'a> {
+    document: Option<toml::Spanned<toml::de::DeTable<'a>>>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(source: &'a str) -> Self {
+        Self { document: toml::de::DeTable::parse(source).ok() }
+    }
+
+    /// The span of the value at `key` (`seed` is `experiment.seed`), or of the closest table
+    /// written above it.
+    fn value_span(&self, key: &str) -> Option<Range<usize>> {
+        let key = if key == "seed" { "experiment.seed" } else { key };
+        let document = self.document.as_ref()?;
+        let mut parts = key.split('.');
+        let mut current = document.get_ref().get(parts.next()?)?;
+        let mut span = current.span();
+        for part in parts {
+            match current.get_ref().get(part) {
+                Some(next) => {
+                    current = next;
+                    span = current.span();
+                }
+                None => break,
+            }
+        }
+        Some(span)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,111 @@
+//! The result contract: what a finished run leaves in `result.json` and `metrics.jsonl`.
+//!
+//! Workers write these files, the orchestrator reads them to decide what is finished, and the
+//! report and users' scripts read them to compare runs; the field and metric names are
+//! therefore part of hourglass's interface and only grow.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{RunConfig, RunId};
+
+/// File name of a run's final record; its presence marks the run as done.
+pub const RESULT_FILE: &str = "result.json";
+/// File name of a run's per-epoch metrics, one JSON object per line.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+/// File name of a run's effective configuration, as the worker reads it.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Trained and evaluated.
+    Completed,
+    /// Stopped by an error; `error` says which.
+    Failed,
+}
+
+/// The content of `result.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// The run's id.
+    pub id: RunId,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Why it failed, for failed runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The effective configuration.
+    pub config: RunConfig,
+    /// Final metrics by name: `test_mse`, `test_psnr_db`, `test_loss`, `train_seconds`,
+    /// `samples_per_second`, `epochs_run`, ...
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// One line of `metrics.jsonl`: the state after an epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training objective over the epoch's steps.
+    pub train_loss: f64,
+    /// Training objective on the validation split, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f64>,
+    /// Mean squared error per input element on the validation split, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_mse: Option<f64>,
+    /// Seconds since training started.
+    pub seconds: f64,
+}
+
+/// Writes `bytes` to `path` so that readers see the old content or the new, never a part:
+/// write a temporary file beside it, fsync it, rename it over `path`, fsync the folder.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_content_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("result.json");
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("result.json")]);
+    }
+
+    #[test]
+    fn failed_atomic_write_keeps_the_old_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("result.json");
+        write_atomic(&path, b"kept").unwrap();
+        // A folder where the file would go makes the rename fail.
+        let blocked = dir.path().join("blocked");
+        std::fs::create_dir(&blocked).unwrap();
+        std::fs::write(blocked.join("x"), b"").unwrap();
+        assert!(write_atomic(&blocked, b"new").is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"kept");
+    }
+}

@@ -1,0 +1,215 @@
+//! Tests of parsing, validation and expansion through the public entry point.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn catalog() -> Catalog {
+    Catalog {
+        datasets: [("mnist".to_string(), 784), ("fashion-mnist".to_string(), 784)].into(),
+        backends: vec![Backend::Flex],
+    }
+}
+
+fn parse_str(source: &str) -> Result<Experiment, SpecError> {
+    parse(Path::new("experiments/test.toml"), source, &catalog())
+}
+
+fn error_text(source: &str) -> String {
+    parse_str(source).expect_err("spec should be refused").to_string()
+}
+
+const MINIMAL: &str = r#"
+[experiment]
+name = "minimal"
+
+[data]
+dataset = "mnist"
+"#;
+
+#[test]
+fn minimal_spec_gets_the_documented_defaults() {
+    let experiment = parse_str(MINIMAL).unwrap();
+    assert_eq!(experiment.runs.len(), 1);
+    let config = &experiment.runs[0].config;
+    assert_eq!(config.seed, 0);
+    assert_eq!(config.model.hidden, vec![256]);
+    assert_eq!(config.model.latent, 32);
+    assert_eq!(config.train.learning_rate, 1e-3);
+    assert_eq!(config.train.batch_size, 128);
+    assert_eq!(config.train.epochs, 10);
+    assert_eq!(config.data.validation, 0.1);
+    assert_eq!(config.evaluate.tasks, vec![Task::Reconstruction]);
+}
+
+#[test]
+fn reference_spec_is_valid_and_documents_every_key() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/reference.toml");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let experiment = parse(&path, &source, &catalog()).unwrap();
+    assert!(!experiment.runs.is_empty());
+    // Every key of the effective configuration appears in the reference, set or commented.
+    let config = toml::Value::try_from(&experiment.runs[0].config).unwrap();
+    for (section, table) in config.as_table().unwrap() {
+        let Some(table) = table.as_table() else { continue };
+        for key in table.keys() {
+            assert!(
+                source.contains(&format!("{key} =")),
+                "experiments/reference.toml does not document `{section}.{key}`"
+            );
+        }
+    }
+    for key in ["name =", "description =", "repeats =", "strategy =", "[sweep.parameters]"] {
+        assert!(source.contains(key), "reference.toml does not document `{key}`");
+    }
+}
+
+#[test]
+fn every_example_spec_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let source = std::fs::read_to_string(&path).unwrap();
+            if let Err(e) = parse(&path, &source, &catalog()) {
+                panic!("{e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "expected the example specs, found {checked}");
+}
+
+#[test]
+fn unknown_key_points_at_it_and_suggests_the_right_one() {
+    let text = error_text(&format!("{MINIMAL}\n[model]\nlaten = 16\n"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn wrong_type_points_at_the_value() {
+    let text = error_text(&format!("{MINIMAL}\n[train]\nbatch_size = \"large\"\n"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn unknown_model_kind_lists_the_kinds() {
+    let text = error_text(&format!("{MINIMAL}\n[model]\nkind = \"vanila\"\n"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn missing_dataset_suggests_a_near_name() {
+    let text = error_text("[experiment]\nname = \"x\"\n\n[data]\ndataset = \"mnsit\"\n");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn out_of_range_values_are_all_reported_together() {
+    let source = format!(
+        "{MINIMAL}\n[model]\nlatent = 784\n\n[train]\nlearning_rate = -0.1\nbatch_size = 0\n"
+    );
+    let err = parse_str(&source).unwrap_err();
+    assert_eq!(err.diagnostics().len(), 3);
+    insta::assert_snapshot!(err.to_string());
+}
+
+#[test]
+fn out_of_range_swept_value_points_at_the_sweep_entry() {
+    let source = format!("{MINIMAL}\n[sweep.parameters]\n\"model.latent\" = [2, 1000]\n");
+    insta::assert_snapshot!(error_text(&source));
+}
+
+#[test]
+fn swept_value_of_the_wrong_type_points_at_the_sweep_entry() {
+    let source = format!("{MINIMAL}\n[sweep.parameters]\n\"train.epochs\" = [1, \"two\"]\n");
+    let text = error_text(&source);
+    assert!(text.contains("swept value \"two\": invalid type: string \"two\", expected a non-negative integer"), "{text}");
+    assert!(text.contains("experiments/test.toml:9:18"), "{text}");
+}
+
+#[test]
+fn unknown_swept_key_is_refused_with_a_suggestion() {
+    let source = format!("{MINIMAL}\n[sweep.parameters]\n\"model.laten\" = [2, 4]\n");
+    let text = error_text(&source);
+    assert!(text.contains("did you mean `latent`?"), "{text}");
+    assert!(text.contains("test.toml:9:"), "{text}");
+}
+
+#[test]
+fn syntax_error_has_line_and_column() {
+    let text = error_text("[experiment]\nname = \"x\n");
+    assert!(text.contains("--> experiments/test.toml:2:"), "{text}");
+}
+
+#[test]
+fn momentum_does_not_change_the_id_of_an_adam_run() {
+    let plain = parse_str(MINIMAL).unwrap();
+    let with_momentum = parse_str(&format!("{MINIMAL}\n[train]\nmomentum = 0.5\n")).unwrap();
+    assert_eq!(plain.runs[0].id, with_momentum.runs[0].id);
+    let sgd = parse_str(&format!("{MINIMAL}\n[train]\noptimizer = \"sgd\"\nmomentum = 0.5\n"));
+    assert_ne!(plain.runs[0].id, sgd.unwrap().runs[0].id);
+}
+
+#[test]
+fn duplicate_configurations_collapse_into_one_run() {
+    let source = format!("{MINIMAL}\n[sweep.parameters]\n\"model.latent\" = [8, 8, 16]\n");
+    let experiment = parse_str(&source).unwrap();
+    assert_eq!(experiment.expanded, 3);
+    assert_eq!(experiment.runs.len(), 2);
+}
+
+#[test]
+fn backend_not_compiled_in_names_the_feature() {
+    let text = error_text(&format!("{MINIMAL}\n[train]\nbackend = \"tch\"\n"));
+    assert!(text.contains("rebuild with `--features tch`"), "{text}");
+}
+
+#[test]
+fn unsafe_experiment_name_is_refused() {
+    let text = error_text("[experiment]\nname = \"../../etc\"\n[data]\ndataset = \"mnist\"\n");
+    assert!(text.contains("cannot be a folder name"), "{text}");
+}
+
+#[test]
+fn run_ids_do_not_depend_on_key_order_or_float_spelling() {
+    let a = "[experiment]\nname = \"a\"\n[data]\ndataset = \"mnist\"\n[train]\nlearning_rate = 0.001\nepochs = 3\n";
+    let b = "[train]\nepochs = 3\nlearning_rate = 1e-3\n[data]\ndataset = \"mnist\"\n[experiment]\nname = \"b\"\n";
+    assert_eq!(parse_str(a).unwrap().runs[0].id, parse_str(b).unwrap().runs[0].id);
+}
+
+#[test]
+fn run_ids_are_pinned() {
+    // A change of this id silently orphans every finished run on users' disks: change the
+    // schema compatibly (new keys with defaults that are dropped when unused) or say so loudly.
+    assert_eq!(parse_str(MINIMAL).unwrap().runs[0].id.as_str(), "0e0e7ea05e18");
+}
+
+proptest! {
+    #[test]
+    fn sweep_size_is_the_product_of_the_axes_times_repeats(
+        latents in proptest::collection::btree_set(1usize..700, 1..4),
+        epochs in proptest::collection::btree_set(1usize..50, 1..4),
+        rates in proptest::collection::btree_set(1u32..1000, 1..3),
+        repeats in 1u32..4,
+    ) {
+        let list = |items: Vec<String>| items.join(", ");
+        let source = format!(
+            "[experiment]\nname = \"p\"\nrepeats = {repeats}\n[data]\ndataset = \"mnist\"\n\
+             [sweep.parameters]\n\"model.latent\" = [{}]\n\"train.epochs\" = [{}]\n\
+             \"train.learning_rate\" = [{}]\n",
+            list(latents.iter().map(|v| v.to_string()).collect()),
+            list(epochs.iter().map(|v| v.to_string()).collect()),
+            list(rates.iter().map(|v| format!("{}e-5", v)).collect()),
+        );
+        let experiment = parse_str(&source).unwrap();
+        let product = latents.len() * epochs.len() * rates.len() * repeats as usize;
+        prop_assert_eq!(experiment.expanded, product);
+        prop_assert_eq!(experiment.runs.len(), product);
+        let ids: std::collections::BTreeSet<_> = experiment.runs.iter().map(|r| &r.id).collect();
+        prop_assert_eq!(ids.len(), product);
+    }
+}
