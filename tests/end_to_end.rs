@@ -1,1 +1,192 @@
-//! end to end
+//! End-to-end tests: the real `hourglass` binary on real MNIST (small subsets), in a temporary
+//! reports folder, checking the files a user and later tools rely on.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Runs `hourglass ARGS` from the repository root with the repository's data sets.
+fn hourglass(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_hourglass"))
+        .current_dir(repo())
+        .arg("--datasets")
+        .arg(repo().join("datasets"))
+        .args(args)
+        .output()
+        .unwrap();
+    eprintln!(
+        "stdout:\n{}\nstderr:\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Writes a spec of two small MNIST runs (latent 4 and 16) into `dir`.
+fn small_spec(dir: &Path, name: &str, train: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let spec = format!(
+        "[experiment]\nname = \"{name}\"\nseed = 3\n\n[data]\ndataset = \"mnist\"\nvalidation = 0.05\n\
+         train_limit = 2000\ntest_limit = 500\n\n[model]\nhidden = [64]\n\n[train]\n{train}\n\
+         batch_size = 100\nepochs = 2\n\n[sweep.parameters]\n\"model.latent\" = [4, 16]\n"
+    );
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn run_dirs(sweep: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(sweep.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn validate_lists_the_runs_of_the_quickstart() {
+    let output = hourglass(&["validate", "experiments/quickstart.toml"]);
+    assert!(output.status.success());
+    let stdout = text(&output.stdout);
+    assert!(stdout.starts_with("quickstart: 3 runs\n"), "{stdout}");
+    for latent in ["model.latent=2", "model.latent=8", "model.latent=32"] {
+        assert_eq!(stdout.matches(latent).count(), 1, "{stdout}");
+    }
+}
+
+#[test]
+fn validate_refuses_a_bad_spec_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("bad.toml");
+    std::fs::write(
+        &spec,
+        "[experiment]\nname = \"bad\"\n[data]\ndataset = \"mnist\"\n[model]\nlatnet = 3\n",
+    )
+    .unwrap();
+    let output = hourglass(&["validate", spec.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("bad.toml:6:1"), "{stderr}");
+    assert!(stderr.contains("did you mean `latent`?"), "{stderr}");
+}
+
+#[test]
+fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = small_spec(dir.path(), "e2e", "learning_rate = 3e-3");
+    let reports = dir.path().join("reports");
+    let args = [
+        "sweep",
+        spec.to_str().unwrap(),
+        "--reports",
+        reports.to_str().unwrap(),
+    ];
+
+    let output = hourglass(&args);
+    assert!(output.status.success());
+    let sweep = reports.join("e2e");
+    let runs = run_dirs(&sweep);
+    assert_eq!(runs.len(), 2);
+    for run in &runs {
+        for file in ["config.toml", "metrics.jsonl", "result.json", "worker.log"] {
+            assert!(run.join(file).is_file(), "{} lacks {file}", run.display());
+        }
+        let result = read_json(&run.join("result.json"));
+        assert_eq!(result["status"], "completed", "{result}");
+        assert_eq!(
+            result["id"].as_str().unwrap(),
+            run.file_name().unwrap().to_str().unwrap()
+        );
+        let metrics = &result["metrics"];
+        for name in [
+            "test_mse",
+            "test_psnr_db",
+            "test_loss",
+            "train_seconds",
+            "samples_per_second",
+        ] {
+            assert!(metrics[name].as_f64().unwrap() > 0.0, "{name} in {metrics}");
+        }
+        assert_eq!(metrics["epochs_run"], 2.0);
+        let mse = metrics["test_mse"].as_f64().unwrap();
+        let psnr = metrics["test_psnr_db"].as_f64().unwrap();
+        assert!(
+            mse < 0.1,
+            "two epochs should beat the 0.11 of predicting zeros: {mse}"
+        );
+        assert!((psnr - 10.0 * (1.0 / mse).log10()).abs() < 1e-9);
+        let epochs = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+        assert_eq!(epochs.lines().count(), 2);
+        let last: Value = serde_json::from_str(epochs.lines().last().unwrap()).unwrap();
+        assert!(last["val_loss"].as_f64().unwrap() > 0.0);
+    }
+    let csv = std::fs::read_to_string(sweep.join("results.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header.starts_with("id,status,model.latent,test_mse,test_psnr_db,test_loss,train_seconds,samples_per_second,epochs_run"), "{header}");
+    assert_eq!(csv.lines().count(), 3);
+    let html = std::fs::read_to_string(sweep.join("index.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 2);
+
+    let modified = |run: &Path| {
+        std::fs::metadata(run.join("metrics.jsonl"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before: Vec<_> = runs.iter().map(|r| modified(r)).collect();
+    let again = hourglass(&args);
+    assert!(again.status.success());
+    assert!(text(&again.stdout).contains("e2e: 0 completed, 0 failed, 2 already finished"));
+    let after: Vec<_> = runs.iter().map(|r| modified(r)).collect();
+    assert_eq!(before, after, "a finished run was trained again");
+
+    let rebuilt = hourglass(&["report", sweep.to_str().unwrap()]);
+    assert!(rebuilt.status.success());
+    assert_eq!(
+        std::fs::read_to_string(sweep.join("results.csv")).unwrap(),
+        csv
+    );
+}
+
+#[test]
+fn a_diverging_run_is_recorded_as_failed_and_the_sweep_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = small_spec(
+        dir.path(),
+        "diverge",
+        "optimizer = \"sgd\"\nlearning_rate = 1e30",
+    );
+    let reports = dir.path().join("reports");
+    let output = hourglass(&[
+        "sweep",
+        spec.to_str().unwrap(),
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let sweep = reports.join("diverge");
+    for run in run_dirs(&sweep) {
+        let result = read_json(&run.join("result.json"));
+        assert_eq!(result["status"], "failed");
+        let error = result["error"].as_str().unwrap();
+        assert!(error.starts_with("diverged at epoch 1, step "), "{error}");
+    }
+    let html = std::fs::read_to_string(sweep.join("index.html")).unwrap();
+    assert!(html.contains("Failed runs") && html.contains("diverged at epoch 1"));
+}

@@ -1,1 +1,88 @@
-fn main() {}
+//! `cargo xtask`: the project's commands, built from cargo invocations; no domain logic here.
+//!
+//! - `cargo xtask sweep SPEC`: build `hourglass` and run the sweep (then open its report).
+//! - `cargo xtask report SWEEP_DIR`: rebuild a sweep's report from its saved results.
+//! - `cargo xtask bench`: training throughput benchmark of the default backend.
+//! - `cargo xtask ci`: everything CI checks, installing what the tests need first.
+
+use std::process::{Command, ExitCode};
+
+const USAGE: &str =
+    "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | validate SPEC | bench | ci>";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("sweep" | "report" | "validate" | "datasets") => hourglass(&args),
+        Some("bench") => bench(),
+        Some("ci") => ci(),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `command`, failing with its description when it does not succeed.
+fn run(command: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: running {command:?}");
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed ({status})"))
+    }
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_path_buf()
+}
+
+/// `hourglass ARGS...`, built in the dev profile (dependencies are optimised there, see
+/// Cargo.toml), so a sweep shares its build with the tests.
+fn hourglass(args: &[String]) -> Result<(), String> {
+    run(cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "hourglass-cli",
+            "--bin",
+            "hourglass",
+            "--",
+        ])
+        .args(args))
+}
+
+fn bench() -> Result<(), String> {
+    run(cargo().args([
+        "bench",
+        "--profile",
+        "dev",
+        "--package",
+        "hourglass-train",
+        "--bench",
+        "throughput",
+    ]))
+}
+
+fn ci() -> Result<(), String> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args(["test", "--workspace", "--all-targets", "--no-fail-fast"]))?;
+    run(cargo().args(["test", "--workspace", "--doc"]))
+}

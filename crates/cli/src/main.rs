@@ -9,7 +9,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hourglass_data::Registry;
 use hourglass_orchestrator::{SweepLayout, SweepProgress, WorkerCommand};
-use hourglass_spec::result::{CONFIG_FILE, EpochRecord, RESULT_FILE, RunResult, RunStatus, write_atomic};
+use hourglass_spec::result::{
+    CONFIG_FILE, EpochRecord, RESULT_FILE, RunResult, RunStatus, write_atomic,
+};
 use hourglass_spec::{Catalog, Experiment, RunConfig, RunId, RunSpec};
 
 /// Autoencoder experiments from TOML specs.
@@ -81,7 +83,10 @@ fn registry(datasets: &Path) -> Result<Registry> {
 
 /// Loads and validates a spec; a spec error is printed in full and yields `None`.
 fn load(spec: &Path, datasets: &Path) -> Result<Option<Experiment>> {
-    let catalog = Catalog { datasets: registry(datasets)?.features(), backends: backend::compiled() };
+    let catalog = Catalog {
+        datasets: registry(datasets)?.features(),
+        backends: backend::compiled(),
+    };
     match hourglass_spec::load(spec, &catalog) {
         Ok(experiment) => Ok(Some(experiment)),
         Err(error) => {
@@ -92,11 +97,16 @@ fn load(spec: &Path, datasets: &Path) -> Result<Option<Experiment>> {
 }
 
 fn validate(spec: &Path, datasets: &Path) -> Result<ExitCode> {
-    let Some(experiment) = load(spec, datasets)? else { return Ok(ExitCode::FAILURE) };
+    let Some(experiment) = load(spec, datasets)? else {
+        return Ok(ExitCode::FAILURE);
+    };
     let collapsed = experiment.expanded - experiment.runs.len();
     print!("{}: {} runs", experiment.name, experiment.runs.len());
     if collapsed > 0 {
-        print!(" ({} expanded, {collapsed} duplicates collapsed)", experiment.expanded);
+        print!(
+            " ({} expanded, {collapsed} duplicates collapsed)",
+            experiment.expanded
+        );
     }
     println!();
     for run in &experiment.runs {
@@ -117,7 +127,11 @@ impl SweepProgress for Lines {
     }
     fn run_finished(&mut self, run: &RunSpec, result: &RunResult) {
         match (&result.error, result.metrics.get("test_mse")) {
-            (Some(error), _) => println!("{} failed: {}", run.id, error.lines().next().unwrap_or_default()),
+            (Some(error), _) => println!(
+                "{} failed: {}",
+                run.id,
+                error.lines().next().unwrap_or_default()
+            ),
             (None, Some(mse)) => println!("{} completed: test_mse {mse:.5}", run.id),
             (None, None) => println!("{} completed", run.id),
         }
@@ -132,15 +146,23 @@ fn status_name(status: RunStatus) -> &'static str {
 }
 
 fn sweep(spec: &Path, datasets: &Path, reports: &Path) -> Result<ExitCode> {
-    let Some(experiment) = load(spec, datasets)? else { return Ok(ExitCode::FAILURE) };
-    let spec_text = std::fs::read_to_string(spec).with_context(|| format!("cannot read {}", spec.display()))?;
+    let Some(experiment) = load(spec, datasets)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let spec_text =
+        std::fs::read_to_string(spec).with_context(|| format!("cannot read {}", spec.display()))?;
     let datasets = std::path::absolute(datasets).context("cannot resolve the data set folder")?;
     let worker = WorkerCommand {
         program: std::env::current_exe().context("cannot find the hourglass executable")?,
-        args: vec!["--datasets".into(), datasets.into_os_string(), "worker".into()],
+        args: vec![
+            "--datasets".into(),
+            datasets.into_os_string(),
+            "worker".into(),
+        ],
     };
     let layout = SweepLayout::new(reports, &experiment);
-    let summary = hourglass_orchestrator::run_sweep(&experiment, &spec_text, &layout, &worker, &mut Lines)?;
+    let summary =
+        hourglass_orchestrator::run_sweep(&experiment, &spec_text, &layout, &worker, &mut Lines)?;
     println!(
         "{}: {} completed, {} failed, {} already finished (skipped)",
         experiment.name, summary.completed, summary.failed, summary.skipped
@@ -150,21 +172,41 @@ fn sweep(spec: &Path, datasets: &Path, reports: &Path) -> Result<ExitCode> {
         Ok(files) => println!("report: {}", files.html.display()),
         Err(error) => eprintln!("warning: no report written: {error}"),
     }
-    Ok(if summary.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if summary.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn report(sweep_dir: &Path) -> Result<ExitCode> {
-    let title = sweep_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let title = sweep_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let files = hourglass_report::write_report(sweep_dir, &title)?;
-    println!("report: {}\ntable: {}", files.html.display(), files.csv.display());
+    println!(
+        "report: {}\ntable: {}",
+        files.html.display(),
+        files.csv.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn datasets(root: &Path) -> Result<ExitCode> {
     for manifest in registry(root)?.manifests() {
-        let splits: Vec<String> =
-            manifest.splits.iter().map(|(name, files)| format!("{name} {}", files.examples)).collect();
-        println!("{:<16} shape {:?}  {}  ({})", manifest.name, manifest.shape, splits.join(", "), manifest.licence);
+        let splits: Vec<String> = manifest
+            .splits
+            .iter()
+            .map(|(name, files)| format!("{name} {}", files.examples))
+            .collect();
+        println!(
+            "{:<16} shape {:?}  {}  ({})",
+            manifest.name,
+            manifest.shape,
+            splits.join(", "),
+            manifest.licence
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -174,8 +216,14 @@ struct EpochLines;
 
 impl hourglass_train::Progress for EpochLines {
     fn epoch_ended(&mut self, record: &EpochRecord, epochs: usize) {
-        let validation = record.val_loss.map(|v| format!(" val_loss {v:.5}")).unwrap_or_default();
-        println!("epoch {}/{epochs}: train_loss {:.5}{validation} ({:.1} s)", record.epoch, record.train_loss, record.seconds);
+        let validation = record
+            .val_loss
+            .map(|v| format!(" val_loss {v:.5}"))
+            .unwrap_or_default();
+        println!(
+            "epoch {}/{epochs}: train_loss {:.5}{validation} ({:.1} s)",
+            record.epoch, record.train_loss, record.seconds
+        );
     }
 }
 
@@ -183,15 +231,27 @@ fn worker(run_dir: &Path, datasets: &Path) -> Result<ExitCode> {
     let config_path = run_dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("cannot read {}", config_path.display()))?;
-    let config: RunConfig =
-        toml::from_str(&text).with_context(|| format!("invalid run config {}", config_path.display()))?;
+    let config: RunConfig = toml::from_str(&text)
+        .with_context(|| format!("invalid run config {}", config_path.display()))?;
     let id = RunId::of(&config);
     let outcome = backend::device(config.train.backend).and_then(|device| {
-        hourglass_train::train_run(&config, &registry(datasets)?, run_dir, &device, &mut EpochLines)
-            .map_err(anyhow::Error::from)
+        hourglass_train::train_run(
+            &config,
+            &registry(datasets)?,
+            run_dir,
+            &device,
+            &mut EpochLines,
+        )
+        .map_err(anyhow::Error::from)
     });
     let result = match outcome {
-        Ok(metrics) => RunResult { id, status: RunStatus::Completed, error: None, config, metrics },
+        Ok(metrics) => RunResult {
+            id,
+            status: RunStatus::Completed,
+            error: None,
+            config,
+            metrics,
+        },
         Err(error) => RunResult {
             id,
             status: RunStatus::Failed,

@@ -19,17 +19,25 @@ pub(crate) struct IdxArray {
 
 /// Decodes gzipped IDX bytes read from `path` (the path is only for messages).
 pub(crate) fn read_u8(path: &Path, gzipped: &[u8]) -> Result<IdxArray, DataError> {
-    let decode = |message: String| DataError::Decode { path: path.to_path_buf(), message };
+    let decode = |message: String| DataError::Decode {
+        path: path.to_path_buf(),
+        message,
+    };
     let mut raw = Vec::new();
     GzDecoder::new(gzipped)
         .read_to_end(&mut raw)
         .map_err(|e| decode(format!("not valid gzip: {e}")))?;
-    let header = raw.get(..4).ok_or_else(|| decode("shorter than an IDX header".into()))?;
+    let header = raw
+        .get(..4)
+        .ok_or_else(|| decode("shorter than an IDX header".into()))?;
     if header[0] != 0 || header[1] != 0 {
         return Err(decode(format!("bad IDX magic {header:02x?}")));
     }
     if header[2] != 0x08 {
-        return Err(decode(format!("IDX type code {:#04x} is not unsigned bytes (0x08)", header[2])));
+        return Err(decode(format!(
+            "IDX type code {:#04x} is not unsigned bytes (0x08)",
+            header[2]
+        )));
     }
     let rank = usize::from(header[3]);
     let dims_end = 4 + 4 * rank;
@@ -80,7 +88,10 @@ pub(crate) mod tests {
     #[test]
     fn short_body_is_refused() {
         let err = read_u8(Path::new("x.gz"), &encode(&[2, 3], &[1, 2, 3])).unwrap_err();
-        assert!(err.to_string().contains("need 6 values, the file holds 3"), "{err}");
+        assert!(
+            err.to_string().contains("need 6 values, the file holds 3"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -91,7 +91,11 @@ impl Registry {
     /// Finds every `dataset.toml` under `root` (one or two folders down).
     pub fn discover(root: &Path) -> Result<Self, DataError> {
         let mut datasets: BTreeMap<String, (PathBuf, Manifest)> = BTreeMap::new();
-        for entry in walkdir::WalkDir::new(root).min_depth(2).max_depth(3).sort_by_file_name() {
+        for entry in walkdir::WalkDir::new(root)
+            .min_depth(2)
+            .max_depth(3)
+            .sort_by_file_name()
+        {
             let entry = entry.map_err(|e| DataError::Read {
                 path: e.path().unwrap_or(root).to_path_buf(),
                 source: e.into(),
@@ -111,7 +115,10 @@ impl Registry {
             }
             datasets.insert(manifest.name.clone(), (dir, manifest));
         }
-        Ok(Self { root: root.to_path_buf(), datasets })
+        Ok(Self {
+            root: root.to_path_buf(),
+            datasets,
+        })
     }
 
     /// The data sets, by name.
@@ -121,7 +128,9 @@ impl Registry {
 
     /// Data set name to the number of input features of one example.
     pub fn features(&self) -> BTreeMap<String, usize> {
-        self.manifests().map(|m| (m.name.clone(), m.features())).collect()
+        self.manifests()
+            .map(|m| (m.name.clone(), m.features()))
+            .collect()
     }
 
     /// Loads split `split` ("train", "test") of data set `name`, checking every file's hash.
@@ -134,8 +143,14 @@ impl Registry {
         let files = manifest.split(split)?;
         match manifest.format {
             Format::Idx => {
-                let images = idx::read_u8(&dir.join(&files.images), &read_checked(dir, manifest, &files.images)?)?;
-                let labels = idx::read_u8(&dir.join(&files.labels), &read_checked(dir, manifest, &files.labels)?)?;
+                let images = idx::read_u8(
+                    &dir.join(&files.images),
+                    &read_checked(dir, manifest, &files.images)?,
+                )?;
+                let labels = idx::read_u8(
+                    &dir.join(&files.labels),
+                    &read_checked(dir, manifest, &files.labels)?,
+                )?;
                 Split::from_idx(manifest, files, dir, images, labels)
             }
         }
@@ -145,14 +160,24 @@ impl Registry {
 /// Reads `file` of a data set and checks it against the manifest's sha256.
 fn read_checked(dir: &Path, manifest: &Manifest, file: &str) -> Result<Vec<u8>, DataError> {
     let path = dir.join(file);
-    let expected = manifest.sha256.get(file).ok_or_else(|| DataError::Manifest {
-        path: dir.join("dataset.toml"),
-        message: format!("no sha256 recorded for `{file}` in [sha256]"),
+    let expected = manifest
+        .sha256
+        .get(file)
+        .ok_or_else(|| DataError::Manifest {
+            path: dir.join("dataset.toml"),
+            message: format!("no sha256 recorded for `{file}` in [sha256]"),
+        })?;
+    let bytes = std::fs::read(&path).map_err(|source| DataError::Read {
+        path: path.clone(),
+        source,
     })?;
-    let bytes = std::fs::read(&path).map_err(|source| DataError::Read { path: path.clone(), source })?;
     let actual = hex(&Sha256::digest(&bytes));
     if !actual.eq_ignore_ascii_case(expected) {
-        return Err(DataError::Checksum { path, expected: expected.clone(), actual });
+        return Err(DataError::Checksum {
+            path,
+            expected: expected.clone(),
+            actual,
+        });
     }
     Ok(bytes)
 }

@@ -56,20 +56,32 @@ pub struct SplitFiles {
 impl Manifest {
     /// Reads and checks the manifest at `path`.
     pub fn read(path: &Path) -> Result<Self, DataError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| DataError::Read { path: path.to_path_buf(), source })?;
-        let invalid = |message: String| DataError::Manifest { path: path.to_path_buf(), message };
+        let text = std::fs::read_to_string(path).map_err(|source| DataError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let invalid = |message: String| DataError::Manifest {
+            path: path.to_path_buf(),
+            message,
+        };
         let manifest: Manifest = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         if manifest.shape.is_empty() || manifest.shape.contains(&0) {
-            return Err(invalid(format!("shape {:?} must be non-empty and positive", manifest.shape)));
+            return Err(invalid(format!(
+                "shape {:?} must be non-empty and positive",
+                manifest.shape
+            )));
         }
         for (split, files) in &manifest.splits {
             for file in [&files.images, &files.labels] {
                 if !manifest.sha256.contains_key(file) {
-                    return Err(invalid(format!("split `{split}` uses `{file}`, which has no sha256")));
+                    return Err(invalid(format!(
+                        "split `{split}` uses `{file}`, which has no sha256"
+                    )));
                 }
                 if Path::new(file).components().count() != 1 {
-                    return Err(invalid(format!("`{file}` must be a file name inside the folder")));
+                    return Err(invalid(format!(
+                        "`{file}` must be a file name inside the folder"
+                    )));
                 }
             }
         }

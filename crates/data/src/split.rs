@@ -7,9 +7,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use crate::DataError;
 use crate::idx::IdxArray;
 use crate::manifest::{Manifest, SplitFiles};
-use crate::DataError;
 
 /// Examples of one split, row-major: example `i` is `inputs[i * features..(i + 1) * features]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +31,10 @@ impl Split {
         images: IdxArray,
         labels: IdxArray,
     ) -> Result<Self, DataError> {
-        let mismatch = |file: &str, message: String| DataError::Decode { path: dir.join(file), message };
+        let mismatch = |file: &str, message: String| DataError::Decode {
+            path: dir.join(file),
+            message,
+        };
         let features = manifest.features();
         let per_example: usize = images.dims.iter().skip(1).product();
         if images.dims.first() != Some(&files.examples) || per_example != features {
@@ -46,17 +49,27 @@ impl Split {
         if labels.dims != [files.examples] {
             return Err(mismatch(
                 &files.labels,
-                format!("dimensions {:?}, expected [{}]", labels.dims, files.examples),
+                format!(
+                    "dimensions {:?}, expected [{}]",
+                    labels.dims, files.examples
+                ),
             ));
         }
         if let Some(classes) = manifest.classes
             && let Some(bad) = labels.values.iter().find(|&&l| usize::from(l) >= classes)
         {
-            return Err(mismatch(&files.labels, format!("label {bad} is not below {classes} classes")));
+            return Err(mismatch(
+                &files.labels,
+                format!("label {bad} is not below {classes} classes"),
+            ));
         }
         Ok(Self {
             shape: manifest.shape.clone(),
-            inputs: images.values.iter().map(|&v| f32::from(v) / 255.0).collect(),
+            inputs: images
+                .values
+                .iter()
+                .map(|&v| f32::from(v) / 255.0)
+                .collect(),
             labels: labels.values,
         })
     }

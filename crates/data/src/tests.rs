@@ -32,7 +32,10 @@ fn discovers_and_loads_a_data_set_scaled_to_unit_range() {
     let split = registry.load("tiny", "train").unwrap();
     assert_eq!(split.len(), 4);
     assert_eq!(split.labels, vec![0, 1, 2, 1]);
-    assert_eq!(split.input(0), &[0.0, 17.0 / 255.0, 34.0 / 255.0, 51.0 / 255.0]);
+    assert_eq!(
+        split.input(0),
+        &[0.0, 17.0 / 255.0, 34.0 / 255.0, 51.0 / 255.0]
+    );
     assert_eq!(split.input(3)[3], 1.0);
 }
 
@@ -46,7 +49,10 @@ fn one_changed_byte_is_refused_naming_the_file_and_both_hashes() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
-    let err = Registry::discover(dir.path()).unwrap().load("tiny", "train").unwrap_err();
+    let err = Registry::discover(dir.path())
+        .unwrap()
+        .load("tiny", "train")
+        .unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, DataError::Checksum { .. }), "{message}");
     assert!(message.contains(&path.display().to_string()), "{message}");
@@ -63,7 +69,10 @@ fn truncated_file_is_refused() {
     let path = dir.path().join("tiny/images.gz");
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    let err = Registry::discover(dir.path()).unwrap().load("tiny", "train").unwrap_err();
+    let err = Registry::discover(dir.path())
+        .unwrap()
+        .load("tiny", "train")
+        .unwrap_err();
     assert!(matches!(err, DataError::Checksum { .. }), "{err}");
 }
 
@@ -71,20 +80,35 @@ fn truncated_file_is_refused() {
 fn unknown_data_set_lists_the_known_ones() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path());
-    let err = Registry::discover(dir.path()).unwrap().load("mnist", "train").unwrap_err();
-    assert!(err.to_string().contains("no data set `mnist`") && err.to_string().contains("found: tiny"), "{err}");
+    let err = Registry::discover(dir.path())
+        .unwrap()
+        .load("mnist", "train")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no data set `mnist`") && err.to_string().contains("found: tiny"),
+        "{err}"
+    );
 }
 
 #[test]
 fn partition_is_seeded_disjoint_and_complete() {
-    let split = Split { shape: vec![1], inputs: (0..100).map(|v| v as f32).collect(), labels: vec![0; 100] };
+    let split = Split {
+        shape: vec![1],
+        inputs: (0..100).map(|v| v as f32).collect(),
+        labels: vec![0; 100],
+    };
     let (train, validation) = split.partition(0.1, 7);
     assert_eq!((train.len(), validation.len()), (90, 10));
     let (train_again, validation_again) = split.partition(0.1, 7);
     assert_eq!((&train, &validation), (&train_again, &validation_again));
     let (other_train, _) = split.partition(0.1, 8);
     assert_ne!(train, other_train);
-    let mut all: Vec<f32> = train.inputs.iter().chain(&validation.inputs).copied().collect();
+    let mut all: Vec<f32> = train
+        .inputs
+        .iter()
+        .chain(&validation.inputs)
+        .copied()
+        .collect();
     all.sort_by(f32::total_cmp);
     assert_eq!(all, split.inputs);
 }

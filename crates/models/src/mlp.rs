@@ -40,7 +40,10 @@ impl MlpAutoencoderConfig {
         widths.extend(&self.hidden);
         widths.push(self.latent);
         let layers = |widths: &[usize]| -> Vec<Linear> {
-            widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect()
+            widths
+                .windows(2)
+                .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+                .collect()
         };
         let reversed: Vec<usize> = widths.iter().rev().copied().collect();
         MlpAutoencoder {
@@ -105,7 +108,11 @@ impl MlpAutoencoder {
             OutputActivation::Sigmoid => activation::sigmoid(logits.clone()),
             OutputActivation::Identity => logits.clone(),
         };
-        AutoencoderOutput { code, logits, reconstruction }
+        AutoencoderOutput {
+            code,
+            logits,
+            reconstruction,
+        }
     }
 
     /// Applies `layers` with the hidden activation between them (none after the last).
@@ -129,7 +136,12 @@ impl MlpAutoencoder {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+
+    /// burn's seed is process-global: tests that seed and draw take turns.
+    static RNG: Mutex<()> = Mutex::new(());
 
     fn config() -> MlpAutoencoderConfig {
         MlpAutoencoderConfig {
@@ -143,6 +155,7 @@ mod tests {
 
     #[test]
     fn shapes_follow_the_config_and_outputs_are_in_unit_range() {
+        let _rng = RNG.lock().unwrap();
         let device = Device::flex();
         device.seed(1);
         let model = config().init(&device);
@@ -150,7 +163,7 @@ mod tests {
         let out = model.forward(input);
         assert_eq!(out.code.dims(), [3, 2]);
         assert_eq!(out.reconstruction.dims(), [3, 6]);
-        let values: Vec<f32> = out.reconstruction.into_data().to_vec().unwrap();
+        let values: Vec<f32> = out.reconstruction.into_data().try_to_vec().unwrap();
         assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
         // 6*5+5 + 5*4+4 + 4*2+2 for the encoder, 2*4+4 + 4*5+5 + 5*6+6 for the decoder.
         assert_eq!(model.num_params(), 69 + 73);
@@ -158,12 +171,25 @@ mod tests {
 
     #[test]
     fn same_seed_same_weights() {
+        let _rng = RNG.lock().unwrap();
         let device = Device::flex();
         let input = Tensor::<2>::ones([1, 6], &device);
         device.seed(3);
-        let a: Vec<f32> = config().init(&device).forward(input.clone()).logits.into_data().to_vec().unwrap();
+        let a: Vec<f32> = config()
+            .init(&device)
+            .forward(input.clone())
+            .logits
+            .into_data()
+            .try_to_vec()
+            .unwrap();
         device.seed(3);
-        let b: Vec<f32> = config().init(&device).forward(input).logits.into_data().to_vec().unwrap();
+        let b: Vec<f32> = config()
+            .init(&device)
+            .forward(input)
+            .logits
+            .into_data()
+            .try_to_vec()
+            .unwrap();
         assert_eq!(a, b);
     }
 }

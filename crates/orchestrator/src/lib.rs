@@ -83,7 +83,9 @@ pub struct SweepLayout {
 impl SweepLayout {
     /// The layout of `experiment` under `reports`.
     pub fn new(reports: &Path, experiment: &Experiment) -> Self {
-        Self { root: reports.join(&experiment.name) }
+        Self {
+            root: reports.join(&experiment.name),
+        }
     }
 
     /// The folder of run `run`.
@@ -160,7 +162,11 @@ fn execute(run: &RunSpec, run_dir: &Path, worker: &WorkerCommand) -> Result<RunR
         Err(e) => format!("cannot start worker {}: {e}", worker.program.display()),
     };
     let tail = log_tail(&log_path);
-    let error = if tail.is_empty() { reason } else { format!("{reason}; log tail:\n{tail}") };
+    let error = if tail.is_empty() {
+        reason
+    } else {
+        format!("{reason}; log tail:\n{tail}")
+    };
     let result = RunResult {
         id: run.id.clone(),
         status: RunStatus::Failed,

@@ -12,7 +12,10 @@ fn experiment(latents: &str) -> Experiment {
         "[experiment]\nname = \"orchestra\"\n[data]\ndataset = \"mnist\"\n\
          [sweep.parameters]\n\"model.latent\" = [{latents}]\n"
     );
-    let catalog = Catalog { datasets: [("mnist".into(), 784)].into(), backends: vec![Backend::Flex] };
+    let catalog = Catalog {
+        datasets: [("mnist".into(), 784)].into(),
+        backends: vec![Backend::Flex],
+    };
     hourglass_spec::parse(Path::new("orchestra.toml"), &source, &catalog).unwrap()
 }
 
@@ -47,15 +50,30 @@ fn second_invocation_trains_nothing() {
     let worker = completing_worker(&layout.root);
 
     let first = run_sweep(&experiment, "spec", &layout, &worker, &mut NoProgress).unwrap();
-    assert_eq!(first, SweepSummary { completed: 3, failed: 0, skipped: 0 });
+    assert_eq!(
+        first,
+        SweepSummary {
+            completed: 3,
+            failed: 0,
+            skipped: 0
+        }
+    );
     let second = run_sweep(&experiment, "spec", &layout, &worker, &mut NoProgress).unwrap();
-    assert_eq!(second, SweepSummary { completed: 0, failed: 0, skipped: 3 });
+    assert_eq!(
+        second,
+        SweepSummary {
+            completed: 0,
+            failed: 0,
+            skipped: 3
+        }
+    );
     let calls = std::fs::read_to_string(layout.root.join("calls.log")).unwrap();
     assert_eq!(calls.lines().count(), 3, "workers started: {calls}");
     for run in &experiment.runs {
-        let written: hourglass_spec::RunConfig =
-            toml::from_str(&std::fs::read_to_string(layout.run_dir(run).join(CONFIG_FILE)).unwrap())
-                .unwrap();
+        let written: hourglass_spec::RunConfig = toml::from_str(
+            &std::fs::read_to_string(layout.run_dir(run).join(CONFIG_FILE)).unwrap(),
+        )
+        .unwrap();
         assert_eq!(written, run.config);
     }
 }
@@ -68,13 +86,23 @@ fn a_crashing_worker_is_recorded_as_failed_and_the_sweep_goes_on() {
     let worker = sh("echo 'thread main panicked: boom' >&2; exit 3");
 
     let summary = run_sweep(&experiment, "spec", &layout, &worker, &mut NoProgress).unwrap();
-    assert_eq!(summary, SweepSummary { completed: 0, failed: 2, skipped: 0 });
+    assert_eq!(
+        summary,
+        SweepSummary {
+            completed: 0,
+            failed: 2,
+            skipped: 0
+        }
+    );
     for run in &experiment.runs {
         let result = finished_result(&layout.run_dir(run)).unwrap();
         assert_eq!(result.status, RunStatus::Failed);
         assert_eq!(result.id, run.id);
         let error = result.error.unwrap();
-        assert!(error.contains("exit status: 3") && error.contains("panicked: boom"), "{error}");
+        assert!(
+            error.contains("exit status: 3") && error.contains("panicked: boom"),
+            "{error}"
+        );
     }
 }
 
@@ -90,11 +118,20 @@ fn a_missing_worker_program_is_a_failed_run_not_a_crash() {
     let reports = tempfile::tempdir().unwrap();
     let experiment = experiment("2");
     let layout = SweepLayout::new(reports.path(), &experiment);
-    let worker = WorkerCommand { program: "/nonexistent/hourglass".into(), args: vec![] };
+    let worker = WorkerCommand {
+        program: "/nonexistent/hourglass".into(),
+        args: vec![],
+    };
     let summary = run_sweep(&experiment, "spec", &layout, &worker, &mut NoProgress).unwrap();
     assert_eq!(summary.failed, 1);
-    let error = finished_result(&layout.run_dir(&experiment.runs[0])).unwrap().error.unwrap();
-    assert!(error.contains("cannot start worker /nonexistent/hourglass"), "{error}");
+    let error = finished_result(&layout.run_dir(&experiment.runs[0]))
+        .unwrap()
+        .error
+        .unwrap();
+    assert!(
+        error.contains("cannot start worker /nonexistent/hourglass"),
+        "{error}"
+    );
 }
 
 struct NoProgress;

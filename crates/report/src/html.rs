@@ -46,7 +46,11 @@ fn number(v: f64) -> String {
 }
 
 /// The whole page.
-pub(crate) fn page(title: &str, records: &[RunRecord], table: &ResultsTable) -> Result<String, ReportError> {
+pub(crate) fn page(
+    title: &str,
+    records: &[RunRecord],
+    table: &ResultsTable,
+) -> Result<String, ReportError> {
     let title = escape(title);
     let mut html = String::new();
     let _ = write!(
@@ -64,10 +68,15 @@ pub(crate) fn page(title: &str, records: &[RunRecord], table: &ResultsTable) -> 
 }
 
 fn summary(html: &mut String, records: &[RunRecord]) {
-    let completed: Vec<&RunRecord> =
-        records.iter().filter(|r| r.result.status == RunStatus::Completed).collect();
+    let completed: Vec<&RunRecord> = records
+        .iter()
+        .filter(|r| r.result.status == RunStatus::Completed)
+        .collect();
     let failed = records.len() - completed.len();
-    let seconds: f64 = records.iter().filter_map(|r| r.result.metrics.get("train_seconds")).sum();
+    let seconds: f64 = records
+        .iter()
+        .filter_map(|r| r.result.metrics.get("train_seconds"))
+        .sum();
     let _ = write!(
         html,
         "<section id=\"summary\"><h2>Summary</h2><p>{} runs: {} completed, {failed} failed; \
@@ -114,7 +123,13 @@ fn results(html: &mut String, table: &ResultsTable) {
             .rows
             .iter()
             .enumerate()
-            .filter_map(|(i, row)| if let Cell::Number(v) = row[col] { Some((i, v)) } else { None })
+            .filter_map(|(i, row)| {
+                if let Cell::Number(v) = row[col] {
+                    Some((i, v))
+                } else {
+                    None
+                }
+            })
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i)
     });
@@ -151,7 +166,11 @@ fn results(html: &mut String, table: &ResultsTable) {
     html.push_str("</tbody></table></section>\n");
 }
 
-fn curves(html: &mut String, records: &[RunRecord], table: &ResultsTable) -> Result<(), ReportError> {
+fn curves(
+    html: &mut String,
+    records: &[RunRecord],
+    table: &ResultsTable,
+) -> Result<(), ReportError> {
     html.push_str("<section id=\"curves\"><h2>Loss curves</h2><div class=\"curves\">\n");
     for (record, row) in records.iter().zip(&table.rows) {
         let id = record.result.id.as_str();
@@ -170,14 +189,22 @@ fn curves(html: &mut String, records: &[RunRecord], table: &ResultsTable) -> Res
         } else {
             html.push_str(&plot::loss_curves(id, &record.epochs)?);
         }
-        let _ = write!(html, "<figcaption>{} {}</figcaption></figure>\n", escape(id), escape(&varied.join(", ")));
+        let _ = write!(
+            html,
+            "<figcaption>{} {}</figcaption></figure>\n",
+            escape(id),
+            escape(&varied.join(", "))
+        );
     }
     html.push_str("</div></section>\n");
     Ok(())
 }
 
 fn failures(html: &mut String, records: &[RunRecord]) {
-    let failed: Vec<&RunRecord> = records.iter().filter(|r| r.result.status == RunStatus::Failed).collect();
+    let failed: Vec<&RunRecord> = records
+        .iter()
+        .filter(|r| r.result.status == RunStatus::Failed)
+        .collect();
     if failed.is_empty() {
         return;
     }
@@ -187,7 +214,13 @@ fn failures(html: &mut String, records: &[RunRecord]) {
             html,
             "<h3>{}</h3><pre>{}</pre>\n",
             escape(record.result.id.as_str()),
-            escape(record.result.error.as_deref().unwrap_or("no error recorded"))
+            escape(
+                record
+                    .result
+                    .error
+                    .as_deref()
+                    .unwrap_or("no error recorded")
+            )
         );
     }
     html.push_str("</section>\n");
@@ -199,7 +232,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]

@@ -69,7 +69,10 @@ pub struct RunRecord {
 pub fn collect(sweep_dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
     let runs = sweep_dir.join("runs");
     let mut records = Vec::new();
-    let walker = walkdir::WalkDir::new(&runs).min_depth(2).max_depth(2).sort_by_file_name();
+    let walker = walkdir::WalkDir::new(&runs)
+        .min_depth(2)
+        .max_depth(2)
+        .sort_by_file_name();
     for entry in walker.into_iter().filter_map(Result::ok) {
         if entry.file_name() != RESULT_FILE {
             continue;
@@ -80,8 +83,10 @@ pub fn collect(sweep_dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
             path: path.to_path_buf(),
             source,
         })?;
-        let result: RunResult = serde_json::from_str(&text)
-            .map_err(|e| ReportError::Result { path: path.to_path_buf(), message: e.to_string() })?;
+        let result: RunResult = serde_json::from_str(&text).map_err(|e| ReportError::Result {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let epochs = read_epochs(&path.with_file_name(METRICS_FILE));
         records.push(RunRecord { result, epochs });
     }
@@ -95,7 +100,9 @@ pub fn collect(sweep_dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
 /// killed run, say) ends the list.
 fn read_epochs(path: &Path) -> Vec<EpochRecord> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines().map_while(|line| serde_json::from_str(line).ok()).collect()
+    text.lines()
+        .map_while(|line| serde_json::from_str(line).ok())
+        .collect()
 }
 
 /// The files a report wrote.
@@ -111,7 +118,10 @@ pub struct ReportFiles {
 pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, ReportError> {
     let records = collect(sweep_dir)?;
     let table = ResultsTable::from_records(&records);
-    let files = ReportFiles { csv: sweep_dir.join(RESULTS_CSV), html: sweep_dir.join(INDEX_HTML) };
+    let files = ReportFiles {
+        csv: sweep_dir.join(RESULTS_CSV),
+        html: sweep_dir.join(INDEX_HTML),
+    };
     let write = |path: &Path, bytes: &[u8]| {
         write_atomic(path, bytes).map_err(|source| ReportError::Io {
             what: "cannot write",

@@ -14,12 +14,27 @@ pub(crate) fn loss_curves(title: &str, epochs: &[EpochRecord]) -> Result<String,
         what: format!("loss curves of {title}"),
         message: e.to_string(),
     };
-    let train: Vec<(f64, f64)> = epochs.iter().map(|e| (e.epoch as f64, e.train_loss)).collect();
-    let validation: Vec<(f64, f64)> =
-        epochs.iter().filter_map(|e| e.val_loss.map(|v| (e.epoch as f64, v))).collect();
-    let values = train.iter().chain(&validation).map(|p| p.1).filter(|v| v.is_finite());
-    let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let (low, high) = if low.is_finite() { (low, high) } else { (0.0, 1.0) };
+    let train: Vec<(f64, f64)> = epochs
+        .iter()
+        .map(|e| (e.epoch as f64, e.train_loss))
+        .collect();
+    let validation: Vec<(f64, f64)> = epochs
+        .iter()
+        .filter_map(|e| e.val_loss.map(|v| (e.epoch as f64, v)))
+        .collect();
+    let values = train
+        .iter()
+        .chain(&validation)
+        .map(|p| p.1)
+        .filter(|v| v.is_finite());
+    let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let (low, high) = if low.is_finite() {
+        (low, high)
+    } else {
+        (0.0, 1.0)
+    };
     let pad = ((high - low) * 0.05).max(high.abs() * 1e-3).max(1e-9);
     let last_epoch = epochs.last().map_or(1, |e| e.epoch).max(2) as f64;
 
@@ -46,10 +61,15 @@ pub(crate) fn loss_curves(title: &str, epochs: &[EpochRecord]) -> Result<String,
                 continue;
             }
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    colour.stroke_width(2),
+                ))
                 .map_err(|e| failed(&e))?
                 .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()

@@ -12,7 +12,10 @@ use super::*;
 fn write_fixture(dir: &Path) {
     let source = "[experiment]\nname = \"fixture\"\n[data]\ndataset = \"mnist\"\n\
                   [sweep.parameters]\n\"model.latent\" = [2, 8, 32]\n";
-    let catalog = Catalog { datasets: [("mnist".into(), 784)].into(), backends: vec![Backend::Flex] };
+    let catalog = Catalog {
+        datasets: [("mnist".into(), 784)].into(),
+        backends: vec![Backend::Flex],
+    };
     let experiment = hourglass_spec::parse(Path::new("fixture.toml"), source, &catalog).unwrap();
     for (i, run) in experiment.runs.iter().enumerate() {
         let run_dir = dir.join("runs").join(run.id.as_str());
@@ -29,12 +32,21 @@ fn write_fixture(dir: &Path) {
         };
         let result = RunResult {
             id: run.id.clone(),
-            status: if failed { RunStatus::Failed } else { RunStatus::Completed },
-            error: failed.then(|| "diverged at epoch 2, step 7: training loss is NaN <b>".to_string()),
+            status: if failed {
+                RunStatus::Failed
+            } else {
+                RunStatus::Completed
+            },
+            error: failed
+                .then(|| "diverged at epoch 2, step 7: training loss is NaN <b>".to_string()),
             config: run.config.clone(),
             metrics,
         };
-        std::fs::write(run_dir.join("result.json"), serde_json::to_string(&result).unwrap()).unwrap();
+        std::fs::write(
+            run_dir.join("result.json"),
+            serde_json::to_string(&result).unwrap(),
+        )
+        .unwrap();
         let epochs: String = (1..=2)
             .map(|epoch| {
                 let record = EpochRecord {
@@ -48,7 +60,11 @@ fn write_fixture(dir: &Path) {
             })
             .collect();
         // A killed run leaves a half-written last line; it must be ignored.
-        std::fs::write(run_dir.join("metrics.jsonl"), epochs + "{\"epoch\": 3, \"tra").unwrap();
+        std::fs::write(
+            run_dir.join("metrics.jsonl"),
+            epochs + "{\"epoch\": 3, \"tra",
+        )
+        .unwrap();
     }
 }
 
@@ -59,7 +75,10 @@ fn csv_has_one_row_per_run_with_varied_keys_and_contract_metrics() {
     let files = write_report(dir.path(), "fixture").unwrap();
     let csv = std::fs::read_to_string(files.csv).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next().unwrap(), "id,status,model.latent,test_mse,test_psnr_db,epochs_run,error");
+    assert_eq!(
+        lines.next().unwrap(),
+        "id,status,model.latent,test_mse,test_psnr_db,epochs_run,error"
+    );
     assert_eq!(lines.count(), 3);
     insta::assert_snapshot!(csv);
 }
@@ -70,7 +89,11 @@ fn page_has_a_row_and_a_curve_per_run_and_escapes_errors() {
     write_fixture(dir.path());
     let files = write_report(dir.path(), "fixture <sweep>").unwrap();
     let html = std::fs::read_to_string(files.html).unwrap();
-    assert_eq!(html.matches("<tr").count(), 1 + 3, "header row plus one per run");
+    assert_eq!(
+        html.matches("<tr").count(),
+        1 + 3,
+        "header row plus one per run"
+    );
     assert_eq!(html.matches("<svg").count(), 3);
     assert!(html.contains("fixture &lt;sweep&gt;"));
     assert!(html.contains("training loss is NaN &lt;b&gt;"));

@@ -26,7 +26,11 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             Some(name) => format!("did you mean `{name}`?"),
             None => format!("data sets found under datasets/: {}", list_or_none(&known)),
         };
-        problem("data.dataset", format!("unknown data set `{}`", data.dataset), Some(hint));
+        problem(
+            "data.dataset",
+            format!("unknown data set `{}`", data.dataset),
+            Some(hint),
+        );
     }
     if !(0.0..1.0).contains(&data.validation) {
         problem(
@@ -35,15 +39,26 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             Some("use e.g. 0.1 to hold out a tenth of the training split".into()),
         );
     }
-    for (key, limit) in [("data.train_limit", data.train_limit), ("data.test_limit", data.test_limit)] {
+    for (key, limit) in [
+        ("data.train_limit", data.train_limit),
+        ("data.test_limit", data.test_limit),
+    ] {
         if limit == Some(0) {
-            problem(key, "a limit of 0 examples leaves nothing to use".into(), None);
+            problem(
+                key,
+                "a limit of 0 examples leaves nothing to use".into(),
+                None,
+            );
         }
     }
 
     let model = &config.model;
     if model.latent == 0 {
-        problem("model.latent", "latent size must be at least 1".into(), None);
+        problem(
+            "model.latent",
+            "latent size must be at least 1".into(),
+            None,
+        );
     }
     if let Some(features) = input_features
         && model.latent >= features
@@ -58,7 +73,11 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
         );
     }
     if model.hidden.contains(&0) {
-        problem("model.hidden", "hidden layer widths must be at least 1".into(), None);
+        problem(
+            "model.hidden",
+            "hidden layer widths must be at least 1".into(),
+            None,
+        );
     }
     if config.loss.reconstruction == Reconstruction::Bce
         && model.output == OutputActivation::Identity
@@ -75,7 +94,10 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     if !(regularizers.weight_decay >= 0.0 && regularizers.weight_decay.is_finite()) {
         problem(
             "regularizers.weight_decay",
-            format!("weight decay {} must be a finite number ≥ 0", regularizers.weight_decay),
+            format!(
+                "weight decay {} must be a finite number ≥ 0",
+                regularizers.weight_decay
+            ),
             None,
         );
     }
@@ -84,17 +106,28 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     if !(train.learning_rate > 0.0 && train.learning_rate.is_finite()) {
         problem(
             "train.learning_rate",
-            format!("learning rate {} must be a finite number > 0", train.learning_rate),
+            format!(
+                "learning rate {} must be a finite number > 0",
+                train.learning_rate
+            ),
             Some("typical values are 1e-4 to 1e-2".into()),
         );
     }
     if let Some(momentum) = train.momentum
         && !(0.0..1.0).contains(&momentum)
     {
-        problem("train.momentum", format!("momentum {momentum} is outside [0, 1)"), None);
+        problem(
+            "train.momentum",
+            format!("momentum {momentum} is outside [0, 1)"),
+            None,
+        );
     }
     if train.batch_size == 0 {
-        problem("train.batch_size", "batch size must be at least 1".into(), None);
+        problem(
+            "train.batch_size",
+            "batch size must be at least 1".into(),
+            None,
+        );
     }
     if train.epochs == 0 {
         problem("train.epochs", "epochs must be at least 1".into(), None);
@@ -115,11 +148,19 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
         );
     }
     if config.evaluate.tasks.is_empty() {
-        problem("evaluate.tasks", "no evaluation task: the run would measure nothing".into(), None);
+        problem(
+            "evaluate.tasks",
+            "no evaluation task: the run would measure nothing".into(),
+            None,
+        );
     }
     problems
 }
 
 fn list_or_none(items: &[&str]) -> String {
-    if items.is_empty() { "none".into() } else { items.join(", ") }
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
 }

@@ -23,7 +23,12 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic about `key`, without location or hint yet.
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { key: key.into(), message: message.into(), span: None, hint: None }
+        Self {
+            key: key.into(),
+            message: message.into(),
+            span: None,
+            hint: None,
+        }
     }
 
     /// Adds a hint.
@@ -76,7 +81,14 @@ impl SpecError {
 fn render(path: &Path, source: &str, diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
     for diagnostic in diagnostics {
-        out.push_str(&RenderedDiagnostic { path, source, diagnostic }.to_string());
+        out.push_str(
+            &RenderedDiagnostic {
+                path,
+                source,
+                diagnostic,
+            }
+            .to_string(),
+        );
         out.push('\n');
     }
     let count = diagnostics.len();

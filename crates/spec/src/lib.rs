@@ -55,8 +55,10 @@ const RUN_SECTIONS: [&str; 6] = ["data", "model", "loss", "regularizers", "train
 
 /// Reads and validates the spec at `path`.
 pub fn load(path: &Path, catalog: &Catalog) -> Result<Experiment, SpecError> {
-    let source = std::fs::read_to_string(path)
-        .map_err(|source| SpecError::Read { path: path.to_path_buf(), source })?;
+    let source = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse(path, &source, catalog)
 }
 
@@ -64,7 +66,11 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Experiment, SpecError> {
 pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment, SpecError> {
     let invalid = |mut diagnostics: Vec<Diagnostic>| {
         diagnostics.sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.start));
-        SpecError::Invalid { path: path.to_path_buf(), text: source.to_string(), diagnostics }
+        SpecError::Invalid {
+            path: path.to_path_buf(),
+            text: source.to_string(),
+            diagnostics,
+        }
     };
     let file: SpecFile = toml::from_str(source).map_err(|e| invalid(vec![from_toml_error(&e)]))?;
     let locator = Locator::new(source);
@@ -112,7 +118,11 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             }
             let id = RunId::of(&config);
             if !runs.iter().any(|run: &RunSpec| run.id == id) {
-                runs.push(RunSpec { id, config, assignments: assignments.clone() });
+                runs.push(RunSpec {
+                    id,
+                    config,
+                    assignments: assignments.clone(),
+                });
             }
         }
     }
@@ -129,20 +139,22 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
     })
 }
 
-fn check_experiment(
-    experiment: &schema::ExperimentSection,
-    locator: &Locator,
-) -> Vec<Diagnostic> {
+fn check_experiment(experiment: &schema::ExperimentSection, locator: &Locator) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     let name = &experiment.name;
     let safe = !name.is_empty()
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !safe {
         problems.push(
-            Diagnostic::new("experiment.name", format!("name {name:?} cannot be a folder name"))
-                .with_hint("use letters, digits, '-', '_' and '.', not starting with '.'")
-                .at(locator.value_span("experiment.name")),
+            Diagnostic::new(
+                "experiment.name",
+                format!("name {name:?} cannot be a folder name"),
+            )
+            .with_hint("use letters, digits, '-', '_' and '.', not starting with '.'")
+            .at(locator.value_span("experiment.name")),
         );
     }
     if experiment.repeats == 0 {
@@ -188,7 +200,10 @@ fn sweep_axes(
                 problems.push(located(
                     Diagnostic::new(
                         key.clone(),
-                        format!("expected a non-empty list of values, found {}", other.type_str()),
+                        format!(
+                            "expected a non-empty list of values, found {}",
+                            other.type_str()
+                        ),
                     )
                     .with_hint(format!("write e.g. \"{key}\" = [1, 2, 3]")),
                 ));
@@ -200,10 +215,17 @@ fn sweep_axes(
                 problems.push(located(problem));
             }
         }
-        axes.push(Axis { key: key.clone(), values });
+        axes.push(Axis {
+            key: key.clone(),
+            values,
+        });
         spans.push(span);
     }
-    if problems.is_empty() { Ok((axes, spans)) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok((axes, spans))
+    } else {
+        Err(problems)
+    }
 }
 
 /// Checks one swept value against the schema by deserializing the run sections with it.
@@ -211,13 +233,16 @@ fn check_value(base: &toml::Table, key: &str, value: toml::Value) -> Result<(), 
     let mut table = base.clone();
     sweep::assign(&mut table, key, value.clone())?;
     table.insert("seed".into(), toml::Value::Integer(0));
-    toml::Value::Table(table).try_into::<RunConfig>().map(drop).map_err(|e| {
-        let mut problem = from_toml_error(&e);
-        problem.key = key.to_string();
-        problem.message = format!("swept value {value}: {}", problem.message);
-        problem.span = None;
-        problem
-    })
+    toml::Value::Table(table)
+        .try_into::<RunConfig>()
+        .map(drop)
+        .map_err(|e| {
+            let mut problem = from_toml_error(&e);
+            problem.key = key.to_string();
+            problem.message = format!("swept value {value}: {}", problem.message);
+            problem.span = None;
+            problem
+        })
 }
 
 /// The run sections of the spec as a table: the spec minus `[experiment]` and `[sweep]`.
@@ -240,8 +265,12 @@ fn from_toml_error(error: &toml::de::Error) -> Diagnostic {
     let message = error.message().trim().to_string();
     let diagnostic = Diagnostic::new("", message.clone()).at(error.span());
     for kind in ["field", "variant"] {
-        let Some(rest) = message.strip_prefix(&format!("unknown {kind} `")) else { continue };
-        let Some((word, expected)) = rest.split_once('`') else { continue };
+        let Some(rest) = message.strip_prefix(&format!("unknown {kind} `")) else {
+            continue;
+        };
+        let Some((word, expected)) = rest.split_once('`') else {
+            continue;
+        };
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
         let what = if kind == "field" { "key" } else { "value" };
         let message = format!("unknown {what} `{word}`");
@@ -251,9 +280,16 @@ fn from_toml_error(error: &toml::de::Error) -> Diagnostic {
             (None, _) if candidates.is_empty() => "this table takes no keys".to_string(),
             (None, _) => format!("expected one of {}", quoted(&candidates)),
         };
-        return Diagnostic { message, hint: Some(hint), ..diagnostic };
+        return Diagnostic {
+            message,
+            hint: Some(hint),
+            ..diagnostic
+        };
     }
-    Diagnostic { message: plain_types(&message), ..diagnostic }
+    Diagnostic {
+        message: plain_types(&message),
+        ..diagnostic
+    }
 }
 
 /// Serde's Rust type names in a message, in the words of a spec's author.
@@ -267,11 +303,17 @@ fn plain_types(message: &str) -> String {
         ("expected a string", "expected a string in quotes"),
     ]
     .iter()
-    .fold(message.to_string(), |text, (rust, plain)| text.replace(rust, plain))
+    .fold(message.to_string(), |text, (rust, plain)| {
+        text.replace(rust, plain)
+    })
 }
 
 fn quoted(items: &[&str]) -> String {
-    items.iter().map(|item| format!("`{item}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Finds where a dotted key's value is written in the source.
@@ -281,13 +323,19 @@ struct Locator<'a> {
 
 impl<'a> Locator<'a> {
     fn new(source: &'a str) -> Self {
-        Self { document: toml::de::DeTable::parse(source).ok() }
+        Self {
+            document: toml::de::DeTable::parse(source).ok(),
+        }
     }
 
     /// The span of the value at `key` (`seed` is `experiment.seed`), or of the closest table
     /// written above it.
     fn value_span(&self, key: &str) -> Option<Range<usize>> {
-        let key = if key == "seed" { "experiment.seed" } else { key };
+        let key = if key == "seed" {
+            "experiment.seed"
+        } else {
+            key
+        };
         let document = self.document.as_ref()?;
         let mut parts = key.split('.');
         let mut current = document.get_ref().get(parts.next()?)?;

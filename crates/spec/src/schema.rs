@@ -15,7 +15,10 @@ use toml::Spanned;
 /// built from the TOML table instead, so that swept values take the same path as written ones.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[expect(dead_code, reason = "run sections are parsed for their errors; runs come from the table")]
+#[expect(
+    dead_code,
+    reason = "run sections are parsed for their errors; runs come from the table"
+)]
 pub(crate) struct SpecFile {
     pub experiment: ExperimentSection,
     pub data: DataSection,
@@ -264,7 +267,9 @@ pub struct EvaluateSection {
 
 impl Default for EvaluateSection {
     fn default() -> Self {
-        Self { tasks: defaults::tasks() }
+        Self {
+            tasks: defaults::tasks(),
+        }
     }
 }
 

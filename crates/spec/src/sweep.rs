@@ -156,7 +156,10 @@ pub(crate) fn assign(
             .entry(part.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         current = entry.as_table_mut().ok_or_else(|| {
-            Diagnostic::new(key, format!("`{part}` is a value, not a table, so it has no keys"))
+            Diagnostic::new(
+                key,
+                format!("`{part}` is a value, not a table, so it has no keys"),
+            )
         })?;
     }
     Ok(())
@@ -167,7 +170,10 @@ mod tests {
     use super::*;
 
     fn axis(key: &str, n: i64) -> Axis {
-        Axis { key: key.into(), values: (0..n).map(toml::Value::Integer).collect() }
+        Axis {
+            key: key.into(),
+            values: (0..n).map(toml::Value::Integer).collect(),
+        }
     }
 
     #[test]
@@ -188,7 +194,11 @@ mod tests {
         assert_eq!(table["model"]["latent"].as_integer(), Some(8));
         assert_eq!(table["train"]["epochs"].as_integer(), Some(2));
         let err = assign(&mut table, "model.latent.x", toml::Value::Integer(1)).unwrap_err();
-        assert!(err.message.contains("`latent` is a value"), "{}", err.message);
+        assert!(
+            err.message.contains("`latent` is a value"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

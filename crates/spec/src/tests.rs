@@ -8,7 +8,11 @@ use super::*;
 
 fn catalog() -> Catalog {
     Catalog {
-        datasets: [("mnist".to_string(), 784), ("fashion-mnist".to_string(), 784)].into(),
+        datasets: [
+            ("mnist".to_string(), 784),
+            ("fashion-mnist".to_string(), 784),
+        ]
+        .into(),
         backends: vec![Backend::Flex],
     }
 }
@@ -18,7 +22,9 @@ fn parse_str(source: &str) -> Result<Experiment, SpecError> {
 }
 
 fn error_text(source: &str) -> String {
-    parse_str(source).expect_err("spec should be refused").to_string()
+    parse_str(source)
+        .expect_err("spec should be refused")
+        .to_string()
 }
 
 const MINIMAL: &str = r#"
@@ -53,7 +59,9 @@ fn reference_spec_is_valid_and_documents_every_key() {
     // Every key of the effective configuration appears in the reference, set or commented.
     let config = toml::Value::try_from(&experiment.runs[0].config).unwrap();
     for (section, table) in config.as_table().unwrap() {
-        let Some(table) = table.as_table() else { continue };
+        let Some(table) = table.as_table() else {
+            continue;
+        };
         for key in table.keys() {
             assert!(
                 source.contains(&format!("{key} =")),
@@ -61,8 +69,17 @@ fn reference_spec_is_valid_and_documents_every_key() {
             );
         }
     }
-    for key in ["name =", "description =", "repeats =", "strategy =", "[sweep.parameters]"] {
-        assert!(source.contains(key), "reference.toml does not document `{key}`");
+    for key in [
+        "name =",
+        "description =",
+        "repeats =",
+        "strategy =",
+        "[sweep.parameters]",
+    ] {
+        assert!(
+            source.contains(key),
+            "reference.toml does not document `{key}`"
+        );
     }
 }
 
@@ -127,7 +144,12 @@ fn out_of_range_swept_value_points_at_the_sweep_entry() {
 fn swept_value_of_the_wrong_type_points_at_the_sweep_entry() {
     let source = format!("{MINIMAL}\n[sweep.parameters]\n\"train.epochs\" = [1, \"two\"]\n");
     let text = error_text(&source);
-    assert!(text.contains("swept value \"two\": invalid type: string \"two\", expected a non-negative integer"), "{text}");
+    assert!(
+        text.contains(
+            "swept value \"two\": invalid type: string \"two\", expected a non-negative integer"
+        ),
+        "{text}"
+    );
     assert!(text.contains("experiments/test.toml:9:18"), "{text}");
 }
 
@@ -150,7 +172,9 @@ fn momentum_does_not_change_the_id_of_an_adam_run() {
     let plain = parse_str(MINIMAL).unwrap();
     let with_momentum = parse_str(&format!("{MINIMAL}\n[train]\nmomentum = 0.5\n")).unwrap();
     assert_eq!(plain.runs[0].id, with_momentum.runs[0].id);
-    let sgd = parse_str(&format!("{MINIMAL}\n[train]\noptimizer = \"sgd\"\nmomentum = 0.5\n"));
+    let sgd = parse_str(&format!(
+        "{MINIMAL}\n[train]\noptimizer = \"sgd\"\nmomentum = 0.5\n"
+    ));
     assert_ne!(plain.runs[0].id, sgd.unwrap().runs[0].id);
 }
 
@@ -178,14 +202,20 @@ fn unsafe_experiment_name_is_refused() {
 fn run_ids_do_not_depend_on_key_order_or_float_spelling() {
     let a = "[experiment]\nname = \"a\"\n[data]\ndataset = \"mnist\"\n[train]\nlearning_rate = 0.001\nepochs = 3\n";
     let b = "[train]\nepochs = 3\nlearning_rate = 1e-3\n[data]\ndataset = \"mnist\"\n[experiment]\nname = \"b\"\n";
-    assert_eq!(parse_str(a).unwrap().runs[0].id, parse_str(b).unwrap().runs[0].id);
+    assert_eq!(
+        parse_str(a).unwrap().runs[0].id,
+        parse_str(b).unwrap().runs[0].id
+    );
 }
 
 #[test]
 fn run_ids_are_pinned() {
     // A change of this id silently orphans every finished run on users' disks: change the
     // schema compatibly (new keys with defaults that are dropped when unused) or say so loudly.
-    assert_eq!(parse_str(MINIMAL).unwrap().runs[0].id.as_str(), "0e0e7ea05e18");
+    assert_eq!(
+        parse_str(MINIMAL).unwrap().runs[0].id.as_str(),
+        "0e0e7ea05e18"
+    );
 }
 
 proptest! {

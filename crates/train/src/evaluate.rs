@@ -44,5 +44,8 @@ pub(crate) fn reconstruction(
         loss_sum += f64::from(loss) * chunk.len() as f64;
     }
     let elements = (split.len() * split.features()) as f64;
-    Reconstruction { mse: squared_error / elements, loss: loss_sum / split.len() as f64 }
+    Reconstruction {
+        mse: squared_error / elements,
+        loss: loss_sum / split.len() as f64,
+    }
 }

@@ -15,8 +15,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::prelude::*;
 use burn::optim::GradientsParams;
+use burn::prelude::*;
 use hourglass_data::{DataError, Registry, Split, permutation};
 use hourglass_models::{MlpAutoencoderConfig, reconstruction_loss};
 use hourglass_spec::RunConfig;
@@ -69,8 +69,9 @@ struct Splits {
 
 fn load_splits(config: &RunConfig, registry: &Registry) -> Result<Splits, DataError> {
     let data = &config.data;
-    let (mut train, validation) =
-        registry.load(&data.dataset, "train")?.partition(data.validation, config.seed);
+    let (mut train, validation) = registry
+        .load(&data.dataset, "train")?
+        .partition(data.validation, config.seed);
     if let Some(limit) = data.train_limit {
         train = train.truncated(limit);
     }
@@ -78,7 +79,11 @@ fn load_splits(config: &RunConfig, registry: &Registry) -> Result<Splits, DataEr
     if let Some(limit) = data.test_limit {
         test = test.truncated(limit);
     }
-    Ok(Splits { train, validation, test })
+    Ok(Splits {
+        train,
+        validation,
+        test,
+    })
 }
 
 /// Trains the run described by `config` on `device` (a training device: autodiff is enabled
@@ -96,7 +101,10 @@ pub fn train_run(
     device.seed(config.seed);
 
     let metrics_path = run_dir.join(METRICS_FILE);
-    let write_error = |source| TrainError::Write { path: metrics_path.clone(), source };
+    let write_error = |source| TrainError::Write {
+        path: metrics_path.clone(),
+        source,
+    };
     let mut metrics_file = BufWriter::new(File::create(&metrics_path).map_err(write_error)?);
 
     let features = splits.train.features();
@@ -121,7 +129,11 @@ pub fn train_run(
             let loss = reconstruction_loss(objective, &output, input);
             let value: f32 = loss.clone().into_scalar();
             if !value.is_finite() {
-                return Err(TrainError::Diverged { epoch, step: step + 1, loss: value });
+                return Err(TrainError::Diverged {
+                    epoch,
+                    step: step + 1,
+                    loss: value,
+                });
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(learning_rate, model, grads);
@@ -131,8 +143,9 @@ pub fn train_run(
         }
         stepping_seconds += epoch_started.elapsed().as_secs_f64();
 
-        let validation = (!splits.validation.is_empty())
-            .then(|| evaluate::reconstruction(&model.valid(), objective, &splits.validation, &eval_device));
+        let validation = (!splits.validation.is_empty()).then(|| {
+            evaluate::reconstruction(&model.valid(), objective, &splits.validation, &eval_device)
+        });
         let record = EpochRecord {
             epoch,
             train_loss: loss_sum / steps.max(1) as f64,
@@ -141,7 +154,9 @@ pub fn train_run(
             seconds: started.elapsed().as_secs_f64(),
         };
         let line = serde_json::to_string(&record).expect("epoch records serialize");
-        writeln!(metrics_file, "{line}").and_then(|()| metrics_file.flush()).map_err(write_error)?;
+        writeln!(metrics_file, "{line}")
+            .and_then(|()| metrics_file.flush())
+            .map_err(write_error)?;
         progress.epoch_ended(&record, epochs);
     }
     let train_seconds = started.elapsed().as_secs_f64();
@@ -152,7 +167,10 @@ pub fn train_run(
         ("test_psnr_db".to_string(), test.psnr_db()),
         ("test_loss".to_string(), test.loss),
         ("train_seconds".to_string(), train_seconds),
-        ("samples_per_second".to_string(), samples as f64 / stepping_seconds.max(1e-9)),
+        (
+            "samples_per_second".to_string(),
+            samples as f64 / stepping_seconds.max(1e-9),
+        ),
         ("epochs_run".to_string(), epochs as f64),
         ("parameters".to_string(), model.num_params() as f64),
     ]))

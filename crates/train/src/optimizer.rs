@@ -12,11 +12,16 @@ pub(crate) fn build(config: &RunConfig) -> ModuleOptimizer {
     let decay = config.regularizers.weight_decay;
     let weight_decay = (decay > 0.0).then(|| WeightDecayConfig::new(decay as f32));
     match config.train.optimizer {
-        Optimizer::Adam => AdamConfig::new().with_epsilon(1e-8).with_weight_decay(weight_decay).init(),
+        Optimizer::Adam => AdamConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(weight_decay)
+            .init(),
         Optimizer::Sgd => SgdConfig::new()
             .with_weight_decay(weight_decay)
             .with_momentum(config.train.momentum.map(|momentum| {
-                MomentumConfig::new().with_momentum(momentum).with_dampening(0.0)
+                MomentumConfig::new()
+                    .with_momentum(momentum)
+                    .with_dampening(0.0)
             }))
             .init(),
     }
