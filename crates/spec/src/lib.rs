@@ -76,14 +76,14 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
     let locator = Locator::new(source);
 
     let mut problems = check_experiment(&file.experiment, &locator);
-    let (axes, axis_spans) = match sweep_axes(&file, source) {
+    let base = run_table(source);
+    let (axes, axis_spans) = match sweep_axes(&file, &base) {
         Ok(axes) => axes,
         Err(mut sweep_problems) => {
             problems.append(&mut sweep_problems);
             return Err(invalid(problems));
         }
     };
-    let base = run_table(source);
 
     let mut runs = Vec::new();
     let mut expanded = 0;
@@ -170,9 +170,8 @@ fn check_experiment(experiment: &schema::ExperimentSection, locator: &Locator) -
 /// every value fits the schema.
 fn sweep_axes(
     file: &SpecFile,
-    source: &str,
+    base: &toml::Table,
 ) -> Result<(Vec<Axis>, Vec<Range<usize>>), Vec<Diagnostic>> {
-    let base = run_table(source);
     let mut problems = Vec::new();
     let mut axes = Vec::new();
     let mut spans = Vec::new();
@@ -211,7 +210,7 @@ fn sweep_axes(
             }
         };
         for value in &values {
-            if let Err(problem) = check_value(&base, key, value.clone()) {
+            if let Err(problem) = check_value(base, key, value.clone()) {
                 problems.push(located(problem));
             }
         }
