@@ -84,7 +84,7 @@ fn registry(datasets: &Path) -> Result<Registry> {
 /// Loads and validates a spec; a spec error is printed in full and yields `None`.
 fn load(spec: &Path, datasets: &Path) -> Result<Option<Experiment>> {
     let catalog = Catalog {
-        datasets: registry(datasets)?.features(),
+        datasets: registry(datasets)?.shapes(),
         backends: backend::compiled(),
     };
     match hourglass_spec::load(spec, &catalog) {

@@ -7,6 +7,7 @@
 
 mod idx;
 mod manifest;
+mod noise;
 mod split;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub use manifest::{Format, Manifest, SplitFiles};
+pub use noise::Corruption;
 pub use split::{Split, permutation};
 
 /// What can go wrong when finding or loading data.
@@ -126,10 +128,10 @@ impl Registry {
         self.datasets.values().map(|(_, manifest)| manifest)
     }
 
-    /// Data set name to the number of input features of one example.
-    pub fn features(&self) -> BTreeMap<String, usize> {
+    /// Data set name to the shape of one example.
+    pub fn shapes(&self) -> BTreeMap<String, Vec<usize>> {
         self.manifests()
-            .map(|m| (m.name.clone(), m.features()))
+            .map(|m| (m.name.clone(), m.shape.clone()))
             .collect()
     }
 

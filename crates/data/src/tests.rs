@@ -28,7 +28,7 @@ fn discovers_and_loads_a_data_set_scaled_to_unit_range() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path());
     let registry = Registry::discover(dir.path()).unwrap();
-    assert_eq!(registry.features().get("tiny"), Some(&4));
+    assert_eq!(registry.shapes().get("tiny"), Some(&vec![1, 2, 2]));
     let split = registry.load("tiny", "train").unwrap();
     assert_eq!(split.len(), 4);
     assert_eq!(split.labels, vec![0, 1, 2, 1]);

@@ -10,8 +10,9 @@ use crate::schema::Backend;
 /// The world a spec is validated against.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    /// Data set name to the number of input features of one example.
-    pub datasets: BTreeMap<String, usize>,
+    /// Data set name to the shape of one example (`[channels, height, width]` for images,
+    /// `[features]` for rows).
+    pub datasets: BTreeMap<String, Vec<usize>>,
     /// Backends compiled into this build.
     pub backends: Vec<Backend>,
 }

@@ -5,7 +5,9 @@
 
 use crate::catalog::Catalog;
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::schema::{OutputActivation, Reconstruction, RunConfig};
+use crate::schema::{
+    Architecture, CodeActivation, ModelKind, NoiseKind, OutputActivation, Reconstruction, RunConfig,
+};
 
 /// Every problem in `config`, each naming its key.
 pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic> {
@@ -19,7 +21,8 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     };
 
     let data = &config.data;
-    let input_features = catalog.datasets.get(&data.dataset).copied();
+    let shape = catalog.datasets.get(&data.dataset);
+    let input_features = shape.map(|shape| shape.iter().product::<usize>());
     if input_features.is_none() {
         let known: Vec<&str> = catalog.datasets.keys().map(String::as_str).collect();
         let hint = match did_you_mean(&data.dataset, known.iter().copied()) {
@@ -90,16 +93,156 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
         );
     }
 
+    for kind in &model.also {
+        if matches!(kind, ModelKind::Vanilla | ModelKind::Vae) {
+            problem(
+                "model.also",
+                format!("`{}` cannot be combined with another kind", kind.name()),
+                Some("`also` takes \"sparse\", \"denoising\" and \"contractive\"".into()),
+            );
+        }
+    }
+    if model.architecture == Architecture::Conv {
+        let channels = model.conv_channels();
+        if channels.is_empty() || channels.contains(&0) {
+            problem(
+                "model.channels",
+                "the conv architecture needs at least one convolution, each with at least 1 channel"
+                    .into(),
+                None,
+            );
+        }
+        if let Some(shape) = shape {
+            let scale = 1usize << channels.len().min(16);
+            let fits = matches!(shape.as_slice(), [_, h, w] if h % scale == 0 && w % scale == 0);
+            if !fits {
+                problem(
+                    "model.architecture",
+                    format!(
+                        "the conv architecture needs images [channels, height, width] with height \
+                         and width divisible by {scale} (2 per convolution), but `{}` has shape {shape:?}",
+                        data.dataset
+                    ),
+                    Some("use `architecture = \"mlp\"` or fewer `model.channels`".into()),
+                );
+            }
+        }
+    }
+
     let regularizers = &config.regularizers;
-    if !(regularizers.weight_decay >= 0.0 && regularizers.weight_decay.is_finite()) {
+    for (key, value) in [
+        ("regularizers.weight_decay", regularizers.weight_decay),
+        ("regularizers.weight_l1", regularizers.weight_l1),
+        ("regularizers.activation_l1", regularizers.activation_l1),
+    ] {
+        if !non_negative(value) {
+            problem(key, format!("{value} must be a finite number ≥ 0"), None);
+        }
+    }
+    if model.is(ModelKind::Sparse)
+        && regularizers.activation_l1 == 0.0
+        && regularizers.sparsity.is_none()
+    {
         problem(
-            "regularizers.weight_decay",
-            format!(
-                "weight decay {} must be a finite number ≥ 0",
-                regularizers.weight_decay
+            "model.kind",
+            "a sparse autoencoder needs a sparsity penalty".into(),
+            Some(
+                "set `regularizers.activation_l1` or `regularizers.sparsity = { target = 0.05, weight = 1e-3 }`"
+                    .into(),
             ),
-            None,
         );
+    }
+    if let Some(sparsity) = &regularizers.sparsity {
+        if !(sparsity.target > 0.0 && sparsity.target < 1.0) {
+            problem(
+                "regularizers.sparsity.target",
+                format!("target activation {} is outside (0, 1)", sparsity.target),
+                None,
+            );
+        }
+        if !non_negative(sparsity.weight) {
+            problem(
+                "regularizers.sparsity.weight",
+                format!("{} must be a finite number ≥ 0", sparsity.weight),
+                None,
+            );
+        }
+        if model.code_activation != CodeActivation::Sigmoid {
+            problem(
+                "regularizers.sparsity",
+                "the KL sparsity penalty compares mean activations in (0, 1) and needs sigmoid codes"
+                    .into(),
+                Some("set `model.code_activation = \"sigmoid\"` or use `activation_l1`".into()),
+            );
+        }
+    }
+    match &regularizers.contractive {
+        None if model.is(ModelKind::Contractive) => problem(
+            "model.kind",
+            "a contractive autoencoder needs `regularizers.contractive`".into(),
+            Some("set `regularizers.contractive = { weight = 0.1 }`".into()),
+        ),
+        Some(contractive) => {
+            if !non_negative(contractive.weight) {
+                problem(
+                    "regularizers.contractive.weight",
+                    format!("{} must be a finite number ≥ 0", contractive.weight),
+                    None,
+                );
+            }
+            if contractive.projections == 0 {
+                problem(
+                    "regularizers.contractive.projections",
+                    "the estimator needs at least 1 projection".into(),
+                    None,
+                );
+            }
+        }
+        None => {}
+    }
+    if let Some(kl) = &regularizers.kl {
+        if !non_negative(kl.beta) {
+            problem(
+                "regularizers.kl.beta",
+                format!("{} must be a finite number ≥ 0", kl.beta),
+                None,
+            );
+        }
+        if !non_negative(kl.warmup_epochs) {
+            problem(
+                "regularizers.kl.warmup_epochs",
+                format!("{} must be a finite number ≥ 0", kl.warmup_epochs),
+                None,
+            );
+        }
+    }
+    match &config.noise {
+        None if model.is(ModelKind::Denoising) => problem(
+            "model.kind",
+            "a denoising autoencoder needs a `[noise]` section saying how inputs are corrupted"
+                .into(),
+            Some("add `[noise]` with `kind = \"gaussian\"` and `level = 0.3`".into()),
+        ),
+        Some(noise) => {
+            let valid = match noise.kind {
+                NoiseKind::Gaussian => noise.level > 0.0 && noise.level.is_finite(),
+                NoiseKind::Masking | NoiseKind::SaltAndPepper => {
+                    noise.level > 0.0 && noise.level <= 1.0
+                }
+            };
+            if !valid {
+                let expected = match noise.kind {
+                    NoiseKind::Gaussian => "a standard deviation > 0",
+                    _ => "a fraction of inputs in (0, 1]",
+                };
+                problem(
+                    "noise.level",
+                    format!("noise level {} is not {expected}", noise.level),
+                    None,
+                );
+            }
+        }
+        None => {}
     }
 
     let train = &config.train;
@@ -155,6 +298,10 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
         );
     }
     problems
+}
+
+fn non_negative(value: f64) -> bool {
+    value >= 0.0 && value.is_finite()
 }
 
 fn list_or_none(items: &[&str]) -> String {

@@ -23,8 +23,9 @@ use std::path::Path;
 pub use catalog::Catalog;
 pub use diagnostic::{Diagnostic, SpecError};
 pub use schema::{
-    Activation, Architecture, Backend, DataSection, EvaluateSection, LossSection, ModelKind,
-    ModelSection, Optimizer, OutputActivation, Reconstruction, RegularizersSection, RunConfig,
+    Activation, Architecture, Backend, CodeActivation, ContractivePenalty, DataSection,
+    EvaluateSection, KlPenalty, LossSection, ModelKind, ModelSection, NoiseKind, NoiseSection,
+    Optimizer, OutputActivation, Reconstruction, RegularizersSection, RunConfig, SparsityPenalty,
     Task, TrainSection,
 };
 pub use sweep::{Axis, RunId, RunSpec};
@@ -51,7 +52,15 @@ pub struct Experiment {
 }
 
 /// Sections of a spec that a run's configuration is made of; the keys a sweep may vary.
-const RUN_SECTIONS: [&str; 6] = ["data", "model", "loss", "regularizers", "train", "evaluate"];
+const RUN_SECTIONS: [&str; 7] = [
+    "data",
+    "model",
+    "loss",
+    "regularizers",
+    "noise",
+    "train",
+    "evaluate",
+];
 
 /// Reads and validates the spec at `path`.
 pub fn load(path: &Path, catalog: &Catalog) -> Result<Experiment, SpecError> {
@@ -88,6 +97,8 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
     let mut runs = Vec::new();
     let mut expanded = 0;
     let mut seen_problems = BTreeSet::new();
+    // Keys that were set but dropped from every run so far as not applying to it.
+    let mut dropped_everywhere: Option<BTreeSet<&'static str>> = None;
     let combinations = match file.sweep.strategy {
         schema::Strategy::Grid => sweep::grid(&axes),
     };
@@ -108,7 +119,12 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             let config: RunConfig = toml::Value::Table(table)
                 .try_into()
                 .expect("each swept value was checked on its own against the schema");
-            let config = config.without_inapplicable();
+            let (config, dropped) = config.without_inapplicable();
+            let dropped: BTreeSet<&'static str> = dropped.into_iter().collect();
+            dropped_everywhere = Some(match dropped_everywhere {
+                None => dropped,
+                Some(before) => before.intersection(&dropped).copied().collect(),
+            });
             for problem in check::check_run(&config, catalog) {
                 if seen_problems.insert((problem.key.clone(), problem.message.clone())) {
                     let span = axis_for(&problem.key, &axes, &axis_spans)
@@ -126,6 +142,10 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             }
         }
     }
+    for key in dropped_everywhere.unwrap_or_default() {
+        let span = locator.value_span(key);
+        problems.push(inapplicable(key).at(span));
+    }
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
@@ -137,6 +157,25 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         expanded,
         runs,
     })
+}
+
+/// The problem with a key that is set but applies to no run of the spec.
+fn inapplicable(key: &str) -> Diagnostic {
+    let owner = match key {
+        "train.momentum" => "SGD (`train.optimizer = \"sgd\"`)",
+        "model.channels" => "the conv architecture (`model.architecture = \"conv\"`)",
+        "model.code_activation" => "every kind but the VAE",
+        "regularizers.activation_l1" | "regularizers.sparsity" => {
+            "sparse autoencoders (`model.kind` or `model.also` \"sparse\")"
+        }
+        "regularizers.contractive" => {
+            "contractive autoencoders (`model.kind` or `model.also` \"contractive\")"
+        }
+        _ => "variational autoencoders (`model.kind = \"vae\"`)",
+    };
+    Diagnostic::new(key, "is set but applies to no run of this spec").with_hint(format!(
+        "it applies to {owner}; remove it or change the model"
+    ))
 }
 
 fn check_experiment(experiment: &schema::ExperimentSection, locator: &Locator) -> Vec<Diagnostic> {

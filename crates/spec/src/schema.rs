@@ -28,6 +28,7 @@ pub(crate) struct SpecFile {
     pub loss: LossSection,
     #[serde(default)]
     pub regularizers: RegularizersSection,
+    pub noise: Option<NoiseSection>,
     #[serde(default)]
     pub train: TrainSection,
     #[serde(default)]
@@ -73,10 +74,20 @@ pub struct ModelSection {
     /// Which autoencoder.
     #[serde(default)]
     pub kind: ModelKind,
+    /// Further kinds whose training this run combines with `kind`'s (`"sparse"`,
+    /// `"denoising"`, `"contractive"`): a sparse denoising autoencoder is
+    /// `kind = "sparse"`, `also = ["denoising"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<ModelKind>,
     /// Encoder and decoder family.
     #[serde(default)]
     pub architecture: Architecture,
-    /// Widths of the encoder's hidden layers, input side first; the decoder mirrors them.
+    /// Convolution channels of the conv architecture, input side first; each convolution
+    /// halves the height and width. Dropped for MLPs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<usize>>,
+    /// Widths of the encoder's fully connected hidden layers, input side first (for conv,
+    /// after the flattened feature maps); the decoder mirrors them.
     #[serde(default = "defaults::hidden")]
     pub hidden: Vec<usize>,
     /// Size of the code.
@@ -85,31 +96,77 @@ pub struct ModelSection {
     /// Activation after every hidden layer.
     #[serde(default)]
     pub activation: Activation,
+    /// Activation of the code layer; dropped for VAEs, whose code is a Gaussian sample.
+    #[serde(default, skip_serializing_if = "CodeActivation::is_identity")]
+    pub code_activation: CodeActivation,
     /// Activation of the decoder's last layer.
     #[serde(default)]
     pub output: OutputActivation,
+}
+
+impl ModelSection {
+    /// The primary kind and every kind in `also`.
+    pub fn kinds(&self) -> impl Iterator<Item = ModelKind> + '_ {
+        std::iter::once(self.kind).chain(self.also.iter().copied())
+    }
+
+    /// Whether this run trains as `kind`, as its primary kind or through `also`.
+    pub fn is(&self, kind: ModelKind) -> bool {
+        self.kinds().any(|k| k == kind)
+    }
+
+    /// The convolution channels of a conv model: the configured ones or the default.
+    pub fn conv_channels(&self) -> Vec<usize> {
+        self.channels.clone().unwrap_or_else(defaults::channels)
+    }
 }
 
 impl Default for ModelSection {
     fn default() -> Self {
         Self {
             kind: ModelKind::default(),
+            also: Vec::new(),
             architecture: Architecture::default(),
+            channels: None,
             hidden: defaults::hidden(),
             latent: defaults::latent(),
             activation: Activation::default(),
+            code_activation: CodeActivation::default(),
             output: OutputActivation::default(),
         }
     }
 }
 
 /// The autoencoder kinds hourglass can train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     /// A plain encoder-decoder trained on reconstruction alone.
     #[default]
     Vanilla,
+    /// Penalises code activity: `regularizers.activation_l1` and/or `regularizers.sparsity`.
+    Sparse,
+    /// Reconstructs the clean input from one corrupted as `[noise]` says.
+    Denoising,
+    /// Penalises the encoder's Jacobian: `regularizers.contractive`.
+    Contractive,
+    /// Variational: a Gaussian encoder, a sampled code and a KL term (`regularizers.kl`).
+    Vae,
+}
+
+impl ModelKind {
+    /// The spec's name of the kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Vanilla => "vanilla",
+            ModelKind::Sparse => "sparse",
+            ModelKind::Denoising => "denoising",
+            ModelKind::Contractive => "contractive",
+            ModelKind::Vae => "vae",
+        }
+    }
 }
 
 /// Encoder and decoder families.
@@ -119,6 +176,29 @@ pub enum Architecture {
     /// Fully connected layers on the flattened input.
     #[default]
     Mlp,
+    /// Strided convolutions down to the code, transposed convolutions back up; image data.
+    Conv,
+}
+
+/// Activations of the code layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeActivation {
+    /// A linear code.
+    #[default]
+    Identity,
+    /// Codes in (0, 1); needed by the KL sparsity penalty.
+    Sigmoid,
+    /// Codes in (-1, 1).
+    Tanh,
+    /// Non-negative codes.
+    Relu,
+}
+
+impl CodeActivation {
+    fn is_identity(&self) -> bool {
+        *self == CodeActivation::Identity
+    }
 }
 
 /// Hidden-layer activations.
@@ -168,12 +248,104 @@ pub enum Reconstruction {
 }
 
 /// `[regularizers]`: penalties added to the reconstruction loss.
+///
+/// Weights are relative to the objective: the mean per-element reconstruction loss, or for a
+/// VAE the negative ELBO per example in nats. Penalties that belong to a kind apply only to
+/// runs of that kind (or with it in `model.also`) and are dropped from the others' configs.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegularizersSection {
     /// L2 penalty on the weights, applied by the optimizer (coupled, as in PyTorch).
     #[serde(default)]
     pub weight_decay: f64,
+    /// L1 penalty on the weights (not the biases): `weight_l1 · Σ|W|`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub weight_l1: f64,
+    /// Sparse kind: L1 penalty on the code, `activation_l1 · mean over examples of Σ_j |h_j|`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub activation_l1: f64,
+    /// Sparse kind: KL-divergence penalty pulling each code unit's mean activation toward a
+    /// target (sigmoid codes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparsity: Option<SparsityPenalty>,
+    /// Contractive kind: penalty on the encoder's Jacobian, `weight · ‖J_f(x)‖²_F`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contractive: Option<ContractivePenalty>,
+    /// VAE: weight and warm-up of the KL term.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl: Option<KlPenalty>,
+}
+
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
+}
+
+/// `regularizers.sparsity = { target = 0.05, weight = 1e-3 }`: adds
+/// `weight · Σ_j KL(ρ ‖ ρ̂_j)`, with ρ̂_j the batch mean of code unit j.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparsityPenalty {
+    /// Target mean activation ρ, in (0, 1).
+    #[serde(default = "defaults::sparsity_target")]
+    pub target: f64,
+    /// Weight of the penalty.
+    pub weight: f64,
+}
+
+/// `regularizers.contractive = { weight = 0.1 }`: adds `weight · ‖J_f(x)‖²_F`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractivePenalty {
+    /// Weight λ of the penalty.
+    pub weight: f64,
+    /// Random projections per example of the estimator used for encoders deeper than one
+    /// layer (a single-layer encoder gets the exact closed form).
+    #[serde(default = "defaults::projections")]
+    pub projections: usize,
+}
+
+/// `regularizers.kl = { beta = 1.0, warmup_epochs = 0 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KlPenalty {
+    /// Weight β of the KL term after warm-up (1 gives the ELBO).
+    #[serde(default = "defaults::beta")]
+    pub beta: f64,
+    /// Epochs over which the KL weight rises linearly from 0 to β; 0 starts at β.
+    #[serde(default)]
+    pub warmup_epochs: f64,
+}
+
+impl Default for KlPenalty {
+    fn default() -> Self {
+        Self {
+            beta: defaults::beta(),
+            warmup_epochs: 0.0,
+        }
+    }
+}
+
+/// `[noise]`: an input corruption. A denoising run trains on corrupted inputs against the
+/// clean ones; every run is evaluated on corrupted test inputs (`denoise_psnr_gain_db`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseSection {
+    /// How inputs are corrupted.
+    pub kind: NoiseKind,
+    /// σ for gaussian; the fraction of inputs hit for masking and salt_and_pepper.
+    pub level: f64,
+}
+
+/// Input corruptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseKind {
+    /// Adds N(0, σ²) to every input.
+    Gaussian,
+    /// Sets a random fraction of inputs to 0.
+    Masking,
+    /// Sets a random fraction of inputs to 0 or 1, with equal odds.
+    SaltAndPepper,
 }
 
 /// `[train]`: optimisation.
@@ -318,6 +490,9 @@ pub struct RunConfig {
     /// `[regularizers]`
     #[serde(default)]
     pub regularizers: RegularizersSection,
+    /// `[noise]`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<NoiseSection>,
     /// `[train]`
     #[serde(default)]
     pub train: TrainSection,
@@ -328,12 +503,73 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// Drops settings that do not apply to this configuration, so that they do not change the
-    /// run id: momentum means nothing to Adam.
-    pub(crate) fn without_inapplicable(mut self) -> Self {
-        if self.train.optimizer != Optimizer::Sgd {
+    /// run id, and spells out defaults that do apply, so that writing them changes nothing
+    /// either: momentum means nothing to Adam, a sparsity penalty nothing to a VAE.
+    /// Returns the keys that were set and dropped.
+    pub(crate) fn without_inapplicable(mut self) -> (Self, Vec<&'static str>) {
+        let mut dropped = Vec::new();
+        let mut drop = |applies: bool, set: bool, key: &'static str| {
+            let drops = !applies && set;
+            if drops {
+                dropped.push(key);
+            }
+            drops
+        };
+        if drop(
+            self.train.optimizer == Optimizer::Sgd,
+            self.train.momentum.is_some(),
+            "train.momentum",
+        ) {
             self.train.momentum = None;
         }
-        self
+        let model = &mut self.model;
+        model.also.retain(|kind| *kind != model.kind);
+        model.also.sort();
+        model.also.dedup();
+        let conv = model.architecture == Architecture::Conv;
+        if drop(conv, model.channels.is_some(), "model.channels") {
+            model.channels = None;
+        } else if conv {
+            model.channels = Some(model.conv_channels());
+        }
+        let regularizers = &mut self.regularizers;
+        let sparse = model.is(ModelKind::Sparse);
+        if drop(
+            sparse,
+            regularizers.activation_l1 != 0.0,
+            "regularizers.activation_l1",
+        ) {
+            regularizers.activation_l1 = 0.0;
+        }
+        if drop(
+            sparse,
+            regularizers.sparsity.is_some(),
+            "regularizers.sparsity",
+        ) {
+            regularizers.sparsity = None;
+        }
+        let contractive = model.is(ModelKind::Contractive);
+        if drop(
+            contractive,
+            regularizers.contractive.is_some(),
+            "regularizers.contractive",
+        ) {
+            regularizers.contractive = None;
+        }
+        let vae = model.kind == ModelKind::Vae;
+        if drop(
+            !vae,
+            model.code_activation != CodeActivation::Identity,
+            "model.code_activation",
+        ) {
+            model.code_activation = CodeActivation::Identity;
+        }
+        if drop(vae, regularizers.kl.is_some(), "regularizers.kl") {
+            regularizers.kl = None;
+        } else if vae {
+            regularizers.kl.get_or_insert_with(KlPenalty::default);
+        }
+        (self, dropped)
     }
 }
 
@@ -352,6 +588,18 @@ pub(crate) mod defaults {
     }
     pub fn hidden() -> Vec<usize> {
         vec![256]
+    }
+    pub fn channels() -> Vec<usize> {
+        vec![32, 64]
+    }
+    pub fn sparsity_target() -> f64 {
+        0.05
+    }
+    pub fn projections() -> usize {
+        1
+    }
+    pub fn beta() -> f64 {
+        1.0
     }
     pub fn latent() -> usize {
         32

@@ -9,8 +9,8 @@ use super::*;
 fn catalog() -> Catalog {
     Catalog {
         datasets: [
-            ("mnist".to_string(), 784),
-            ("fashion-mnist".to_string(), 784),
+            ("mnist".to_string(), vec![1, 28, 28]),
+            ("fashion-mnist".to_string(), vec![1, 28, 28]),
         ]
         .into(),
         backends: vec![Backend::Flex],
@@ -170,12 +170,133 @@ fn syntax_error_has_line_and_column() {
 #[test]
 fn momentum_does_not_change_the_id_of_an_adam_run() {
     let plain = parse_str(MINIMAL).unwrap();
-    let with_momentum = parse_str(&format!("{MINIMAL}\n[train]\nmomentum = 0.5\n")).unwrap();
-    assert_eq!(plain.runs[0].id, with_momentum.runs[0].id);
-    let sgd = parse_str(&format!(
-        "{MINIMAL}\n[train]\noptimizer = \"sgd\"\nmomentum = 0.5\n"
+    let swept = parse_str(&format!(
+        "{MINIMAL}\n[train]\nmomentum = 0.5\n\n[sweep.parameters]\n\"train.optimizer\" = [\"adam\", \"sgd\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(swept.runs.len(), 2);
+    assert_eq!(plain.runs[0].id, swept.runs[0].id);
+    assert_ne!(plain.runs[0].id, swept.runs[1].id);
+    assert_eq!(swept.runs[1].config.train.momentum, Some(0.5));
+}
+
+#[test]
+fn a_key_that_applies_to_no_run_is_refused_with_its_owner() {
+    let text = error_text(&format!("{MINIMAL}\n[train]\nmomentum = 0.5\n"));
+    insta::assert_snapshot!(text);
+}
+
+/// A zoo: every kind's settings in one spec, the kind swept.
+const ZOO: &str = r#"
+[experiment]
+name = "zoo"
+
+[data]
+dataset = "mnist"
+
+[model]
+code_activation = "sigmoid"
+
+[regularizers]
+sparsity = { target = 0.05, weight = 1e-3 }
+contractive = { weight = 0.1 }
+kl = { beta = 0.5 }
+
+[noise]
+kind = "gaussian"
+level = 0.3
+
+[sweep.parameters]
+"model.kind" = ["sparse", "denoising", "contractive", "vae"]
+"#;
+
+#[test]
+fn each_kind_keeps_only_its_own_settings() {
+    let experiment = parse_str(ZOO).unwrap();
+    let [sparse, denoising, contractive, vae] = &experiment.runs[..] else {
+        panic!("expected four runs, got {}", experiment.runs.len());
+    };
+    let regularizers = |run: &RunSpec| run.config.regularizers.clone();
+    assert!(regularizers(sparse).sparsity.is_some() && regularizers(sparse).contractive.is_none());
+    assert!(
+        regularizers(denoising).sparsity.is_none() && regularizers(denoising).contractive.is_none()
+    );
+    assert!(
+        regularizers(contractive).contractive.is_some()
+            && regularizers(contractive).sparsity.is_none()
+    );
+    assert_eq!(regularizers(vae).kl.map(|kl| kl.beta), Some(0.5));
+    assert!(
+        [sparse, denoising, contractive]
+            .iter()
+            .all(|run| run.config.regularizers.kl.is_none())
+    );
+    assert_eq!(vae.config.model.code_activation, CodeActivation::Identity);
+    assert_eq!(sparse.config.model.code_activation, CodeActivation::Sigmoid);
+    // The noise stays with every run: it is how each is evaluated.
+    assert!(experiment.runs.iter().all(|run| run.config.noise.is_some()));
+}
+
+#[test]
+fn also_combines_kinds_in_one_run() {
+    let source = ZOO.replace(
+        "\"model.kind\" = [\"sparse\", \"denoising\", \"contractive\", \"vae\"]",
+        "\"model.also\" = [[\"denoising\"], [\"denoising\", \"sparse\", \"denoising\"]]",
+    );
+    let source = source
+        .replace("[model]\n", "[model]\nkind = \"sparse\"\n")
+        .replace("contractive = { weight = 0.1 }\nkl = { beta = 0.5 }\n", "");
+    let experiment = parse_str(&source).unwrap();
+    // `also` is normalised (sorted, deduplicated, without the primary kind): one run.
+    assert_eq!(experiment.runs.len(), 1, "{:?}", experiment.runs);
+    let model = &experiment.runs[0].config.model;
+    assert!(model.is(ModelKind::Sparse) && model.is(ModelKind::Denoising));
+    assert!(!model.is(ModelKind::Contractive));
+}
+
+#[test]
+fn a_vae_gets_the_default_kl_term_spelled_out() {
+    let plain = parse_str(&format!("{MINIMAL}\n[model]\nkind = \"vae\"\n")).unwrap();
+    let explicit = parse_str(&format!(
+        "{MINIMAL}\n[model]\nkind = \"vae\"\n\n[regularizers]\nkl = {{ beta = 1.0 }}\n"
+    ))
+    .unwrap();
+    assert_eq!(plain.runs[0].id, explicit.runs[0].id);
+    assert_eq!(
+        plain.runs[0].config.regularizers.kl,
+        Some(KlPenalty::default())
+    );
+}
+
+#[test]
+fn kinds_without_their_settings_are_refused() {
+    for (kind, expected) in [
+        ("sparse", "needs a sparsity penalty"),
+        ("denoising", "needs a `[noise]` section"),
+        ("contractive", "needs `regularizers.contractive`"),
+    ] {
+        let text = error_text(&format!("{MINIMAL}\n[model]\nkind = \"{kind}\"\n"));
+        assert!(text.contains(expected), "{kind}: {text}");
+        assert!(text.contains("test.toml:9:8"), "{kind}: {text}");
+    }
+}
+
+#[test]
+fn kl_sparsity_needs_sigmoid_codes() {
+    let text = error_text(&format!(
+        "{MINIMAL}\n[model]\nkind = \"sparse\"\n\n[regularizers]\nsparsity = {{ weight = 1e-3 }}\n"
     ));
-    assert_ne!(plain.runs[0].id, sgd.unwrap().runs[0].id);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn conv_needs_images_that_halve_evenly() {
+    let text = error_text(&format!(
+        "{MINIMAL}\n[model]\narchitecture = \"conv\"\nchannels = [8, 16, 32]\n"
+    ));
+    assert!(text.contains("divisible by 8"), "{text}");
+    assert!(text.contains("[1, 28, 28]"), "{text}");
+    assert!(parse_str(&format!("{MINIMAL}\n[model]\narchitecture = \"conv\"\n")).is_ok());
 }
 
 #[test]
