@@ -1,10 +1,39 @@
-//! Autoencoder modules and their losses, as burn modules on a runtime `Device`.
+//! Autoencoder modules, their losses and regularizers, as burn modules on a runtime `Device`.
 //!
 //! This crate does no IO and picks no backend: it builds modules from the spec's
 //! [`ModelSection`](hourglass_spec::ModelSection) on whatever device the caller passes.
 
+mod autoencoder;
+mod conv;
 mod loss;
 mod mlp;
+mod objective;
+pub mod penalty;
 
-pub use loss::{reconstruction_loss, squared_error_sum};
-pub use mlp::{AutoencoderOutput, MlpAutoencoder, MlpAutoencoderConfig};
+use burn::prelude::*;
+use burn::tensor::activation;
+use hourglass_spec::Activation;
+
+pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderOutput, Code, Decoder, Encoder};
+pub use conv::{ConvDecoder, ConvEncoder, ConvGeometry};
+pub use loss::{reconstruction_loss, reconstruction_nats, squared_error_sum};
+pub use mlp::Mlp;
+pub use objective::{Objective, ObjectiveTerms};
+
+/// Applies a hidden-layer activation to a tensor of any rank.
+pub(crate) fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
+    match activation {
+        Activation::Relu => activation::relu(x),
+        Activation::LeakyRelu => activation::leaky_relu(x, 0.01),
+        Activation::Tanh => activation::tanh(x),
+        Activation::Sigmoid => activation::sigmoid(x),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    /// burn's seed is process-global: tests that seed and draw take turns.
+    pub(crate) static RNG: Mutex<()> = Mutex::new(());
+}

@@ -30,6 +30,30 @@ pub fn reconstruction_loss(
     }
 }
 
+/// The negative log-likelihood of `target` under the decoder, in nats per example (summed
+/// over elements, averaged over examples): Bernoulli for BCE (as the PyTorch VAE example,
+/// also for grey levels in [0, 1]), unit-variance Gaussian for MSE
+/// (`½ Σ (x - x̂)² + D/2 · log 2π`; a decoder variance σ² is the same as β = 2σ² on the KL).
+///
+/// # Shapes
+/// - target: `[batch, input]`
+/// - output: `[1]`
+pub fn reconstruction_nats(
+    kind: Reconstruction,
+    output: &AutoencoderOutput,
+    target: Tensor<2>,
+) -> Tensor<1> {
+    let [_, features] = target.dims();
+    let per_element = reconstruction_loss(kind, output, target);
+    match kind {
+        Reconstruction::Bce => per_element * features as f64,
+        Reconstruction::Mse => {
+            per_element * (0.5 * features as f64)
+                + 0.5 * features as f64 * (2.0 * std::f64::consts::PI).ln()
+        }
+    }
+}
+
 /// The sum of squared errors between reconstruction and target, over every element.
 ///
 /// # Shapes
@@ -45,8 +69,14 @@ mod tests {
 
     fn output(logits: [[f32; 2]; 1], device: &Device) -> AutoencoderOutput {
         let logits = Tensor::<2>::from_floats(logits, device);
+        let code = Tensor::<2>::zeros([1, 1], device);
         AutoencoderOutput {
-            code: Tensor::zeros([1, 1], device),
+            code: crate::Code {
+                mean: code.clone(),
+                pre_activation: code.clone(),
+                log_var: None,
+            },
+            decoded: code,
             reconstruction: burn::tensor::activation::sigmoid(logits.clone()),
             logits,
         }
@@ -70,6 +100,18 @@ mod tests {
         let target = Tensor::<2>::from_floats([[0.0, 1.0]], &device);
         let loss: f32 = reconstruction_loss(Reconstruction::Bce, &out, target).into_scalar();
         assert!((loss - 100.0).abs() < 1e-3, "{loss}");
+    }
+
+    #[test]
+    fn nats_sum_over_elements() {
+        let device = Device::flex();
+        let out = output([[0.0, 0.0]], &device); // reconstruction 0.5, 0.5
+        let target = Tensor::<2>::from_floats([[1.0, 0.0]], &device);
+        let bce: f32 = reconstruction_nats(Reconstruction::Bce, &out, target.clone()).into_scalar();
+        assert!((bce - 2.0 * 2f32.ln()).abs() < 1e-5, "{bce}");
+        let gaussian: f32 = reconstruction_nats(Reconstruction::Mse, &out, target).into_scalar();
+        let expected = 0.5 * 0.5 + (2.0 * std::f32::consts::PI).ln();
+        assert!((gaussian - expected).abs() < 1e-5, "{gaussian}");
     }
 
     #[test]

@@ -1,0 +1,429 @@
+//! The autoencoder of every kind: an MLP or conv encoder and decoder, a deterministic or
+//! Gaussian (variational) code, and the output activation.
+
+use burn::nn::Linear;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation;
+use hourglass_spec::{
+    Activation, Architecture, CodeActivation, ModelKind, ModelSection, OutputActivation,
+};
+
+use crate::conv::{ConvDecoder, ConvEncoder, ConvGeometry};
+use crate::mlp::Mlp;
+
+/// Shape and activations of an [`Autoencoder`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutoencoderConfig {
+    /// Shape of one input: `[features]`, or `[channels, height, width]` for images.
+    pub shape: Vec<usize>,
+    /// Convolution channels, input side first, for the conv architecture; `None` for an MLP.
+    pub conv_channels: Option<Vec<usize>>,
+    /// Dense hidden widths of the encoder, input side first; the decoder mirrors them.
+    pub hidden: Vec<usize>,
+    /// Code size.
+    pub latent: usize,
+    /// Activation after every hidden layer.
+    pub activation: Activation,
+    /// Activation of the code (ignored by a variational model).
+    pub code_activation: CodeActivation,
+    /// Activation of the reconstruction.
+    pub output: OutputActivation,
+    /// A Gaussian encoder (μ, log σ²) with a sampled code.
+    pub variational: bool,
+}
+
+impl AutoencoderConfig {
+    /// The configuration that `[model]` describes, for inputs of `shape`.
+    pub fn from_spec(model: &ModelSection, shape: &[usize]) -> Self {
+        Self {
+            shape: shape.to_vec(),
+            conv_channels: (model.architecture == Architecture::Conv)
+                .then(|| model.conv_channels()),
+            hidden: model.hidden.clone(),
+            latent: model.latent,
+            activation: model.activation,
+            code_activation: model.code_activation,
+            output: model.output,
+            variational: model.kind == ModelKind::Vae,
+        }
+    }
+
+    /// Builds the module with freshly initialised weights on `device` (seed it first for
+    /// reproducible weights).
+    pub fn init(&self, device: &Device) -> Autoencoder {
+        let input: usize = self.shape.iter().product();
+        let encoded = if self.variational {
+            2 * self.latent
+        } else {
+            self.latent
+        };
+        let (encoder, decoder) = match &self.conv_channels {
+            None => {
+                let mut widths = vec![input];
+                widths.extend(&self.hidden);
+                widths.push(encoded);
+                let encoder = Mlp::new(&widths, self.activation, false, device);
+                let mut widths = vec![self.latent];
+                widths.extend(self.hidden.iter().rev());
+                widths.push(input);
+                let decoder = Mlp::new(&widths, self.activation, false, device);
+                (Encoder::Mlp(encoder), Decoder::Mlp(decoder))
+            }
+            Some(channels) => {
+                let [c, h, w] = self.shape[..] else {
+                    panic!("conv needs [channels, height, width], not {:?}", self.shape)
+                };
+                let geometry = ConvGeometry {
+                    image: [c, h, w],
+                    channels: channels.clone(),
+                };
+                let reversed: Vec<usize> = self.hidden.iter().rev().copied().collect();
+                (
+                    Encoder::Conv(ConvEncoder::new(
+                        &geometry,
+                        &self.hidden,
+                        encoded,
+                        self.activation,
+                        device,
+                    )),
+                    Decoder::Conv(ConvDecoder::new(
+                        &geometry,
+                        &reversed,
+                        self.latent,
+                        self.activation,
+                        device,
+                    )),
+                )
+            }
+        };
+        Autoencoder {
+            encoder,
+            decoder,
+            latent: self.latent,
+            code_activation: if self.variational {
+                CodeActivation::Identity
+            } else {
+                self.code_activation
+            },
+            output: self.output,
+            variational: self.variational,
+        }
+    }
+}
+
+/// Encoders by architecture.
+#[derive(Module, Debug)]
+pub enum Encoder {
+    /// Fully connected.
+    Mlp(Mlp),
+    /// Convolutional.
+    Conv(ConvEncoder),
+}
+
+/// Decoders by architecture.
+#[derive(Module, Debug)]
+pub enum Decoder {
+    /// Fully connected.
+    Mlp(Mlp),
+    /// Transposed-convolutional.
+    Conv(ConvDecoder),
+}
+
+/// What the encoder makes of an input.
+#[derive(Debug, Clone)]
+pub struct Code {
+    /// The code after its activation; for a VAE the posterior mean μ. `[batch, latent]`
+    pub mean: Tensor<2>,
+    /// The code layer before its activation. `[batch, latent]`
+    pub pre_activation: Tensor<2>,
+    /// A VAE's posterior log-variance log σ². `[batch, latent]`
+    pub log_var: Option<Tensor<2>>,
+}
+
+/// What one forward pass produces.
+#[derive(Debug, Clone)]
+pub struct AutoencoderOutput {
+    /// The encoding of the input.
+    pub code: Code,
+    /// The code that was decoded: the mean, or a VAE's sample. `[batch, latent]`
+    pub decoded: Tensor<2>,
+    /// The decoder's last layer before its output activation. `[batch, input]`
+    pub logits: Tensor<2>,
+    /// The reconstruction. `[batch, input]`
+    pub reconstruction: Tensor<2>,
+}
+
+/// An autoencoder of any kind and architecture.
+#[derive(Module, Debug)]
+pub struct Autoencoder {
+    encoder: Encoder,
+    decoder: Decoder,
+    #[module(skip)]
+    latent: usize,
+    #[module(skip)]
+    code_activation: CodeActivation,
+    #[module(skip)]
+    output: OutputActivation,
+    #[module(skip)]
+    variational: bool,
+}
+
+impl Autoencoder {
+    /// Code size.
+    pub fn latent(&self) -> usize {
+        self.latent
+    }
+
+    /// Whether the code is a Gaussian sample.
+    pub fn is_variational(&self) -> bool {
+        self.variational
+    }
+
+    /// Activation of the code layer.
+    pub fn code_activation(&self) -> CodeActivation {
+        self.code_activation
+    }
+
+    /// The encoder's only layer, when the encoder is a single linear layer (an MLP without
+    /// hidden layers): what the contractive penalty's closed form needs.
+    pub fn single_layer_encoder(&self) -> Option<&Linear> {
+        match &self.encoder {
+            Encoder::Mlp(mlp) if mlp.layers().len() == 1 => mlp.layers().first(),
+            _ => None,
+        }
+    }
+
+    /// Every weight matrix of encoder and decoder (conv kernels flattened), not the biases.
+    pub fn weights(&self) -> Vec<Tensor<2>> {
+        let mut weights = match &self.encoder {
+            Encoder::Mlp(mlp) => mlp.weights(),
+            Encoder::Conv(conv) => conv.weights(),
+        };
+        weights.extend(match &self.decoder {
+            Decoder::Mlp(mlp) => mlp.weights(),
+            Decoder::Conv(conv) => conv.weights(),
+        });
+        weights
+    }
+
+    /// Encodes inputs.
+    ///
+    /// # Shapes
+    /// - input: `[batch, input]`
+    /// - every field of the output: `[batch, latent]`
+    pub fn encode(&self, input: Tensor<2>) -> Code {
+        let encoded = match &self.encoder {
+            Encoder::Mlp(mlp) => mlp.forward(input),
+            Encoder::Conv(conv) => conv.forward(input),
+        }; // [batch, latent] or [batch, 2 latent]
+        if self.variational {
+            let mean = encoded.clone().narrow(1, 0, self.latent); // [batch, latent]
+            let log_var = encoded.narrow(1, self.latent, self.latent); // [batch, latent]
+            Code {
+                pre_activation: mean.clone(),
+                mean,
+                log_var: Some(log_var),
+            }
+        } else {
+            Code {
+                mean: activate_code(self.code_activation, encoded.clone()),
+                pre_activation: encoded,
+                log_var: None,
+            }
+        }
+    }
+
+    /// Decodes codes into the decoder's pre-activation output.
+    ///
+    /// # Shapes
+    /// - code: `[batch, latent]`
+    /// - output: `[batch, input]`
+    pub fn decode_logits(&self, code: Tensor<2>) -> Tensor<2> {
+        match &self.decoder {
+            Decoder::Mlp(mlp) => mlp.forward(code),
+            Decoder::Conv(conv) => conv.forward(code),
+        }
+    }
+
+    /// Decodes codes into reconstructions.
+    ///
+    /// # Shapes
+    /// - code: `[batch, latent]`
+    /// - output: `[batch, input]`
+    pub fn decode(&self, code: Tensor<2>) -> Tensor<2> {
+        self.output_of(self.decode_logits(code))
+    }
+
+    /// Encodes and decodes deterministically (a VAE decodes its mean μ).
+    ///
+    /// # Shapes
+    /// - input: `[batch, input]`
+    pub fn forward(&self, input: Tensor<2>) -> AutoencoderOutput {
+        let code = self.encode(input);
+        let decoded = code.mean.clone();
+        self.decoded(code, decoded)
+    }
+
+    /// Encodes and decodes as in training: a VAE decodes a sample
+    /// `z = μ + σ · ε`, ε ~ N(0, I) (the reparameterisation), other kinds their code.
+    ///
+    /// # Shapes
+    /// - input: `[batch, input]`
+    pub fn forward_sampled(&self, input: Tensor<2>) -> AutoencoderOutput {
+        let code = self.encode(input);
+        let decoded = match &code.log_var {
+            Some(log_var) => {
+                let noise = Tensor::random(
+                    log_var.dims(),
+                    Distribution::Normal(0.0, 1.0),
+                    &log_var.device(),
+                ); // [batch, latent]
+                code.mean.clone() + (log_var.clone() * 0.5).exp() * noise
+            }
+            None => code.mean.clone(),
+        };
+        self.decoded(code, decoded)
+    }
+
+    /// Decodes `count` codes drawn from the prior N(0, I).
+    ///
+    /// # Shapes
+    /// - output: `[count, input]`
+    pub fn sample_prior(&self, count: usize, device: &Device) -> Tensor<2> {
+        let code = Tensor::random([count, self.latent], Distribution::Normal(0.0, 1.0), device); // [count, latent]
+        self.decode(code)
+    }
+
+    fn decoded(&self, code: Code, decoded: Tensor<2>) -> AutoencoderOutput {
+        let logits = self.decode_logits(decoded.clone()); // [batch, input]
+        AutoencoderOutput {
+            code,
+            decoded,
+            reconstruction: self.output_of(logits.clone()),
+            logits,
+        }
+    }
+
+    fn output_of(&self, logits: Tensor<2>) -> Tensor<2> {
+        match self.output {
+            OutputActivation::Sigmoid => activation::sigmoid(logits),
+            OutputActivation::Identity => logits,
+        }
+    }
+}
+
+/// Applies a code activation.
+pub(crate) fn activate_code(code_activation: CodeActivation, x: Tensor<2>) -> Tensor<2> {
+    match code_activation {
+        CodeActivation::Identity => x,
+        CodeActivation::Sigmoid => activation::sigmoid(x),
+        CodeActivation::Tanh => activation::tanh(x),
+        CodeActivation::Relu => activation::relu(x),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::RNG;
+
+    fn config(conv: bool, variational: bool) -> AutoencoderConfig {
+        AutoencoderConfig {
+            shape: if conv { vec![1, 8, 8] } else { vec![6] },
+            conv_channels: conv.then(|| vec![2, 3]),
+            hidden: vec![5, 4],
+            latent: 2,
+            activation: Activation::Relu,
+            code_activation: CodeActivation::Sigmoid,
+            output: OutputActivation::Sigmoid,
+            variational,
+        }
+    }
+
+    #[test]
+    fn shapes_follow_the_config_and_outputs_are_in_unit_range() {
+        let _rng = RNG.lock().unwrap();
+        let device = Device::flex();
+        device.seed(1);
+        for (conv, variational) in [(false, false), (false, true), (true, false), (true, true)] {
+            let model = config(conv, variational).init(&device);
+            let features = if conv { 64 } else { 6 };
+            let input = Tensor::<2>::random([3, features], Distribution::Default, &device);
+            let out = model.forward_sampled(input);
+            assert_eq!(out.code.mean.dims(), [3, 2]);
+            assert_eq!(out.code.log_var.is_some(), variational);
+            assert_eq!(out.reconstruction.dims(), [3, features]);
+            let values: Vec<f32> = out.reconstruction.into_data().try_to_vec().unwrap();
+            assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
+        }
+        // 6*5+5 + 5*4+4 + 4*2+2 for the encoder, 2*4+4 + 4*5+5 + 5*6+6 for the decoder.
+        assert_eq!(config(false, false).init(&device).num_params(), 69 + 73);
+        // A VAE's last encoder layer is twice as wide: 4*4+4 instead of 4*2+2.
+        assert_eq!(config(false, true).init(&device).num_params(), 69 + 73 + 10);
+    }
+
+    #[test]
+    fn codes_take_their_activation_and_vae_means_none() {
+        let _rng = RNG.lock().unwrap();
+        let device = Device::flex();
+        device.seed(2);
+        let input = Tensor::<2>::random([4, 6], Distribution::Default, &device);
+        let code = config(false, false).init(&device).encode(input.clone());
+        let expected: Vec<f32> = activation::sigmoid(code.pre_activation)
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        assert_eq!(code.mean.into_data().try_to_vec::<f32>().unwrap(), expected);
+        let code = config(false, true).init(&device).encode(input);
+        assert_eq!(
+            code.mean.into_data().try_to_vec::<f32>().unwrap(),
+            code.pre_activation.into_data().try_to_vec::<f32>().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_vae_samples_around_its_mean_and_decodes_the_mean_deterministically() {
+        let _rng = RNG.lock().unwrap();
+        let device = Device::flex();
+        device.seed(3);
+        let model = config(false, true).init(&device);
+        let input = Tensor::<2>::random([1, 6], Distribution::Default, &device);
+        let repeated = input.clone().repeat_dim(0, 4000);
+        let sampled = model.forward_sampled(repeated);
+        let mean: Vec<f32> = sampled
+            .code
+            .mean
+            .clone()
+            .slice([0..1])
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let sigma: Vec<f32> = (sampled.code.log_var.unwrap().slice([0..1]) * 0.5)
+            .exp()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let z_mean: Vec<f32> = sampled
+            .decoded
+            .clone()
+            .mean_dim(0)
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let z_std: Vec<f32> = sampled
+            .decoded
+            .var(0)
+            .sqrt()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        for j in 0..2 {
+            assert!((z_mean[j] - mean[j]).abs() < 0.1 * sigma[j], "unit {j}");
+            assert!((z_std[j] / sigma[j] - 1.0).abs() < 0.05, "unit {j}");
+        }
+        let a = model.forward(input.clone()).reconstruction.into_data();
+        let b = model.forward(input).reconstruction.into_data();
+        assert_eq!(a, b);
+    }
+}
