@@ -13,7 +13,7 @@ fn experiment(latents: &str) -> Experiment {
          [sweep.parameters]\n\"model.latent\" = [{latents}]\n"
     );
     let catalog = Catalog {
-        datasets: [("mnist".into(), 784)].into(),
+        datasets: [("mnist".into(), vec![1, 28, 28])].into(),
         backends: vec![Backend::Flex],
     };
     hourglass_spec::parse(Path::new("orchestra.toml"), &source, &catalog).unwrap()

@@ -13,7 +13,7 @@ fn write_fixture(dir: &Path) {
     let source = "[experiment]\nname = \"fixture\"\n[data]\ndataset = \"mnist\"\n\
                   [sweep.parameters]\n\"model.latent\" = [2, 8, 32]\n";
     let catalog = Catalog {
-        datasets: [("mnist".into(), 784)].into(),
+        datasets: [("mnist".into(), vec![1, 28, 28])].into(),
         backends: vec![Backend::Flex],
     };
     let experiment = hourglass_spec::parse(Path::new("fixture.toml"), source, &catalog).unwrap();

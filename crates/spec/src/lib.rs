@@ -218,11 +218,11 @@ fn sweep_axes(
         let span = value.span();
         let located = |d: Diagnostic| d.at(Some(span.clone()));
         let section = key.split('.').next().unwrap_or_default();
-        if !RUN_SECTIONS.contains(&section) || !key.contains('.') {
+        if !RUN_SECTIONS.contains(&section) {
             let hint = match did_you_mean(section, RUN_SECTIONS) {
                 Some(near) if near != section => format!("did you mean `{near}`?"),
                 _ => format!(
-                    "sweep keys are dotted paths into [{}], e.g. \"model.latent\"",
+                    "sweep keys are dotted paths into [{}], e.g. \"model.latent\", or a whole section",
                     RUN_SECTIONS.join("], [")
                 ),
             };

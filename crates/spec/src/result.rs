@@ -17,6 +17,39 @@ pub const METRICS_FILE: &str = "metrics.jsonl";
 /// File name of a run's effective configuration, as the worker reads it.
 pub const CONFIG_FILE: &str = "config.toml";
 
+/// Names of the metrics a run can report in `result.json`.
+pub mod metric {
+    /// Mean squared error per element of the test reconstructions (a VAE's from μ).
+    pub const TEST_MSE: &str = "test_mse";
+    /// PSNR of the test reconstructions, peak 1.
+    pub const TEST_PSNR_DB: &str = "test_psnr_db";
+    /// The objective's reconstruction term on test (a VAE's negative ELBO).
+    pub const TEST_LOSS: &str = "test_loss";
+    /// Seconds of training, validation included.
+    pub const TRAIN_SECONDS: &str = "train_seconds";
+    /// Training examples per second of optimisation steps.
+    pub const SAMPLES_PER_SECOND: &str = "samples_per_second";
+    /// Epochs trained.
+    pub const EPOCHS_RUN: &str = "epochs_run";
+    /// Trainable parameters.
+    pub const PARAMETERS: &str = "parameters";
+    /// Mean code value over test examples and units (a VAE's μ).
+    pub const MEAN_CODE_ACTIVATION: &str = "mean_code_activation";
+    /// `Σ_j KL(ρ ‖ ρ̂_j)` of the units' mean test activations, for sigmoid codes.
+    pub const SPARSITY_KL: &str = "sparsity_kl";
+    /// `√ mean over test of ‖J_f(x)‖²_F`, the encoder's Jacobian; every kind.
+    pub const JACOBIAN_FROBENIUS: &str = "jacobian_frobenius";
+    /// With `[noise]`: PSNR of the reconstructions of noisy test inputs against the clean
+    /// ones, minus the PSNR of the noisy inputs.
+    pub const DENOISE_PSNR_GAIN_DB: &str = "denoise_psnr_gain_db";
+    /// VAE: negative ELBO per test example in nats (one sample of the code).
+    pub const TEST_ELBO_NATS: &str = "test_elbo_nats";
+    /// VAE: KL term per test example in nats.
+    pub const TEST_KL_NATS: &str = "test_kl_nats";
+    /// VAE: code units whose posterior mean varies over the test set (variance > 0.01).
+    pub const ACTIVE_UNITS: &str = "active_units";
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

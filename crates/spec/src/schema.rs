@@ -292,6 +292,11 @@ pub struct SparsityPenalty {
     pub weight: f64,
 }
 
+impl SparsityPenalty {
+    /// The target activation ρ when none is given.
+    pub const DEFAULT_TARGET: f64 = 0.05;
+}
+
 /// `regularizers.contractive = { weight = 0.1 }`: adds `weight · ‖J_f(x)‖²_F`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -593,7 +598,7 @@ pub(crate) mod defaults {
         vec![32, 64]
     }
     pub fn sparsity_target() -> f64 {
-        0.05
+        super::SparsityPenalty::DEFAULT_TARGET
     }
     pub fn projections() -> usize {
         1

@@ -56,19 +56,29 @@ fn reference_spec_is_valid_and_documents_every_key() {
     let source = std::fs::read_to_string(&path).unwrap();
     let experiment = parse(&path, &source, &catalog()).unwrap();
     assert!(!experiment.runs.is_empty());
-    // Every key of the effective configuration appears in the reference, set or commented.
-    let config = toml::Value::try_from(&experiment.runs[0].config).unwrap();
-    for (section, table) in config.as_table().unwrap() {
-        let Some(table) = table.as_table() else {
-            continue;
-        };
-        for key in table.keys() {
-            assert!(
-                source.contains(&format!("{key} =")),
-                "experiments/reference.toml does not document `{section}.{key}`"
-            );
+    // Every key of every run's effective configuration appears in the reference, set or
+    // commented.
+    fn keys(prefix: &str, table: &toml::Table, found: &mut BTreeSet<String>) {
+        for (key, value) in table {
+            found.insert(format!("{prefix}{key}"));
+            if let Some(inner) = value.as_table() {
+                keys(&format!("{prefix}{key}."), inner, found);
+            }
         }
     }
+    let mut found = BTreeSet::new();
+    for run in &experiment.runs {
+        let config = toml::Value::try_from(&run.config).unwrap();
+        keys("", config.as_table().unwrap(), &mut found);
+    }
+    for path in found.iter().filter(|path| path.contains('.')) {
+        let key = path.rsplit('.').next().unwrap();
+        assert!(
+            source.contains(&format!("{key} =")),
+            "experiments/reference.toml does not document `{path}`"
+        );
+    }
+    assert!(found.contains("regularizers.kl.warmup_epochs") && found.contains("noise.level"));
     for key in [
         "name =",
         "description =",

@@ -8,8 +8,8 @@ use std::time::Instant;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use hourglass_models::{MlpAutoencoder, MlpAutoencoderConfig, reconstruction_loss};
-use hourglass_spec::{Activation, OutputActivation, Reconstruction};
+use hourglass_models::{Autoencoder, AutoencoderConfig, reconstruction_loss};
+use hourglass_spec::{Activation, CodeActivation, OutputActivation, Reconstruction};
 
 const BATCH: usize = 128;
 const STEPS_PER_REPETITION: usize = 50;
@@ -19,12 +19,15 @@ fn main() {
     let device = Device::flex().autodiff();
     device.seed(0);
     // Encoder 784-256-64, decoder mirrored: 784-256-64-256-784.
-    let config = MlpAutoencoderConfig {
-        input: 784,
+    let config = AutoencoderConfig {
+        shape: vec![784],
+        conv_channels: None,
         hidden: vec![256],
         latent: 64,
         activation: Activation::Relu,
+        code_activation: CodeActivation::Identity,
         output: OutputActivation::Sigmoid,
+        variational: false,
     };
     let mut model = config.init(&device);
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
@@ -32,7 +35,7 @@ fn main() {
         .map(|_| Tensor::random([BATCH, 784], Distribution::Default, &device))
         .collect();
 
-    let mut step = |model: MlpAutoencoder, i: usize| {
+    let mut step = |model: Autoencoder, i: usize| {
         let input = batches[i % batches.len()].clone();
         let output = model.forward(input.clone());
         let loss = reconstruction_loss(Reconstruction::Mse, &output, input);

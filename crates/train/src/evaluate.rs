@@ -1,51 +1,231 @@
-//! Evaluation of a trained model on a split, without gradients.
+//! Evaluation of a trained model on a split, without gradients: reconstruction error, the
+//! objective, code statistics, the encoder's Jacobian and denoising quality.
 
 use burn::prelude::*;
-use hourglass_data::Split;
-use hourglass_models::{MlpAutoencoder, reconstruction_loss, squared_error_sum};
+use hourglass_data::{Corruption, Split};
+use hourglass_models::{Autoencoder, Objective, penalty, squared_error_sum};
 
 use crate::batch;
 
 /// Examples per evaluation batch: large, since no activations are kept for a backward pass.
 const EVAL_BATCH: usize = 1000;
 
-/// Reconstruction quality on a split.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Reconstruction {
-    /// Mean squared error per input element, inputs in `[0, 1]`.
+/// Random projections per example when estimating the Jacobian norm of a deep encoder for
+/// `jacobian_frobenius`; averaged over a test set of thousands, the estimate's relative
+/// standard deviation (at most √(2/4) per example) falls well below 1 %.
+const JACOBIAN_PROJECTIONS: usize = 4;
+
+/// Seed of the corruption of evaluation inputs: the same for every run, so that runs are
+/// compared on the same noisy inputs.
+const EVALUATION_NOISE_SEED: u64 = 0x6e6f_6973_6500;
+
+/// A VAE unit is active when the variance of its posterior mean over the data exceeds this
+/// (Burda et al., 2016).
+const ACTIVE_UNIT_VARIANCE: f64 = 0.01;
+
+/// How a model does on a split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Mean squared error per input element of the deterministic reconstruction (a VAE's
+    /// from μ), inputs in `[0, 1]`.
     pub mse: f64,
-    /// The training objective, averaged over the split.
+    /// The objective's reconstruction term averaged over examples; for a VAE the negative
+    /// ELBO in nats per example (β = 1, one sample of the code).
     pub loss: f64,
+    /// A VAE's KL term in nats per example.
+    pub kl: Option<f64>,
+    /// Mean over examples of each code unit (a VAE's μ).
+    pub unit_means: Vec<f64>,
+    /// Variance over examples of each code unit.
+    pub unit_variances: Vec<f64>,
 }
 
-impl Reconstruction {
+impl Evaluation {
     /// Peak signal-to-noise ratio for a peak of 1: `10 log10(1 / mse)`.
     pub fn psnr_db(&self) -> f64 {
-        10.0 * (1.0 / self.mse).log10()
+        psnr_db(self.mse)
     }
+
+    /// Mean code value over examples and units.
+    pub fn mean_code_activation(&self) -> f64 {
+        self.unit_means.iter().sum::<f64>() / self.unit_means.len().max(1) as f64
+    }
+
+    /// `Σ_j KL(ρ ‖ ρ̂_j)` of the units' mean activations over the split; meaningful for codes
+    /// in (0, 1).
+    pub fn sparsity_kl(&self, target: f64) -> f64 {
+        self.unit_means
+            .iter()
+            .map(|&mean| {
+                let mean = mean.clamp(1e-6, 1.0 - 1e-6);
+                target * (target / mean).ln()
+                    + (1.0 - target) * ((1.0 - target) / (1.0 - mean)).ln()
+            })
+            .sum()
+    }
+
+    /// Units whose variance over the split exceeds 0.01.
+    pub fn active_units(&self) -> usize {
+        self.unit_variances
+            .iter()
+            .filter(|&&variance| variance > ACTIVE_UNIT_VARIANCE)
+            .count()
+    }
+}
+
+/// PSNR in dB of a mean squared error, for signals with a peak of 1.
+pub(crate) fn psnr_db(mse: f64) -> f64 {
+    10.0 * (1.0 / mse).log10()
 }
 
 /// Measures `model` on every example of `split`, on a device without autodiff.
-pub(crate) fn reconstruction(
-    model: &MlpAutoencoder,
-    objective: hourglass_spec::Reconstruction,
+pub(crate) fn evaluate(
+    model: &Autoencoder,
+    objective: &Objective,
     split: &Split,
     device: &Device,
-) -> Reconstruction {
-    let indices: Vec<usize> = (0..split.len()).collect();
+) -> Evaluation {
+    let latent = model.latent();
     let mut squared_error = 0.0f64;
     let mut loss_sum = 0.0f64;
-    for chunk in indices.chunks(EVAL_BATCH) {
-        let input = batch::inputs(split, chunk, device); // [chunk, features]
+    let mut kl_sum = 0.0f64;
+    let mut sums = vec![0.0f64; latent];
+    let mut squares = vec![0.0f64; latent];
+    for chunk in chunks(split) {
+        let count = chunk.len() as f64;
+        let input = batch::inputs(split, &chunk, device); // [chunk, features]
         let output = model.forward(input.clone());
-        let loss: f32 = reconstruction_loss(objective, &output, input.clone()).into_scalar();
-        let sse: f32 = squared_error_sum(output.reconstruction, input).into_scalar();
+        let sse: f32 =
+            squared_error_sum(output.reconstruction.clone(), input.clone()).into_scalar();
         squared_error += f64::from(sse);
-        loss_sum += f64::from(loss) * chunk.len() as f64;
+        let codes: Vec<f32> = output
+            .code
+            .mean
+            .clone()
+            .into_data()
+            .try_to_vec()
+            .expect("f32 codes");
+        for row in codes.chunks_exact(latent) {
+            for (j, &value) in row.iter().enumerate() {
+                sums[j] += f64::from(value);
+                squares[j] += f64::from(value) * f64::from(value);
+            }
+        }
+        if model.is_variational() {
+            let sampled = model.forward_sampled(input.clone());
+            let terms = objective.reconstruction_terms(&sampled, input, 0.0);
+            let kl = f64::from(terms.kl.expect("a VAE has a KL term").into_scalar::<f32>());
+            let reconstruction = f64::from(terms.reconstruction.into_scalar::<f32>());
+            loss_sum += (reconstruction + kl) * count;
+            kl_sum += kl * count;
+        } else {
+            let terms = objective.reconstruction_terms(&output, input, 0.0);
+            loss_sum += f64::from(terms.reconstruction.into_scalar::<f32>()) * count;
+        }
     }
-    let elements = (split.len() * split.features()) as f64;
-    Reconstruction {
-        mse: squared_error / elements,
-        loss: loss_sum / split.len() as f64,
+    let n = split.len() as f64;
+    let unit_means: Vec<f64> = sums.iter().map(|s| s / n).collect();
+    let unit_variances = squares
+        .iter()
+        .zip(&unit_means)
+        .map(|(s, mean)| (s / n - mean * mean).max(0.0))
+        .collect();
+    Evaluation {
+        mse: squared_error / (n * split.features() as f64),
+        loss: loss_sum / n,
+        kl: model.is_variational().then_some(kl_sum / n),
+        unit_means,
+        unit_variances,
+    }
+}
+
+/// Root mean square over the split of the Frobenius norm of the encoder's Jacobian
+/// (`√ mean ‖J_f(x)‖²_F`): exact for one-layer encoders, estimated for deeper ones.
+pub(crate) fn jacobian_frobenius(model: &Autoencoder, split: &Split, device: &Device) -> f64 {
+    let mut total = 0.0f64;
+    for chunk in chunks(split) {
+        let input = batch::inputs(split, &chunk, device);
+        let mean: f32 = penalty::jacobian_penalty(model, input, JACOBIAN_PROJECTIONS).into_scalar();
+        total += f64::from(mean) * chunk.len() as f64;
+    }
+    (total / split.len() as f64).sqrt()
+}
+
+/// PSNR of noisy inputs and of the model's reconstructions of them, both against the clean
+/// inputs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Denoising {
+    /// PSNR of the corrupted inputs.
+    pub noisy_psnr_db: f64,
+    /// PSNR of the reconstructions of the corrupted inputs.
+    pub denoised_psnr_db: f64,
+}
+
+/// How well `model` removes `corruption` from the split's inputs. The corruption is drawn
+/// from a fixed seed, so every run sees the same noisy inputs.
+pub(crate) fn denoising(
+    model: &Autoencoder,
+    corruption: &Corruption,
+    split: &Split,
+    device: &Device,
+) -> Denoising {
+    let features = split.features();
+    let (mut noisy_error, mut denoised_error) = (0.0f64, 0.0f64);
+    for (index, chunk) in chunks(split).into_iter().enumerate() {
+        let clean = batch::rows(split, &chunk);
+        let noisy = corruption.applied(&clean, EVALUATION_NOISE_SEED ^ index as u64);
+        noisy_error += clean
+            .iter()
+            .zip(&noisy)
+            .map(|(c, n)| f64::from(c - n).powi(2))
+            .sum::<f64>();
+        let clean = batch::tensor(clean, features, device);
+        let reconstruction = model
+            .forward(batch::tensor(noisy, features, device))
+            .reconstruction;
+        let sse: f32 = squared_error_sum(reconstruction, clean).into_scalar();
+        denoised_error += f64::from(sse);
+    }
+    let elements = (split.len() * features) as f64;
+    Denoising {
+        noisy_psnr_db: psnr_db(noisy_error / elements),
+        denoised_psnr_db: psnr_db(denoised_error / elements),
+    }
+}
+
+fn chunks(split: &Split) -> Vec<Vec<usize>> {
+    let indices: Vec<usize> = (0..split.len()).collect();
+    indices.chunks(EVAL_BATCH).map(<[usize]>::to_vec).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evaluation(unit_means: Vec<f64>, unit_variances: Vec<f64>) -> Evaluation {
+        Evaluation {
+            mse: 0.01,
+            loss: 0.0,
+            kl: None,
+            unit_means,
+            unit_variances,
+        }
+    }
+
+    #[test]
+    fn psnr_of_a_known_error() {
+        assert!((psnr_db(0.01) - 20.0).abs() < 1e-12);
+        assert!((psnr_db(1.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn code_statistics_follow_their_definitions() {
+        let at_target = evaluation(vec![0.05, 0.05], vec![0.0, 0.0]);
+        assert!(at_target.sparsity_kl(0.05).abs() < 1e-12);
+        let half = evaluation(vec![0.5, 0.1], vec![0.02, 0.005]);
+        let kl = |m: f64| 0.05 * (0.05 / m).ln() + 0.95 * (0.95 / (1.0 - m)).ln();
+        assert!((half.sparsity_kl(0.05) - kl(0.5) - kl(0.1)).abs() < 1e-12);
+        assert!((half.mean_code_activation() - 0.3).abs() < 1e-12);
+        assert_eq!(half.active_units(), 1);
     }
 }

@@ -1,4 +1,4 @@
-//! Trains and evaluates one run: data in, `metrics.jsonl` and final metrics out.
+//! Trains and evaluates one run: data in, `metrics.jsonl`, image grids and final metrics out.
 //!
 //! The loop is plain burn (`backward`, `GradientsParams`, `optimizer.step`) rather than
 //! burn-train's `Learner`: hourglass needs per-epoch records in its own format, a divergence
@@ -7,6 +7,7 @@
 
 mod batch;
 mod evaluate;
+mod images;
 mod optimizer;
 
 use std::collections::BTreeMap;
@@ -17,12 +18,24 @@ use std::time::Instant;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use hourglass_data::{DataError, Registry, Split, permutation};
-use hourglass_models::{MlpAutoencoderConfig, reconstruction_loss};
-use hourglass_spec::RunConfig;
-use hourglass_spec::result::{EpochRecord, METRICS_FILE};
+use hourglass_data::{Corruption, DataError, Registry, Split, permutation};
+use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
+use hourglass_spec::result::{EpochRecord, METRICS_FILE, metric};
+use hourglass_spec::{ModelKind, RunConfig};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
-pub use evaluate::Reconstruction;
+pub use evaluate::Evaluation;
+
+/// File names of the image grids a run writes for image data.
+pub mod artifact {
+    /// Test images (odd rows) above their reconstructions (even rows).
+    pub const RECONSTRUCTIONS: &str = "reconstructions.png";
+    /// VAE: decodings of codes drawn from the prior.
+    pub const SAMPLES: &str = "samples.png";
+    /// VAE: each row decodes codes interpolated linearly between two test images' μ.
+    pub const INTERPOLATIONS: &str = "interpolations.png";
+}
 
 /// Why a run could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +100,8 @@ fn load_splits(config: &RunConfig, registry: &Registry) -> Result<Splits, DataEr
 }
 
 /// Trains the run described by `config` on `device` (a training device: autodiff is enabled
-/// here), appending one line per epoch to `run_dir/metrics.jsonl`, and returns the final metrics.
+/// here), appending one line per epoch to `run_dir/metrics.jsonl`, writes image grids into
+/// `run_dir` for image data, and returns the final metrics.
 pub fn train_run(
     config: &RunConfig,
     registry: &Registry,
@@ -101,18 +115,26 @@ pub fn train_run(
     device.seed(config.seed);
 
     let metrics_path = run_dir.join(METRICS_FILE);
-    let write_error = |source| TrainError::Write {
-        path: metrics_path.clone(),
-        source,
+    let write_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TrainError::Write { path, source }
     };
-    let mut metrics_file = BufWriter::new(File::create(&metrics_path).map_err(write_error)?);
+    let mut metrics_file =
+        BufWriter::new(File::create(&metrics_path).map_err(write_error(&metrics_path))?);
 
     let features = splits.train.features();
-    let mut model = MlpAutoencoderConfig::from_spec(&config.model, features).init(&device);
+    let mut model = AutoencoderConfig::from_spec(&config.model, &splits.train.shape).init(&device);
+    let objective = Objective::from_config(config);
     let mut optimizer = optimizer::build(config);
     let learning_rate = config.train.learning_rate;
     let batch_size = config.train.batch_size;
-    let objective = config.loss.reconstruction;
+    // Denoising runs see corrupted inputs, drawn from their own stream of the run's seed.
+    let corruption = config
+        .noise
+        .as_ref()
+        .filter(|_| config.model.is(ModelKind::Denoising))
+        .map(Corruption::new);
+    let mut noise_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x6e6f_6973_65);
 
     let started = Instant::now();
     let mut stepping_seconds = 0.0;
@@ -120,13 +142,23 @@ pub fn train_run(
     let epochs = config.train.epochs;
     for epoch in 1..=epochs {
         let order = permutation(splits.train.len(), epoch_seed(config.seed, epoch));
+        let steps_per_epoch = order.len().div_ceil(batch_size);
         let epoch_started = Instant::now();
         let mut loss_sum = 0.0f64;
         let mut steps = 0usize;
         for (step, indices) in order.chunks(batch_size).enumerate() {
-            let input = batch::inputs(&splits.train, indices, &device); // [batch, features]
-            let output = model.forward(input.clone());
-            let loss = reconstruction_loss(objective, &output, input);
+            let clean = batch::rows(&splits.train, indices);
+            let input = match &corruption {
+                Some(corruption) => {
+                    let mut noisy = clean.clone();
+                    corruption.apply(&mut noisy, &mut noise_rng);
+                    batch::tensor(noisy, features, &device)
+                }
+                None => batch::tensor(clean.clone(), features, &device),
+            }; // [batch, features]
+            let target = batch::tensor(clean, features, &device); // [batch, features]
+            let epochs_done = (epoch - 1) as f64 + step as f64 / steps_per_epoch as f64;
+            let loss = objective.terms(&model, input, target, epochs_done).total;
             let value: f32 = loss.clone().into_scalar();
             if !value.is_finite() {
                 return Err(TrainError::Diverged {
@@ -144,7 +176,7 @@ pub fn train_run(
         stepping_seconds += epoch_started.elapsed().as_secs_f64();
 
         let validation = (!splits.validation.is_empty()).then(|| {
-            evaluate::reconstruction(&model.valid(), objective, &splits.validation, &eval_device)
+            evaluate::evaluate(&model.valid(), &objective, &splits.validation, &eval_device)
         });
         let record = EpochRecord {
             epoch,
@@ -156,24 +188,122 @@ pub fn train_run(
         let line = serde_json::to_string(&record).expect("epoch records serialize");
         writeln!(metrics_file, "{line}")
             .and_then(|()| metrics_file.flush())
-            .map_err(write_error)?;
+            .map_err(write_error(&metrics_path))?;
         progress.epoch_ended(&record, epochs);
     }
     let train_seconds = started.elapsed().as_secs_f64();
 
-    let test = evaluate::reconstruction(&model.valid(), objective, &splits.test, &eval_device);
-    Ok(BTreeMap::from([
-        ("test_mse".to_string(), test.mse),
-        ("test_psnr_db".to_string(), test.psnr_db()),
-        ("test_loss".to_string(), test.loss),
-        ("train_seconds".to_string(), train_seconds),
+    let model = model.valid();
+    let mut metrics = test_metrics(config, &model, &objective, &splits.test, &eval_device);
+    metrics.extend([
+        (metric::TRAIN_SECONDS, train_seconds),
         (
-            "samples_per_second".to_string(),
+            metric::SAMPLES_PER_SECOND,
             samples as f64 / stepping_seconds.max(1e-9),
         ),
-        ("epochs_run".to_string(), epochs as f64),
-        ("parameters".to_string(), model.num_params() as f64),
-    ]))
+        (metric::EPOCHS_RUN, epochs as f64),
+        (metric::PARAMETERS, model.num_params() as f64),
+    ]);
+    if let [1, height, width] = splits.test.shape[..] {
+        write_images(&model, &splits.test, [height, width], run_dir, &eval_device)
+            .map_err(|(path, source)| TrainError::Write { path, source })?;
+    }
+    Ok(metrics
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect())
+}
+
+/// The metrics of the trained `model` on the test split.
+fn test_metrics(
+    config: &RunConfig,
+    model: &Autoencoder,
+    objective: &Objective,
+    test: &Split,
+    device: &Device,
+) -> BTreeMap<&'static str, f64> {
+    let evaluation = evaluate::evaluate(model, objective, test, device);
+    let mut metrics = BTreeMap::from([
+        (metric::TEST_MSE, evaluation.mse),
+        (metric::TEST_PSNR_DB, evaluation.psnr_db()),
+        (metric::TEST_LOSS, evaluation.loss),
+        (
+            metric::MEAN_CODE_ACTIVATION,
+            evaluation.mean_code_activation(),
+        ),
+        (
+            metric::JACOBIAN_FROBENIUS,
+            evaluate::jacobian_frobenius(model, test, device),
+        ),
+    ]);
+    if model.code_activation() == hourglass_spec::CodeActivation::Sigmoid && !model.is_variational()
+    {
+        let target = config
+            .regularizers
+            .sparsity
+            .as_ref()
+            .map_or(hourglass_spec::SparsityPenalty::DEFAULT_TARGET, |s| {
+                s.target
+            });
+        metrics.insert(metric::SPARSITY_KL, evaluation.sparsity_kl(target));
+    }
+    if let Some(kl) = evaluation.kl {
+        metrics.insert(metric::TEST_ELBO_NATS, evaluation.loss);
+        metrics.insert(metric::TEST_KL_NATS, kl);
+        metrics.insert(metric::ACTIVE_UNITS, evaluation.active_units() as f64);
+    }
+    if let Some(noise) = &config.noise {
+        let denoising = evaluate::denoising(model, &Corruption::new(noise), test, device);
+        metrics.insert(
+            metric::DENOISE_PSNR_GAIN_DB,
+            denoising.denoised_psnr_db - denoising.noisy_psnr_db,
+        );
+    }
+    metrics
+}
+
+/// Writes the run's image grids: reconstructions for every model, samples and interpolations
+/// for a VAE.
+fn write_images(
+    model: &Autoencoder,
+    test: &Split,
+    image: [usize; 2],
+    run_dir: &Path,
+    device: &Device,
+) -> Result<(), (PathBuf, std::io::Error)> {
+    const COLUMNS: usize = 10;
+    let write = |name: &str, tensor: Tensor<2>| {
+        let path = run_dir.join(name);
+        let values: Vec<f32> = tensor.into_data().try_to_vec().expect("f32 images");
+        images::write_grid(&path, &values, image, COLUMNS).map_err(|e| (path, e))
+    };
+    let shown = test.len().min(2 * COLUMNS);
+    let mut rows = Vec::new();
+    for start in (0..shown).step_by(COLUMNS) {
+        let indices: Vec<usize> = (start..(start + COLUMNS).min(shown)).collect();
+        let originals = batch::inputs(test, &indices, device);
+        rows.push(originals.clone());
+        rows.push(model.forward(originals).reconstruction);
+    }
+    write(artifact::RECONSTRUCTIONS, Tensor::cat(rows, 0))?;
+    if model.is_variational() {
+        write(artifact::SAMPLES, model.sample_prior(8 * COLUMNS, device))?;
+        let pairs = test.len() / 2;
+        let count = pairs.min(8);
+        let from: Vec<usize> = (0..count).collect();
+        let to: Vec<usize> = (pairs..pairs + count).collect();
+        let start = model.encode(batch::inputs(test, &from, device)).mean; // [count, latent]
+        let end = model.encode(batch::inputs(test, &to, device)).mean; // [count, latent]
+        let steps: Vec<Tensor<3>> = (0..COLUMNS)
+            .map(|k| {
+                let t = k as f64 / (COLUMNS - 1) as f64;
+                (start.clone() * (1.0 - t) + end.clone() * t).unsqueeze_dim(1)
+            })
+            .collect(); // COLUMNS × [count, 1, latent]
+        let codes = Tensor::cat(steps, 1).reshape([count * COLUMNS, model.latent()]);
+        write(artifact::INTERPOLATIONS, model.decode(codes))?;
+    }
+    Ok(())
 }
 
 /// The shuffling seed of one epoch, decorrelated from the run seed and the other epochs.

@@ -1,0 +1,280 @@
+//! The autoencoder zoo on real MNIST and Fashion-MNIST: each kind does what its name
+//! promises, measured on short runs of specs parsed and checked like a user's.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use burn::prelude::Device;
+use hourglass_data::Registry;
+use hourglass_spec::result::metric;
+use hourglass_spec::{Backend, Catalog, ModelKind};
+use hourglass_train::{Silent, artifact, train_run};
+
+/// PCA with 32 components on MNIST: test MSE per pixel (the issue's reference figure).
+const PCA_32_TEST_MSE: f64 = 0.0168;
+
+/// Kinds trained by [`ZOO`], in sweep order.
+const ZOO_KINDS: [ModelKind; 4] = [
+    ModelKind::Vanilla,
+    ModelKind::Sparse,
+    ModelKind::Denoising,
+    ModelKind::Contractive,
+];
+
+/// Four kinds with the same architecture (784-256-32 with a sigmoid code), 3 epochs of MNIST,
+/// every run evaluated on the same gaussian-noised test inputs.
+const ZOO: &str = r#"
+[experiment]
+name = "zoo-test"
+seed = 1
+
+[data]
+dataset = "mnist"
+
+[model]
+hidden = [256]
+latent = 32
+code_activation = "sigmoid"
+
+[regularizers]
+sparsity = { target = 0.05, weight = 1e-3 }
+contractive = { weight = 1e-3 }
+
+[noise]
+kind = "gaussian"
+level = 0.3
+
+[train]
+epochs = 3
+
+[sweep.parameters]
+"model.kind" = ["vanilla", "sparse", "denoising", "contractive"]
+"#;
+
+/// Training takes turns: burn's seed is process-global, so concurrent runs would draw from
+/// one another's random streams.
+static ORDER: Mutex<()> = Mutex::new(());
+
+fn datasets() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
+}
+
+/// Trains every run of `spec` once per test process and returns their metrics in sweep
+/// order; tests that share a spec share its runs. Runs take turns: burn's seed is global.
+fn trained(spec: &str) -> Vec<BTreeMap<String, f64>> {
+    static CACHE: Mutex<BTreeMap<String, Vec<BTreeMap<String, f64>>>> = Mutex::new(BTreeMap::new());
+    let _rng = ORDER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(metrics) = cache.get(spec) {
+        return metrics.clone();
+    }
+    let registry = Registry::discover(&datasets()).unwrap();
+    let catalog = Catalog {
+        datasets: registry.shapes(),
+        backends: vec![Backend::Flex],
+    };
+    let experiment = hourglass_spec::parse(Path::new("zoo.toml"), spec, &catalog).unwrap();
+    let metrics: Vec<_> = experiment
+        .runs
+        .iter()
+        .map(|run| {
+            let dir = tempfile::tempdir().unwrap();
+            let metrics = train_run(
+                &run.config,
+                &registry,
+                dir.path(),
+                &Device::flex(),
+                &mut Silent,
+            )
+            .unwrap();
+            eprintln!("{}: {metrics:?}", run.summary());
+            metrics
+        })
+        .collect();
+    cache.insert(spec.to_string(), metrics.clone());
+    metrics
+}
+
+fn zoo(kind: ModelKind) -> BTreeMap<String, f64> {
+    let index = ZOO_KINDS.iter().position(|&k| k == kind).unwrap();
+    trained(ZOO).swap_remove(index)
+}
+
+#[test]
+fn sparse_codes_are_sparse_and_vanilla_sigmoid_codes_are_not() {
+    let sparse = zoo(ModelKind::Sparse)[metric::MEAN_CODE_ACTIVATION];
+    let vanilla = zoo(ModelKind::Vanilla)[metric::MEAN_CODE_ACTIVATION];
+    eprintln!("mean code activation: sparse {sparse:.4}, vanilla {vanilla:.4}");
+    assert!(
+        sparse <= 0.10,
+        "sparse autoencoder's mean activation {sparse}"
+    );
+    assert!(
+        vanilla > 0.20,
+        "vanilla autoencoder's mean activation {vanilla}"
+    );
+}
+
+#[test]
+fn the_contractive_penalty_halves_the_jacobian_norm() {
+    let contractive = zoo(ModelKind::Contractive)[metric::JACOBIAN_FROBENIUS];
+    let vanilla = zoo(ModelKind::Vanilla)[metric::JACOBIAN_FROBENIUS];
+    eprintln!("jacobian frobenius: contractive {contractive:.3}, vanilla {vanilla:.3}");
+    assert!(
+        2.0 * contractive <= vanilla,
+        "contractive {contractive}, vanilla {vanilla}"
+    );
+}
+
+#[test]
+fn denoising_training_gains_a_decibel_over_vanilla_on_noisy_inputs() {
+    let denoising = zoo(ModelKind::Denoising)[metric::DENOISE_PSNR_GAIN_DB];
+    let vanilla = zoo(ModelKind::Vanilla)[metric::DENOISE_PSNR_GAIN_DB];
+    eprintln!("denoise psnr gain: denoising {denoising:.2} dB, vanilla {vanilla:.2} dB");
+    assert!(
+        denoising >= vanilla + 1.0,
+        "denoising {denoising}, vanilla {vanilla}"
+    );
+}
+
+#[test]
+fn every_kind_beats_pca_at_latent_32() {
+    for kind in ZOO_KINDS {
+        let mse = zoo(kind)[metric::TEST_MSE];
+        eprintln!("{}: test mse {mse:.5}", kind.name());
+        assert!(mse < PCA_32_TEST_MSE, "{}: {mse}", kind.name());
+    }
+}
+
+/// The PyTorch VAE example's setup: 784-400-20, ReLU, BCE summed over pixels + KL, Adam 1e-3,
+/// batch 128, 10 epochs on all 60,000 training digits.
+const VAE: &str = r#"
+[experiment]
+name = "vae-test"
+seed = 1
+
+[data]
+dataset = "mnist"
+validation = 0.0
+
+[model]
+kind = "vae"
+hidden = [400]
+latent = 20
+
+[loss]
+reconstruction = "bce"
+
+[train]
+epochs = 10
+"#;
+
+#[test]
+fn a_vae_reaches_the_pytorch_examples_elbo_and_saves_samples() {
+    let metrics = trained(VAE).swap_remove(0);
+    let elbo = metrics[metric::TEST_ELBO_NATS];
+    eprintln!(
+        "vae 784-400-20: test elbo {elbo:.2} nats, kl {:.2} nats, {} active units",
+        metrics[metric::TEST_KL_NATS],
+        metrics[metric::ACTIVE_UNITS]
+    );
+    assert!(elbo <= 107.0, "negative ELBO {elbo} nats");
+    assert!(metrics[metric::TEST_KL_NATS] > 0.0);
+    assert!(metrics[metric::ACTIVE_UNITS] >= 5.0);
+}
+
+/// A VAE with the zoo's architecture (784-256-32), its reconstruction measured from μ.
+const VAE_32: &str = r#"
+[experiment]
+name = "vae-32-test"
+seed = 1
+
+[data]
+dataset = "mnist"
+
+[model]
+kind = "vae"
+hidden = [256]
+latent = 32
+
+[loss]
+reconstruction = "bce"
+
+[train]
+epochs = 3
+"#;
+
+#[test]
+fn a_vae_decoding_its_mean_beats_pca_at_latent_32() {
+    let mse = trained(VAE_32).swap_remove(0)[metric::TEST_MSE];
+    eprintln!("vae: test mse from mu {mse:.5}");
+    assert!(mse < PCA_32_TEST_MSE, "vae: {mse}");
+}
+
+/// Conv and MLP autoencoders with a 32-number code on Fashion-MNIST.
+const CONV: &str = r#"
+[experiment]
+name = "conv-test"
+seed = 1
+
+[data]
+dataset = "fashion-mnist"
+train_limit = 20000
+
+[model]
+channels = [32, 64]
+hidden = []
+latent = 32
+
+[train]
+epochs = 3
+
+[sweep.parameters]
+"model.architecture" = ["conv", "mlp"]
+"#;
+
+#[test]
+fn conv_beats_mlp_on_fashion_mnist_at_the_same_code_size() {
+    let runs = trained(CONV);
+    let (conv, mlp) = (runs[0][metric::TEST_MSE], runs[1][metric::TEST_MSE]);
+    eprintln!("fashion-mnist latent 32: conv test mse {conv:.5}, mlp {mlp:.5}");
+    assert!(conv < mlp, "conv {conv}, mlp {mlp}");
+}
+
+#[test]
+fn runs_on_images_save_their_grids() {
+    let registry = Registry::discover(&datasets()).unwrap();
+    let catalog = Catalog {
+        datasets: registry.shapes(),
+        backends: vec![Backend::Flex],
+    };
+    let spec = VAE_32
+        .replace("[data]\n", "[data]\ntrain_limit = 500\ntest_limit = 100\n")
+        .replace("epochs = 3", "epochs = 1");
+    let experiment = hourglass_spec::parse(Path::new("vae.toml"), &spec, &catalog).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let _rng = ORDER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    train_run(
+        &experiment.runs[0].config,
+        &registry,
+        dir.path(),
+        &Device::flex(),
+        &mut Silent,
+    )
+    .unwrap();
+    for (name, rows) in [
+        (artifact::RECONSTRUCTIONS, 4),
+        (artifact::SAMPLES, 8),
+        (artifact::INTERPOLATIONS, 8),
+    ] {
+        let grid = image::open(dir.path().join(name)).unwrap().into_luma8();
+        assert_eq!(grid.dimensions(), (10 * 30 + 2, rows * 30 + 2), "{name}");
+    }
+}
