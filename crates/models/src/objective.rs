@@ -133,3 +133,76 @@ impl Objective {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hourglass_spec::{Catalog, Experiment};
+
+    fn objective(spec_tail: &str) -> Objective {
+        let spec =
+            format!("[experiment]\nname = \"t\"\n\n[data]\ndataset = \"mnist\"\n\n{spec_tail}");
+        let catalog = Catalog {
+            datasets: [("mnist".to_string(), vec![1, 28, 28])].into(),
+            backends: vec![hourglass_spec::Backend::Flex],
+        };
+        let experiment: Experiment =
+            hourglass_spec::parse(std::path::Path::new("t.toml"), &spec, &catalog).unwrap();
+        Objective::from_config(&experiment.runs[0].config)
+    }
+
+    #[test]
+    fn the_kl_weight_rises_linearly_over_the_warm_up() {
+        let warm = objective(
+            "[model]\nkind = \"vae\"\n\n[regularizers]\nkl = { beta = 0.5, warmup_epochs = 2 }\n",
+        );
+        assert_eq!(warm.kl_weight(0.0), 0.0);
+        assert_eq!(warm.kl_weight(1.0), 0.25);
+        assert_eq!(warm.kl_weight(5.0), 0.5);
+        let cold = objective("[model]\nkind = \"vae\"\n");
+        assert_eq!(cold.kl_weight(0.0), 1.0);
+    }
+
+    #[test]
+    fn penalties_apply_to_their_kinds_only() {
+        let sparse_denoising = objective(
+            "[model]\nkind = \"sparse\"\nalso = [\"denoising\"]\n\n[regularizers]\nactivation_l1 = 0.1\n\n[noise]\nkind = \"masking\"\nlevel = 0.2\n",
+        );
+        assert_eq!(sparse_denoising.activation_l1, 0.1);
+        assert_eq!(sparse_denoising.kl, None);
+        let vae = objective("[model]\nkind = \"vae\"\n");
+        assert_eq!(
+            (vae.activation_l1, vae.sparsity, vae.contractive),
+            (0.0, None, None)
+        );
+    }
+
+    #[test]
+    fn penalties_add_to_the_reconstruction_term() {
+        let _rng = crate::tests::RNG.lock().unwrap();
+        let device = Device::flex();
+        device.seed(5);
+        let config = crate::AutoencoderConfig {
+            shape: vec![6],
+            conv_channels: None,
+            hidden: vec![],
+            latent: 2,
+            activation: hourglass_spec::Activation::Relu,
+            code_activation: hourglass_spec::CodeActivation::Sigmoid,
+            output: hourglass_spec::OutputActivation::Sigmoid,
+            variational: false,
+        };
+        let model = config.init(&device);
+        let input = Tensor::<2>::random([4, 6], burn::tensor::Distribution::Default, &device);
+        let plain = objective("[model]\nkind = \"vanilla\"\n");
+        let contractive = objective(
+            "[model]\nkind = \"contractive\"\n\n[regularizers]\ncontractive = { weight = 0.5 }\n",
+        );
+        let scalar = |t: Tensor<1>| t.into_scalar::<f32>();
+        let base = scalar(plain.terms(&model, input.clone(), input.clone(), 0.0).total);
+        let with = contractive.terms(&model, input.clone(), input.clone(), 0.0);
+        let penalty = scalar(penalty::jacobian_penalty(&model, input, 1));
+        assert!((scalar(with.reconstruction) - base).abs() < 1e-6);
+        assert!((scalar(with.total) - base - 0.5 * penalty).abs() < 1e-5);
+    }
+}
