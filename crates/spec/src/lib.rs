@@ -14,6 +14,7 @@ mod check;
 mod diagnostic;
 pub mod result;
 mod schema;
+mod space;
 mod sweep;
 
 use std::collections::BTreeSet;
@@ -44,8 +45,8 @@ pub struct Experiment {
     pub axes: Vec<Axis>,
     /// Seeds per configuration (`experiment.repeats`).
     pub repeats: u32,
-    /// Number of runs before duplicates collapse: the product of the axes' lengths times
-    /// `repeats`.
+    /// Number of runs before duplicates collapse: the configurations of the sweep (the
+    /// product of the grid's groups, or the random samples) times `repeats`.
     pub expanded: usize,
     /// The distinct runs, in expansion order.
     pub runs: Vec<RunSpec>,
@@ -86,8 +87,8 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
 
     let mut problems = check_experiment(&file.experiment, &locator);
     let base = run_table(source);
-    let (axes, axis_spans) = match sweep_axes(&file, &base) {
-        Ok(axes) => axes,
+    let (axes, combinations, axis_spans) = match sweep_axes(&file, &base) {
+        Ok(expansion) => expansion,
         Err(mut sweep_problems) => {
             problems.append(&mut sweep_problems);
             return Err(invalid(problems));
@@ -99,9 +100,6 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
     let mut seen_problems = BTreeSet::new();
     // Keys that were set but dropped from every run so far as not applying to it.
     let mut dropped_everywhere: Option<BTreeSet<&'static str>> = None;
-    let combinations = match file.sweep.strategy {
-        schema::Strategy::Grid => sweep::grid(&axes),
-    };
     for combination in combinations {
         let assignments: Vec<(String, toml::Value)> = axes
             .iter()
@@ -121,6 +119,16 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
                 .expect("each swept value was checked on its own against the schema");
             let (config, dropped) = config.without_inapplicable();
             let dropped: BTreeSet<&'static str> = dropped.into_iter().collect();
+            // A swept value that was dropped did not make this run: keep it out of its summary.
+            let applied: Vec<(String, toml::Value)> = assignments
+                .iter()
+                .filter(|(key, _)| {
+                    !dropped
+                        .iter()
+                        .any(|d| key == d || key.starts_with(&format!("{d}.")))
+                })
+                .cloned()
+                .collect();
             dropped_everywhere = Some(match dropped_everywhere {
                 None => dropped,
                 Some(before) => before.intersection(&dropped).copied().collect(),
@@ -137,7 +145,7 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
                 runs.push(RunSpec {
                     id,
                     config,
-                    assignments: assignments.clone(),
+                    assignments: applied,
                 });
             }
         }
@@ -205,14 +213,15 @@ fn check_experiment(experiment: &schema::ExperimentSection, locator: &Locator) -
     problems
 }
 
-/// The sweep's axes with the span of each, after checking that every key is a run key and
-/// every value fits the schema.
+/// The sweep's axes, the value indices of each configuration and the span of each axis, after
+/// checking that every key is a run key and every value fits the schema.
+#[expect(clippy::type_complexity, reason = "one private call site")]
 fn sweep_axes(
     file: &SpecFile,
     base: &toml::Table,
-) -> Result<(Vec<Axis>, Vec<Range<usize>>), Vec<Diagnostic>> {
+) -> Result<(Vec<Axis>, Vec<Vec<usize>>, Vec<Range<usize>>), Vec<Diagnostic>> {
     let mut problems = Vec::new();
-    let mut axes = Vec::new();
+    let mut parameters = Vec::new();
     let mut spans = Vec::new();
     for (key, value) in &file.sweep.parameters {
         let span = value.span();
@@ -232,38 +241,82 @@ fn sweep_axes(
             ));
             continue;
         }
-        let values = match value.get_ref() {
-            toml::Value::Array(values) if !values.is_empty() => values.clone(),
-            other => {
-                problems.push(located(
-                    Diagnostic::new(
-                        key.clone(),
-                        format!(
-                            "expected a non-empty list of values, found {}",
-                            other.type_str()
-                        ),
-                    )
-                    .with_hint(format!("write e.g. \"{key}\" = [1, 2, 3]")),
-                ));
+        let parameter = match space::Parameter::parse(key, value.get_ref()) {
+            Ok(parameter) => parameter,
+            Err(problem) => {
+                problems.push(located(problem));
                 continue;
             }
         };
-        for value in &values {
-            if let Err(problem) = check_value(base, key, value.clone()) {
+        let values = match &parameter.domain {
+            space::Domain::List(values) => values.clone(),
+            _ => vec![parameter.representative()],
+        };
+        for value in values {
+            if let Err(problem) = check_value(base, key, value) {
                 problems.push(located(problem));
             }
         }
-        axes.push(Axis {
-            key: key.clone(),
-            values,
-        });
+        parameters.push(parameter);
         spans.push(span);
     }
-    if problems.is_empty() {
-        Ok((axes, spans))
-    } else {
-        Err(problems)
+    let mut zip = Vec::new();
+    for group in &file.sweep.zip {
+        let located = |d: Diagnostic| d.at(Some(group.span()));
+        let mut indices = Vec::new();
+        for key in group.get_ref() {
+            match parameters.iter().position(|p| &p.key == key) {
+                Some(i) if !zip.iter().flatten().chain(&indices).any(|&j| j == i) => {
+                    indices.push(i)
+                }
+                Some(_) => problems.push(located(Diagnostic::new(
+                    "sweep.zip",
+                    format!("`{key}` is in more than one zip group"),
+                ))),
+                None => problems.push(located(
+                    Diagnostic::new("sweep.zip", format!("`{key}` is not a swept key"))
+                        .with_hint("list it in [sweep.parameters] with its values"),
+                )),
+            }
+        }
+        zip.push(indices);
     }
+    let combine = match (file.sweep.strategy, &file.sweep.samples) {
+        (schema::Strategy::Grid, None) => space::Combine::Grid,
+        (schema::Strategy::Random, Some(samples)) if *samples.get_ref() > 0 => {
+            space::Combine::Random {
+                samples: *samples.get_ref(),
+            }
+        }
+        (schema::Strategy::Random, _) => {
+            problems.push(
+                Diagnostic::new("sweep.samples", "a random sweep needs `samples` ≥ 1")
+                    .with_hint("e.g. `samples = 20` configurations")
+                    .at(file.sweep.samples.as_ref().map(|s| s.span())),
+            );
+            space::Combine::Grid
+        }
+        (schema::Strategy::Grid, Some(samples)) => {
+            problems.push(
+                Diagnostic::new("sweep.samples", "`samples` is for `strategy = \"random\"`")
+                    .with_hint("a grid takes every combination; draw per key with `{ uniform = [a, b], samples = N }`")
+                    .at(Some(samples.span())),
+            );
+            space::Combine::Grid
+        }
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let expansion =
+        space::expand(&parameters, &zip, &combine, file.experiment.seed).map_err(|problem| {
+            let span = parameters
+                .iter()
+                .position(|p| problem.key.starts_with(&p.key))
+                .map(|i| spans[i].clone());
+            vec![problem.at(span)]
+        })?;
+    Ok((expansion.axes, expansion.combinations, spans))
 }
 
 /// Checks one swept value against the schema by deserializing the run sections with it.

@@ -458,13 +458,19 @@ pub enum Task {
     Reconstruction,
 }
 
-/// `[sweep]`: which keys vary across runs.
+/// `[sweep]`: which keys vary across runs, and how.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SweepSection {
     #[serde(default)]
     pub strategy: Strategy,
-    /// Dotted key path to the list of values it takes, e.g. `"model.latent" = [2, 8, 32]`.
+    /// Configurations drawn by the random strategy.
+    pub samples: Option<Spanned<usize>>,
+    /// Groups of swept keys that vary together (their lists are read in step).
+    #[serde(default)]
+    pub zip: Vec<Spanned<Vec<String>>>,
+    /// Dotted key path to the values it takes: a list, e.g. `"model.latent" = [2, 8, 32]`, or
+    /// a distribution, e.g. `{ log_uniform = [1e-4, 1e-2] }`.
     #[serde(default)]
     pub parameters: BTreeMap<String, Spanned<toml::Value>>,
 }
@@ -473,9 +479,11 @@ pub(crate) struct SweepSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Strategy {
-    /// Every combination of every list (the Cartesian product).
+    /// Every combination of every list (the Cartesian product), zip groups in step.
     #[default]
     Grid,
+    /// `samples` independent draws of every parameter.
+    Random,
 }
 
 /// The effective configuration of one run: every section with the sweep's values applied.

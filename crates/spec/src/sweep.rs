@@ -120,25 +120,6 @@ impl RunSpec {
     }
 }
 
-/// Every combination of the axes' value indices, last axis fastest; one empty combination for
-/// no axes.
-pub(crate) fn grid(axes: &[Axis]) -> Vec<Vec<usize>> {
-    let mut combinations = vec![Vec::new()];
-    for axis in axes {
-        combinations = combinations
-            .into_iter()
-            .flat_map(|prefix| {
-                (0..axis.values.len()).map(move |i| {
-                    let mut next = prefix.clone();
-                    next.push(i);
-                    next
-                })
-            })
-            .collect();
-    }
-    combinations
-}
-
 /// Sets `key` (dotted) in `table` to `value`, creating missing tables on the way.
 pub(crate) fn assign(
     table: &mut toml::Table,
@@ -168,23 +149,6 @@ pub(crate) fn assign(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn axis(key: &str, n: i64) -> Axis {
-        Axis {
-            key: key.into(),
-            values: (0..n).map(toml::Value::Integer).collect(),
-        }
-    }
-
-    #[test]
-    fn grid_is_the_cartesian_product_last_axis_fastest() {
-        let combinations = grid(&[axis("a", 2), axis("b", 3)]);
-        assert_eq!(combinations.len(), 6);
-        assert_eq!(combinations[0], vec![0, 0]);
-        assert_eq!(combinations[1], vec![0, 1]);
-        assert_eq!(combinations[5], vec![1, 2]);
-        assert_eq!(grid(&[]), vec![Vec::<usize>::new()]);
-    }
 
     #[test]
     fn assign_creates_tables_and_refuses_to_descend_into_values() {

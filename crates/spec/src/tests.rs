@@ -374,3 +374,81 @@ proptest! {
         prop_assert_eq!(ids.len(), product);
     }
 }
+
+#[test]
+fn zip_groups_and_kind_owned_keys_expand_and_collapse() {
+    let source = r#"
+[experiment]
+name = "zip"
+repeats = 1
+
+[data]
+dataset = "mnist"
+
+[model]
+code_activation = "sigmoid"
+
+[regularizers]
+sparsity = { target = 0.05, weight = 1e-3 }
+
+[sweep]
+zip = [["model.kind", "regularizers.sparsity.weight"]]
+
+[sweep.parameters]
+"model.kind" = ["vanilla", "vanilla", "sparse", "sparse"]
+"regularizers.sparsity.weight" = [1e-3, 1e-2, 1e-3, 1e-2]
+"model.latent" = [8, 16]
+"#;
+    let experiment = parse_str(source).unwrap();
+    // 4 zipped pairs × 2 latents; the two vanilla pairs differ only in a weight that vanilla
+    // drops, so they collapse.
+    assert_eq!(experiment.expanded, 8);
+    assert_eq!(experiment.runs.len(), 6);
+    let described: Vec<String> = experiment
+        .runs
+        .iter()
+        .map(|run| {
+            let sparsity = run.config.regularizers.sparsity.as_ref().map(|s| s.weight);
+            format!(
+                "{} {} {sparsity:?}",
+                run.config.model.kind.name(),
+                run.config.model.latent
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        [
+            "vanilla 8 None",
+            "vanilla 16 None",
+            "sparse 8 Some(0.001)",
+            "sparse 16 Some(0.001)",
+            "sparse 8 Some(0.01)",
+            "sparse 16 Some(0.01)",
+        ]
+    );
+    // A vanilla run's summary does not claim the weight it dropped.
+    assert!(
+        !experiment.runs[0].summary().contains("sparsity"),
+        "{}",
+        experiment.runs[0].summary()
+    );
+}
+
+#[test]
+fn a_random_sweep_draws_its_samples_and_checks_each_draw() {
+    let source = format!(
+        "{MINIMAL}\n[sweep]\nstrategy = \"random\"\nsamples = 5\n\n[sweep.parameters]\n\"train.learning_rate\" = {{ log_uniform = [1e-4, 1e-2] }}\n\"model.latent\" = {{ int_uniform = [4, 64] }}\n"
+    );
+    let experiment = parse_str(&source).unwrap();
+    assert_eq!(experiment.expanded, 5);
+    assert_eq!(experiment.runs.len(), 5);
+    for run in &experiment.runs {
+        assert!((1e-4..1e-2).contains(&run.config.train.learning_rate));
+        assert!((4..=64).contains(&run.config.model.latent));
+    }
+    let text = error_text(&source.replace("samples = 5\n", ""));
+    assert!(text.contains("a random sweep needs `samples`"), "{text}");
+    let text = error_text(&source.replace("[4, 64]", "[4.5, 64]"));
+    assert!(text.contains("expected integer bounds"), "{text}");
+}

@@ -1,0 +1,407 @@
+//! Search spaces: how the values of swept keys are given (lists, or uniform, log-uniform and
+//! integer draws), and how they combine into runs: the grid product with `zip` groups that
+//! vary together, or `samples` random draws. Draws come from a ChaCha8 stream of the
+//! experiment's seed, so a spec always expands to the same runs.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::Diagnostic;
+use crate::sweep::Axis;
+
+/// The values a swept key can take.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Domain {
+    /// Written out (`[1, 2]` or `{ choice = [1, 2] }`).
+    List(Vec<toml::Value>),
+    /// Floats uniform in `[low, high)`.
+    Uniform(f64, f64),
+    /// Floats whose logarithm is uniform in `[ln low, ln high)`.
+    LogUniform(f64, f64),
+    /// Integers uniform in `[low, high]`.
+    IntUniform(i64, i64),
+}
+
+/// A swept key: its domain, and for a grid how many values to draw from a distribution.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Parameter {
+    pub key: String,
+    pub domain: Domain,
+    pub samples: Option<usize>,
+}
+
+const DISTRIBUTIONS: [&str; 4] = ["choice", "uniform", "log_uniform", "int_uniform"];
+
+impl Parameter {
+    /// Reads `"key" = [..]` or `"key" = { log_uniform = [a, b], samples = n }`.
+    pub fn parse(key: &str, value: &toml::Value) -> Result<Self, Diagnostic> {
+        let expected = || {
+            Diagnostic::new(
+                key,
+                format!(
+                    "expected a non-empty list of values or a distribution, found {}",
+                    describe(value)
+                ),
+            )
+            .with_hint(format!(
+                "write e.g. \"{key}\" = [1, 2, 3] or \"{key}\" = {{ log_uniform = [1e-4, 1e-2] }} \
+                 (one of {})",
+                DISTRIBUTIONS.join(", ")
+            ))
+        };
+        let table = match value {
+            toml::Value::Array(values) if !values.is_empty() => {
+                return Ok(Self {
+                    key: key.to_string(),
+                    domain: Domain::List(values.clone()),
+                    samples: None,
+                });
+            }
+            toml::Value::Table(table) => table,
+            _ => return Err(expected()),
+        };
+        let mut kinds = table.keys().filter(|k| k.as_str() != "samples");
+        let (Some(kind), None) = (kinds.next(), kinds.next()) else {
+            return Err(expected());
+        };
+        let samples = match table.get("samples") {
+            None => None,
+            Some(toml::Value::Integer(n)) if *n > 0 => Some(*n as usize),
+            Some(other) => {
+                return Err(Diagnostic::new(
+                    format!("{key}.samples"),
+                    format!("expected a positive integer, found {other}"),
+                ));
+            }
+        };
+        let bounds = |kind: &str| -> Result<(f64, f64), Diagnostic> {
+            match table[kind].as_array().map(Vec::as_slice) {
+                Some([low, high]) => match (number(low), number(high)) {
+                    (Some(low), Some(high)) if low < high => Ok((low, high)),
+                    _ => Err(Diagnostic::new(
+                        format!("{key}.{kind}"),
+                        format!(
+                            "expected [low, high] with low < high, found {}",
+                            table[kind]
+                        ),
+                    )),
+                },
+                _ => Err(Diagnostic::new(
+                    format!("{key}.{kind}"),
+                    format!("expected [low, high], found {}", table[kind]),
+                )),
+            }
+        };
+        let domain = match kind.as_str() {
+            "choice" => match &table["choice"] {
+                toml::Value::Array(values) if !values.is_empty() => Domain::List(values.clone()),
+                _ => return Err(expected()),
+            },
+            "uniform" => {
+                let (low, high) = bounds("uniform")?;
+                Domain::Uniform(low, high)
+            }
+            "log_uniform" => {
+                let (low, high) = bounds("log_uniform")?;
+                if low <= 0.0 {
+                    return Err(Diagnostic::new(
+                        format!("{key}.log_uniform"),
+                        format!("a log-uniform range must be positive, found low = {low}"),
+                    ));
+                }
+                Domain::LogUniform(low, high)
+            }
+            "int_uniform" => {
+                let (low, high) = bounds("int_uniform")?;
+                if low.fract() != 0.0 || high.fract() != 0.0 {
+                    return Err(Diagnostic::new(
+                        format!("{key}.int_uniform"),
+                        "expected integer bounds".to_string(),
+                    ));
+                }
+                Domain::IntUniform(low as i64, high as i64)
+            }
+            _ => return Err(expected()),
+        };
+        Ok(Self {
+            key: key.to_string(),
+            domain,
+            samples,
+        })
+    }
+
+    /// A value of the domain's type, to type-check the key before any draw.
+    pub fn representative(&self) -> toml::Value {
+        match &self.domain {
+            Domain::List(values) => values[0].clone(),
+            Domain::Uniform(low, _) | Domain::LogUniform(low, _) => toml::Value::Float(*low),
+            Domain::IntUniform(low, _) => toml::Value::Integer(*low),
+        }
+    }
+
+    fn draw(&self, rng: &mut ChaCha8Rng) -> toml::Value {
+        match &self.domain {
+            Domain::List(values) => values[rng.random_range(0..values.len())].clone(),
+            Domain::Uniform(low, high) => toml::Value::Float(rng.random_range(*low..*high)),
+            Domain::LogUniform(low, high) => {
+                toml::Value::Float(rng.random_range(low.ln()..high.ln()).exp())
+            }
+            Domain::IntUniform(low, high) => toml::Value::Integer(rng.random_range(*low..=*high)),
+        }
+    }
+}
+
+fn number(value: &toml::Value) -> Option<f64> {
+    value
+        .as_float()
+        .or_else(|| value.as_integer().map(|i| i as f64))
+}
+
+fn describe(value: &toml::Value) -> String {
+    match value {
+        toml::Value::Array(_) => "an empty list".into(),
+        toml::Value::Table(table) => format!(
+            "a table with keys {}",
+            table.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        other => other.type_str().to_string(),
+    }
+}
+
+/// How the swept keys combine.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Combine {
+    /// The product of the groups.
+    Grid,
+    /// This many independent draws of every group.
+    Random { samples: usize },
+}
+
+/// The axes a sweep expands over and the runs' value indices into them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Expansion {
+    pub axes: Vec<Axis>,
+    /// One entry per configuration: an index into each axis's values.
+    pub combinations: Vec<Vec<usize>>,
+}
+
+/// Expands `parameters` (in key order) whose indices in `zip` groups vary together.
+/// Checks that zipped keys have equal lengths and that grid distributions say how many
+/// values to draw; problems name the key.
+pub(crate) fn expand(
+    parameters: &[Parameter],
+    zip: &[Vec<usize>],
+    combine: &Combine,
+    seed: u64,
+) -> Result<Expansion, Diagnostic> {
+    // Groups: each zip group, then every parameter in none, in key order.
+    let mut groups: Vec<Vec<usize>> = zip.to_vec();
+    for i in 0..parameters.len() {
+        if !zip.iter().any(|group| group.contains(&i)) {
+            groups.push(vec![i]);
+        }
+    }
+    groups.sort_by_key(|group| group[0]);
+    match combine {
+        Combine::Grid => {
+            let axes: Vec<Axis> = parameters
+                .iter()
+                .map(|p| {
+                    let values = match (&p.domain, p.samples) {
+                        (Domain::List(values), _) => values.clone(),
+                        (_, Some(samples)) => {
+                            let mut rng = stream(seed, &p.key);
+                            (0..samples).map(|_| p.draw(&mut rng)).collect()
+                        }
+                        (_, None) => {
+                            return Err(Diagnostic::new(
+                                &p.key,
+                                "a grid needs to know how many values to draw from a distribution",
+                            )
+                            .with_hint("add `samples = N` to it, or use `strategy = \"random\"`"));
+                        }
+                    };
+                    Ok(Axis {
+                        key: p.key.clone(),
+                        values,
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            let mut lengths = Vec::new();
+            for group in &groups {
+                let length = axes[group[0]].values.len();
+                if let Some(&other) = group.iter().find(|&&i| axes[i].values.len() != length) {
+                    return Err(Diagnostic::new(
+                        &axes[other].key,
+                        format!(
+                            "zipped keys vary together and need lists of one length: `{}` has {length} values, `{}` has {}",
+                            axes[group[0]].key,
+                            axes[other].key,
+                            axes[other].values.len()
+                        ),
+                    ));
+                }
+                lengths.push(length);
+            }
+            let mut combinations = vec![vec![0; axes.len()]];
+            for (group, length) in groups.iter().zip(lengths) {
+                combinations = combinations
+                    .into_iter()
+                    .flat_map(|prefix| {
+                        (0..length).map(move |index| {
+                            let mut next = prefix.clone();
+                            for &axis in group {
+                                next[axis] = index;
+                            }
+                            next
+                        })
+                    })
+                    .collect();
+            }
+            Ok(Expansion { axes, combinations })
+        }
+        Combine::Random { samples } => {
+            if let Some(p) = parameters.iter().find(|p| p.samples.is_some()) {
+                return Err(Diagnostic::new(
+                    format!("{}.samples", p.key),
+                    "per-key `samples` belongs to grids; a random sweep draws `sweep.samples` configurations",
+                ));
+            }
+            let mut axes: Vec<Axis> = parameters
+                .iter()
+                .map(|p| Axis {
+                    key: p.key.clone(),
+                    values: match &p.domain {
+                        Domain::List(values) => values.clone(),
+                        _ => Vec::new(),
+                    },
+                })
+                .collect();
+            for group in groups.iter().filter(|group| group.len() > 1) {
+                let length = axes[group[0]].values.len();
+                if let Some(&bad) = group.iter().find(|&&i| {
+                    !matches!(parameters[i].domain, Domain::List(_))
+                        || axes[i].values.len() != length
+                }) {
+                    return Err(Diagnostic::new(
+                        &parameters[bad].key,
+                        "zipped keys vary together and need lists of one length",
+                    ));
+                }
+            }
+            let mut rng = stream(seed, "sweep.samples");
+            let mut combinations = Vec::with_capacity(*samples);
+            for _ in 0..*samples {
+                let mut combination = vec![0; axes.len()];
+                for group in &groups {
+                    let first = group[0];
+                    match &parameters[first].domain {
+                        Domain::List(values) => {
+                            let index = rng.random_range(0..values.len());
+                            for &axis in group {
+                                combination[axis] = index;
+                            }
+                        }
+                        _ => {
+                            let value = parameters[first].draw(&mut rng);
+                            combination[first] = axes[first].values.len();
+                            axes[first].values.push(value);
+                        }
+                    }
+                }
+                combinations.push(combination);
+            }
+            Ok(Expansion { axes, combinations })
+        }
+    }
+}
+
+/// A random stream for one purpose of one experiment.
+fn stream(seed: u64, purpose: &str) -> ChaCha8Rng {
+    let digest = Sha256::digest(format!("{seed}/{purpose}").as_bytes());
+    ChaCha8Rng::from_seed(digest.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parameter(key: &str, value: &str) -> Parameter {
+        let value: toml::Value =
+            toml::from_str::<toml::Table>(&format!("v = {value}")).unwrap()["v"].clone();
+        Parameter::parse(key, &value).unwrap()
+    }
+
+    #[test]
+    fn zip_groups_vary_together_and_other_keys_multiply() {
+        let parameters = [
+            parameter("a", "[1, 2, 3]"),
+            parameter("b", "[10, 20]"),
+            parameter("c", "[\"x\", \"y\", \"z\"]"),
+        ];
+        let expansion = expand(&parameters, &[vec![0, 2]], &Combine::Grid, 0).unwrap();
+        assert_eq!(expansion.combinations.len(), 6);
+        assert!(expansion.combinations.iter().all(|c| c[0] == c[2]));
+        let err = expand(&parameters, &[vec![0, 1]], &Combine::Grid, 0).unwrap_err();
+        assert!(err.message.contains("one length"), "{}", err.message);
+    }
+
+    #[test]
+    fn random_draws_stay_in_their_domains_and_repeat_with_the_seed() {
+        let parameters = [
+            parameter("lr", "{ log_uniform = [1e-4, 1e-1] }"),
+            parameter("width", "{ int_uniform = [2, 5] }"),
+            parameter("dropout", "{ uniform = [0.0, 0.5] }"),
+            parameter("kind", "{ choice = [\"a\", \"b\"] }"),
+        ];
+        let random = Combine::Random { samples: 400 };
+        let expansion = expand(&parameters, &[], &random, 7).unwrap();
+        let values = |axis: usize| -> Vec<toml::Value> {
+            expansion
+                .combinations
+                .iter()
+                .map(|c| expansion.axes[axis].values[c[axis]].clone())
+                .collect()
+        };
+        let lrs: Vec<f64> = values(0).iter().map(|v| v.as_float().unwrap()).collect();
+        assert!(lrs.iter().all(|lr| (1e-4..1e-1).contains(lr)));
+        // Log-uniform: each decade gets about a third of the draws.
+        let low_decade = lrs.iter().filter(|&&lr| lr < 1e-3).count();
+        assert!(
+            (100..170).contains(&low_decade),
+            "{low_decade} of 400 below 1e-3"
+        );
+        let widths: Vec<i64> = values(1).iter().map(|v| v.as_integer().unwrap()).collect();
+        assert!(
+            widths.iter().all(|w| (2..=5).contains(w))
+                && widths.contains(&2)
+                && widths.contains(&5)
+        );
+        assert!(
+            values(2)
+                .iter()
+                .all(|v| (0.0..0.5).contains(&v.as_float().unwrap()))
+        );
+        assert_eq!(expansion, expand(&parameters, &[], &random, 7).unwrap());
+        assert_ne!(expansion, expand(&parameters, &[], &random, 8).unwrap());
+    }
+
+    #[test]
+    fn a_grid_draws_the_samples_a_distribution_asks_for() {
+        let parameters = [parameter(
+            "lr",
+            "{ log_uniform = [1e-4, 1e-2], samples = 3 }",
+        )];
+        let expansion = expand(&parameters, &[], &Combine::Grid, 1).unwrap();
+        assert_eq!(expansion.combinations.len(), 3);
+        let without = [parameter("lr", "{ log_uniform = [1e-4, 1e-2] }")];
+        assert!(
+            expand(&without, &[], &Combine::Grid, 1)
+                .unwrap_err()
+                .hint
+                .unwrap()
+                .contains("samples = N")
+        );
+    }
+}
