@@ -35,6 +35,23 @@ pub(crate) struct SpecFile {
     pub evaluate: EvaluateSection,
     #[serde(default)]
     pub sweep: SweepSection,
+    #[serde(default)]
+    pub resources: ResourcesSection,
+}
+
+/// `[resources]`: how the sweep's runs are executed; not part of any run's configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResourcesSection {
+    /// Worker processes at once.
+    pub workers: Option<Spanned<usize>>,
+    /// Compute threads of each worker (`RAYON_NUM_THREADS`, `OMP_NUM_THREADS`).
+    pub threads_per_worker: Option<Spanned<usize>>,
+    /// Longest a run may take, e.g. `"90s"`, `"30m"`, `"2h"`.
+    pub timeout: Option<Spanned<String>>,
+    /// Restarts of a run whose worker died or timed out without recording a result.
+    #[serde(default)]
+    pub retries: u32,
 }
 
 /// `[experiment]`: what the sweep is called and how runs are seeded.

@@ -452,3 +452,24 @@ fn a_random_sweep_draws_its_samples_and_checks_each_draw() {
     let text = error_text(&source.replace("[4, 64]", "[4.5, 64]"));
     assert!(text.contains("expected integer bounds"), "{text}");
 }
+
+#[test]
+fn resources_are_read_and_checked() {
+    let experiment = parse_str(&format!(
+        "{MINIMAL}\n[resources]\nworkers = 2\nthreads_per_worker = 1\ntimeout = \"1.5m\"\nretries = 2\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        experiment.resources,
+        Resources {
+            workers: 2,
+            threads_per_worker: Some(1),
+            timeout: Some(std::time::Duration::from_secs(90)),
+            retries: 2,
+        }
+    );
+    assert_eq!(parse_str(MINIMAL).unwrap().resources, Resources::default());
+    let text = error_text(&format!("{MINIMAL}\n[resources]\nworkers = 0\ntimeout = \"soon\"\n"));
+    assert!(text.contains("`resources.workers`: must be at least 1"), "{text}");
+    assert!(text.contains("cannot read \"soon\" as a duration"), "{text}");
+}
