@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hourglass_data::Registry;
-use hourglass_orchestrator::{SweepLayout, SweepProgress, WorkerCommand};
+use hourglass_orchestrator::{SweepLayout, SweepOptions, SweepProgress, WorkerCommand};
 use hourglass_spec::result::{
     CONFIG_FILE, EpochRecord, RESULT_FILE, RunResult, RunStatus, write_atomic,
 };
@@ -39,6 +39,9 @@ enum Command {
         /// Folder under which the sweep's folder `<experiment name>/` is made.
         #[arg(long, default_value = "reports")]
         reports: PathBuf,
+        /// Train failed runs again (finished runs are always skipped).
+        #[arg(long)]
+        retry_failed: bool,
     },
     /// Rebuild the report of a sweep folder from its saved results.
     Report {
@@ -69,7 +72,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate { spec } => validate(&spec, &cli.datasets),
-        Command::Sweep { spec, reports } => sweep(&spec, &cli.datasets, &reports),
+        Command::Sweep {
+            spec,
+            reports,
+            retry_failed,
+        } => sweep(
+            &spec,
+            &cli.datasets,
+            &reports,
+            &SweepOptions { retry_failed },
+        ),
         Command::Report { sweep_dir } => report(&sweep_dir),
         Command::Datasets => datasets(&cli.datasets),
         Command::Worker { run_dir } => worker(&run_dir, &cli.datasets),
@@ -145,7 +157,7 @@ fn status_name(status: RunStatus) -> &'static str {
     }
 }
 
-fn sweep(spec: &Path, datasets: &Path, reports: &Path) -> Result<ExitCode> {
+fn sweep(spec: &Path, datasets: &Path, reports: &Path, options: &SweepOptions) -> Result<ExitCode> {
     let Some(experiment) = load(spec, datasets)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -161,8 +173,14 @@ fn sweep(spec: &Path, datasets: &Path, reports: &Path) -> Result<ExitCode> {
         ],
     };
     let layout = SweepLayout::new(reports, &experiment);
-    let summary =
-        hourglass_orchestrator::run_sweep(&experiment, &spec_text, &layout, &worker, &mut Lines)?;
+    let summary = hourglass_orchestrator::run_sweep(
+        &experiment,
+        &spec_text,
+        &layout,
+        &worker,
+        options,
+        &mut Lines,
+    )?;
     println!(
         "{}: {} completed, {} failed, {} already finished (skipped)",
         experiment.name, summary.completed, summary.failed, summary.skipped

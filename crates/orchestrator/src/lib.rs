@@ -1,7 +1,9 @@
 //! Runs the runs of a sweep, each in its own worker process, and keeps every finished result.
 //!
-//! A sweep lives in `reports/<experiment>/`; each run in `runs/<id>/`. The orchestrator writes
-//! the run's `config.toml`, starts `WORKER worker RUN_DIR`, and waits. The worker writes
+//! A sweep lives in `reports/<experiment>/`; each run in `runs/<id>/`. The orchestrator takes
+//! the sweep's lock, writes each run's `config.toml`, starts `WORKER worker RUN_DIR` for up to
+//! `resources.workers` runs at once, and polls them, killing any that outlive
+//! `resources.timeout`. The worker writes
 //! `result.json` last and atomically, so a run folder with a `result.json` is finished and a
 //! second invocation of the same sweep skips it; a folder without one is trained again. A
 //! worker that dies without writing its result (panic, abort, kill) gets a failed
@@ -9,23 +11,43 @@
 //! goes on. This crate does not link the training code: it talks to workers through
 //! processes and files only.
 
-use std::collections::BTreeMap;
+mod lock;
+
+use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use hourglass_spec::result::{CONFIG_FILE, RESULT_FILE, RunResult, RunStatus, write_atomic};
 use hourglass_spec::{Experiment, RunSpec};
+
+pub use lock::SweepLock;
 
 /// File in a run folder that receives the worker's stdout and stderr.
 pub const WORKER_LOG: &str = "worker.log";
 /// Lines of a dead worker's log quoted in its failed result.
 const LOG_TAIL_LINES: usize = 20;
 
+/// How often running workers are polled.
+const POLL: Duration = Duration::from_millis(20);
+
 /// Errors that stop a sweep as a whole (a single run failing is not one of them).
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
+    /// Another orchestrator is running this sweep.
+    #[error(
+        "sweep {} is locked by a running orchestrator (pid {pid}, lock file {})",
+        root.display(),
+        root.join(lock::LOCK_FILE).display()
+    )]
+    Locked {
+        /// The sweep's folder.
+        root: PathBuf,
+        /// The holder's process id.
+        pid: u32,
+    },
     /// A file of the sweep could not be written or read.
     #[error("{what} {}: {source}", path.display())]
     Io {
@@ -60,6 +82,13 @@ pub trait SweepProgress {
     fn run_started(&mut self, _run: &RunSpec, _index: usize, _total: usize) {}
     /// A run ended, with its result.
     fn run_finished(&mut self, _run: &RunSpec, _result: &RunResult) {}
+}
+
+/// Choices of one invocation of a sweep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepOptions {
+    /// Train failed runs again instead of skipping them.
+    pub retry_failed: bool,
 }
 
 /// What a sweep did.
@@ -101,44 +130,130 @@ pub fn finished_result(run_dir: &Path) -> Option<RunResult> {
     serde_json::from_str(&text).ok()
 }
 
-/// Runs every unfinished run of `experiment` one after another, writing the spec's text beside
-/// the runs for the record.
+/// Runs every unfinished run of `experiment` (and failed ones with `retry_failed`), up to
+/// `resources.workers` at once, writing the spec's text beside the runs for the record.
 pub fn run_sweep(
     experiment: &Experiment,
     spec_text: &str,
     layout: &SweepLayout,
     worker: &WorkerCommand,
+    options: &SweepOptions,
     progress: &mut dyn SweepProgress,
 ) -> Result<SweepSummary, SweepError> {
     std::fs::create_dir_all(layout.root.join("runs")).map_err(io("cannot create", &layout.root))?;
+    let _lock = SweepLock::acquire(&layout.root)?;
     let spec_copy = layout.root.join("spec.toml");
     write_atomic(&spec_copy, spec_text.as_bytes()).map_err(io("cannot write", &spec_copy))?;
 
     let mut summary = SweepSummary::default();
     let total = experiment.runs.len();
+    let mut queue = VecDeque::new();
     for (index, run) in experiment.runs.iter().enumerate() {
-        let run_dir = layout.run_dir(run);
-        if let Some(result) = finished_result(&run_dir) {
-            summary.skipped += 1;
-            if result.status == RunStatus::Failed {
-                summary.failed += 1;
+        match finished_result(&layout.run_dir(run)) {
+            Some(result) if !(options.retry_failed && result.status == RunStatus::Failed) => {
+                summary.skipped += 1;
+                if result.status == RunStatus::Failed {
+                    summary.failed += 1;
+                }
+                progress.run_skipped(run, &result);
             }
-            progress.run_skipped(run, &result);
-            continue;
+            _ => queue.push_back((index, 0)),
         }
-        progress.run_started(run, index, total);
-        let result = execute(run, &run_dir, worker)?;
-        match result.status {
-            RunStatus::Completed => summary.completed += 1,
-            RunStatus::Failed => summary.failed += 1,
+    }
+
+    let resources = &experiment.resources;
+    let mut running: Vec<Running> = Vec::new();
+    while !queue.is_empty() || !running.is_empty() {
+        while running.len() < resources.workers
+            && let Some((index, attempt)) = queue.pop_front()
+        {
+            let run = &experiment.runs[index];
+            if attempt == 0 {
+                progress.run_started(run, index, total);
+            }
+            let run_dir = layout.run_dir(run);
+            match start(run, index, attempt, &run_dir, worker, resources)? {
+                Ok(job) => running.push(job),
+                Err(ending) => {
+                    let result = record_death(run, &run_dir, &ending, attempt)?;
+                    summary.failed += 1;
+                    progress.run_finished(run, &result);
+                }
+            }
         }
-        progress.run_finished(run, &result);
+        std::thread::sleep(POLL);
+        let mut still_running = Vec::with_capacity(running.len());
+        for mut job in running {
+            let Some(ending) = job.poll(resources.timeout) else {
+                still_running.push(job);
+                continue;
+            };
+            let run = &experiment.runs[job.index];
+            let result = match finished_result(&job.run_dir) {
+                Some(result) => result,
+                None if job.attempt < resources.retries => {
+                    queue.push_front((job.index, job.attempt + 1));
+                    continue;
+                }
+                None => record_death(run, &job.run_dir, &ending, job.attempt)?,
+            };
+            match result.status {
+                RunStatus::Completed => summary.completed += 1,
+                RunStatus::Failed => summary.failed += 1,
+            }
+            progress.run_finished(run, &result);
+        }
+        running = still_running;
     }
     Ok(summary)
 }
 
-/// Runs one run in a worker process and returns its recorded result.
-fn execute(run: &RunSpec, run_dir: &Path, worker: &WorkerCommand) -> Result<RunResult, SweepError> {
+/// A worker process at work on one run.
+struct Running {
+    index: usize,
+    attempt: u32,
+    run_dir: PathBuf,
+    child: Child,
+    started: Instant,
+}
+
+/// Why a worker stopped.
+enum Ending {
+    NotStarted(PathBuf, std::io::Error),
+    Exited(ExitStatus),
+    TimedOut(Duration),
+    Lost(std::io::Error),
+}
+
+impl Running {
+    /// `Some` once the worker has stopped; a worker past `timeout` is killed first.
+    fn poll(&mut self, timeout: Option<Duration>) -> Option<Ending> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(Ending::Exited(status)),
+            Ok(None) => match timeout {
+                Some(limit) if self.started.elapsed() > limit => {
+                    // A kill that fails means the worker has just exited: wait reaps it either way.
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    Some(Ending::TimedOut(limit))
+                }
+                _ => None,
+            },
+            Err(e) => Some(Ending::Lost(e)),
+        }
+    }
+}
+
+/// Writes the run's config and starts its worker, with its output in `worker.log`; a worker
+/// that cannot be started is an ending of the run, not of the sweep.
+fn start(
+    run: &RunSpec,
+    index: usize,
+    attempt: u32,
+    run_dir: &Path,
+    worker: &WorkerCommand,
+    resources: &hourglass_spec::Resources,
+) -> Result<Result<Running, Ending>, SweepError> {
     std::fs::create_dir_all(run_dir).map_err(io("cannot create", run_dir))?;
     let config_path = run_dir.join(CONFIG_FILE);
     let config = toml::to_string(&run.config).expect("run configs serialize to TOML");
@@ -146,21 +261,49 @@ fn execute(run: &RunSpec, run_dir: &Path, worker: &WorkerCommand) -> Result<RunR
 
     let log_path = run_dir.join(WORKER_LOG);
     let log = File::create(&log_path).map_err(io("cannot create", &log_path))?;
-    let status = Command::new(&worker.program)
+    let mut command = Command::new(&worker.program);
+    command
         .args(&worker.args)
         .arg(run_dir)
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(io("cannot share", &log_path))?)
-        .stderr(log)
-        .status();
-
-    if let Some(result) = finished_result(run_dir) {
-        return Ok(result);
+        .stderr(log);
+    if let Some(threads) = resources.threads_per_worker {
+        command
+            .env("RAYON_NUM_THREADS", threads.to_string())
+            .env("OMP_NUM_THREADS", threads.to_string());
     }
-    let reason = match status {
-        Ok(status) => format!("worker exited without a result ({status})"),
-        Err(e) => format!("cannot start worker {}: {e}", worker.program.display()),
+    Ok(match command.spawn() {
+        Ok(child) => Ok(Running {
+            index,
+            attempt,
+            run_dir: run_dir.to_path_buf(),
+            child,
+            started: Instant::now(),
+        }),
+        Err(e) => Err(Ending::NotStarted(worker.program.clone(), e)),
+    })
+}
+
+/// Records a failed result for a run whose worker stopped without writing one.
+fn record_death(
+    run: &RunSpec,
+    run_dir: &Path,
+    ending: &Ending,
+    attempt: u32,
+) -> Result<RunResult, SweepError> {
+    let reason = match ending {
+        Ending::NotStarted(program, e) => format!("cannot start worker {}: {e}", program.display()),
+        Ending::Exited(status) => format!("worker exited without a result ({status})"),
+        Ending::TimedOut(limit) => format!("timed out after {:.0?} and was killed", limit),
+        Ending::Lost(e) => format!("lost track of the worker: {e}"),
     };
+    let reason = if attempt > 0 {
+        format!("{reason} (attempt {})", attempt + 1)
+    } else {
+        reason
+    };
+    let log_path = run_dir.join(WORKER_LOG);
     let tail = log_tail(&log_path);
     let error = if tail.is_empty() {
         reason

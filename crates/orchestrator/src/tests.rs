@@ -49,7 +49,15 @@ fn second_invocation_trains_nothing() {
     std::fs::write(layout.root.join("config.json"), config_json).unwrap();
     let worker = completing_worker(&layout.root);
 
-    let first = run_sweep(&experiment, "spec", &layout, &worker, &mut NoProgress).unwrap();
+    let first = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &SweepOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
     assert_eq!(
         first,
         SweepSummary {
@@ -58,7 +66,15 @@ fn second_invocation_trains_nothing() {
             skipped: 0
         }
     );
-    let second = run_sweep(&experiment, "spec", &layout, &worker, &mut NoProgress).unwrap();
+    let second = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &SweepOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
     assert_eq!(
         second,
         SweepSummary {
@@ -85,7 +101,15 @@ fn a_crashing_worker_is_recorded_as_failed_and_the_sweep_goes_on() {
     let layout = SweepLayout::new(reports.path(), &experiment);
     let worker = sh("echo 'thread main panicked: boom' >&2; exit 3");
 
-    let summary = run_sweep(&experiment, "spec", &layout, &worker, &mut NoProgress).unwrap();
+    let summary = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &SweepOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
     assert_eq!(
         summary,
         SweepSummary {
@@ -122,7 +146,15 @@ fn a_missing_worker_program_is_a_failed_run_not_a_crash() {
         program: "/nonexistent/hourglass".into(),
         args: vec![],
     };
-    let summary = run_sweep(&experiment, "spec", &layout, &worker, &mut NoProgress).unwrap();
+    let summary = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &SweepOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
     assert_eq!(summary.failed, 1);
     let error = finished_result(&layout.run_dir(&experiment.runs[0]))
         .unwrap()
@@ -136,3 +168,228 @@ fn a_missing_worker_program_is_a_failed_run_not_a_crash() {
 
 struct NoProgress;
 impl SweepProgress for NoProgress {}
+
+/// An experiment of `runs` runs with `resources` lines in its `[resources]`.
+fn experiment_with(runs: usize, resources: &str) -> Experiment {
+    let latents: Vec<String> = (1..=runs).map(|latent| latent.to_string()).collect();
+    let source = format!(
+        "[experiment]\nname = \"orchestra\"\n[data]\ndataset = \"mnist\"\n\
+         [resources]\n{resources}\n[sweep.parameters]\n\"model.latent\" = [{}]\n",
+        latents.join(", ")
+    );
+    let catalog = Catalog {
+        datasets: [("mnist".into(), vec![1, 28, 28])].into(),
+        backends: vec![Backend::Flex],
+    };
+    hourglass_spec::parse(Path::new("orchestra.toml"), &source, &catalog).unwrap()
+}
+
+/// A worker that logs its start and end time (ns) to `spans.log`, sleeps, then completes.
+fn timed_worker(root: &Path, seconds: f64) -> WorkerCommand {
+    let completing = completing_worker(root);
+    let script = completing.args[1].to_str().unwrap().to_string();
+    sh(&format!(
+        "start=$(date +%s%N); sleep {seconds}; echo \"$start $(date +%s%N)\" >> {spans}; {script}",
+        spans = root.join("spans.log").display(),
+    ))
+}
+
+fn prepare(experiment: &Experiment, reports: &Path) -> SweepLayout {
+    let layout = SweepLayout::new(reports, experiment);
+    std::fs::create_dir_all(&layout.root).unwrap();
+    let config_json = serde_json::to_string(&experiment.runs[0].config).unwrap();
+    std::fs::write(layout.root.join("config.json"), config_json).unwrap();
+    layout
+}
+
+/// The largest number of workers alive at one instant, from their logged spans.
+fn peak_concurrency(spans: &str) -> usize {
+    let spans: Vec<(u128, u128)> = spans
+        .lines()
+        .map(|line| {
+            let (start, end) = line.split_once(' ').unwrap();
+            (start.parse().unwrap(), end.parse().unwrap())
+        })
+        .collect();
+    spans
+        .iter()
+        .map(|&(start, _)| {
+            spans
+                .iter()
+                .filter(|&&(s, e)| s <= start && start < e)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn workers_run_in_parallel_up_to_the_limit() {
+    for workers in [1, 3] {
+        let reports = tempfile::tempdir().unwrap();
+        let experiment = experiment_with(6, &format!("workers = {workers}"));
+        let layout = prepare(&experiment, reports.path());
+        let worker = timed_worker(&layout.root, 0.3);
+        let summary = run_sweep(
+            &experiment,
+            "spec",
+            &layout,
+            &worker,
+            &SweepOptions::default(),
+            &mut NoProgress,
+        )
+        .unwrap();
+        assert_eq!(summary.completed, 6);
+        let spans = std::fs::read_to_string(layout.root.join("spans.log")).unwrap();
+        assert_eq!(peak_concurrency(&spans), workers, "{spans}");
+    }
+}
+
+#[test]
+fn a_run_past_its_timeout_is_killed_and_recorded() {
+    let reports = tempfile::tempdir().unwrap();
+    let experiment = experiment_with(1, "timeout = \"0.2s\"");
+    let layout = prepare(&experiment, reports.path());
+    let worker = sh("echo started; sleep 30");
+    let summary = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &SweepOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert_eq!(summary.failed, 1);
+    let error = finished_result(&layout.run_dir(&experiment.runs[0]))
+        .unwrap()
+        .error
+        .unwrap();
+    assert!(
+        error.contains("timed out after 200ms") && error.contains("started"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_dead_worker_is_retried_and_a_recorded_failure_is_not() {
+    let reports = tempfile::tempdir().unwrap();
+    let experiment = experiment_with(1, "retries = 2");
+    let layout = prepare(&experiment, reports.path());
+    let completing = completing_worker(&layout.root);
+    let script = completing.args[1].to_str().unwrap().to_string();
+    // Dies on the first two attempts, completes on the third.
+    let attempts = layout.root.join("attempts.log");
+    let worker = sh(&format!(
+        "echo x >> {a}; if [ $(wc -l < {a}) -lt 3 ]; then kill -9 $$; fi; {script}",
+        a = attempts.display()
+    ));
+    let summary = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &SweepOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert_eq!((summary.completed, summary.failed), (1, 0));
+    assert_eq!(
+        std::fs::read_to_string(&attempts).unwrap().lines().count(),
+        3
+    );
+}
+
+#[test]
+fn retry_failed_reruns_failed_runs_only() {
+    let reports = tempfile::tempdir().unwrap();
+    let experiment = experiment_with(2, "");
+    let layout = prepare(&experiment, reports.path());
+    let failing = sh("exit 1");
+    let first = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &failing,
+        &SweepOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert_eq!(first.failed, 2);
+    let worker = completing_worker(&layout.root);
+    let plain = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &SweepOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert_eq!((plain.completed, plain.failed, plain.skipped), (0, 2, 2));
+    let retry = SweepOptions { retry_failed: true };
+    let retried = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &retry,
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert_eq!(
+        (retried.completed, retried.failed, retried.skipped),
+        (2, 0, 0)
+    );
+    let again = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &retry,
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert_eq!((again.completed, again.skipped), (0, 2));
+}
+
+#[test]
+fn a_live_lock_holder_is_named_and_a_dead_one_is_taken_over() {
+    let reports = tempfile::tempdir().unwrap();
+    let experiment = experiment_with(1, "");
+    let layout = prepare(&experiment, reports.path());
+    let worker = completing_worker(&layout.root);
+    let mut holder = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let lock = layout.root.join("sweep.lock");
+    std::fs::write(&lock, format!("{}\n", holder.id())).unwrap();
+    let error = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &SweepOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains(&format!("pid {}", holder.id())),
+        "{error}"
+    );
+    assert!(finished_result(&layout.run_dir(&experiment.runs[0])).is_none());
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let summary = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &SweepOptions::default(),
+        &mut NoProgress,
+    )
+    .unwrap();
+    assert_eq!(summary.completed, 1);
+    assert!(!lock.exists(), "the lock is released when the sweep ends");
+}

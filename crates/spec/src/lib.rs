@@ -247,8 +247,7 @@ fn parse_duration(text: &str) -> Option<std::time::Duration> {
         _ => return None,
     };
     let number: f64 = text[..text.len() - 1].trim().parse().ok()?;
-    (number > 0.0 && number.is_finite())
-        .then(|| std::time::Duration::from_secs_f64(number * scale))
+    (number > 0.0 && number.is_finite()).then(|| std::time::Duration::from_secs_f64(number * scale))
 }
 
 /// The problem with a key that is set but applies to no run of the spec.

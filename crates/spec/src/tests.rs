@@ -469,7 +469,15 @@ fn resources_are_read_and_checked() {
         }
     );
     assert_eq!(parse_str(MINIMAL).unwrap().resources, Resources::default());
-    let text = error_text(&format!("{MINIMAL}\n[resources]\nworkers = 0\ntimeout = \"soon\"\n"));
-    assert!(text.contains("`resources.workers`: must be at least 1"), "{text}");
-    assert!(text.contains("cannot read \"soon\" as a duration"), "{text}");
+    let text = error_text(&format!(
+        "{MINIMAL}\n[resources]\nworkers = 0\ntimeout = \"soon\"\n"
+    ));
+    assert!(
+        text.contains("`resources.workers`: must be at least 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cannot read \"soon\" as a duration"),
+        "{text}"
+    );
 }
