@@ -190,3 +190,113 @@ fn a_diverging_run_is_recorded_as_failed_and_the_sweep_says_so() {
     let html = std::fs::read_to_string(sweep.join("index.html")).unwrap();
     assert!(html.contains("Failed runs") && html.contains("diverged at epoch 1"));
 }
+
+/// Kills the orchestrator with SIGKILL at several moments of a 12-run sweep (two workers),
+/// resuming each time, and checks that no result is ever partial and that the last invocation
+/// trains exactly the runs that had no result, each once.
+#[test]
+fn a_sweep_killed_again_and_again_resumes_to_twelve_complete_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("resume.toml");
+    std::fs::write(
+        &spec,
+        "[experiment]\nname = \"resume\"\nseed = 5\n\n[data]\ndataset = \"mnist\"\n\
+         train_limit = 300\ntest_limit = 100\n\n[model]\nhidden = [16]\n\n[train]\n\
+         batch_size = 50\nepochs = 2\n\n[resources]\nworkers = 2\nthreads_per_worker = 1\n\n\
+         [sweep.parameters]\n\"model.latent\" = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let sweep = reports.join("resume");
+    let sweep_command = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hourglass"));
+        command
+            .current_dir(repo())
+            .arg("--datasets")
+            .arg(repo().join("datasets"))
+            .args([
+                "sweep",
+                spec.to_str().unwrap(),
+                "--reports",
+                reports.to_str().unwrap(),
+            ]);
+        command
+    };
+    let results = || -> Vec<PathBuf> {
+        if !sweep.join("runs").exists() {
+            return Vec::new();
+        }
+        run_dirs(&sweep)
+            .into_iter()
+            .filter(|run| run.join("result.json").exists())
+            .collect()
+    };
+    // Each round kills once the sweep has reached a number of results, plus a delay from a
+    // fixed linear congruential sequence: at varied moments of training, but reproducibly.
+    let mut state = 12_345u64;
+    for (round, target) in [0usize, 2, 4, 7, 10].into_iter().enumerate() {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = 50 + (state >> 33) % 700;
+        let mut child = sweep_command()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        while results().len() < target && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // Orphaned workers notice within 200 ms and stop.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        for run in results() {
+            let result = read_json(&run.join("result.json"));
+            assert_eq!(
+                result["status"],
+                "completed",
+                "round {round}: {}",
+                run.display()
+            );
+        }
+        eprintln!(
+            "round {round}: killed {delay} ms after {target} results, {} results",
+            results().len()
+        );
+    }
+    let finished_before: Vec<PathBuf> = results();
+    let output = sweep_command().output().unwrap();
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    let all = run_dirs(&sweep);
+    assert_eq!(all.len(), 12);
+    for run in &all {
+        let id = run.file_name().unwrap().to_str().unwrap();
+        let result = read_json(&run.join("result.json"));
+        assert_eq!(result["status"], "completed", "{id}");
+        let starts = stdout
+            .lines()
+            .filter(|l| l.starts_with('[') && l.contains(id))
+            .count();
+        let expected = usize::from(!finished_before.contains(run));
+        assert_eq!(
+            starts, expected,
+            "{id} started {starts} times in the last invocation"
+        );
+        let names: Vec<String> = std::fs::read_dir(run)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !names.iter().any(|n| n.contains(".tmp-")),
+            "{id}: leftover {names:?}"
+        );
+    }
+    assert!(!sweep.join("sweep.lock").exists());
+}

@@ -150,6 +150,25 @@ impl SweepProgress for Lines {
     }
 }
 
+/// Stops this worker when the orchestrator that started it is gone (killed with SIGKILL, say),
+/// so that a resumed sweep never races a leftover worker on the same run. The parent is polled
+/// every 200 ms; an orphan's parent id changes to its reaper's.
+fn exit_when_orphaned() {
+    #[cfg(unix)]
+    {
+        let parent = std::os::unix::process::parent_id();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                if std::os::unix::process::parent_id() != parent {
+                    eprintln!("the orchestrator (pid {parent}) is gone: stopping this worker");
+                    std::process::exit(3);
+                }
+            }
+        });
+    }
+}
+
 fn status_name(status: RunStatus) -> &'static str {
     match status {
         RunStatus::Completed => "completed",
@@ -246,6 +265,7 @@ impl hourglass_train::Progress for EpochLines {
 }
 
 fn worker(run_dir: &Path, datasets: &Path) -> Result<ExitCode> {
+    exit_when_orphaned();
     let config_path = run_dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("cannot read {}", config_path.display()))?;

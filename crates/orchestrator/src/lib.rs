@@ -255,6 +255,7 @@ fn start(
     resources: &hourglass_spec::Resources,
 ) -> Result<Result<Running, Ending>, SweepError> {
     std::fs::create_dir_all(run_dir).map_err(io("cannot create", run_dir))?;
+    remove_leftovers(run_dir)?;
     let config_path = run_dir.join(CONFIG_FILE);
     let config = toml::to_string(&run.config).expect("run configs serialize to TOML");
     write_atomic(&config_path, config.as_bytes()).map_err(io("cannot write", &config_path))?;
@@ -283,6 +284,19 @@ fn start(
         }),
         Err(e) => Err(Ending::NotStarted(worker.program.clone(), e)),
     })
+}
+
+/// Removes the half-written temporary files a killed process may have left in a run folder
+/// (`write_atomic` names them `.<file>.tmp-<pid>`), before the run starts again.
+fn remove_leftovers(run_dir: &Path) -> Result<(), SweepError> {
+    let entries = std::fs::read_dir(run_dir).map_err(io("cannot list", run_dir))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') && name.to_string_lossy().contains(".tmp-") {
+            std::fs::remove_file(entry.path()).map_err(io("cannot remove", &entry.path()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Records a failed result for a run whose worker stopped without writing one.
