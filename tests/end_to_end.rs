@@ -300,3 +300,33 @@ fn a_sweep_killed_again_and_again_resumes_to_twelve_complete_runs() {
     }
     assert!(!sweep.join("sweep.lock").exists());
 }
+
+#[test]
+fn early_stopping_ends_a_run_once_validation_stops_improving() {
+    let dir = tempfile::tempdir().unwrap();
+    // No decrease is ever as large as min_delta: the best epoch is the first, and with a
+    // patience of 1 training ends after the second of the five epochs.
+    let spec_path = small_spec(
+        dir.path(),
+        "early",
+        "early_stopping = { patience = 1, min_delta = 1e9 }",
+    );
+    let five_epochs = std::fs::read_to_string(&spec_path)
+        .unwrap()
+        .replace("epochs = 2", "epochs = 5");
+    std::fs::write(&spec_path, five_epochs).unwrap();
+    let reports = dir.path().join("reports");
+    let output = hourglass(&[
+        "sweep",
+        spec_path.to_str().unwrap(),
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    for run in run_dirs(&reports.join("early")) {
+        let result = read_json(&run.join("result.json"));
+        assert_eq!(result["metrics"]["epochs_run"], 2.0, "{result}");
+        let lines = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+        assert_eq!(lines.lines().count(), 2);
+    }
+}

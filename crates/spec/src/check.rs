@@ -272,6 +272,29 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             None,
         );
     }
+    if let Some(early) = &train.early_stopping {
+        if early.patience == 0 {
+            problem(
+                "train.early_stopping.patience",
+                "patience must be at least 1 epoch".into(),
+                None,
+            );
+        }
+        if !non_negative(early.min_delta) {
+            problem(
+                "train.early_stopping.min_delta",
+                format!("{} must be a finite number ≥ 0", early.min_delta),
+                None,
+            );
+        }
+        if data.validation == 0.0 {
+            problem(
+                "train.early_stopping",
+                "early stopping watches the validation loss, but `data.validation` is 0".into(),
+                Some("hold out a validation split, e.g. `data.validation = 0.1`".into()),
+            );
+        }
+    }
     if train.epochs == 0 {
         problem("train.epochs", "epochs must be at least 1".into(), None);
     }

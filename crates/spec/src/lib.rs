@@ -25,9 +25,9 @@ pub use catalog::Catalog;
 pub use diagnostic::{Diagnostic, SpecError};
 pub use schema::{
     Activation, Architecture, Backend, CodeActivation, ContractivePenalty, DataSection,
-    EvaluateSection, KlPenalty, LossSection, ModelKind, ModelSection, NoiseKind, NoiseSection,
-    Optimizer, OutputActivation, Reconstruction, RegularizersSection, RunConfig, SparsityPenalty,
-    Task, TrainSection,
+    EarlyStopping, EvaluateSection, KlPenalty, LossSection, ModelKind, ModelSection, NoiseKind,
+    NoiseSection, Optimizer, OutputActivation, Reconstruction, RegularizersSection, RunConfig,
+    SparsityPenalty, Task, TrainSection,
 };
 pub use sweep::{Axis, RunId, RunSpec};
 

@@ -386,9 +386,12 @@ pub struct TrainSection {
     /// Examples per step.
     #[serde(default = "defaults::batch_size")]
     pub batch_size: usize,
-    /// Passes over the training split.
+    /// Passes over the training split (at most, with early stopping).
     #[serde(default = "defaults::epochs")]
     pub epochs: usize,
+    /// Stop when the validation loss has not improved for `patience` epochs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
     /// Tensor backend that trains the run.
     #[serde(default)]
     pub backend: Backend,
@@ -402,8 +405,36 @@ impl Default for TrainSection {
             momentum: None,
             batch_size: defaults::batch_size(),
             epochs: defaults::epochs(),
+            early_stopping: None,
             backend: Backend::default(),
         }
+    }
+}
+
+/// `train.early_stopping = { patience = 5, min_delta = 0.0 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStopping {
+    /// Epochs without improvement of the validation loss before training stops.
+    pub patience: usize,
+    /// Smallest decrease of the validation loss that counts as an improvement.
+    #[serde(default)]
+    pub min_delta: f64,
+}
+
+impl EarlyStopping {
+    /// Whether training should stop after the epoch whose validation losses, in order, are
+    /// `history`: the best loss is `patience` or more epochs old.
+    pub fn should_stop(&self, history: &[f64]) -> bool {
+        let mut best = f64::INFINITY;
+        let mut best_epoch = 0;
+        for (epoch, &loss) in history.iter().enumerate() {
+            if loss < best - self.min_delta {
+                best = loss;
+                best_epoch = epoch;
+            }
+        }
+        !history.is_empty() && history.len() - 1 - best_epoch >= self.patience
     }
 }
 

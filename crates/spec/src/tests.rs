@@ -481,3 +481,23 @@ fn resources_are_read_and_checked() {
         "{text}"
     );
 }
+
+#[test]
+fn early_stopping_waits_for_patience_epochs_after_the_best() {
+    let rule = EarlyStopping {
+        patience: 2,
+        min_delta: 0.01,
+    };
+    assert!(!rule.should_stop(&[]));
+    assert!(!rule.should_stop(&[1.0, 0.9]));
+    assert!(!rule.should_stop(&[1.0, 0.9, 0.95]));
+    assert!(rule.should_stop(&[1.0, 0.9, 0.95, 0.92]));
+    // An improvement smaller than min_delta does not reset the count.
+    assert!(rule.should_stop(&[1.0, 0.9, 0.895, 0.899]));
+    assert!(!rule.should_stop(&[1.0, 0.9, 0.95, 0.85]));
+    let text = error_text(
+        "[experiment]\nname = \"x\"\n\n[data]\ndataset = \"mnist\"\nvalidation = 0.0\n\n\
+         [train]\nearly_stopping = { patience = 3 }\n",
+    );
+    assert!(text.contains("`data.validation` is 0"), "{text}");
+}

@@ -140,6 +140,8 @@ pub fn train_run(
     let mut stepping_seconds = 0.0;
     let mut samples = 0usize;
     let epochs = config.train.epochs;
+    let mut validation_losses = Vec::new();
+    let mut epochs_run = 0;
     for epoch in 1..=epochs {
         let order = permutation(splits.train.len(), epoch_seed(config.seed, epoch));
         let steps_per_epoch = order.len().div_ceil(batch_size);
@@ -190,6 +192,13 @@ pub fn train_run(
             .and_then(|()| metrics_file.flush())
             .map_err(write_error(&metrics_path))?;
         progress.epoch_ended(&record, epochs);
+        epochs_run = epoch;
+        if let (Some(rule), Some(loss)) = (&config.train.early_stopping, record.val_loss) {
+            validation_losses.push(loss);
+            if rule.should_stop(&validation_losses) {
+                break;
+            }
+        }
     }
     let train_seconds = started.elapsed().as_secs_f64();
 
@@ -201,7 +210,7 @@ pub fn train_run(
             metric::SAMPLES_PER_SECOND,
             samples as f64 / stepping_seconds.max(1e-9),
         ),
-        (metric::EPOCHS_RUN, epochs as f64),
+        (metric::EPOCHS_RUN, epochs_run as f64),
         (metric::PARAMETERS, model.num_params() as f64),
     ]);
     if let [1, height, width] = splits.test.shape[..] {
