@@ -266,6 +266,10 @@ fn a_sweep_killed_again_and_again_resumes_to_twelve_complete_runs() {
             results().len()
         );
     }
+    // The last killed orchestrator saw runs finish long before it died, and rewrote the
+    // results table after each: it is readable while a sweep runs.
+    let table = std::fs::read_to_string(sweep.join("results.csv")).unwrap();
+    assert!(table.lines().count() > 1, "{table}");
     let finished_before: Vec<PathBuf> = results();
     let output = sweep_command().output().unwrap();
     let stdout = text(&output.stdout);

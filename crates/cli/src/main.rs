@@ -128,9 +128,14 @@ fn validate(spec: &Path, datasets: &Path) -> Result<ExitCode> {
 }
 
 /// Prints one line per run event.
-struct Lines;
+/// Prints one line per run event and rewrites the sweep's results table and report after each
+/// finished run, so they can be read while the sweep goes on.
+struct Lines<'a> {
+    root: &'a Path,
+    name: &'a str,
+}
 
-impl SweepProgress for Lines {
+impl SweepProgress for Lines<'_> {
     fn run_skipped(&mut self, run: &RunSpec, result: &RunResult) {
         println!("{} already {}, skipped", run.id, status_name(result.status));
     }
@@ -146,6 +151,10 @@ impl SweepProgress for Lines {
             ),
             (None, Some(mse)) => println!("{} completed: test_mse {mse:.5}", run.id),
             (None, None) => println!("{} completed", run.id),
+        }
+        // A report failure is reported but does not undo or fail the training that finished.
+        if let Err(error) = hourglass_report::write_report(self.root, self.name) {
+            eprintln!("warning: report not updated: {error}");
         }
     }
 }
@@ -198,7 +207,10 @@ fn sweep(spec: &Path, datasets: &Path, reports: &Path, options: &SweepOptions) -
         &layout,
         &worker,
         options,
-        &mut Lines,
+        &mut Lines {
+            root: &layout.root,
+            name: &experiment.name,
+        },
     )?;
     println!(
         "{}: {} completed, {} failed, {} already finished (skipped)",
