@@ -49,15 +49,7 @@ fn second_invocation_trains_nothing() {
     std::fs::write(layout.root.join("config.json"), config_json).unwrap();
     let worker = completing_worker(&layout.root);
 
-    let first = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &worker,
-        &SweepOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap();
+    let first = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!(
         first,
         SweepSummary {
@@ -66,15 +58,7 @@ fn second_invocation_trains_nothing() {
             skipped: 0
         }
     );
-    let second = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &worker,
-        &SweepOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap();
+    let second = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!(
         second,
         SweepSummary {
@@ -101,15 +85,7 @@ fn a_crashing_worker_is_recorded_as_failed_and_the_sweep_goes_on() {
     let layout = SweepLayout::new(reports.path(), &experiment);
     let worker = sh("echo 'thread main panicked: boom' >&2; exit 3");
 
-    let summary = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &worker,
-        &SweepOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap();
+    let summary = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!(
         summary,
         SweepSummary {
@@ -146,15 +122,7 @@ fn a_missing_worker_program_is_a_failed_run_not_a_crash() {
         program: "/nonexistent/hourglass".into(),
         args: vec![],
     };
-    let summary = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &worker,
-        &SweepOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap();
+    let summary = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!(summary.failed, 1);
     let error = finished_result(&layout.run_dir(&experiment.runs[0]))
         .unwrap()
@@ -164,6 +132,39 @@ fn a_missing_worker_program_is_a_failed_run_not_a_crash() {
         error.contains("cannot start worker /nonexistent/hourglass"),
         "{error}"
     );
+}
+
+/// Runs the sweep of `experiment` with default options and no progress output.
+fn sweep(
+    experiment: &Experiment,
+    layout: &SweepLayout,
+    worker: &WorkerCommand,
+) -> Result<SweepSummary, SweepError> {
+    run_sweep(
+        experiment,
+        "spec",
+        layout,
+        worker,
+        &SweepOptions::default(),
+        &mut NoProgress,
+    )
+}
+
+/// Runs the sweep of `experiment` with `--retry-failed`.
+fn sweep_retrying(
+    experiment: &Experiment,
+    layout: &SweepLayout,
+    worker: &WorkerCommand,
+) -> Result<SweepSummary, SweepError> {
+    let options = SweepOptions { retry_failed: true };
+    run_sweep(
+        experiment,
+        "spec",
+        layout,
+        worker,
+        &options,
+        &mut NoProgress,
+    )
 }
 
 struct NoProgress;
@@ -230,15 +231,7 @@ fn workers_run_in_parallel_up_to_the_limit() {
         let experiment = experiment_with(6, &format!("workers = {workers}"));
         let layout = prepare(&experiment, reports.path());
         let worker = timed_worker(&layout.root, 0.3);
-        let summary = run_sweep(
-            &experiment,
-            "spec",
-            &layout,
-            &worker,
-            &SweepOptions::default(),
-            &mut NoProgress,
-        )
-        .unwrap();
+        let summary = sweep(&experiment, &layout, &worker).unwrap();
         assert_eq!(summary.completed, 6);
         let spans = std::fs::read_to_string(layout.root.join("spans.log")).unwrap();
         assert_eq!(peak_concurrency(&spans), workers, "{spans}");
@@ -251,15 +244,7 @@ fn a_run_past_its_timeout_is_killed_and_recorded() {
     let experiment = experiment_with(1, "timeout = \"0.2s\"");
     let layout = prepare(&experiment, reports.path());
     let worker = sh("echo started; sleep 30");
-    let summary = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &worker,
-        &SweepOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap();
+    let summary = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!(summary.failed, 1);
     let error = finished_result(&layout.run_dir(&experiment.runs[0]))
         .unwrap()
@@ -284,15 +269,7 @@ fn a_dead_worker_is_retried_and_a_recorded_failure_is_not() {
         "echo x >> {a}; if [ $(wc -l < {a}) -lt 3 ]; then kill -9 $$; fi; {script}",
         a = attempts.display()
     ));
-    let summary = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &worker,
-        &SweepOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap();
+    let summary = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!((summary.completed, summary.failed), (1, 0));
     assert_eq!(
         std::fs::read_to_string(&attempts).unwrap().lines().count(),
@@ -306,50 +283,17 @@ fn retry_failed_reruns_failed_runs_only() {
     let experiment = experiment_with(2, "");
     let layout = prepare(&experiment, reports.path());
     let failing = sh("exit 1");
-    let first = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &failing,
-        &SweepOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap();
+    let first = sweep(&experiment, &layout, &failing).unwrap();
     assert_eq!(first.failed, 2);
     let worker = completing_worker(&layout.root);
-    let plain = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &worker,
-        &SweepOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap();
+    let plain = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!((plain.completed, plain.failed, plain.skipped), (0, 2, 2));
-    let retry = SweepOptions { retry_failed: true };
-    let retried = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &worker,
-        &retry,
-        &mut NoProgress,
-    )
-    .unwrap();
+    let retried = sweep_retrying(&experiment, &layout, &worker).unwrap();
     assert_eq!(
         (retried.completed, retried.failed, retried.skipped),
         (2, 0, 0)
     );
-    let again = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &worker,
-        &retry,
-        &mut NoProgress,
-    )
-    .unwrap();
+    let again = sweep_retrying(&experiment, &layout, &worker).unwrap();
     assert_eq!((again.completed, again.skipped), (0, 2));
 }
 
@@ -365,15 +309,7 @@ fn a_live_lock_holder_is_named_and_a_dead_one_is_taken_over() {
         .unwrap();
     let lock = layout.root.join("sweep.lock");
     std::fs::write(&lock, format!("{}\n", holder.id())).unwrap();
-    let error = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &worker,
-        &SweepOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap_err();
+    let error = sweep(&experiment, &layout, &worker).unwrap_err();
     assert!(
         error.to_string().contains(&format!("pid {}", holder.id())),
         "{error}"
@@ -381,15 +317,7 @@ fn a_live_lock_holder_is_named_and_a_dead_one_is_taken_over() {
     assert!(finished_result(&layout.run_dir(&experiment.runs[0])).is_none());
     holder.kill().unwrap();
     holder.wait().unwrap();
-    let summary = run_sweep(
-        &experiment,
-        "spec",
-        &layout,
-        &worker,
-        &SweepOptions::default(),
-        &mut NoProgress,
-    )
-    .unwrap();
+    let summary = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!(summary.completed, 1);
     assert!(!lock.exists(), "the lock is released when the sweep ends");
 }

@@ -78,8 +78,15 @@ epochs = 5
 /// one another's random streams.
 static ORDER: Mutex<()> = Mutex::new(());
 
-fn datasets() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
+/// The repository's data sets, and the catalog a spec is checked against.
+fn registry_and_catalog() -> (Registry, Catalog) {
+    let datasets: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+    let registry = Registry::discover(&datasets).unwrap();
+    let catalog = Catalog {
+        datasets: registry.shapes(),
+        backends: vec![Backend::Flex],
+    };
+    (registry, catalog)
 }
 
 /// Trains every run of `spec` once per test process and returns their metrics in sweep
@@ -95,11 +102,7 @@ fn trained(spec: &str) -> Vec<BTreeMap<String, f64>> {
     if let Some(metrics) = cache.get(spec) {
         return metrics.clone();
     }
-    let registry = Registry::discover(&datasets()).unwrap();
-    let catalog = Catalog {
-        datasets: registry.shapes(),
-        backends: vec![Backend::Flex],
-    };
+    let (registry, catalog) = registry_and_catalog();
     let experiment = hourglass_spec::parse(Path::new("zoo.toml"), spec, &catalog).unwrap();
     let metrics: Vec<_> = experiment
         .runs
@@ -315,11 +318,7 @@ fn conv_beats_mlp_on_fashion_mnist_at_the_same_code_size() {
 
 #[test]
 fn runs_on_images_save_their_grids() {
-    let registry = Registry::discover(&datasets()).unwrap();
-    let catalog = Catalog {
-        datasets: registry.shapes(),
-        backends: vec![Backend::Flex],
-    };
+    let (registry, catalog) = registry_and_catalog();
     let spec = VAE_32
         .replace("[data]\n", "[data]\ntrain_limit = 500\ntest_limit = 100\n")
         .replace("epochs = 3", "epochs = 1");
