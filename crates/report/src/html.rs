@@ -50,6 +50,7 @@ pub(crate) fn page(
     title: &str,
     records: &[RunRecord],
     table: &ResultsTable,
+    configurations: &ResultsTable,
 ) -> Result<String, ReportError> {
     let title = escape(title);
     let mut html = String::new();
@@ -61,6 +62,7 @@ pub(crate) fn page(
     summary(&mut html, records);
     how_to_read(&mut html);
     results(&mut html, table);
+    seed_statistics(&mut html, configurations);
     curves(&mut html, records, table)?;
     failures(&mut html, records);
     html.push_str("<p>Raw data: <a href=\"results.csv\">results.csv</a> and <code>runs/&lt;id&gt;/</code>.</p>\n</body></html>\n");
@@ -73,10 +75,11 @@ fn summary(html: &mut String, records: &[RunRecord]) {
         .filter(|r| r.result.status == RunStatus::Completed)
         .collect();
     let failed = records.len() - completed.len();
-    let seconds: f64 = records
+    // Folded from +0: an empty f64 sum is -0, which would print as "-0 s".
+    let seconds = records
         .iter()
         .filter_map(|r| r.result.metrics.get("train_seconds"))
-        .sum();
+        .fold(0.0, |total, s| total + s);
     let _ = write!(
         html,
         "<section id=\"summary\"><h2>Summary</h2><p>{} runs: {} completed, {failed} failed; \
@@ -164,6 +167,61 @@ fn results(html: &mut String, table: &ResultsTable) {
         html.push_str("</tr>\n");
     }
     html.push_str("</tbody></table></section>\n");
+}
+
+/// Mean ± standard deviation over seeds per configuration, when some configuration has
+/// several seeds.
+fn seed_statistics(html: &mut String, configurations: &ResultsTable) {
+    let repeated = configurations
+        .rows
+        .iter()
+        .any(|row| matches!(row[0], Cell::Number(seeds) if seeds > 1.0));
+    if !repeated {
+        return;
+    }
+    let settings = 1 + configurations.varied;
+    html.push_str(
+        "<section id=\"configurations\"><h2>Configurations: mean ± std over seeds</h2><table><thead><tr>",
+    );
+    for column in &configurations.columns[..settings] {
+        let _ = write!(html, "<th>{}</th>", escape(column));
+    }
+    for column in configurations.columns[settings..].iter().step_by(2) {
+        let _ = write!(
+            html,
+            "<th>{}</th>",
+            escape(column.trim_end_matches("_mean"))
+        );
+    }
+    html.push_str("</tr></thead><tbody>\n");
+    for row in &configurations.rows {
+        html.push_str("<tr>");
+        for cell in &row[..settings] {
+            match cell {
+                Cell::Text(text) => {
+                    let _ = write!(html, "<td>{}</td>", escape(text));
+                }
+                Cell::Number(v) => {
+                    let _ = write!(html, "<td class=\"num\">{}</td>", number(*v));
+                }
+                Cell::Missing => html.push_str("<td></td>"),
+            }
+        }
+        for pair in row[settings..].chunks(2) {
+            let _ = match pair {
+                [Cell::Number(mean), Cell::Number(std)] => write!(
+                    html,
+                    "<td class=\"num\">{} ± {}</td>",
+                    number(*mean),
+                    number(*std)
+                ),
+                [Cell::Number(mean), _] => write!(html, "<td class=\"num\">{}</td>", number(*mean)),
+                _ => write!(html, "<td></td>"),
+            };
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody></table><p>Raw data: <a href=\"configurations.csv\">configurations.csv</a>.</p></section>\n");
 }
 
 fn curves(

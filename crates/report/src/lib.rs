@@ -18,6 +18,8 @@ pub use table::{Cell, ResultsTable};
 pub const RESULTS_CSV: &str = "results.csv";
 /// File name of the HTML report.
 pub const INDEX_HTML: &str = "index.html";
+/// File name of the per-configuration table (mean and std over seeds) in a sweep folder.
+pub const CONFIGURATIONS_CSV: &str = "configurations.csv";
 
 /// What can stop a report from being written.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +112,8 @@ fn read_epochs(path: &Path) -> Vec<EpochRecord> {
 pub struct ReportFiles {
     /// `results.csv`.
     pub csv: PathBuf,
+    /// `configurations.csv`.
+    pub configurations: PathBuf,
     /// `index.html`.
     pub html: PathBuf,
 }
@@ -118,8 +122,10 @@ pub struct ReportFiles {
 pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, ReportError> {
     let records = collect(sweep_dir)?;
     let table = ResultsTable::from_records(&records);
+    let configurations = ResultsTable::by_configuration(&records);
     let files = ReportFiles {
         csv: sweep_dir.join(RESULTS_CSV),
+        configurations: sweep_dir.join(CONFIGURATIONS_CSV),
         html: sweep_dir.join(INDEX_HTML),
     };
     let write = |path: &Path, bytes: &[u8]| {
@@ -130,7 +136,9 @@ pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, Report
         })
     };
     write(&files.csv, &table.to_csv()?)?;
-    write(&files.html, html::page(title, &records, &table)?.as_bytes())?;
+    write(&files.configurations, &configurations.to_csv()?)?;
+    let page = html::page(title, &records, &table, &configurations)?;
+    write(&files.html, page.as_bytes())?;
     Ok(files)
 }
 

@@ -64,14 +64,7 @@ impl ResultsTable {
                     Cell::Text(result.id.to_string()),
                     Cell::Text(status.as_str().unwrap_or_default().to_string()),
                 ];
-                row.extend(varied.iter().map(|key| match config.get(key) {
-                    Some(serde_json::Value::Number(n)) => {
-                        Cell::Number(n.as_f64().unwrap_or(f64::NAN))
-                    }
-                    Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
-                    Some(other) => Cell::Text(other.to_string()),
-                    None => Cell::Missing,
-                }));
+                row.extend(varied.iter().map(|key| config_cell(config.get(key))));
                 row.extend(metrics.iter().map(|m| {
                     result
                         .metrics
@@ -84,6 +77,63 @@ impl ResultsTable {
                         .as_ref()
                         .map_or(Cell::Missing, |e| Cell::Text(e.clone())),
                 );
+                row
+            })
+            .collect();
+        Self {
+            columns,
+            rows,
+            varied: varied.len(),
+        }
+    }
+
+    /// Completed runs grouped by configuration (every setting but the seed), in order of first
+    /// appearance: the number of seeds, the settings that vary between configurations, and
+    /// for each metric its mean and sample standard deviation over the seeds (`_mean`,
+    /// `_std`; no deviation for a single seed).
+    pub fn by_configuration(records: &[RunRecord]) -> Self {
+        let completed: Vec<&RunRecord> = records
+            .iter()
+            .filter(|r| r.result.status == hourglass_spec::result::RunStatus::Completed)
+            .collect();
+        let mut groups: Vec<(BTreeMap<String, serde_json::Value>, Vec<&RunRecord>)> = Vec::new();
+        for record in completed {
+            let mut config =
+                flatten(&serde_json::to_value(&record.result.config).expect("configs serialize"));
+            config.remove("seed");
+            match groups.iter_mut().find(|(c, _)| *c == config) {
+                Some((_, members)) => members.push(record),
+                None => groups.push((config, vec![record])),
+            }
+        }
+        let configs: Vec<_> = groups.iter().map(|(c, _)| c.clone()).collect();
+        let varied = varied_keys(&configs);
+        let metrics = metric_names(
+            groups
+                .iter()
+                .flat_map(|(_, members)| members.iter().copied()),
+        );
+
+        let mut columns = vec!["seeds".to_string()];
+        columns.extend(varied.iter().cloned());
+        for metric in &metrics {
+            columns.push(format!("{metric}_mean"));
+            columns.push(format!("{metric}_std"));
+        }
+        let rows = groups
+            .iter()
+            .map(|(config, runs)| {
+                let mut row = vec![Cell::Number(runs.len() as f64)];
+                row.extend(varied.iter().map(|key| config_cell(config.get(key))));
+                for metric in &metrics {
+                    let values: Vec<f64> = runs
+                        .iter()
+                        .filter_map(|r| r.result.metrics.get(metric).copied())
+                        .collect();
+                    let (mean, std) = mean_and_std(&values);
+                    row.push(mean.map_or(Cell::Missing, Cell::Number));
+                    row.push(std.map_or(Cell::Missing, Cell::Number));
+                }
                 row
             })
             .collect();
@@ -150,6 +200,28 @@ impl ResultsTable {
     }
 }
 
+/// The cell of a configuration value.
+fn config_cell(value: Option<&serde_json::Value>) -> Cell {
+    match value {
+        Some(serde_json::Value::Number(n)) => Cell::Number(n.as_f64().unwrap_or(f64::NAN)),
+        Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
+        Some(other) => Cell::Text(other.to_string()),
+        None => Cell::Missing,
+    }
+}
+
+/// Mean and sample standard deviation (n - 1); no deviation below two values.
+fn mean_and_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
+    if values.is_empty() {
+        return (None, None);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let std = (values.len() > 1)
+        .then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
+    (Some(mean), std)
+}
+
 /// A JSON object flattened to dotted keys; arrays stay whole.
 fn flatten(value: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
     fn walk(
@@ -191,9 +263,9 @@ fn varied_keys(configs: &[BTreeMap<String, serde_json::Value>]) -> Vec<String> {
 }
 
 /// The contract metrics any run has, then the other metrics alphabetically.
-fn metric_names(records: &[RunRecord]) -> Vec<String> {
+fn metric_names<'a>(records: impl IntoIterator<Item = &'a RunRecord>) -> Vec<String> {
     let present: BTreeSet<&String> = records
-        .iter()
+        .into_iter()
         .flat_map(|r| r.result.metrics.keys())
         .collect();
     let mut names: Vec<String> = CONTRACT_METRICS

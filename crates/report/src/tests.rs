@@ -116,3 +116,80 @@ fn an_empty_sweep_is_an_error_not_an_empty_page() {
     let err = write_report(dir.path(), "none").unwrap_err();
     assert!(err.to_string().contains("no finished run"), "{err}");
 }
+
+#[test]
+fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = "[experiment]\nname = \"seeds\"\nrepeats = 2\n[data]\ndataset = \"mnist\"\n\
+                  [sweep.parameters]\n\"model.latent\" = [2, 8]\n";
+    let catalog = Catalog {
+        datasets: [("mnist".into(), vec![1, 28, 28])].into(),
+        backends: vec![Backend::Flex],
+    };
+    let experiment = hourglass_spec::parse(Path::new("seeds.toml"), source, &catalog).unwrap();
+    // Latent 2: both seeds complete (mse 1 and 3); latent 8: one completes, one fails.
+    for (i, run) in experiment.runs.iter().enumerate() {
+        let run_dir = dir.path().join("runs").join(run.id.as_str());
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let failed = i == 3;
+        let result = RunResult {
+            id: run.id.clone(),
+            status: if failed {
+                RunStatus::Failed
+            } else {
+                RunStatus::Completed
+            },
+            error: failed.then(|| "boom".to_string()),
+            config: run.config.clone(),
+            metrics: if failed {
+                BTreeMap::new()
+            } else {
+                BTreeMap::from([("test_mse".to_string(), [1.0, 3.0, 0.5][i])])
+            },
+        };
+        std::fs::write(
+            run_dir.join("result.json"),
+            serde_json::to_string(&result).unwrap(),
+        )
+        .unwrap();
+    }
+    let records = collect(dir.path()).unwrap();
+    let table = ResultsTable::by_configuration(&records);
+    assert_eq!(
+        table.columns,
+        ["seeds", "model.latent", "test_mse_mean", "test_mse_std"]
+    );
+    let row = |latent: f64| {
+        table
+            .rows
+            .iter()
+            .find(|row| row[1] == Cell::Number(latent))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        row(2.0)[..3],
+        [Cell::Number(2.0), Cell::Number(2.0), Cell::Number(2.0)]
+    );
+    let Cell::Number(std) = row(2.0)[3] else {
+        panic!("no std")
+    };
+    assert!((std - 2f64.sqrt()).abs() < 1e-12);
+    assert_eq!(
+        row(8.0),
+        [
+            Cell::Number(1.0),
+            Cell::Number(8.0),
+            Cell::Number(0.5),
+            Cell::Missing
+        ]
+    );
+    let files = write_report(dir.path(), "seeds").unwrap();
+    let csv = std::fs::read_to_string(files.configurations).unwrap();
+    assert!(
+        csv.starts_with("seeds,model.latent,test_mse_mean,test_mse_std\n"),
+        "{csv}"
+    );
+    let html = std::fs::read_to_string(files.html).unwrap();
+    assert!(html.contains("2.000 ± 1.414"), "{html}");
+}
