@@ -334,3 +334,60 @@ fn early_stopping_ends_a_run_once_validation_stops_improving() {
         assert_eq!(lines.lines().count(), 2);
     }
 }
+
+/// Ctrl-C (SIGINT) stops scheduling: the running run finishes and is kept, nothing is marked
+/// failed, the exit code is 130 with a hint to resume, and the same command finishes the rest.
+#[test]
+fn an_interrupted_sweep_finishes_its_running_run_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = small_spec(dir.path(), "interrupt", "learning_rate = 1e-3");
+    let four_runs = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("[4, 16]", "[4, 8, 12, 16]");
+    std::fs::write(&spec, four_runs).unwrap();
+    let reports = dir.path().join("reports");
+    let args = [
+        "--datasets",
+        repo().join("datasets").to_str().unwrap(),
+        "sweep",
+        spec.to_str().unwrap(),
+        "--reports",
+        reports.to_str().unwrap(),
+    ]
+    .map(String::from);
+    let child = Command::new(env!("CARGO_BIN_EXE_hourglass"))
+        .current_dir(repo())
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runs = reports.join("interrupt").join("runs");
+    while !std::fs::read_dir(&runs).is_ok_and(|mut entries| entries.next().is_some()) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let signal = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signal.success());
+    let output = child.wait_with_output().unwrap();
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(130), "{stdout}");
+    assert!(
+        stdout.contains("interrupted") && stdout.contains("to resume"),
+        "{stdout}"
+    );
+    let finished: Vec<PathBuf> = run_dirs(&reports.join("interrupt"))
+        .into_iter()
+        .filter(|run| run.join("result.json").exists())
+        .collect();
+    assert_eq!(finished.len(), 1, "{stdout}");
+    assert_eq!(
+        read_json(&finished[0].join("result.json"))["status"],
+        "completed"
+    );
+
+    let output = hourglass(&args[2..].iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(output.status.success());
+    assert!(text(&output.stdout).contains("3 completed, 0 failed, 1 already finished"));
+}

@@ -76,12 +76,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             spec,
             reports,
             retry_failed,
-        } => sweep(
-            &spec,
-            &cli.datasets,
-            &reports,
-            &SweepOptions { retry_failed },
-        ),
+        } => sweep(&spec, &cli.datasets, &reports, retry_failed),
         Command::Report { sweep_dir } => report(&sweep_dir),
         Command::Datasets => datasets(&cli.datasets),
         Command::Worker { run_dir } => worker(&run_dir, &cli.datasets),
@@ -136,6 +131,12 @@ struct Lines<'a> {
 }
 
 impl SweepProgress for Lines<'_> {
+    fn stopping(&mut self, running: usize) {
+        println!(
+            "interrupted: starting no more runs; waiting for {running} running to finish \
+             (interrupt again to stop them now: they are trained again on resume)"
+        );
+    }
     fn run_skipped(&mut self, run: &RunSpec, result: &RunResult) {
         println!("{} already {}, skipped", run.id, status_name(result.status));
     }
@@ -157,6 +158,21 @@ impl SweepProgress for Lines<'_> {
             eprintln!("warning: report not updated: {error}");
         }
     }
+}
+
+/// The first Ctrl-C (SIGINT) or SIGTERM sets `stop`: no run starts any more and running ones
+/// finish. A second one ends the orchestrator at once; its workers notice and stop, and their
+/// runs, left without a result, are trained again on resume.
+fn stop_on_interrupt(stop: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first, so it fires only once the flag was already set by an earlier signal.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
+            .context("cannot install the Ctrl-C handler")?;
+        signal_hook::flag::register(signal, stop.clone())
+            .context("cannot install the Ctrl-C handler")?;
+    }
+    Ok(())
 }
 
 /// Stops this worker when the orchestrator that started it is gone (killed with SIGKILL, say),
@@ -185,7 +201,7 @@ fn status_name(status: RunStatus) -> &'static str {
     }
 }
 
-fn sweep(spec: &Path, datasets: &Path, reports: &Path, options: &SweepOptions) -> Result<ExitCode> {
+fn sweep(spec: &Path, datasets: &Path, reports: &Path, retry_failed: bool) -> Result<ExitCode> {
     let Some(experiment) = load(spec, datasets)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -201,12 +217,17 @@ fn sweep(spec: &Path, datasets: &Path, reports: &Path, options: &SweepOptions) -
         ],
     };
     let layout = SweepLayout::new(reports, &experiment);
+    let options = SweepOptions {
+        retry_failed,
+        ..SweepOptions::default()
+    };
+    stop_on_interrupt(&options.stop)?;
     let summary = hourglass_orchestrator::run_sweep(
         &experiment,
         &spec_text,
         &layout,
         &worker,
-        options,
+        &options,
         &mut Lines {
             root: &layout.root,
             name: &experiment.name,
@@ -220,6 +241,14 @@ fn sweep(spec: &Path, datasets: &Path, reports: &Path, options: &SweepOptions) -
     match hourglass_report::write_report(&layout.root, &experiment.name) {
         Ok(files) => println!("report: {}", files.html.display()),
         Err(error) => eprintln!("warning: no report written: {error}"),
+    }
+    if summary.unfinished > 0 {
+        println!(
+            "{} runs not started; to resume, run the same command again: `hourglass sweep {}`",
+            summary.unfinished,
+            spec.display()
+        );
+        return Ok(ExitCode::from(130));
     }
     Ok(if summary.failed > 0 {
         ExitCode::FAILURE

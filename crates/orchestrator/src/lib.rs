@@ -18,6 +18,8 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hourglass_spec::result::{CONFIG_FILE, RESULT_FILE, RunResult, RunStatus, write_atomic};
@@ -82,13 +84,17 @@ pub trait SweepProgress {
     fn run_started(&mut self, _run: &RunSpec, _index: usize, _total: usize) {}
     /// A run ended, with its result.
     fn run_finished(&mut self, _run: &RunSpec, _result: &RunResult) {}
+    /// The sweep was asked to stop: no run starts any more, `running` runs are finishing.
+    fn stopping(&mut self, _running: usize) {}
 }
 
 /// Choices of one invocation of a sweep.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct SweepOptions {
     /// Train failed runs again instead of skipping them.
     pub retry_failed: bool,
+    /// Set (by a Ctrl-C handler, say) to stop starting runs; running ones finish.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// What a sweep did.
@@ -100,6 +106,8 @@ pub struct SweepSummary {
     pub failed: usize,
     /// Runs already finished before this invocation.
     pub skipped: usize,
+    /// Runs not started because the sweep was asked to stop; the next invocation trains them.
+    pub unfinished: usize,
 }
 
 /// Folders of a sweep.
@@ -163,7 +171,14 @@ pub fn run_sweep(
 
     let resources = &experiment.resources;
     let mut running: Vec<Running> = Vec::new();
+    let mut stopping = false;
     while !queue.is_empty() || !running.is_empty() {
+        if !stopping && options.stop.load(Ordering::SeqCst) {
+            stopping = true;
+            summary.unfinished = queue.len();
+            queue.clear();
+            progress.stopping(running.len());
+        }
         while running.len() < resources.workers
             && let Some((index, attempt)) = queue.pop_front()
         {
@@ -269,6 +284,10 @@ fn start(
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(io("cannot share", &log_path))?)
         .stderr(log);
+    // A process group of its own: a Ctrl-C at the terminal reaches the orchestrator, which
+    // lets running workers finish, rather than killing them mid-run.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     if let Some(threads) = resources.threads_per_worker {
         command
             .env("RAYON_NUM_THREADS", threads.to_string())

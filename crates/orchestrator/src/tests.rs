@@ -55,7 +55,8 @@ fn second_invocation_trains_nothing() {
         SweepSummary {
             completed: 3,
             failed: 0,
-            skipped: 0
+            skipped: 0,
+            unfinished: 0
         }
     );
     let second = sweep(&experiment, &layout, &worker).unwrap();
@@ -64,7 +65,8 @@ fn second_invocation_trains_nothing() {
         SweepSummary {
             completed: 0,
             failed: 0,
-            skipped: 3
+            skipped: 3,
+            unfinished: 0
         }
     );
     let calls = std::fs::read_to_string(layout.root.join("calls.log")).unwrap();
@@ -91,7 +93,8 @@ fn a_crashing_worker_is_recorded_as_failed_and_the_sweep_goes_on() {
         SweepSummary {
             completed: 0,
             failed: 2,
-            skipped: 0
+            skipped: 0,
+            unfinished: 0
         }
     );
     for run in &experiment.runs {
@@ -156,7 +159,10 @@ fn sweep_retrying(
     layout: &SweepLayout,
     worker: &WorkerCommand,
 ) -> Result<SweepSummary, SweepError> {
-    let options = SweepOptions { retry_failed: true };
+    let options = SweepOptions {
+        retry_failed: true,
+        ..SweepOptions::default()
+    };
     run_sweep(
         experiment,
         "spec",
@@ -320,4 +326,35 @@ fn a_live_lock_holder_is_named_and_a_dead_one_is_taken_over() {
     let summary = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!(summary.completed, 1);
     assert!(!lock.exists(), "the lock is released when the sweep ends");
+}
+
+#[test]
+fn a_stop_request_lets_running_runs_finish_and_starts_no_more() {
+    let reports = tempfile::tempdir().unwrap();
+    let experiment = experiment_with(3, "");
+    let layout = prepare(&experiment, reports.path());
+    let worker = timed_worker(&layout.root, 0.5);
+    let options = SweepOptions::default();
+    let stop = options.stop.clone();
+    let requester = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        stop.store(true, Ordering::SeqCst);
+    });
+    let summary = run_sweep(
+        &experiment,
+        "spec",
+        &layout,
+        &worker,
+        &options,
+        &mut NoProgress,
+    )
+    .unwrap();
+    requester.join().unwrap();
+    assert_eq!(
+        (summary.completed, summary.failed, summary.unfinished),
+        (1, 0, 2)
+    );
+    assert!(finished_result(&layout.run_dir(&experiment.runs[1])).is_none());
+    let resumed = sweep(&experiment, &layout, &worker).unwrap();
+    assert_eq!((resumed.completed, resumed.skipped), (2, 1));
 }
