@@ -30,6 +30,32 @@ fn hourglass(args: &[&str]) -> Output {
     output
 }
 
+/// The arguments of `hourglass sweep SPEC --reports REPORTS`.
+fn sweep_args<'a>(spec: &'a Path, reports: &'a Path) -> [&'a str; 4] {
+    [
+        "sweep",
+        spec.to_str().unwrap(),
+        "--reports",
+        reports.to_str().unwrap(),
+    ]
+}
+
+/// Runs `hourglass sweep SPEC --reports REPORTS` to its end.
+fn run_sweep(spec: &Path, reports: &Path) -> Output {
+    hourglass(&sweep_args(spec, reports))
+}
+
+/// `hourglass sweep SPEC --reports REPORTS`, to be started in the background.
+fn sweep_command(spec: &Path, reports: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hourglass"));
+    command
+        .current_dir(repo())
+        .arg("--datasets")
+        .arg(repo().join("datasets"))
+        .args(sweep_args(spec, reports));
+    command
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -91,14 +117,8 @@ fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let spec = small_spec(dir.path(), "e2e", "learning_rate = 3e-3");
     let reports = dir.path().join("reports");
-    let args = [
-        "sweep",
-        spec.to_str().unwrap(),
-        "--reports",
-        reports.to_str().unwrap(),
-    ];
 
-    let output = hourglass(&args);
+    let output = run_sweep(&spec, &reports);
     assert!(output.status.success());
     let sweep = reports.join("e2e");
     let runs = run_dirs(&sweep);
@@ -150,7 +170,7 @@ fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
             .unwrap()
     };
     let before: Vec<_> = runs.iter().map(|r| modified(r)).collect();
-    let again = hourglass(&args);
+    let again = run_sweep(&spec, &reports);
     assert!(again.status.success());
     assert!(text(&again.stdout).contains("e2e: 0 completed, 0 failed, 2 already finished"));
     let after: Vec<_> = runs.iter().map(|r| modified(r)).collect();
@@ -173,12 +193,7 @@ fn a_diverging_run_is_recorded_as_failed_and_the_sweep_says_so() {
         "optimizer = \"sgd\"\nlearning_rate = 1e30",
     );
     let reports = dir.path().join("reports");
-    let output = hourglass(&[
-        "sweep",
-        spec.to_str().unwrap(),
-        "--reports",
-        reports.to_str().unwrap(),
-    ]);
+    let output = run_sweep(&spec, &reports);
     assert_eq!(output.status.code(), Some(1));
     let sweep = reports.join("diverge");
     for run in run_dirs(&sweep) {
@@ -208,20 +223,6 @@ fn a_sweep_killed_again_and_again_resumes_to_twelve_complete_runs() {
     .unwrap();
     let reports = dir.path().join("reports");
     let sweep = reports.join("resume");
-    let sweep_command = || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hourglass"));
-        command
-            .current_dir(repo())
-            .arg("--datasets")
-            .arg(repo().join("datasets"))
-            .args([
-                "sweep",
-                spec.to_str().unwrap(),
-                "--reports",
-                reports.to_str().unwrap(),
-            ]);
-        command
-    };
     let results = || -> Vec<PathBuf> {
         if !sweep.join("runs").exists() {
             return Vec::new();
@@ -239,7 +240,7 @@ fn a_sweep_killed_again_and_again_resumes_to_twelve_complete_runs() {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         let delay = 50 + (state >> 33) % 700;
-        let mut child = sweep_command()
+        let mut child = sweep_command(&spec, &reports)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -271,7 +272,7 @@ fn a_sweep_killed_again_and_again_resumes_to_twelve_complete_runs() {
     let table = std::fs::read_to_string(sweep.join("results.csv")).unwrap();
     assert!(table.lines().count() > 1, "{table}");
     let finished_before: Vec<PathBuf> = results();
-    let output = sweep_command().output().unwrap();
+    let output = sweep_command(&spec, &reports).output().unwrap();
     let stdout = text(&output.stdout);
     assert!(
         output.status.success(),
@@ -320,12 +321,7 @@ fn early_stopping_ends_a_run_once_validation_stops_improving() {
         .replace("epochs = 2", "epochs = 5");
     std::fs::write(&spec_path, five_epochs).unwrap();
     let reports = dir.path().join("reports");
-    let output = hourglass(&[
-        "sweep",
-        spec_path.to_str().unwrap(),
-        "--reports",
-        reports.to_str().unwrap(),
-    ]);
+    let output = run_sweep(&spec_path, &reports);
     assert!(output.status.success());
     for run in run_dirs(&reports.join("early")) {
         let result = read_json(&run.join("result.json"));
@@ -346,18 +342,7 @@ fn an_interrupted_sweep_finishes_its_running_run_and_resumes() {
         .replace("[4, 16]", "[4, 8, 12, 16]");
     std::fs::write(&spec, four_runs).unwrap();
     let reports = dir.path().join("reports");
-    let args = [
-        "--datasets",
-        repo().join("datasets").to_str().unwrap(),
-        "sweep",
-        spec.to_str().unwrap(),
-        "--reports",
-        reports.to_str().unwrap(),
-    ]
-    .map(String::from);
-    let child = Command::new(env!("CARGO_BIN_EXE_hourglass"))
-        .current_dir(repo())
-        .args(&args)
+    let child = sweep_command(&spec, &reports)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -387,7 +372,7 @@ fn an_interrupted_sweep_finishes_its_running_run_and_resumes() {
         "completed"
     );
 
-    let output = hourglass(&args[2..].iter().map(String::as_str).collect::<Vec<_>>());
+    let output = run_sweep(&spec, &reports);
     assert!(output.status.success());
     assert!(text(&output.stdout).contains("3 completed, 0 failed, 1 already finished"));
 }

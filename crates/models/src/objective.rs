@@ -33,28 +33,21 @@ pub struct ObjectiveTerms {
 }
 
 impl Objective {
-    /// The objective of `config`; its kinds decide which penalties apply.
+    /// The objective of `config`. The spec has already dropped the penalties that do not
+    /// belong to the run's kinds, so every penalty left in the config applies; a VAE without
+    /// `regularizers.kl` gets the plain ELBO (β = 1).
     pub fn from_config(config: &RunConfig) -> Self {
         let regularizers = &config.regularizers;
-        let model = &config.model;
         Self {
             reconstruction: config.loss.reconstruction,
-            activation_l1: if model.is(ModelKind::Sparse) {
-                regularizers.activation_l1
-            } else {
-                0.0
-            },
-            sparsity: regularizers
-                .sparsity
-                .as_ref()
-                .filter(|_| model.is(ModelKind::Sparse))
-                .map(|s| (s.target, s.weight)),
+            activation_l1: regularizers.activation_l1,
+            sparsity: regularizers.sparsity.as_ref().map(|s| (s.target, s.weight)),
             contractive: regularizers
                 .contractive
                 .as_ref()
-                .filter(|_| model.is(ModelKind::Contractive))
                 .map(|c| (c.weight, c.projections)),
-            kl: (model.kind == ModelKind::Vae).then(|| regularizers.kl.clone().unwrap_or_default()),
+            kl: (config.model.kind == ModelKind::Vae)
+                .then(|| regularizers.kl.clone().unwrap_or_default()),
             weight_l1: regularizers.weight_l1,
         }
     }
@@ -93,8 +86,8 @@ impl Objective {
             terms.total = terms.total + penalty::sparsity_kl(code.clone(), target) * weight;
         }
         if let Some((weight, projections)) = self.contractive {
-            terms.total =
-                terms.total + penalty::jacobian_penalty(model, input, projections) * weight;
+            terms.total = terms.total
+                + penalty::jacobian_penalty(model, input, &output.code, projections) * weight;
         }
         if self.weight_l1 > 0.0
             && let Some(l1) = penalty::weight_l1(model.weights())
@@ -201,7 +194,8 @@ mod tests {
         let scalar = |t: Tensor<1>| t.into_scalar::<f32>();
         let base = scalar(plain.terms(&model, input.clone(), input.clone(), 0.0).total);
         let with = contractive.terms(&model, input.clone(), input.clone(), 0.0);
-        let penalty = scalar(penalty::jacobian_penalty(&model, input, 1));
+        let code = model.encode(input.clone());
+        let penalty = scalar(penalty::jacobian_penalty(&model, input, &code, 1));
         assert!((scalar(with.reconstruction) - base).abs() < 1e-6);
         assert!((scalar(with.total) - base - 0.5 * penalty).abs() < 1e-5);
     }

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use hourglass_spec::CodeActivation;
 
-use crate::autoencoder::Autoencoder;
+use crate::autoencoder::{Autoencoder, Code};
 
 /// Step of the central differences in the contractive estimator. Encoders are piecewise
 /// smooth, so the truncation error is O(ε²) away from ReLU kinks; at 1e-3 the f32 rounding
@@ -117,15 +117,20 @@ pub fn rademacher(count: usize, features: usize, device: &Device) -> Tensor<2> {
 }
 
 /// Mean squared Frobenius norm of `model`'s encoder Jacobian (of the code, or a VAE's μ) at
-/// `input`: exact for a one-layer encoder, else estimated with `projections` random
+/// `input`, whose encoding `code` the caller has already computed: exact for a one-layer
+/// encoder (from `code`, no further pass), else estimated with `projections` random
 /// directions per example.
 ///
 /// # Shapes
 /// - input: `[batch, input]`
-pub fn jacobian_penalty(model: &Autoencoder, input: Tensor<2>, projections: usize) -> Tensor<1> {
+pub fn jacobian_penalty(
+    model: &Autoencoder,
+    input: Tensor<2>,
+    code: &Code,
+    projections: usize,
+) -> Tensor<1> {
     match model.single_layer_encoder() {
         Some(layer) => {
-            let code = model.encode(input);
             let weight = layer.weight.val();
             let weight = if model.is_variational() {
                 weight.narrow(1, 0, model.latent())
@@ -134,8 +139,8 @@ pub fn jacobian_penalty(model: &Autoencoder, input: Tensor<2>, projections: usiz
             };
             contractive_exact(
                 weight,
-                code.pre_activation,
-                code.mean,
+                code.pre_activation.clone(),
+                code.mean.clone(),
                 model.code_activation(),
             )
         }

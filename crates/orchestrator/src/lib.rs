@@ -22,7 +22,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hourglass_spec::result::{CONFIG_FILE, RESULT_FILE, RunResult, RunStatus, write_atomic};
+use hourglass_spec::result::{
+    CONFIG_FILE, RESULT_FILE, RunResult, RunStatus, is_temporary, write_atomic,
+};
 use hourglass_spec::{Experiment, RunSpec};
 
 pub use lock::SweepLock;
@@ -305,13 +307,12 @@ fn start(
     })
 }
 
-/// Removes the half-written temporary files a killed process may have left in a run folder
-/// (`write_atomic` names them `.<file>.tmp-<pid>`), before the run starts again.
+/// Removes the half-written temporary files a killed process may have left in a run folder,
+/// before the run starts again.
 fn remove_leftovers(run_dir: &Path) -> Result<(), SweepError> {
     let entries = std::fs::read_dir(run_dir).map_err(io("cannot list", run_dir))?;
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') && name.to_string_lossy().contains(".tmp-") {
+        if is_temporary(&entry.file_name().to_string_lossy()) {
             std::fs::remove_file(entry.path()).map_err(io("cannot remove", &entry.path()))?;
         }
     }

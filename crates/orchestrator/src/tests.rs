@@ -7,10 +7,13 @@ use hourglass_spec::{Backend, Catalog};
 
 use super::*;
 
-fn experiment(latents: &str) -> Experiment {
+/// An experiment of `runs` runs with `resources` lines in its `[resources]`.
+fn experiment(runs: usize, resources: &str) -> Experiment {
+    let latents: Vec<String> = (1..=runs).map(|latent| latent.to_string()).collect();
     let source = format!(
         "[experiment]\nname = \"orchestra\"\n[data]\ndataset = \"mnist\"\n\
-         [sweep.parameters]\n\"model.latent\" = [{latents}]\n"
+         [resources]\n{resources}\n[sweep.parameters]\n\"model.latent\" = [{}]\n",
+        latents.join(", ")
     );
     let catalog = Catalog {
         datasets: [("mnist".into(), vec![1, 28, 28])].into(),
@@ -42,11 +45,8 @@ fn completing_worker(root: &Path) -> WorkerCommand {
 #[test]
 fn second_invocation_trains_nothing() {
     let reports = tempfile::tempdir().unwrap();
-    let experiment = experiment("2, 8, 32");
-    let layout = SweepLayout::new(reports.path(), &experiment);
-    std::fs::create_dir_all(&layout.root).unwrap();
-    let config_json = serde_json::to_string(&experiment.runs[0].config).unwrap();
-    std::fs::write(layout.root.join("config.json"), config_json).unwrap();
+    let experiment = experiment(3, "");
+    let layout = prepare(&experiment, reports.path());
     let worker = completing_worker(&layout.root);
 
     let first = sweep(&experiment, &layout, &worker).unwrap();
@@ -83,7 +83,7 @@ fn second_invocation_trains_nothing() {
 #[test]
 fn a_crashing_worker_is_recorded_as_failed_and_the_sweep_goes_on() {
     let reports = tempfile::tempdir().unwrap();
-    let experiment = experiment("2, 8");
+    let experiment = experiment(2, "");
     let layout = SweepLayout::new(reports.path(), &experiment);
     let worker = sh("echo 'thread main panicked: boom' >&2; exit 3");
 
@@ -119,7 +119,7 @@ fn a_half_written_result_counts_as_unfinished() {
 #[test]
 fn a_missing_worker_program_is_a_failed_run_not_a_crash() {
     let reports = tempfile::tempdir().unwrap();
-    let experiment = experiment("2");
+    let experiment = experiment(1, "");
     let layout = SweepLayout::new(reports.path(), &experiment);
     let worker = WorkerCommand {
         program: "/nonexistent/hourglass".into(),
@@ -127,14 +127,19 @@ fn a_missing_worker_program_is_a_failed_run_not_a_crash() {
     };
     let summary = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!(summary.failed, 1);
-    let error = finished_result(&layout.run_dir(&experiment.runs[0]))
-        .unwrap()
-        .error
-        .unwrap();
+    let error = recorded_error(&layout, &experiment.runs[0]);
     assert!(
         error.contains("cannot start worker /nonexistent/hourglass"),
         "{error}"
     );
+}
+
+/// The error recorded for `run`'s failed result.
+fn recorded_error(layout: &SweepLayout, run: &RunSpec) -> String {
+    finished_result(&layout.run_dir(run))
+        .unwrap()
+        .error
+        .unwrap()
 }
 
 /// Runs the sweep of `experiment` with default options and no progress output.
@@ -175,21 +180,6 @@ fn sweep_retrying(
 
 struct NoProgress;
 impl SweepProgress for NoProgress {}
-
-/// An experiment of `runs` runs with `resources` lines in its `[resources]`.
-fn experiment_with(runs: usize, resources: &str) -> Experiment {
-    let latents: Vec<String> = (1..=runs).map(|latent| latent.to_string()).collect();
-    let source = format!(
-        "[experiment]\nname = \"orchestra\"\n[data]\ndataset = \"mnist\"\n\
-         [resources]\n{resources}\n[sweep.parameters]\n\"model.latent\" = [{}]\n",
-        latents.join(", ")
-    );
-    let catalog = Catalog {
-        datasets: [("mnist".into(), vec![1, 28, 28])].into(),
-        backends: vec![Backend::Flex],
-    };
-    hourglass_spec::parse(Path::new("orchestra.toml"), &source, &catalog).unwrap()
-}
 
 /// A worker that logs its start and end time (ns) to `spans.log`, sleeps, then completes.
 fn timed_worker(root: &Path, seconds: f64) -> WorkerCommand {
@@ -234,7 +224,7 @@ fn peak_concurrency(spans: &str) -> usize {
 fn workers_run_in_parallel_up_to_the_limit() {
     for workers in [1, 3] {
         let reports = tempfile::tempdir().unwrap();
-        let experiment = experiment_with(6, &format!("workers = {workers}"));
+        let experiment = experiment(6, &format!("workers = {workers}"));
         let layout = prepare(&experiment, reports.path());
         let worker = timed_worker(&layout.root, 0.3);
         let summary = sweep(&experiment, &layout, &worker).unwrap();
@@ -247,15 +237,12 @@ fn workers_run_in_parallel_up_to_the_limit() {
 #[test]
 fn a_run_past_its_timeout_is_killed_and_recorded() {
     let reports = tempfile::tempdir().unwrap();
-    let experiment = experiment_with(1, "timeout = \"0.2s\"");
+    let experiment = experiment(1, "timeout = \"0.2s\"");
     let layout = prepare(&experiment, reports.path());
     let worker = sh("echo started; sleep 30");
     let summary = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!(summary.failed, 1);
-    let error = finished_result(&layout.run_dir(&experiment.runs[0]))
-        .unwrap()
-        .error
-        .unwrap();
+    let error = recorded_error(&layout, &experiment.runs[0]);
     assert!(
         error.contains("timed out after 200ms") && error.contains("started"),
         "{error}"
@@ -265,7 +252,7 @@ fn a_run_past_its_timeout_is_killed_and_recorded() {
 #[test]
 fn a_dead_worker_is_retried_and_a_recorded_failure_is_not() {
     let reports = tempfile::tempdir().unwrap();
-    let experiment = experiment_with(1, "retries = 2");
+    let experiment = experiment(1, "retries = 2");
     let layout = prepare(&experiment, reports.path());
     let completing = completing_worker(&layout.root);
     let script = completing.args[1].to_str().unwrap().to_string();
@@ -286,7 +273,7 @@ fn a_dead_worker_is_retried_and_a_recorded_failure_is_not() {
 #[test]
 fn retry_failed_reruns_failed_runs_only() {
     let reports = tempfile::tempdir().unwrap();
-    let experiment = experiment_with(2, "");
+    let experiment = experiment(2, "");
     let layout = prepare(&experiment, reports.path());
     let failing = sh("exit 1");
     let first = sweep(&experiment, &layout, &failing).unwrap();
@@ -306,7 +293,7 @@ fn retry_failed_reruns_failed_runs_only() {
 #[test]
 fn a_live_lock_holder_is_named_and_a_dead_one_is_taken_over() {
     let reports = tempfile::tempdir().unwrap();
-    let experiment = experiment_with(1, "");
+    let experiment = experiment(1, "");
     let layout = prepare(&experiment, reports.path());
     let worker = completing_worker(&layout.root);
     let mut holder = std::process::Command::new("sleep")
@@ -331,7 +318,7 @@ fn a_live_lock_holder_is_named_and_a_dead_one_is_taken_over() {
 #[test]
 fn a_stop_request_lets_running_runs_finish_and_starts_no_more() {
     let reports = tempfile::tempdir().unwrap();
-    let experiment = experiment_with(3, "");
+    let experiment = experiment(3, "");
     let layout = prepare(&experiment, reports.path());
     let worker = timed_worker(&layout.root, 0.5);
     let options = SweepOptions::default();

@@ -8,15 +8,20 @@ use hourglass_spec::{Backend, Catalog};
 
 use super::*;
 
-/// Writes a sweep of three runs (latent 2, 8 and 32; the last one failed) into `dir`.
-fn write_fixture(dir: &Path) {
-    let source = "[experiment]\nname = \"fixture\"\n[data]\ndataset = \"mnist\"\n\
-                  [sweep.parameters]\n\"model.latent\" = [2, 8, 32]\n";
+/// The experiment of an MNIST spec.
+fn parse_spec(source: &str) -> hourglass_spec::Experiment {
     let catalog = Catalog {
         datasets: [("mnist".into(), vec![1, 28, 28])].into(),
         backends: vec![Backend::Flex],
     };
-    let experiment = hourglass_spec::parse(Path::new("fixture.toml"), source, &catalog).unwrap();
+    hourglass_spec::parse(Path::new("spec.toml"), source, &catalog).unwrap()
+}
+
+/// Writes a sweep of three runs (latent 2, 8 and 32; the last one failed) into `dir`.
+fn write_fixture(dir: &Path) {
+    let source = "[experiment]\nname = \"fixture\"\n[data]\ndataset = \"mnist\"\n\
+                  [sweep.parameters]\n\"model.latent\" = [2, 8, 32]\n";
+    let experiment = parse_spec(source);
     for (i, run) in experiment.runs.iter().enumerate() {
         let run_dir = dir.join("runs").join(run.id.as_str());
         std::fs::create_dir_all(&run_dir).unwrap();
@@ -122,11 +127,7 @@ fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
     let dir = tempfile::tempdir().unwrap();
     let source = "[experiment]\nname = \"seeds\"\nrepeats = 2\n[data]\ndataset = \"mnist\"\n\
                   [sweep.parameters]\n\"model.latent\" = [2, 8]\n";
-    let catalog = Catalog {
-        datasets: [("mnist".into(), vec![1, 28, 28])].into(),
-        backends: vec![Backend::Flex],
-    };
-    let experiment = hourglass_spec::parse(Path::new("seeds.toml"), source, &catalog).unwrap();
+    let experiment = parse_spec(source);
     // Latent 2: both seeds complete (mse 1 and 3); latent 8: one completes, one fails.
     for (i, run) in experiment.runs.iter().enumerate() {
         let run_dir = dir.path().join("runs").join(run.id.as_str());

@@ -130,11 +130,26 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     }
 
     let regularizers = &config.regularizers;
-    for (key, value) in [
+    // Weights and amounts that must be finite and ≥ 0, wherever they are set.
+    let mut amounts = vec![
         ("regularizers.weight_decay", regularizers.weight_decay),
         ("regularizers.weight_l1", regularizers.weight_l1),
         ("regularizers.activation_l1", regularizers.activation_l1),
-    ] {
+    ];
+    if let Some(sparsity) = &regularizers.sparsity {
+        amounts.push(("regularizers.sparsity.weight", sparsity.weight));
+    }
+    if let Some(contractive) = &regularizers.contractive {
+        amounts.push(("regularizers.contractive.weight", contractive.weight));
+    }
+    if let Some(kl) = &regularizers.kl {
+        amounts.push(("regularizers.kl.beta", kl.beta));
+        amounts.push(("regularizers.kl.warmup_epochs", kl.warmup_epochs));
+    }
+    if let Some(early) = &config.train.early_stopping {
+        amounts.push(("train.early_stopping.min_delta", early.min_delta));
+    }
+    for (key, value) in amounts {
         if !non_negative(value) {
             problem(key, format!("{value} must be a finite number ≥ 0"), None);
         }
@@ -160,13 +175,6 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
                 None,
             );
         }
-        if !non_negative(sparsity.weight) {
-            problem(
-                "regularizers.sparsity.weight",
-                format!("{} must be a finite number ≥ 0", sparsity.weight),
-                None,
-            );
-        }
         if model.code_activation != CodeActivation::Sigmoid {
             problem(
                 "regularizers.sparsity",
@@ -182,39 +190,12 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             "a contractive autoencoder needs `regularizers.contractive`".into(),
             Some("set `regularizers.contractive = { weight = 0.1 }`".into()),
         ),
-        Some(contractive) => {
-            if !non_negative(contractive.weight) {
-                problem(
-                    "regularizers.contractive.weight",
-                    format!("{} must be a finite number ≥ 0", contractive.weight),
-                    None,
-                );
-            }
-            if contractive.projections == 0 {
-                problem(
-                    "regularizers.contractive.projections",
-                    "the estimator needs at least 1 projection".into(),
-                    None,
-                );
-            }
-        }
-        None => {}
-    }
-    if let Some(kl) = &regularizers.kl {
-        if !non_negative(kl.beta) {
-            problem(
-                "regularizers.kl.beta",
-                format!("{} must be a finite number ≥ 0", kl.beta),
-                None,
-            );
-        }
-        if !non_negative(kl.warmup_epochs) {
-            problem(
-                "regularizers.kl.warmup_epochs",
-                format!("{} must be a finite number ≥ 0", kl.warmup_epochs),
-                None,
-            );
-        }
+        Some(contractive) if contractive.projections == 0 => problem(
+            "regularizers.contractive.projections",
+            "the estimator needs at least 1 projection".into(),
+            None,
+        ),
+        _ => {}
     }
     match &config.noise {
         None if model.is(ModelKind::Denoising) => problem(
@@ -277,13 +258,6 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             problem(
                 "train.early_stopping.patience",
                 "patience must be at least 1 epoch".into(),
-                None,
-            );
-        }
-        if !non_negative(early.min_delta) {
-            problem(
-                "train.early_stopping.min_delta",
-                format!("{} must be a finite number ≥ 0", early.min_delta),
                 None,
             );
         }

@@ -17,7 +17,7 @@ mod schema;
 mod space;
 mod sweep;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;
 
@@ -129,7 +129,7 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
     let mut expanded = 0;
     let mut seen_problems = BTreeSet::new();
     // Keys that were set but dropped from every run so far as not applying to it.
-    let mut dropped_everywhere: Option<BTreeSet<&'static str>> = None;
+    let mut dropped_everywhere: Option<BTreeMap<&'static str, &'static str>> = None;
     for combination in combinations {
         let assignments: Vec<(String, toml::Value)> = axes
             .iter()
@@ -148,20 +148,23 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
                 .try_into()
                 .expect("each swept value was checked on its own against the schema");
             let (config, dropped) = config.without_inapplicable();
-            let dropped: BTreeSet<&'static str> = dropped.into_iter().collect();
+            let dropped: BTreeMap<&'static str, &'static str> = dropped.into_iter().collect();
             // A swept value that was dropped did not make this run: keep it out of its summary.
             let applied: Vec<(String, toml::Value)> = assignments
                 .iter()
                 .filter(|(key, _)| {
                     !dropped
-                        .iter()
+                        .keys()
                         .any(|d| key == d || key.starts_with(&format!("{d}.")))
                 })
                 .cloned()
                 .collect();
             dropped_everywhere = Some(match dropped_everywhere {
                 None => dropped,
-                Some(before) => before.intersection(&dropped).copied().collect(),
+                Some(mut before) => {
+                    before.retain(|key, _| dropped.contains_key(key));
+                    before
+                }
             });
             for problem in check::check_run(&config, catalog) {
                 if seen_problems.insert((problem.key.clone(), problem.message.clone())) {
@@ -180,9 +183,9 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             }
         }
     }
-    for key in dropped_everywhere.unwrap_or_default() {
+    for (key, owner) in dropped_everywhere.unwrap_or_default() {
         let span = locator.value_span(key);
-        problems.push(inapplicable(key).at(span));
+        problems.push(inapplicable(key, owner).at(span));
     }
     if !problems.is_empty() {
         return Err(invalid(problems));
@@ -251,19 +254,7 @@ fn parse_duration(text: &str) -> Option<std::time::Duration> {
 }
 
 /// The problem with a key that is set but applies to no run of the spec.
-fn inapplicable(key: &str) -> Diagnostic {
-    let owner = match key {
-        "train.momentum" => "SGD (`train.optimizer = \"sgd\"`)",
-        "model.channels" => "the conv architecture (`model.architecture = \"conv\"`)",
-        "model.code_activation" => "every kind but the VAE",
-        "regularizers.activation_l1" | "regularizers.sparsity" => {
-            "sparse autoencoders (`model.kind` or `model.also` \"sparse\")"
-        }
-        "regularizers.contractive" => {
-            "contractive autoencoders (`model.kind` or `model.also` \"contractive\")"
-        }
-        _ => "variational autoencoders (`model.kind = \"vae\"`)",
-    };
+fn inapplicable(key: &str, owner: &str) -> Diagnostic {
     Diagnostic::new(key, "is set but applies to no run of this spec").with_hint(format!(
         "it applies to {owner}; remove it or change the model"
     ))

@@ -94,6 +94,15 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
+/// What [`write_atomic`] puts in the names of its temporary files, `.<file>.tmp-<pid>`.
+const TEMPORARY_MARK: &str = ".tmp-";
+
+/// Whether `file_name` is a temporary file of [`write_atomic`]: what a process killed in the
+/// middle of a write leaves behind, safe to delete before the write is done again.
+pub fn is_temporary(file_name: &str) -> bool {
+    file_name.starts_with('.') && file_name.contains(TEMPORARY_MARK)
+}
+
 /// Writes `bytes` to `path` so that readers see the old content or the new, never a part:
 /// write a temporary file beside it, fsync it, rename it over `path`, fsync the folder.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -106,7 +115,7 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let temporary = dir.join(format!(".{name}{TEMPORARY_MARK}{}", std::process::id()));
     let written = (|| {
         let mut file = std::fs::File::create(&temporary)?;
         file.write_all(bytes)?;

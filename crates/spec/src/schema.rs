@@ -566,13 +566,16 @@ impl RunConfig {
     /// Drops settings that do not apply to this configuration, so that they do not change the
     /// run id, and spells out defaults that do apply, so that writing them changes nothing
     /// either: momentum means nothing to Adam, a sparsity penalty nothing to a VAE.
-    /// Returns the keys that were set and dropped.
-    pub(crate) fn without_inapplicable(mut self) -> (Self, Vec<&'static str>) {
+    /// Returns each key that was set and dropped, with what it applies to.
+    pub(crate) fn without_inapplicable(mut self) -> (Self, Vec<(&'static str, &'static str)>) {
+        const SPARSE: &str = "sparse autoencoders (`model.kind` or `model.also` \"sparse\")";
+        const CONTRACTIVE: &str =
+            "contractive autoencoders (`model.kind` or `model.also` \"contractive\")";
         let mut dropped = Vec::new();
-        let mut drop = |applies: bool, set: bool, key: &'static str| {
+        let mut drop = |applies: bool, set: bool, key: &'static str, owner: &'static str| {
             let drops = !applies && set;
             if drops {
-                dropped.push(key);
+                dropped.push((key, owner));
             }
             drops
         };
@@ -580,6 +583,7 @@ impl RunConfig {
             self.train.optimizer == Optimizer::Sgd,
             self.train.momentum.is_some(),
             "train.momentum",
+            "SGD (`train.optimizer = \"sgd\"`)",
         ) {
             self.train.momentum = None;
         }
@@ -588,7 +592,12 @@ impl RunConfig {
         model.also.sort();
         model.also.dedup();
         let conv = model.architecture == Architecture::Conv;
-        if drop(conv, model.channels.is_some(), "model.channels") {
+        if drop(
+            conv,
+            model.channels.is_some(),
+            "model.channels",
+            "the conv architecture (`model.architecture = \"conv\"`)",
+        ) {
             model.channels = None;
         } else if conv {
             model.channels = Some(model.conv_channels());
@@ -599,6 +608,7 @@ impl RunConfig {
             sparse,
             regularizers.activation_l1 != 0.0,
             "regularizers.activation_l1",
+            SPARSE,
         ) {
             regularizers.activation_l1 = 0.0;
         }
@@ -606,6 +616,7 @@ impl RunConfig {
             sparse,
             regularizers.sparsity.is_some(),
             "regularizers.sparsity",
+            SPARSE,
         ) {
             regularizers.sparsity = None;
         }
@@ -614,6 +625,7 @@ impl RunConfig {
             contractive,
             regularizers.contractive.is_some(),
             "regularizers.contractive",
+            CONTRACTIVE,
         ) {
             regularizers.contractive = None;
         }
@@ -622,10 +634,16 @@ impl RunConfig {
             !vae,
             model.code_activation != CodeActivation::Identity,
             "model.code_activation",
+            "every kind but the VAE",
         ) {
             model.code_activation = CodeActivation::Identity;
         }
-        if drop(vae, regularizers.kl.is_some(), "regularizers.kl") {
+        if drop(
+            vae,
+            regularizers.kl.is_some(),
+            "regularizers.kl",
+            "variational autoencoders (`model.kind = \"vae\"`)",
+        ) {
             regularizers.kl = None;
         } else if vae {
             regularizers.kl.get_or_insert_with(KlPenalty::default);

@@ -145,7 +145,9 @@ pub(crate) fn jacobian_frobenius(model: &Autoencoder, split: &Split, device: &De
     let mut total = 0.0f64;
     for chunk in chunks(split) {
         let input = batch::inputs(split, &chunk, device);
-        let mean: f32 = penalty::jacobian_penalty(model, input, JACOBIAN_PROJECTIONS).into_scalar();
+        let code = model.encode(input.clone());
+        let mean: f32 =
+            penalty::jacobian_penalty(model, input, &code, JACOBIAN_PROJECTIONS).into_scalar();
         total += f64::from(mean) * chunk.len() as f64;
     }
     (total / split.len() as f64).sqrt()

@@ -150,15 +150,14 @@ pub fn train_run(
         let mut steps = 0usize;
         for (step, indices) in order.chunks(batch_size).enumerate() {
             let clean = batch::rows(&splits.train, indices);
-            let input = match &corruption {
-                Some(corruption) => {
-                    let mut noisy = clean.clone();
-                    corruption.apply(&mut noisy, &mut noise_rng);
-                    batch::tensor(noisy, features, &device)
-                }
-                None => batch::tensor(clean.clone(), features, &device),
-            }; // [batch, features]
+            let noisy = corruption.as_ref().map(|corruption| {
+                let mut noisy = clean.clone();
+                corruption.apply(&mut noisy, &mut noise_rng);
+                batch::tensor(noisy, features, &device)
+            });
             let target = batch::tensor(clean, features, &device); // [batch, features]
+            // Without noise the encoder sees the target itself: one tensor, no second copy.
+            let input = noisy.unwrap_or_else(|| target.clone()); // [batch, features]
             let epochs_done = (epoch - 1) as f64 + step as f64 / steps_per_epoch as f64;
             let loss = objective.terms(&model, input, target, epochs_done).total;
             let value: f32 = loss.clone().into_scalar();
