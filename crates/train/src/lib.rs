@@ -21,7 +21,7 @@ use burn::prelude::*;
 use hourglass_data::{Corruption, DataError, Registry, Split, permutation};
 use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
 use hourglass_spec::result::{EpochRecord, METRICS_FILE, metric};
-use hourglass_spec::{ModelKind, RunConfig};
+use hourglass_spec::{CodeActivation, ModelKind, RunConfig, SparsityPenalty};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -244,15 +244,13 @@ fn test_metrics(
             evaluate::jacobian_frobenius(model, test, device),
         ),
     ]);
-    if model.code_activation() == hourglass_spec::CodeActivation::Sigmoid && !model.is_variational()
-    {
+    // A VAE's code has no activation, so this is never a VAE's.
+    if model.code_activation() == CodeActivation::Sigmoid {
         let target = config
             .regularizers
             .sparsity
             .as_ref()
-            .map_or(hourglass_spec::SparsityPenalty::DEFAULT_TARGET, |s| {
-                s.target
-            });
+            .map_or(SparsityPenalty::DEFAULT_TARGET, |s| s.target);
         metrics.insert(metric::SPARSITY_KL, evaluation.sparsity_kl(target));
     }
     if let Some(kl) = evaluation.kl {
