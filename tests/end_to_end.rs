@@ -172,7 +172,9 @@ fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
     let before: Vec<_> = runs.iter().map(|r| modified(r)).collect();
     let again = run_sweep(&spec, &reports);
     assert!(again.status.success());
-    assert!(text(&again.stdout).contains("e2e: 0 completed, 0 failed, 2 already finished"));
+    assert!(
+        text(&again.stdout).contains("e2e: 0 completed, 0 failed, 0 pruned, 2 already finished")
+    );
     let after: Vec<_> = runs.iter().map(|r| modified(r)).collect();
     assert_eq!(before, after, "a finished run was trained again");
 
@@ -204,6 +206,79 @@ fn a_diverging_run_is_recorded_as_failed_and_the_sweep_says_so() {
     }
     let html = std::fs::read_to_string(sweep.join("index.html")).unwrap();
     assert!(html.contains("Failed runs") && html.contains("diverged at epoch 1"));
+}
+
+/// Six runs on two workers, zipped so that one learning rate diverges; a seventh fault, a
+/// panic, is injected into another run. The other four complete and the report lists both.
+#[test]
+fn a_diverging_and_a_panicking_run_fail_alone_in_a_sweep_of_six() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("faults.toml");
+    std::fs::write(
+        &spec,
+        "[experiment]\nname = \"faults\"\nseed = 5\n\n[data]\ndataset = \"mnist\"\n\
+         validation = 0.05\ntrain_limit = 1000\ntest_limit = 200\n\n[model]\nhidden = [32]\n\n\
+         [train]\nbatch_size = 100\nepochs = 2\n\n\
+         [resources]\nworkers = 2\nthreads_per_worker = 1\n\n\
+         [sweep]\nzip = [[\"model.latent\", \"train.optimizer\", \"train.learning_rate\"]]\n\n\
+         [sweep.parameters]\n\"model.latent\" = [2, 4, 8, 16, 32, 64]\n\
+         \"train.optimizer\" = [\"adam\", \"adam\", \"sgd\", \"adam\", \"adam\", \"adam\"]\n\
+         \"train.learning_rate\" = [3e-3, 3e-3, 1e30, 3e-3, 3e-3, 3e-3]\n",
+    )
+    .unwrap();
+    let validate = hourglass(&["validate", spec.to_str().unwrap()]);
+    let listing = text(&validate.stdout);
+    assert!(listing.starts_with("faults: 6 runs\n"), "{listing}");
+    // The run of latent 64 panics.
+    let panicking = listing
+        .lines()
+        .find(|line| line.contains("-32-64 on mnist"))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap()
+        .to_string();
+
+    let reports = dir.path().join("reports");
+    let output = sweep_command(&spec, &reports)
+        .env("HOURGLASS_INJECT_PANIC", &panicking)
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    eprintln!("{stdout}");
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("faults: 4 completed, 2 failed, 0 pruned"),
+        "{stdout}"
+    );
+    let sweep = reports.join("faults");
+    let mut errors = Vec::new();
+    for run in run_dirs(&sweep) {
+        let result = read_json(&run.join("result.json"));
+        let status = result["status"].as_str().unwrap();
+        if result["config"]["model"]["latent"] == 64 {
+            assert_eq!(run.file_name().unwrap().to_str().unwrap(), panicking);
+        }
+        match status {
+            "completed" => assert!(result["metrics"]["test_mse"].as_f64().unwrap() < 0.1),
+            "failed" => errors.push(result["error"].as_str().unwrap().to_string()),
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    errors.sort();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].starts_with("diverged at epoch 1, step "),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].starts_with("worker exited without a result")
+            && errors[1].contains("injected by HOURGLASS_INJECT_PANIC after epoch 1"),
+        "{errors:?}"
+    );
+    let html = std::fs::read_to_string(sweep.join("index.html")).unwrap();
+    assert!(html.contains("Failed runs"));
+    assert!(
+        html.contains("diverged at epoch 1") && html.contains("injected by HOURGLASS_INJECT_PANIC")
+    );
 }
 
 /// Kills the orchestrator with SIGKILL at several moments of a 12-run sweep (two workers),
@@ -374,5 +449,5 @@ fn an_interrupted_sweep_finishes_its_running_run_and_resumes() {
 
     let output = run_sweep(&spec, &reports);
     assert!(output.status.success());
-    assert!(text(&output.stdout).contains("3 completed, 0 failed, 1 already finished"));
+    assert!(text(&output.stdout).contains("3 completed, 0 failed, 0 pruned, 1 already finished"));
 }

@@ -5,17 +5,18 @@
 
 use anyhow::{Result, bail};
 use burn::prelude::Device;
-use hourglass_spec::Backend;
+use hourglass_spec::{Backend, DeviceName};
 
 /// Backends compiled into this build.
 pub fn compiled() -> Vec<Backend> {
     vec![Backend::Flex]
 }
 
-/// The device that trains runs of `backend`.
-pub fn device(backend: Backend) -> Result<Device> {
+/// The burn device that trains runs of `backend` on `device`.
+pub fn device(backend: Backend, device: DeviceName) -> Result<Device> {
     match backend {
-        Backend::Flex => Ok(Device::flex()),
+        Backend::Flex if backend.runs_on(device) => Ok(Device::flex()),
+        Backend::Flex => bail!("backend `flex` cannot run on {device}"),
         other => bail!(
             "backend `{}` is not compiled in (rebuild with `--features {}`)",
             other.name(),

@@ -1,6 +1,7 @@
 //! `hourglass`: validate specs, run sweeps, train single runs as workers, and write reports.
 
 mod backend;
+mod progress;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,11 +9,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hourglass_data::Registry;
-use hourglass_orchestrator::{SweepLayout, SweepOptions, SweepProgress, WorkerCommand};
+use hourglass_orchestrator::{SweepLayout, SweepOptions, WorkerCommand};
 use hourglass_spec::result::{
     CONFIG_FILE, EpochRecord, RESULT_FILE, RunResult, RunStatus, write_atomic,
 };
-use hourglass_spec::{Catalog, Experiment, RunConfig, RunId, RunSpec};
+use hourglass_spec::{Catalog, DeviceName, Experiment, RunConfig, RunId};
 
 /// Autoencoder experiments from TOML specs.
 #[derive(Debug, Parser)]
@@ -55,6 +56,9 @@ enum Command {
     Worker {
         /// The run's folder.
         run_dir: PathBuf,
+        /// The device to train on: `cpu`, `cuda:N` or `gpu:N`.
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
 }
 
@@ -79,7 +83,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => sweep(&spec, &cli.datasets, &reports, retry_failed),
         Command::Report { sweep_dir } => report(&sweep_dir),
         Command::Datasets => datasets(&cli.datasets),
-        Command::Worker { run_dir } => worker(&run_dir, &cli.datasets),
+        Command::Worker { run_dir, device } => worker(&run_dir, &device, &cli.datasets),
     }
 }
 
@@ -122,44 +126,6 @@ fn validate(spec: &Path, datasets: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints one line per run event.
-/// Prints one line per run event and rewrites the sweep's results table and report after each
-/// finished run, so they can be read while the sweep goes on.
-struct Lines<'a> {
-    root: &'a Path,
-    name: &'a str,
-}
-
-impl SweepProgress for Lines<'_> {
-    fn stopping(&mut self, running: usize) {
-        println!(
-            "interrupted: starting no more runs; waiting for {running} running to finish \
-             (interrupt again to stop them now: they are trained again on resume)"
-        );
-    }
-    fn run_skipped(&mut self, run: &RunSpec, result: &RunResult) {
-        println!("{} already {}, skipped", run.id, status_name(result.status));
-    }
-    fn run_started(&mut self, run: &RunSpec, index: usize, total: usize) {
-        println!("[{}/{total}] {}", index + 1, run.summary());
-    }
-    fn run_finished(&mut self, run: &RunSpec, result: &RunResult) {
-        match (&result.error, result.metrics.get("test_mse")) {
-            (Some(error), _) => println!(
-                "{} failed: {}",
-                run.id,
-                error.lines().next().unwrap_or_default()
-            ),
-            (None, Some(mse)) => println!("{} completed: test_mse {mse:.5}", run.id),
-            (None, None) => println!("{} completed", run.id),
-        }
-        // A report failure is reported but does not undo or fail the training that finished.
-        if let Err(error) = hourglass_report::write_report(self.root, self.name) {
-            eprintln!("warning: report not updated: {error}");
-        }
-    }
-}
-
 /// The first Ctrl-C (SIGINT) or SIGTERM sets `stop`: no run starts any more and running ones
 /// finish. A second one ends the orchestrator at once; its workers notice and stop, and their
 /// runs, left without a result, are trained again on resume.
@@ -194,13 +160,6 @@ fn exit_when_orphaned() {
     }
 }
 
-fn status_name(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Completed => "completed",
-        RunStatus::Failed => "failed",
-    }
-}
-
 fn sweep(spec: &Path, datasets: &Path, reports: &Path, retry_failed: bool) -> Result<ExitCode> {
     let Some(experiment) = load(spec, datasets)? else {
         return Ok(ExitCode::FAILURE);
@@ -222,20 +181,20 @@ fn sweep(spec: &Path, datasets: &Path, reports: &Path, retry_failed: bool) -> Re
         ..SweepOptions::default()
     };
     stop_on_interrupt(&options.stop)?;
+    let mut display =
+        progress::SweepDisplay::new(&layout.root, &experiment.name, experiment.runs.len());
     let summary = hourglass_orchestrator::run_sweep(
         &experiment,
         &spec_text,
         &layout,
         &worker,
         &options,
-        &mut Lines {
-            root: &layout.root,
-            name: &experiment.name,
-        },
+        &mut display,
     )?;
+    display.finish();
     println!(
-        "{}: {} completed, {} failed, {} already finished (skipped)",
-        experiment.name, summary.completed, summary.failed, summary.skipped
+        "{}: {} completed, {} failed, {} pruned, {} already finished (skipped)",
+        experiment.name, summary.completed, summary.failed, summary.pruned, summary.skipped
     );
     // A report failure is reported but does not undo or fail the training that finished.
     match hourglass_report::write_report(&layout.root, &experiment.name) {
@@ -289,11 +248,22 @@ fn datasets(root: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Environment variable naming run ids whose worker panics after its first epoch (comma
+/// separated): fault injection for the tests of failure isolation, since no valid run panics
+/// on its own.
+const INJECT_PANIC: &str = "HOURGLASS_INJECT_PANIC";
+
 /// Prints each epoch to the worker's log.
-struct EpochLines;
+struct EpochLines {
+    /// Panic after the first epoch (see [`INJECT_PANIC`]).
+    panic: bool,
+}
 
 impl hourglass_train::Progress for EpochLines {
     fn epoch_ended(&mut self, record: &EpochRecord, epochs: usize) {
+        if self.panic {
+            panic!("injected by {INJECT_PANIC} after epoch {}", record.epoch);
+        }
         let validation = record
             .val_loss
             .map(|v| format!(" val_loss {v:.5}"))
@@ -305,21 +275,25 @@ impl hourglass_train::Progress for EpochLines {
     }
 }
 
-fn worker(run_dir: &Path, datasets: &Path) -> Result<ExitCode> {
+fn worker(run_dir: &Path, device: &str, datasets: &Path) -> Result<ExitCode> {
     exit_when_orphaned();
+    let device = DeviceName::parse(device)
+        .with_context(|| format!("{device:?} is not a device (cpu, cuda:N or gpu:N)"))?;
     let config_path = run_dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("cannot read {}", config_path.display()))?;
     let config: RunConfig = toml::from_str(&text)
         .with_context(|| format!("invalid run config {}", config_path.display()))?;
     let id = RunId::of(&config);
-    let outcome = backend::device(config.train.backend).and_then(|device| {
+    let panic = std::env::var(INJECT_PANIC)
+        .is_ok_and(|ids| ids.split(',').any(|injected| injected == id.as_str()));
+    let outcome = backend::device(config.train.backend, device).and_then(|device| {
         hourglass_train::train_run(
             &config,
             &registry(datasets)?,
             run_dir,
             &device,
-            &mut EpochLines,
+            &mut EpochLines { panic },
         )
         .map_err(anyhow::Error::from)
     });
@@ -344,6 +318,6 @@ fn worker(run_dir: &Path, datasets: &Path) -> Result<ExitCode> {
     write_atomic(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(match result.status {
         RunStatus::Completed => ExitCode::SUCCESS,
-        RunStatus::Failed => ExitCode::FAILURE,
+        RunStatus::Failed | RunStatus::Pruned => ExitCode::FAILURE,
     })
 }

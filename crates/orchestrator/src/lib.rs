@@ -1,38 +1,37 @@
 //! Runs the runs of a sweep, each in its own worker process, and keeps every finished result.
 //!
 //! A sweep lives in `reports/<experiment>/`; each run in `runs/<id>/`. The orchestrator takes
-//! the sweep's lock, writes each run's `config.toml`, starts `WORKER worker RUN_DIR` for up to
-//! `resources.workers` runs at once, and polls them, killing any that outlive
-//! `resources.timeout`. The worker writes
-//! `result.json` last and atomically, so a run folder with a `result.json` is finished and a
-//! second invocation of the same sweep skips it; a folder without one is trained again. A
-//! worker that dies without writing its result (panic, abort, kill) gets a failed
-//! `result.json` written for it, with its exit status and the tail of its log, and the sweep
-//! goes on. This crate does not link the training code: it talks to workers through
-//! processes and files only.
+//! the sweep's lock, writes each run's `config.toml`, and starts
+//! `WORKER RUN_DIR --device DEVICE` on a slot of `[resources]` that offers the run's backend
+//! and has a free worker. It polls the workers, follows the epochs they append to
+//! `metrics.jsonl` (for progress and for pruning), and kills any that outlive
+//! `resources.timeout`. The worker writes `result.json` last and atomically, so a run folder
+//! with a `result.json` is finished and a second invocation of the same sweep skips it; a
+//! folder without one is trained again. A worker that dies without writing its result (panic,
+//! abort, kill) gets a failed `result.json` written for it, with its exit status and the tail
+//! of its log, and the sweep goes on; a run stopped by pruning gets a pruned one. This crate
+//! does not link the training code: it talks to workers through processes and files only.
 
+mod asha;
 mod lock;
+mod worker;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hourglass_spec::result::{
-    CONFIG_FILE, RESULT_FILE, RunResult, RunStatus, is_temporary, write_atomic,
-};
+use hourglass_spec::result::{EpochRecord, RESULT_FILE, RunResult, RunStatus, write_atomic};
 use hourglass_spec::{Experiment, RunSpec};
 
+use asha::Rungs;
 pub use lock::SweepLock;
+use worker::{Launch, Running};
 
 /// File in a run folder that receives the worker's stdout and stderr.
 pub const WORKER_LOG: &str = "worker.log";
-/// Lines of a dead worker's log quoted in its failed result.
-const LOG_TAIL_LINES: usize = 20;
 
 /// How often running workers are polled.
 const POLL: Duration = Duration::from_millis(20);
@@ -84,6 +83,8 @@ pub trait SweepProgress {
     fn run_skipped(&mut self, _run: &RunSpec, _result: &RunResult) {}
     /// A run's worker is starting.
     fn run_started(&mut self, _run: &RunSpec, _index: usize, _total: usize) {}
+    /// A running run recorded an epoch of its `epochs`.
+    fn epoch_ended(&mut self, _run: &RunSpec, _record: &EpochRecord, _epochs: usize) {}
     /// A run ended, with its result.
     fn run_finished(&mut self, _run: &RunSpec, _result: &RunResult) {}
     /// The sweep was asked to stop: no run starts any more, `running` runs are finishing.
@@ -108,8 +109,21 @@ pub struct SweepSummary {
     pub failed: usize,
     /// Runs already finished before this invocation.
     pub skipped: usize,
+    /// Runs stopped by pruning (now or before, as recorded).
+    pub pruned: usize,
     /// Runs not started because the sweep was asked to stop; the next invocation trains them.
     pub unfinished: usize,
+}
+
+impl SweepSummary {
+    /// Counts a run that ended with `status` in this invocation or an earlier one.
+    fn count(&mut self, status: RunStatus) {
+        match status {
+            RunStatus::Completed => self.completed += 1,
+            RunStatus::Failed => self.failed += 1,
+            RunStatus::Pruned => self.pruned += 1,
+        }
+    }
 }
 
 /// Folders of a sweep.
@@ -140,8 +154,9 @@ pub fn finished_result(run_dir: &Path) -> Option<RunResult> {
     serde_json::from_str(&text).ok()
 }
 
-/// Runs every unfinished run of `experiment` (and failed ones with `retry_failed`), up to
-/// `resources.workers` at once, writing the spec's text beside the runs for the record.
+/// Runs every unfinished run of `experiment` (and failed ones with `retry_failed`), each on a
+/// free slot that offers its backend, pruning unpromising runs when the spec asks for it, and
+/// writing the spec's text beside the runs for the record.
 pub fn run_sweep(
     experiment: &Experiment,
     spec_text: &str,
@@ -156,14 +171,21 @@ pub fn run_sweep(
     write_atomic(&spec_copy, spec_text.as_bytes()).map_err(io("cannot write", &spec_copy))?;
 
     let mut summary = SweepSummary::default();
+    let mut rungs = experiment.pruning.map(Rungs::new);
     let total = experiment.runs.len();
     let mut queue = VecDeque::new();
     for (index, run) in experiment.runs.iter().enumerate() {
-        match finished_result(&layout.run_dir(run)) {
+        let run_dir = layout.run_dir(run);
+        match finished_result(&run_dir) {
             Some(result) if !(options.retry_failed && result.status == RunStatus::Failed) => {
                 summary.skipped += 1;
-                if result.status == RunStatus::Failed {
-                    summary.failed += 1;
+                // Completed counts the runs trained now; failures and prunings are reported
+                // wherever they happened.
+                if result.status != RunStatus::Completed {
+                    summary.count(result.status);
+                }
+                if let Some(rungs) = &mut rungs {
+                    rungs.remember(&worker::recorded_epochs(&run_dir));
                 }
                 progress.run_skipped(run, &result);
             }
@@ -181,19 +203,27 @@ pub fn run_sweep(
             queue.clear();
             progress.stopping(running.len());
         }
-        while running.len() < resources.workers
-            && let Some((index, attempt)) = queue.pop_front()
-        {
+        while let Some((position, slot)) = placeable(experiment, &queue, &running) {
+            let (index, attempt) = queue.remove(position).expect("position is in the queue");
             let run = &experiment.runs[index];
             if attempt == 0 {
                 progress.run_started(run, index, total);
             }
             let run_dir = layout.run_dir(run);
-            match start(run, index, attempt, &run_dir, worker, resources)? {
+            let launch = Launch {
+                run,
+                index,
+                attempt,
+                slot,
+                device: resources.slots[slot].device,
+                run_dir: &run_dir,
+                threads: resources.threads_per_worker,
+            };
+            match worker::start(launch, worker)? {
                 Ok(job) => running.push(job),
                 Err(ending) => {
-                    let result = record_death(run, &run_dir, &ending, attempt)?;
-                    summary.failed += 1;
+                    let result = worker::record_death(run, &run_dir, &ending, attempt)?;
+                    summary.count(result.status);
                     progress.run_finished(run, &result);
                 }
             }
@@ -201,23 +231,46 @@ pub fn run_sweep(
         std::thread::sleep(POLL);
         let mut still_running = Vec::with_capacity(running.len());
         for mut job in running {
-            let Some(ending) = job.poll(resources.timeout) else {
-                still_running.push(job);
-                continue;
-            };
             let run = &experiment.runs[job.index];
-            let result = match finished_result(&job.run_dir) {
-                Some(result) => result,
-                None if job.attempt < resources.retries => {
-                    queue.push_front((job.index, job.attempt + 1));
-                    continue;
+            let epochs = run.config.train.epochs;
+            let mut pruned = None;
+            for record in job.new_epochs() {
+                progress.epoch_ended(run, &record, epochs);
+                if let Some(rungs) = &mut rungs
+                    && let Some(verdict) = rungs.judge(&record, epochs)
+                {
+                    pruned = Some((record, rungs.metric(), verdict));
+                    break;
                 }
-                None => record_death(run, &job.run_dir, &ending, job.attempt)?,
-            };
-            match result.status {
-                RunStatus::Completed => summary.completed += 1,
-                RunStatus::Failed => summary.failed += 1,
             }
+            let result = if let Some((record, metric, verdict)) = pruned {
+                job.stop();
+                // A worker may have finished in the moment before it was stopped.
+                match finished_result(&job.run_dir) {
+                    Some(result) => result,
+                    None => worker::record_pruned(
+                        run,
+                        &job.run_dir,
+                        &record,
+                        (metric, verdict.value),
+                        verdict.reason,
+                    )?,
+                }
+            } else {
+                let Some(ending) = job.poll(resources.timeout) else {
+                    still_running.push(job);
+                    continue;
+                };
+                match finished_result(&job.run_dir) {
+                    Some(result) => result,
+                    None if job.attempt < resources.retries => {
+                        queue.push_front((job.index, job.attempt + 1));
+                        continue;
+                    }
+                    None => worker::record_death(run, &job.run_dir, &ending, job.attempt)?,
+                }
+            };
+            summary.count(result.status);
             progress.run_finished(run, &result);
         }
         running = still_running;
@@ -225,143 +278,30 @@ pub fn run_sweep(
     Ok(summary)
 }
 
-/// A worker process at work on one run.
-struct Running {
-    index: usize,
-    attempt: u32,
-    run_dir: PathBuf,
-    child: Child,
-    started: Instant,
-}
-
-/// Why a worker stopped.
-enum Ending {
-    NotStarted(PathBuf, std::io::Error),
-    Exited(ExitStatus),
-    TimedOut(Duration),
-    Lost(std::io::Error),
-}
-
-impl Running {
-    /// `Some` once the worker has stopped; a worker past `timeout` is killed first.
-    fn poll(&mut self, timeout: Option<Duration>) -> Option<Ending> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Some(Ending::Exited(status)),
-            Ok(None) => match timeout {
-                Some(limit) if self.started.elapsed() > limit => {
-                    // A kill that fails means the worker has just exited: wait reaps it either way.
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    Some(Ending::TimedOut(limit))
-                }
-                _ => None,
-            },
-            Err(e) => Some(Ending::Lost(e)),
-        }
-    }
-}
-
-/// Writes the run's config and starts its worker, with its output in `worker.log`; a worker
-/// that cannot be started is an ending of the run, not of the sweep.
-fn start(
-    run: &RunSpec,
-    index: usize,
-    attempt: u32,
-    run_dir: &Path,
-    worker: &WorkerCommand,
-    resources: &hourglass_spec::Resources,
-) -> Result<Result<Running, Ending>, SweepError> {
-    std::fs::create_dir_all(run_dir).map_err(io("cannot create", run_dir))?;
-    remove_leftovers(run_dir)?;
-    let config_path = run_dir.join(CONFIG_FILE);
-    let config = toml::to_string(&run.config).expect("run configs serialize to TOML");
-    write_atomic(&config_path, config.as_bytes()).map_err(io("cannot write", &config_path))?;
-
-    let log_path = run_dir.join(WORKER_LOG);
-    let log = File::create(&log_path).map_err(io("cannot create", &log_path))?;
-    let mut command = Command::new(&worker.program);
-    command
-        .args(&worker.args)
-        .arg(run_dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(io("cannot share", &log_path))?)
-        .stderr(log);
-    // A process group of its own: a Ctrl-C at the terminal reaches the orchestrator, which
-    // lets running workers finish, rather than killing them mid-run.
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    if let Some(threads) = resources.threads_per_worker {
-        command
-            .env("RAYON_NUM_THREADS", threads.to_string())
-            .env("OMP_NUM_THREADS", threads.to_string());
-    }
-    Ok(match command.spawn() {
-        Ok(child) => Ok(Running {
-            index,
-            attempt,
-            run_dir: run_dir.to_path_buf(),
-            child,
-            started: Instant::now(),
-        }),
-        Err(e) => Err(Ending::NotStarted(worker.program.clone(), e)),
-    })
-}
-
-/// Removes the half-written temporary files a killed process may have left in a run folder,
-/// before the run starts again.
-fn remove_leftovers(run_dir: &Path) -> Result<(), SweepError> {
-    let entries = std::fs::read_dir(run_dir).map_err(io("cannot list", run_dir))?;
-    for entry in entries.flatten() {
-        if is_temporary(&entry.file_name().to_string_lossy()) {
-            std::fs::remove_file(entry.path()).map_err(io("cannot remove", &entry.path()))?;
-        }
-    }
-    Ok(())
-}
-
-/// Records a failed result for a run whose worker stopped without writing one.
-fn record_death(
-    run: &RunSpec,
-    run_dir: &Path,
-    ending: &Ending,
-    attempt: u32,
-) -> Result<RunResult, SweepError> {
-    let reason = match ending {
-        Ending::NotStarted(program, e) => format!("cannot start worker {}: {e}", program.display()),
-        Ending::Exited(status) => format!("worker exited without a result ({status})"),
-        Ending::TimedOut(limit) => format!("timed out after {:.0?} and was killed", limit),
-        Ending::Lost(e) => format!("lost track of the worker: {e}"),
-    };
-    let reason = if attempt > 0 {
-        format!("{reason} (attempt {})", attempt + 1)
-    } else {
-        reason
-    };
-    let log_path = run_dir.join(WORKER_LOG);
-    let tail = log_tail(&log_path);
-    let error = if tail.is_empty() {
-        reason
-    } else {
-        format!("{reason}; log tail:\n{tail}")
-    };
-    let result = RunResult {
-        id: run.id.clone(),
-        status: RunStatus::Failed,
-        error: Some(error),
-        config: run.config.clone(),
-        metrics: BTreeMap::new(),
-    };
-    let result_path = run_dir.join(RESULT_FILE);
-    let json = serde_json::to_vec_pretty(&result).expect("results serialize");
-    write_atomic(&result_path, &json).map_err(io("cannot write", &result_path))?;
-    Ok(result)
-}
-
-/// The last lines of a worker's log.
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+/// The first queued run that a slot with a free worker can take, with that slot: runs start
+/// in order, except that a run waits while the slots offering its backend are busy.
+fn placeable(
+    experiment: &Experiment,
+    queue: &VecDeque<(usize, u32)>,
+    running: &[Running],
+) -> Option<(usize, usize)> {
+    let slots = &experiment.resources.slots;
+    let free: Vec<bool> = slots
+        .iter()
+        .enumerate()
+        .map(|(i, slot)| running.iter().filter(|job| job.slot == i).count() < slot.workers)
+        .collect();
+    queue
+        .iter()
+        .enumerate()
+        .find_map(|(position, &(index, _))| {
+            let backend = experiment.runs[index].config.train.backend;
+            slots
+                .iter()
+                .enumerate()
+                .position(|(i, slot)| free[i] && slot.backends.contains(&backend))
+                .map(|slot| (position, slot))
+        })
 }
 
 #[cfg(test)]

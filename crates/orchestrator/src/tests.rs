@@ -6,18 +6,25 @@ use std::path::Path;
 use hourglass_spec::{Backend, Catalog};
 
 use super::*;
+use hourglass_spec::result::CONFIG_FILE;
 
-/// An experiment of `runs` runs with `resources` lines in its `[resources]`.
+/// An experiment of `runs` runs (latent 1, 2, ...) with `resources` appended to its
+/// `[resources]` (which may open further sections).
 fn experiment(runs: usize, resources: &str) -> Experiment {
     let latents: Vec<String> = (1..=runs).map(|latent| latent.to_string()).collect();
-    let source = format!(
-        "[experiment]\nname = \"orchestra\"\n[data]\ndataset = \"mnist\"\n\
-         [resources]\n{resources}\n[sweep.parameters]\n\"model.latent\" = [{}]\n",
+    parse(&format!(
+        "[resources]\n{resources}\n[sweep.parameters]\n\"model.latent\" = [{}]\n",
         latents.join(", ")
-    );
+    ))
+}
+
+/// The experiment of an MNIST spec with `sections` after its `[data]`.
+fn parse(sections: &str) -> Experiment {
+    let source =
+        format!("[experiment]\nname = \"orchestra\"\n[data]\ndataset = \"mnist\"\n{sections}");
     let catalog = Catalog {
         datasets: [("mnist".into(), vec![1, 28, 28])].into(),
-        backends: vec![Backend::Flex],
+        backends: vec![Backend::Flex, Backend::Tch],
     };
     hourglass_spec::parse(Path::new("orchestra.toml"), &source, &catalog).unwrap()
 }
@@ -56,6 +63,7 @@ fn second_invocation_trains_nothing() {
             completed: 3,
             failed: 0,
             skipped: 0,
+            pruned: 0,
             unfinished: 0
         }
     );
@@ -66,6 +74,7 @@ fn second_invocation_trains_nothing() {
             completed: 0,
             failed: 0,
             skipped: 3,
+            pruned: 0,
             unfinished: 0
         }
     );
@@ -85,7 +94,10 @@ fn a_crashing_worker_is_recorded_as_failed_and_the_sweep_goes_on() {
     let reports = tempfile::tempdir().unwrap();
     let experiment = experiment(2, "");
     let layout = SweepLayout::new(reports.path(), &experiment);
-    let worker = sh("echo 'thread main panicked: boom' >&2; exit 3");
+    let worker = sh(
+        "printf 'epoch 1/2\\nthread main panicked at src/x.rs:3:5:\\nboom\\nstack backtrace:\\n' >&2; \
+         for i in $(seq 30); do echo \"  $i: frame\" >&2; done; exit 3",
+    );
 
     let summary = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!(
@@ -94,6 +106,7 @@ fn a_crashing_worker_is_recorded_as_failed_and_the_sweep_goes_on() {
             completed: 0,
             failed: 2,
             skipped: 0,
+            pruned: 0,
             unfinished: 0
         }
     );
@@ -103,7 +116,10 @@ fn a_crashing_worker_is_recorded_as_failed_and_the_sweep_goes_on() {
         assert_eq!(result.id, run.id);
         let error = result.error.unwrap();
         assert!(
-            error.contains("exit status: 3") && error.contains("panicked: boom"),
+            error.starts_with(
+                "worker exited without a result (exit status: 3): \
+                 thread main panicked at src/x.rs:3:5: boom; log tail:"
+            ) && error.ends_with("30: frame"),
             "{error}"
         );
     }
@@ -344,4 +360,92 @@ fn a_stop_request_lets_running_runs_finish_and_starts_no_more() {
     assert!(finished_result(&layout.run_dir(&experiment.runs[1])).is_none());
     let resumed = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!((resumed.completed, resumed.skipped), (2, 1));
+}
+
+#[test]
+fn runs_go_only_to_slots_that_offer_their_backend() {
+    let reports = tempfile::tempdir().unwrap();
+    let experiment = parse(
+        "[[resources.slots]]\ndevice = \"cpu\"\nbackends = [\"flex\"]\n\
+         [[resources.slots]]\ndevice = \"cuda:1\"\nbackends = [\"tch\"]\n\
+         [sweep.parameters]\n\"train.backend\" = [\"flex\", \"tch\"]\n\"model.latent\" = [2, 3]\n",
+    );
+    let layout = prepare(&experiment, reports.path());
+    let completing = completing_worker(&layout.root);
+    let script = completing.args[1].to_str().unwrap();
+    let devices = layout.root.join("devices.log");
+    let worker = sh(&format!(
+        "echo \"$(basename \"$1\") $2 $3\" >> {}; sleep 0.2; {script}",
+        devices.display()
+    ));
+    let summary = sweep(&experiment, &layout, &worker).unwrap();
+    assert_eq!(summary.completed, 4);
+    let log = std::fs::read_to_string(devices).unwrap();
+    for run in &experiment.runs {
+        let device = match run.config.train.backend {
+            Backend::Flex => "cpu",
+            _ => "cuda:1",
+        };
+        let line = format!("{} --device {device}", run.id);
+        assert!(log.lines().any(|l| l == line), "{line} not in\n{log}");
+    }
+    // One worker per slot: the two slots ran side by side, never more.
+    assert_eq!(log.lines().count(), 4);
+}
+
+/// A worker that appends four epochs to `metrics.jsonl`, 0.2 s apart, with `val_loss` v / epoch
+/// where v is the `values` entry at the run's latent size (1-based), then completes.
+fn epoch_worker(root: &Path, values: &str) -> WorkerCommand {
+    let completing = completing_worker(root);
+    let script = completing.args[1].to_str().unwrap();
+    sh(&format!(
+        "latent=$(sed -n 's/^latent = //p' \"$1/config.toml\"); \
+         v=$(echo '{values}' | cut -d' ' -f$latent); \
+         for e in 1 2 3 4; do \
+           loss=$(awk \"BEGIN {{ print $v / $e }}\"); \
+           echo \"{{\\\"epoch\\\":$e,\\\"train_loss\\\":1.0,\\\"val_loss\\\":$loss,\\\"seconds\\\":0.2}}\" >> \"$1/metrics.jsonl\"; \
+           sleep 0.2; \
+         done; {script}"
+    ))
+}
+
+#[test]
+fn successive_halving_prunes_runs_outside_the_best_fraction_of_each_rung() {
+    let reports = tempfile::tempdir().unwrap();
+    // One worker, so runs reach the rungs in sweep order; rungs at epochs 1 and 2 (4 is last).
+    let experiment = experiment(
+        6,
+        "[train]\nepochs = 4\n[sweep.pruning]\ngrace_epochs = 1\nreduction_factor = 2\n",
+    );
+    let layout = prepare(&experiment, reports.path());
+    let worker = epoch_worker(&layout.root, "3 5 1 4 2 6");
+    let summary = sweep(&experiment, &layout, &worker).unwrap();
+    assert_eq!((summary.completed, summary.pruned), (2, 4), "{summary:?}");
+    // Epoch 1: 3 goes on (first); 5 > 3 stops; 1 goes on; 4 is not in the best 2 of
+    // {3, 5, 1, 4}; 2 is in the best 2 of five; 6 is not in the best 3 of six.
+    // Epoch 2: 1.5 goes on (first); 0.5 goes on; 1.0 is not the best of {1.5, 0.5, 1.0}.
+    let expected = [
+        (1, RunStatus::Completed, 4.0),
+        (2, RunStatus::Pruned, 1.0),
+        (3, RunStatus::Completed, 4.0),
+        (4, RunStatus::Pruned, 1.0),
+        (5, RunStatus::Pruned, 2.0),
+        (6, RunStatus::Pruned, 1.0),
+    ];
+    for (run, (latent, status, epochs)) in experiment.runs.iter().zip(expected) {
+        assert_eq!(run.config.model.latent, latent);
+        let result = finished_result(&layout.run_dir(run)).unwrap();
+        assert_eq!(result.status, status, "latent {latent}: {result:?}");
+        if status == RunStatus::Pruned {
+            assert_eq!(result.metrics["epochs_run"], epochs, "latent {latent}");
+            let reason = result.error.unwrap();
+            assert!(
+                reason.starts_with(&format!("pruned at epoch {epochs}: val_loss")),
+                "{reason}"
+            );
+        }
+    }
+    // A resumed sweep keeps the pruned runs as they are.
+    let again = sweep(&experiment, &layout, &worker).unwrap();
+    assert_eq!((again.skipped, again.pruned), (6, 4));
 }

@@ -64,7 +64,8 @@ pub(crate) fn page(
     results(&mut html, table);
     seed_statistics(&mut html, configurations);
     curves(&mut html, records, table)?;
-    failures(&mut html, records);
+    stopped_runs(&mut html, records, RunStatus::Failed, "Failed runs");
+    stopped_runs(&mut html, records, RunStatus::Pruned, "Pruned runs");
     html.push_str("<p>Raw data: <a href=\"results.csv\">results.csv</a> and <code>runs/&lt;id&gt;/</code>.</p>\n</body></html>\n");
     Ok(html)
 }
@@ -247,9 +248,9 @@ fn curves(
         } else {
             html.push_str(&plot::loss_curves(id, &record.epochs)?);
         }
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<figcaption>{} {}</figcaption></figure>\n",
+            "<figcaption>{} {}</figcaption></figure>",
             escape(id),
             escape(&varied.join(", "))
         );
@@ -258,19 +259,20 @@ fn curves(
     Ok(())
 }
 
-fn failures(html: &mut String, records: &[RunRecord]) {
-    let failed: Vec<&RunRecord> = records
+/// A section listing the runs that ended with `status` and why (failed or pruned runs).
+fn stopped_runs(html: &mut String, records: &[RunRecord], status: RunStatus, title: &str) {
+    let stopped: Vec<&RunRecord> = records
         .iter()
-        .filter(|r| r.result.status == RunStatus::Failed)
+        .filter(|r| r.result.status == status)
         .collect();
-    if failed.is_empty() {
+    if stopped.is_empty() {
         return;
     }
-    html.push_str("<section id=\"failures\"><h2>Failed runs</h2>\n");
-    for record in failed {
-        let _ = write!(
+    let _ = writeln!(html, "<section id=\"{}\"><h2>{title}</h2>", status.name());
+    for record in stopped {
+        let _ = writeln!(
             html,
-            "<h3>{}</h3><pre>{}</pre>\n",
+            "<h3>{}</h3><pre>{}</pre>",
             escape(record.result.id.as_str()),
             escape(
                 record

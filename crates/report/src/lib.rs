@@ -1,4 +1,5 @@
-//! Reports of a sweep, rebuilt from the files its runs left: `results.csv` and `index.html`.
+//! Reports of a sweep, rebuilt from the files its runs left: results tables (CSV, Parquet)
+//! and `index.html`.
 //!
 //! This crate reads saved results only (`runs/*/result.json`, `runs/*/metrics.jsonl`) and
 //! knows nothing of burn, so a report can be rebuilt at any time without training, and this
@@ -16,6 +17,8 @@ pub use table::{Cell, ResultsTable};
 
 /// File name of the results table.
 pub const RESULTS_CSV: &str = "results.csv";
+/// File name of the results table in Parquet.
+pub const RESULTS_PARQUET: &str = "results.parquet";
 /// File name of the HTML report.
 pub const INDEX_HTML: &str = "index.html";
 /// File name of the per-configuration table (mean and std over seeds) in a sweep folder.
@@ -112,19 +115,22 @@ fn read_epochs(path: &Path) -> Vec<EpochRecord> {
 pub struct ReportFiles {
     /// `results.csv`.
     pub csv: PathBuf,
+    /// `results.parquet`.
+    pub parquet: PathBuf,
     /// `configurations.csv`.
     pub configurations: PathBuf,
     /// `index.html`.
     pub html: PathBuf,
 }
 
-/// Writes `results.csv` and `index.html` for the sweep in `sweep_dir`, each atomically.
+/// Writes `results.csv`, `results.parquet`, `configurations.csv` and `index.html` for the sweep in `sweep_dir`, each atomically.
 pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, ReportError> {
     let records = collect(sweep_dir)?;
     let table = ResultsTable::from_records(&records);
     let configurations = ResultsTable::by_configuration(&records);
     let files = ReportFiles {
         csv: sweep_dir.join(RESULTS_CSV),
+        parquet: sweep_dir.join(RESULTS_PARQUET),
         configurations: sweep_dir.join(CONFIGURATIONS_CSV),
         html: sweep_dir.join(INDEX_HTML),
     };
@@ -136,6 +142,7 @@ pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, Report
         })
     };
     write(&files.csv, &table.to_csv()?)?;
+    write(&files.parquet, &table.to_parquet()?)?;
     write(&files.configurations, &configurations.to_csv()?)?;
     let page = html::page(title, &records, &table, &configurations)?;
     write(&files.html, page.as_bytes())?;

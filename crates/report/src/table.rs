@@ -198,6 +198,16 @@ impl ResultsTable {
             .map_err(|e| ReportError::Table(e.to_string()))?;
         Ok(bytes)
     }
+
+    /// The table as Parquet bytes (zstd), with the column types of [`Self::to_frame`].
+    pub fn to_parquet(&self) -> Result<Vec<u8>, ReportError> {
+        let mut frame = self.to_frame()?;
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .finish(&mut frame)
+            .map_err(|e| ReportError::Table(e.to_string()))?;
+        Ok(bytes)
+    }
 }
 
 /// The cell of a configuration value.

@@ -89,6 +89,29 @@ fn csv_has_one_row_per_run_with_varied_keys_and_contract_metrics() {
 }
 
 #[test]
+fn parquet_holds_the_same_table_as_the_csv_with_typed_columns() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    let files = write_report(dir.path(), "fixture").unwrap();
+    let file = std::fs::File::open(&files.parquet).unwrap();
+    let frame = ParquetReader::new(file).finish().unwrap();
+    let expected = ResultsTable::from_records(&collect(dir.path()).unwrap())
+        .to_frame()
+        .unwrap();
+    assert!(frame.equals_missing(&expected), "{frame}\n{expected}");
+    assert_eq!(frame.height(), 3);
+    assert_eq!(
+        frame.column("model.latent").unwrap().dtype(),
+        &DataType::Int64
+    );
+    assert_eq!(
+        frame.column("test_mse").unwrap().dtype(),
+        &DataType::Float64
+    );
+}
+
+#[test]
 fn page_has_a_row_and_a_curve_per_run_and_escapes_errors() {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());

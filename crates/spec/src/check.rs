@@ -5,6 +5,7 @@
 
 use crate::catalog::Catalog;
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::resources::{Pruning, Resources};
 use crate::schema::{
     Architecture, CodeActivation, ModelKind, NoiseKind, OutputActivation, Reconstruction, RunConfig,
 };
@@ -307,4 +308,52 @@ fn list_or_none(items: &[&str]) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// Problems of placing the run of `config` on the slots of `resources`, and of pruning it.
+pub(crate) fn check_placement(
+    config: &RunConfig,
+    resources: &Resources,
+    pruning: Option<&Pruning>,
+) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    let backend = config.train.backend;
+    if !resources.offers(backend) {
+        let slots: Vec<String> = resources
+            .slots
+            .iter()
+            .map(|slot| slot.device.to_string())
+            .collect();
+        problems.push(
+            Diagnostic::new(
+                "train.backend",
+                format!(
+                    "no slot of [resources] offers backend `{}` (slots: {})",
+                    backend.name(),
+                    slots.join(", ")
+                ),
+            )
+            .with_hint(format!(
+                "add it to the backends of a slot whose device it runs on, e.g. \
+                 `[[resources.slots]]` with `backends = [\"{}\"]`",
+                backend.name()
+            )),
+        );
+    }
+    if let Some(pruning) = pruning
+        && pruning.metric.needs_validation()
+        && config.data.validation == 0.0
+    {
+        problems.push(
+            Diagnostic::new(
+                "sweep.pruning.metric",
+                format!(
+                    "pruning compares `{}`, but `data.validation` is 0",
+                    pruning.metric.name()
+                ),
+            )
+            .with_hint("hold out a validation split, e.g. `data.validation = 0.1`, or compare `train_loss`"),
+        );
+    }
+    problems
 }

@@ -12,6 +12,7 @@
 mod catalog;
 mod check;
 mod diagnostic;
+mod resources;
 pub mod result;
 mod schema;
 mod space;
@@ -23,6 +24,7 @@ use std::path::Path;
 
 pub use catalog::Catalog;
 pub use diagnostic::{Diagnostic, SpecError};
+pub use resources::{DeviceName, Pruning, Resources, Slot};
 pub use schema::{
     Activation, Architecture, Backend, CodeActivation, ContractivePenalty, DataSection,
     EarlyStopping, EvaluateSection, KlPenalty, LossSection, ModelKind, ModelSection, NoiseKind,
@@ -52,30 +54,8 @@ pub struct Experiment {
     pub runs: Vec<RunSpec>,
     /// How the runs are executed (`[resources]`).
     pub resources: Resources,
-}
-
-/// `[resources]`, validated: how a sweep's runs are executed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Resources {
-    /// Worker processes at once (default 1).
-    pub workers: usize,
-    /// Compute threads of each worker; `None` leaves the backend's default (all cores).
-    pub threads_per_worker: Option<usize>,
-    /// Longest a run may take before its worker is killed and the run recorded as failed.
-    pub timeout: Option<std::time::Duration>,
-    /// Restarts of a run whose worker died or timed out without recording a result.
-    pub retries: u32,
-}
-
-impl Default for Resources {
-    fn default() -> Self {
-        Self {
-            workers: 1,
-            threads_per_worker: None,
-            timeout: None,
-            retries: 0,
-        }
-    }
+    /// When runs are stopped early as unpromising (`[sweep.pruning]`).
+    pub pruning: Option<Pruning>,
 }
 
 /// Sections of a spec that a run's configuration is made of; the keys a sweep may vary.
@@ -112,9 +92,15 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
     let locator = Locator::new(source);
 
     let mut problems = check_experiment(&file.experiment, &locator);
-    let resources = check_resources(&file.resources).unwrap_or_else(|mut resource_problems| {
-        problems.append(&mut resource_problems);
-        Resources::default()
+    let resources =
+        resources::check_resources(&file.resources).unwrap_or_else(|mut resource_problems| {
+            problems.append(&mut resource_problems);
+            Resources::default()
+        });
+    let pruning = file.sweep.pruning.as_ref().and_then(|section| {
+        resources::check_pruning(section)
+            .map_err(|mut pruning_problems| problems.append(&mut pruning_problems))
+            .ok()
     });
     let base = run_table(source);
     let (axes, combinations, axis_spans) = match sweep_axes(&file, &base) {
@@ -166,7 +152,15 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
                     before
                 }
             });
-            for problem in check::check_run(&config, catalog) {
+            let run_problems =
+                check::check_run(&config, catalog)
+                    .into_iter()
+                    .chain(check::check_placement(
+                        &config,
+                        &resources,
+                        pruning.as_ref(),
+                    ));
+            for problem in run_problems {
                 if seen_problems.insert((problem.key.clone(), problem.message.clone())) {
                     let span = axis_for(&problem.key, &axes, &axis_spans)
                         .or_else(|| locator.value_span(&problem.key));
@@ -198,59 +192,8 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         expanded,
         runs,
         resources,
+        pruning,
     })
-}
-
-fn check_resources(section: &schema::ResourcesSection) -> Result<Resources, Vec<Diagnostic>> {
-    let mut problems = Vec::new();
-    let mut positive = |key: &str, value: &Option<toml::Spanned<usize>>| match value {
-        Some(n) if *n.get_ref() == 0 => {
-            problems.push(Diagnostic::new(key, "must be at least 1").at(Some(n.span())));
-            None
-        }
-        Some(n) => Some(*n.get_ref()),
-        None => None,
-    };
-    let workers = positive("resources.workers", &section.workers).unwrap_or(1);
-    let threads_per_worker = positive("resources.threads_per_worker", &section.threads_per_worker);
-    let timeout = section.timeout.as_ref().and_then(|text| {
-        let parsed = parse_duration(text.get_ref());
-        if parsed.is_none() {
-            problems.push(
-                Diagnostic::new(
-                    "resources.timeout",
-                    format!("cannot read {:?} as a duration", text.get_ref()),
-                )
-                .with_hint("write a positive number with a unit: \"90s\", \"30m\" or \"2h\"")
-                .at(Some(text.span())),
-            );
-        }
-        parsed
-    });
-    if problems.is_empty() {
-        Ok(Resources {
-            workers,
-            threads_per_worker,
-            timeout,
-            retries: section.retries,
-        })
-    } else {
-        Err(problems)
-    }
-}
-
-/// `"90s"`, `"1.5m"`, `"2h"` as a duration.
-fn parse_duration(text: &str) -> Option<std::time::Duration> {
-    let text = text.trim();
-    let unit = text.chars().last()?;
-    let scale = match unit {
-        's' => 1.0,
-        'm' => 60.0,
-        'h' => 3600.0,
-        _ => return None,
-    };
-    let number: f64 = text[..text.len() - 1].trim().parse().ok()?;
-    (number > 0.0 && number.is_finite()).then(|| std::time::Duration::from_secs_f64(number * scale))
 }
 
 /// The problem with a key that is set but applies to no run of the spec.
@@ -413,7 +356,7 @@ fn check_value(base: &toml::Table, key: &str, value: toml::Value) -> Result<(), 
 /// The run sections of the spec as a table: the spec minus `[experiment]` and `[sweep]`.
 fn run_table(source: &str) -> toml::Table {
     let mut table: toml::Table = source.parse().expect("the spec parsed once already");
-    table.retain(|key, _| RUN_SECTIONS.contains(&key.as_ref()));
+    table.retain(|key, _| RUN_SECTIONS.contains(&key));
     table
 }
 

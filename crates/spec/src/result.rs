@@ -58,6 +58,19 @@ pub enum RunStatus {
     Completed,
     /// Stopped by an error; `error` says which.
     Failed,
+    /// Stopped by the sweep's pruning after `epochs_run` epochs, as less promising than others.
+    Pruned,
+}
+
+impl RunStatus {
+    /// The status as `result.json` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Pruned => "pruned",
+        }
+    }
 }
 
 /// The content of `result.json`.
@@ -92,6 +105,44 @@ pub struct EpochRecord {
     pub val_mse: Option<f64>,
     /// Seconds since training started.
     pub seconds: f64,
+}
+
+/// A metric recorded every epoch, lower is better; what pruning compares runs by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EpochMetric {
+    /// [`EpochRecord::train_loss`].
+    TrainLoss,
+    /// [`EpochRecord::val_loss`].
+    #[default]
+    ValLoss,
+    /// [`EpochRecord::val_mse`].
+    ValMse,
+}
+
+impl EpochMetric {
+    /// The metric's name in `metrics.jsonl`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EpochMetric::TrainLoss => "train_loss",
+            EpochMetric::ValLoss => "val_loss",
+            EpochMetric::ValMse => "val_mse",
+        }
+    }
+
+    /// Whether it needs a validation split.
+    pub fn needs_validation(self) -> bool {
+        self != EpochMetric::TrainLoss
+    }
+
+    /// Its value in `record`, when recorded.
+    pub fn of(self, record: &EpochRecord) -> Option<f64> {
+        match self {
+            EpochMetric::TrainLoss => Some(record.train_loss),
+            EpochMetric::ValLoss => record.val_loss,
+            EpochMetric::ValMse => record.val_mse,
+        }
+    }
 }
 
 /// What [`write_atomic`] puts in the names of its temporary files, `.<file>.tmp-<pid>`.

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::result::EpochMetric;
+
 /// A whole spec file as written, before sweep expansion and semantic checks.
 ///
 /// The run sections are deserialized here for their type errors and spans only; runs are
@@ -52,6 +54,33 @@ pub(crate) struct ResourcesSection {
     /// Restarts of a run whose worker died or timed out without recording a result.
     #[serde(default)]
     pub retries: u32,
+    /// `[[resources.slots]]`: devices and their backends; by default the CPU with `workers`.
+    pub slots: Option<Vec<SlotSection>>,
+}
+
+/// `[[resources.slots]]`: a device, the backends runs may use on it, and its workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SlotSection {
+    /// `"cpu"`, `"cuda:N"` or `"gpu:N"`.
+    pub device: Spanned<String>,
+    /// Backends offered on the device.
+    pub backends: Spanned<Vec<Backend>>,
+    /// Worker processes on the device at once (default 1).
+    pub workers: Option<Spanned<usize>>,
+}
+
+/// `[sweep.pruning]`: asynchronous successive halving across the sweep's runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PruningSection {
+    /// The per-epoch metric compared (default `val_loss`).
+    #[serde(default)]
+    pub metric: EpochMetric,
+    /// Epochs before the first rung (default 1).
+    pub grace_epochs: Option<Spanned<usize>>,
+    /// η, each rung keeps 1/η of the runs (default 3).
+    pub reduction_factor: Option<Spanned<usize>>,
 }
 
 /// `[experiment]`: what the sweep is called and how runs are seeded.
@@ -521,6 +550,8 @@ pub(crate) struct SweepSection {
     /// a distribution, e.g. `{ log_uniform = [1e-4, 1e-2] }`.
     #[serde(default)]
     pub parameters: BTreeMap<String, Spanned<toml::Value>>,
+    /// Stops unpromising runs early.
+    pub pruning: Option<PruningSection>,
 }
 
 /// How sweep parameters combine.

@@ -5,6 +5,7 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use super::*;
+use crate::result::EpochMetric;
 
 fn catalog() -> Catalog {
     Catalog {
@@ -462,7 +463,7 @@ fn resources_are_read_and_checked() {
     assert_eq!(
         experiment.resources,
         Resources {
-            workers: 2,
+            slots: vec![Slot::cpu(2)],
             threads_per_worker: Some(1),
             timeout: Some(std::time::Duration::from_secs(90)),
             retries: 2,
@@ -480,6 +481,99 @@ fn resources_are_read_and_checked() {
         text.contains("cannot read \"soon\" as a duration"),
         "{text}"
     );
+}
+
+#[test]
+fn runs_are_placed_only_on_slots_that_offer_their_backend() {
+    let slots = "[[resources.slots]]\ndevice = \"cpu\"\nbackends = [\"flex\"]\nworkers = 2\n\n\
+                 [[resources.slots]]\ndevice = \"cuda:0\"\nbackends = [\"tch\", \"cuda\"]\n";
+    let experiment = parse_str(&format!("{MINIMAL}\n{slots}")).unwrap();
+    assert_eq!(
+        experiment.resources.slots,
+        vec![
+            Slot {
+                device: DeviceName::Cpu,
+                backends: vec![Backend::Flex],
+                workers: 2
+            },
+            Slot {
+                device: DeviceName::Cuda(0),
+                backends: vec![Backend::Tch, Backend::Cuda],
+                workers: 1
+            },
+        ]
+    );
+    assert_eq!(experiment.resources.workers(), 3);
+
+    let only_gpu = "[[resources.slots]]\ndevice = \"cuda:0\"\nbackends = [\"cuda\"]\n";
+    let text = error_text(&format!("{MINIMAL}\n{only_gpu}"));
+    assert!(
+        text.contains("no slot of [resources] offers backend `flex` (slots: cuda:0)"),
+        "{text}"
+    );
+    let mismatched = "[resources]\nworkers = 2\n\n[[resources.slots]]\ndevice = \"tpu\"\n\
+                      backends = [\"flex\"]\n\n[[resources.slots]]\ndevice = \"gpu:1\"\nbackends = [\"flex\"]\n";
+    let text = error_text(&format!("{MINIMAL}\n{mismatched}"));
+    assert!(text.contains("\"tpu\" is not a device"), "{text}");
+    assert!(
+        text.contains("backend `flex` cannot run on gpu:1"),
+        "{text}"
+    );
+    assert!(text.contains("it runs on cpu"), "{text}");
+    assert!(
+        text.contains("is set together with resources.slots"),
+        "{text}"
+    );
+}
+
+#[test]
+fn pruning_is_read_and_checked() {
+    let experiment = parse_str(&format!(
+        "{MINIMAL}\n[sweep.pruning]\ngrace_epochs = 2\nreduction_factor = 2\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        experiment.pruning,
+        Some(Pruning {
+            metric: EpochMetric::ValLoss,
+            grace_epochs: 2,
+            reduction_factor: 2
+        })
+    );
+    assert_eq!(parse_str(MINIMAL).unwrap().pruning, None);
+    let text = error_text(
+        "[experiment]\nname = \"x\"\n\n[data]\ndataset = \"mnist\"\nvalidation = 0.0\n\n\
+         [sweep.pruning]\nreduction_factor = 1\n",
+    );
+    assert!(
+        text.contains("`sweep.pruning.reduction_factor`: must be at least 2"),
+        "{text}"
+    );
+    let text = error_text(
+        "[experiment]\nname = \"x\"\n\n[data]\ndataset = \"mnist\"\nvalidation = 0.0\n\n\
+         [sweep.pruning]\nmetric = \"val_mse\"\n",
+    );
+    assert!(
+        text.contains("pruning compares `val_mse`, but `data.validation` is 0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn pruning_rungs_grow_geometrically_and_keep_the_best_fraction() {
+    let pruning = Pruning {
+        metric: EpochMetric::ValLoss,
+        grace_epochs: 2,
+        reduction_factor: 3,
+    };
+    let rungs: Vec<usize> = (1..=60).filter(|&e| pruning.is_rung(e)).collect();
+    assert_eq!(rungs, vec![2, 6, 18, 54]);
+    // The first run at a rung always continues; then the best third (at least one) does.
+    assert!(pruning.promotes(9.0, &[]));
+    assert!(!pruning.promotes(9.0, &[1.0]));
+    assert!(pruning.promotes(0.5, &[1.0]));
+    assert!(pruning.promotes(1.5, &[1.0, 2.0, 3.0, 4.0, 5.0]));
+    assert!(!pruning.promotes(2.5, &[1.0, 2.0, 3.0, 4.0, 5.0]));
 }
 
 #[test]

@@ -134,7 +134,7 @@ pub fn train_run(
         .as_ref()
         .filter(|_| config.model.is(ModelKind::Denoising))
         .map(Corruption::new);
-    let mut noise_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x6e6f_6973_65);
+    let mut noise_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x006e_6f69_7365);
 
     let started = Instant::now();
     let mut stepping_seconds = 0.0;

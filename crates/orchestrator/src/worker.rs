@@ -1,0 +1,278 @@
+//! One worker process at work on one run: starting it, following its `metrics.jsonl`, noticing
+//! its end, and recording a result for a run whose worker could not record one itself.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use hourglass_spec::result::{
+    CONFIG_FILE, EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, RunStatus, is_temporary,
+    metric, write_atomic,
+};
+use hourglass_spec::{DeviceName, RunSpec};
+
+use crate::{SweepError, WORKER_LOG, WorkerCommand, io};
+
+/// Lines of a dead worker's log quoted in its failed result.
+const LOG_TAIL_LINES: usize = 20;
+
+/// A worker process at work on one run.
+pub(crate) struct Running {
+    /// The run's index in the experiment.
+    pub index: usize,
+    /// 0 for the first start of the run in this invocation, then one more per retry.
+    pub attempt: u32,
+    /// The slot it occupies.
+    pub slot: usize,
+    pub run_dir: PathBuf,
+    child: Child,
+    started: Instant,
+    metrics: MetricsTail,
+}
+
+/// Why a worker stopped.
+pub(crate) enum Ending {
+    NotStarted(PathBuf, std::io::Error),
+    Exited(ExitStatus),
+    TimedOut(Duration),
+    Lost(std::io::Error),
+}
+
+impl Running {
+    /// `Some` once the worker has stopped; a worker past `timeout` is killed first.
+    pub fn poll(&mut self, timeout: Option<Duration>) -> Option<Ending> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(Ending::Exited(status)),
+            Ok(None) => match timeout {
+                Some(limit) if self.started.elapsed() > limit => {
+                    self.stop();
+                    Some(Ending::TimedOut(limit))
+                }
+                _ => None,
+            },
+            Err(e) => Some(Ending::Lost(e)),
+        }
+    }
+
+    /// Kills the worker and waits for it.
+    pub fn stop(&mut self) {
+        // A kill that fails means the worker has just exited: wait reaps it either way.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The epochs the worker recorded since the last call.
+    pub fn new_epochs(&mut self) -> Vec<EpochRecord> {
+        self.metrics.read_new()
+    }
+}
+
+/// Reads the complete lines appended to a run's `metrics.jsonl` since the last read.
+struct MetricsTail {
+    path: PathBuf,
+    offset: u64,
+}
+
+impl MetricsTail {
+    fn read_new(&mut self) -> Vec<EpochRecord> {
+        let Ok(mut file) = File::open(&self.path) else {
+            return Vec::new();
+        };
+        let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if length <= self.offset || file.seek(SeekFrom::Start(self.offset)).is_err() {
+            return Vec::new();
+        }
+        let mut appended = String::new();
+        if file.read_to_string(&mut appended).is_err() {
+            return Vec::new();
+        }
+        // A line still being written is left for the next read.
+        let complete = appended.rfind('\n').map_or(0, |end| end + 1);
+        self.offset += complete as u64;
+        appended[..complete]
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+}
+
+/// The epochs recorded in a run folder's `metrics.jsonl`.
+pub(crate) fn recorded_epochs(run_dir: &Path) -> Vec<EpochRecord> {
+    MetricsTail {
+        path: run_dir.join(METRICS_FILE),
+        offset: 0,
+    }
+    .read_new()
+}
+
+/// How to start one run's worker.
+pub(crate) struct Launch<'a> {
+    pub run: &'a RunSpec,
+    pub index: usize,
+    pub attempt: u32,
+    pub slot: usize,
+    pub device: DeviceName,
+    pub run_dir: &'a Path,
+    pub threads: Option<usize>,
+}
+
+/// Writes the run's config and starts `WORKER RUN_DIR --device DEVICE`, with its output in
+/// `worker.log`; a worker that cannot be started is an ending of the run, not of the sweep.
+pub(crate) fn start(
+    launch: Launch<'_>,
+    worker: &WorkerCommand,
+) -> Result<Result<Running, Ending>, SweepError> {
+    let run_dir = launch.run_dir;
+    std::fs::create_dir_all(run_dir).map_err(io("cannot create", run_dir))?;
+    remove_leftovers(run_dir)?;
+    let config_path = run_dir.join(CONFIG_FILE);
+    let config = toml::to_string(&launch.run.config).expect("run configs serialize to TOML");
+    write_atomic(&config_path, config.as_bytes()).map_err(io("cannot write", &config_path))?;
+
+    let log_path = run_dir.join(WORKER_LOG);
+    let log = File::create(&log_path).map_err(io("cannot create", &log_path))?;
+    let mut command = Command::new(&worker.program);
+    command
+        .args(&worker.args)
+        .arg(run_dir)
+        .arg("--device")
+        .arg(launch.device.to_string())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(io("cannot share", &log_path))?)
+        .stderr(log);
+    // A process group of its own: a Ctrl-C at the terminal reaches the orchestrator, which
+    // lets running workers finish, rather than killing them mid-run.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    if let Some(threads) = launch.threads {
+        command
+            .env("RAYON_NUM_THREADS", threads.to_string())
+            .env("OMP_NUM_THREADS", threads.to_string());
+    }
+    Ok(match command.spawn() {
+        Ok(child) => Ok(Running {
+            index: launch.index,
+            attempt: launch.attempt,
+            slot: launch.slot,
+            run_dir: run_dir.to_path_buf(),
+            child,
+            started: Instant::now(),
+            metrics: MetricsTail {
+                path: run_dir.join(METRICS_FILE),
+                offset: 0,
+            },
+        }),
+        Err(e) => Err(Ending::NotStarted(worker.program.clone(), e)),
+    })
+}
+
+/// Removes what an earlier, unfinished attempt left in a run folder before the run starts
+/// again: half-written temporary files of a killed process, and its epoch records.
+fn remove_leftovers(run_dir: &Path) -> Result<(), SweepError> {
+    let entries = std::fs::read_dir(run_dir).map_err(io("cannot list", run_dir))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if is_temporary(&name.to_string_lossy()) || name == METRICS_FILE {
+            std::fs::remove_file(entry.path()).map_err(io("cannot remove", &entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a failed result for a run whose worker stopped without writing one.
+pub(crate) fn record_death(
+    run: &RunSpec,
+    run_dir: &Path,
+    ending: &Ending,
+    attempt: u32,
+) -> Result<RunResult, SweepError> {
+    let reason = match ending {
+        Ending::NotStarted(program, e) => format!("cannot start worker {}: {e}", program.display()),
+        Ending::Exited(status) => format!("worker exited without a result ({status})"),
+        Ending::TimedOut(limit) => format!("timed out after {:.0?} and was killed", limit),
+        Ending::Lost(e) => format!("lost track of the worker: {e}"),
+    };
+    let reason = if attempt > 0 {
+        format!("{reason} (attempt {})", attempt + 1)
+    } else {
+        reason
+    };
+    let log = std::fs::read_to_string(run_dir.join(WORKER_LOG)).unwrap_or_default();
+    let mut error = reason;
+    if let Some(panic) = panic_message(&log) {
+        error = format!("{error}: {panic}");
+    }
+    let tail = log_tail(&log);
+    if !tail.is_empty() {
+        error = format!("{error}; log tail:\n{tail}");
+    }
+    record(
+        run,
+        run_dir,
+        RunStatus::Failed,
+        Some(error),
+        BTreeMap::new(),
+    )
+}
+
+/// Records a pruned result for a run stopped after `at`, with `reason`.
+pub(crate) fn record_pruned(
+    run: &RunSpec,
+    run_dir: &Path,
+    at: &EpochRecord,
+    compared: (&str, f64),
+    reason: String,
+) -> Result<RunResult, SweepError> {
+    let metrics = BTreeMap::from([
+        (metric::EPOCHS_RUN.to_string(), at.epoch as f64),
+        (metric::TRAIN_SECONDS.to_string(), at.seconds),
+        (compared.0.to_string(), compared.1),
+    ]);
+    record(run, run_dir, RunStatus::Pruned, Some(reason), metrics)
+}
+
+fn record(
+    run: &RunSpec,
+    run_dir: &Path,
+    status: RunStatus,
+    error: Option<String>,
+    metrics: BTreeMap<String, f64>,
+) -> Result<RunResult, SweepError> {
+    let result = RunResult {
+        id: run.id.clone(),
+        status,
+        error,
+        config: run.config.clone(),
+        metrics,
+    };
+    let result_path = run_dir.join(RESULT_FILE);
+    let json = serde_json::to_vec_pretty(&result).expect("results serialize");
+    write_atomic(&result_path, &json).map_err(io("cannot write", &result_path))?;
+    Ok(result)
+}
+
+/// The last lines of a worker's log.
+fn log_tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+}
+
+/// The message of the first panic in a worker's log (`thread '…' panicked at FILE:LINE:` and
+/// the lines after it up to the backtrace), which a long backtrace pushes out of the tail.
+fn panic_message(log: &str) -> Option<String> {
+    let mut lines = log
+        .lines()
+        .skip_while(|line| !line.contains(" panicked at "));
+    let first = lines.next()?;
+    let message: Vec<&str> = lines
+        .take_while(|line| !line.starts_with("stack backtrace:") && !line.starts_with("note:"))
+        .collect();
+    Some(
+        format!("{} {}", first.trim(), message.join(" "))
+            .trim()
+            .to_string(),
+    )
+}
