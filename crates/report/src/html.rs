@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use hourglass_spec::result::RunStatus;
 
-use crate::table::{Cell, ResultsTable};
+use crate::table::{Cell, DisplayTable, ResultsTable, number};
 use crate::{ReportError, RunRecord, plot};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:80rem}\
@@ -29,20 +29,6 @@ pub(crate) fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// A number with four significant digits, in scientific notation when very small or large.
-fn number(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return v.to_string();
-    }
-    let magnitude = v.abs().log10().floor();
-    if (-3.0..6.0).contains(&magnitude) {
-        let decimals = (3.0 - magnitude).max(0.0) as usize;
-        format!("{v:.decimals$}")
-    } else {
-        format!("{v:.3e}")
-    }
 }
 
 /// The whole page.
@@ -180,49 +166,30 @@ fn seed_statistics(html: &mut String, configurations: &ResultsTable) {
     if !repeated {
         return;
     }
-    let settings = 1 + configurations.varied;
     html.push_str(
-        "<section id=\"configurations\"><h2>Configurations: mean ± std over seeds</h2><table><thead><tr>",
+        "<section id=\"configurations\"><h2>Configurations: mean ± std over seeds</h2>",
     );
-    for column in &configurations.columns[..settings] {
-        let _ = write!(html, "<th>{}</th>", escape(column));
-    }
-    for column in configurations.columns[settings..].iter().step_by(2) {
-        let _ = write!(
-            html,
-            "<th>{}</th>",
-            escape(column.trim_end_matches("_mean"))
-        );
+    display_table(html, &configurations.display(), "configurations-table");
+    html.push_str("<p>Raw data: <a href=\"configurations.csv\">configurations.csv</a>, \
+                   <a href=\"configurations.md\">configurations.md</a>.</p></section>\n");
+}
+
+/// A plain table of text cells, numbers right-aligned.
+fn display_table(html: &mut String, table: &DisplayTable, id: &str) {
+    let _ = write!(html, "<table id=\"{id}\" class=\"sortable\"><thead><tr>");
+    for header in &table.headers {
+        let _ = write!(html, "<th>{}</th>", escape(header));
     }
     html.push_str("</tr></thead><tbody>\n");
-    for row in &configurations.rows {
+    for row in &table.rows {
         html.push_str("<tr>");
-        for cell in &row[..settings] {
-            match cell {
-                Cell::Text(text) => {
-                    let _ = write!(html, "<td>{}</td>", escape(text));
-                }
-                Cell::Number(v) => {
-                    let _ = write!(html, "<td class=\"num\">{}</td>", number(*v));
-                }
-                Cell::Missing => html.push_str("<td></td>"),
-            }
-        }
-        for pair in row[settings..].chunks(2) {
-            let _ = match pair {
-                [Cell::Number(mean), Cell::Number(std)] => write!(
-                    html,
-                    "<td class=\"num\">{} ± {}</td>",
-                    number(*mean),
-                    number(*std)
-                ),
-                [Cell::Number(mean), _] => write!(html, "<td class=\"num\">{}</td>", number(*mean)),
-                _ => write!(html, "<td></td>"),
-            };
+        for (cell, &numeric) in row.iter().zip(&table.numeric) {
+            let class = if numeric { " class=\"num\"" } else { "" };
+            let _ = write!(html, "<td{class}>{}</td>", escape(cell));
         }
         html.push_str("</tr>\n");
     }
-    html.push_str("</tbody></table><p>Raw data: <a href=\"configurations.csv\">configurations.csv</a>.</p></section>\n");
+    html.push_str("</tbody></table>\n");
 }
 
 fn curves(
@@ -304,5 +271,6 @@ mod tests {
         assert_eq!(number(21.56789), "21.57");
         assert_eq!(number(14200.4), "14200");
         assert_eq!(number(1.5e-5), "1.500e-5");
+        assert_eq!(number(32.0), "32");
     }
 }

@@ -13,12 +13,16 @@ use std::path::{Path, PathBuf};
 
 use hourglass_spec::result::{EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, write_atomic};
 
-pub use table::{Cell, ResultsTable};
+pub use table::{Cell, DisplayTable, ResultsTable};
 
 /// File name of the results table.
 pub const RESULTS_CSV: &str = "results.csv";
 /// File name of the results table in Parquet.
 pub const RESULTS_PARQUET: &str = "results.parquet";
+/// File name of the results table in Markdown.
+pub const RESULTS_MARKDOWN: &str = "results.md";
+/// File name of the per-configuration table in Markdown.
+pub const CONFIGURATIONS_MARKDOWN: &str = "configurations.md";
 /// File name of the HTML report.
 pub const INDEX_HTML: &str = "index.html";
 /// File name of the per-configuration table (mean and std over seeds) in a sweep folder.
@@ -117,6 +121,8 @@ pub struct ReportFiles {
     pub csv: PathBuf,
     /// `results.parquet`.
     pub parquet: PathBuf,
+    /// `results.md`.
+    pub markdown: PathBuf,
     /// `configurations.csv`.
     pub configurations: PathBuf,
     /// `index.html`.
@@ -131,6 +137,7 @@ pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, Report
     let files = ReportFiles {
         csv: sweep_dir.join(RESULTS_CSV),
         parquet: sweep_dir.join(RESULTS_PARQUET),
+        markdown: sweep_dir.join(RESULTS_MARKDOWN),
         configurations: sweep_dir.join(CONFIGURATIONS_CSV),
         html: sweep_dir.join(INDEX_HTML),
     };
@@ -143,7 +150,12 @@ pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, Report
     };
     write(&files.csv, &table.to_csv()?)?;
     write(&files.parquet, &table.to_parquet()?)?;
+    write(&files.markdown, table.to_markdown().as_bytes())?;
     write(&files.configurations, &configurations.to_csv()?)?;
+    write(
+        &sweep_dir.join(CONFIGURATIONS_MARKDOWN),
+        configurations.to_markdown().as_bytes(),
+    )?;
     let page = html::page(title, &records, &table, &configurations)?;
     write(&files.html, page.as_bytes())?;
     Ok(files)

@@ -28,6 +28,51 @@ pub enum Cell {
     Missing,
 }
 
+impl Cell {
+    /// The cell as text: a number with four significant digits, the first line of a text.
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Text(text) => text.lines().next().unwrap_or_default().to_string(),
+            Cell::Number(v) => number(*v),
+            Cell::Missing => String::new(),
+        }
+    }
+}
+
+/// A table as text cells, ready for Markdown or HTML.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DisplayTable {
+    /// Column names.
+    pub headers: Vec<String>,
+    /// Whether each column holds numbers only (right-aligned).
+    pub numeric: Vec<bool>,
+    /// Rows of cells.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A number with four significant digits, in scientific notation when very small or large;
+/// whole numbers (latent sizes, epochs, seeds) as they are.
+pub(crate) fn number(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (v.fract() == 0.0 && v.abs() < 1e9) {
+        return v.to_string();
+    }
+    let magnitude = v.abs().log10().floor();
+    if (-3.0..6.0).contains(&magnitude) {
+        let decimals = (3.0 - magnitude).max(0.0) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+/// Escapes the characters that would end a Markdown table cell or be read as HTML.
+fn markdown_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// Columns and rows, ready to be encoded as CSV or HTML.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultsTable {
@@ -197,6 +242,67 @@ impl ResultsTable {
             .finish(&mut frame)
             .map_err(|e| ReportError::Table(e.to_string()))?;
         Ok(bytes)
+    }
+
+    /// The table as text, for Markdown and HTML: numbers with four significant digits, text
+    /// cells cut to their first line, and each `M_mean`, `M_std` pair of columns merged into
+    /// one column `M` of `mean ± std`.
+    pub fn display(&self) -> DisplayTable {
+        let mut display = DisplayTable::default();
+        let mut spans = Vec::new();
+        let mut i = 0;
+        while i < self.columns.len() {
+            let name = &self.columns[i];
+            let paired = name.strip_suffix("_mean").filter(|base| {
+                self.columns.get(i + 1).map(String::as_str) == Some(&format!("{base}_std"))
+            });
+            let width = if paired.is_some() { 2 } else { 1 };
+            display.headers.push(paired.unwrap_or(name).to_string());
+            display.numeric.push(
+                self.rows
+                    .iter()
+                    .all(|row| !matches!(row[i], Cell::Text(_))),
+            );
+            spans.push(i..i + width);
+            i += width;
+        }
+        display.rows = self
+            .rows
+            .iter()
+            .map(|row| {
+                spans
+                    .iter()
+                    .map(|span| match &row[span.clone()] {
+                        [Cell::Number(mean), Cell::Number(std)] => {
+                            format!("{} ± {}", number(*mean), number(*std))
+                        }
+                        [cell, ..] => cell.text(),
+                        [] => String::new(),
+                    })
+                    .collect()
+            })
+            .collect();
+        display
+    }
+
+    /// The table as a GitHub-flavoured Markdown table (see [`Self::display`]).
+    pub fn to_markdown(&self) -> String {
+        let display = self.display();
+        let line = |cells: &mut dyn Iterator<Item = String>| {
+            let cells: Vec<String> = cells.collect();
+            format!("| {} |\n", cells.join(" | "))
+        };
+        let mut markdown = line(&mut display.headers.iter().map(|h| markdown_escape(h)));
+        markdown += &line(
+            &mut display
+                .numeric
+                .iter()
+                .map(|&numeric| if numeric { "---:" } else { "---" }.to_string()),
+        );
+        for row in &display.rows {
+            markdown += &line(&mut row.iter().map(|cell| markdown_escape(cell)));
+        }
+        markdown
     }
 
     /// The table as Parquet bytes (zstd), with the column types of [`Self::to_frame`].

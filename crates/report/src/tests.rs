@@ -89,6 +89,15 @@ fn csv_has_one_row_per_run_with_varied_keys_and_contract_metrics() {
 }
 
 #[test]
+fn markdown_table_pins_the_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    let files = write_report(dir.path(), "fixture").unwrap();
+    let markdown = std::fs::read_to_string(files.markdown).unwrap();
+    insta::assert_snapshot!(markdown);
+}
+
+#[test]
 fn parquet_holds_the_same_table_as_the_csv_with_typed_columns() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();
@@ -215,5 +224,5 @@ fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
         "{csv}"
     );
     let html = std::fs::read_to_string(files.html).unwrap();
-    assert!(html.contains("2.000 ± 1.414"), "{html}");
+    assert!(html.contains("<td class=\"num\">2 ± 1.414</td>"), "{html}");
 }
