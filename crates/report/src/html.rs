@@ -1,19 +1,35 @@
 //! The self-contained HTML page of a sweep: summary, results table, loss curves, failures.
 //! Every string that comes from a spec or a result is escaped.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use hourglass_spec::result::RunStatus;
 
+use crate::plot::{self, Series};
 use crate::table::{Cell, DisplayTable, ResultsTable, number};
-use crate::{ReportError, RunRecord, plot};
+use crate::{ReportError, RunRecord};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:80rem}\
 table{border-collapse:collapse;font-size:.9rem}th,td{border:1px solid #ccc;padding:.25rem .5rem}\
-th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+th{background:#f0f0f0}td{max-width:24rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\
+.wide{overflow-x:auto}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 tr.failed{background:#fde8e8}.best{font-weight:bold}.curves{display:flex;flex-wrap:wrap;gap:1rem}\
-figure{margin:0}figcaption{font-size:.85rem;color:#555}pre{background:#f6f6f6;padding:.5rem;\
+figure{margin:0}img{image-rendering:pixelated;width:420px;border:1px solid #ccc}figcaption{font-size:.85rem;color:#555}pre{background:#f6f6f6;padding:.5rem;\
 white-space:pre-wrap}";
+
+/// Sorts a table with class `sortable` by the column whose header is clicked (numbers as
+/// numbers, empty cells last); a second click reverses the order.
+const SORT_SCRIPT: &str = "document.querySelectorAll('table.sortable th').forEach(th=>{\
+th.title='click to sort';th.style.cursor='pointer';th.addEventListener('click',()=>{\
+const body=th.closest('table').tBodies[0],i=th.cellIndex,up=th.dataset.up!=='1';\
+th.dataset.up=up?'1':'0';const key=r=>{const t=(r.cells[i]||{}).textContent||'';\
+const n=parseFloat(t);return isNaN(n)?t.trim():n};[...body.rows].sort((a,b)=>{\
+const x=key(a),y=key(b);if(x===''||y==='')return (x==='')-(y==='');\
+return (x<y?-1:x>y?1:0)*(up?1:-1)}).forEach(r=>body.appendChild(r))})});";
+
+/// The metric by which runs are ranked: lower is better.
+const RANKING_METRIC: &str = "test_mse";
 
 /// Escapes text for HTML content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
@@ -49,19 +65,22 @@ pub(crate) fn page(
     how_to_read(&mut html);
     results(&mut html, table);
     seed_statistics(&mut html, configurations);
+    parameter_effects(&mut html, records, table)?;
     curves(&mut html, records, table)?;
+    images(&mut html, records);
     stopped_runs(&mut html, records, RunStatus::Failed, "Failed runs");
     stopped_runs(&mut html, records, RunStatus::Pruned, "Pruned runs");
-    html.push_str("<p>Raw data: <a href=\"results.csv\">results.csv</a> and <code>runs/&lt;id&gt;/</code>.</p>\n</body></html>\n");
+    html.push_str(
+        "<p>Raw data: <a href=\"results.csv\">results.csv</a>, \
+         <a href=\"results.parquet\">results.parquet</a>, <a href=\"results.md\">results.md</a> \
+         and <code>runs/&lt;id&gt;/</code>.</p>\n",
+    );
+    let _ = write!(html, "<script>{SORT_SCRIPT}</script>\n</body></html>\n");
     Ok(html)
 }
 
 fn summary(html: &mut String, records: &[RunRecord]) {
-    let completed: Vec<&RunRecord> = records
-        .iter()
-        .filter(|r| r.result.status == RunStatus::Completed)
-        .collect();
-    let failed = records.len() - completed.len();
+    let count = |status| records.iter().filter(|r| r.result.status == status).count();
     // Folded from +0: an empty f64 sum is -0, which would print as "-0 s".
     let seconds = records
         .iter()
@@ -69,25 +88,54 @@ fn summary(html: &mut String, records: &[RunRecord]) {
         .fold(0.0, |total, s| total + s);
     let _ = write!(
         html,
-        "<section id=\"summary\"><h2>Summary</h2><p>{} runs: {} completed, {failed} failed; \
-         {:.0} s of training in all.",
+        "<section id=\"summary\"><h2>Summary</h2><p>{} runs: {} completed, {} failed, {} pruned; \
+         {:.0} s of training in all.</p>",
         records.len(),
-        completed.len(),
+        count(RunStatus::Completed),
+        count(RunStatus::Failed),
+        count(RunStatus::Pruned),
         seconds
     );
-    let best = completed
-        .iter()
-        .filter_map(|r| r.result.metrics.get("test_mse").map(|m| (m, r)))
-        .min_by(|a, b| a.0.total_cmp(b.0));
-    if let Some((mse, run)) = best {
+    let best = best_per_kind(records);
+    if !best.is_empty() {
         let _ = write!(
             html,
-            " Lowest test MSE: <a href=\"#run-{id}\">{id}</a> with {}.",
-            number(*mse),
-            id = escape(run.result.id.as_str())
+            "<table id=\"best\"><thead><tr><th>model kind</th><th>best run</th>\
+             <th>{RANKING_METRIC}</th></tr></thead><tbody>"
         );
+        for (kind, run) in best {
+            let _ = write!(
+                html,
+                "<tr><td>{kind}</td><td><a href=\"runs/{id}/result.json\">{id}</a></td>\
+                 <td class=\"num\">{}</td></tr>",
+                number(run.result.metrics[RANKING_METRIC]),
+                id = escape(run.result.id.as_str()),
+            );
+        }
+        html.push_str("</tbody></table>");
     }
-    html.push_str("</p></section>\n");
+    html.push_str("</section>\n");
+}
+
+/// The completed run with the lowest [`RANKING_METRIC`] of each model kind, by kind name.
+fn best_per_kind(records: &[RunRecord]) -> BTreeMap<&'static str, &RunRecord> {
+    let mut best: BTreeMap<&'static str, &RunRecord> = BTreeMap::new();
+    for record in records {
+        let Some(&value) = record.result.metrics.get(RANKING_METRIC) else {
+            continue;
+        };
+        if record.result.status != RunStatus::Completed {
+            continue;
+        }
+        let kind = record.result.config.model.kind.name();
+        let better = best
+            .get(kind)
+            .is_none_or(|current| value < current.result.metrics[RANKING_METRIC]);
+        if better {
+            best.insert(kind, record);
+        }
+    }
+    best
 }
 
 fn how_to_read(html: &mut String) {
@@ -101,7 +149,13 @@ fn how_to_read(html: &mut String) {
          <li>Loss curves show the training objective per epoch (mean over the epoch's steps) and on \
          the validation split after each epoch. A validation curve that rises while the training \
          curve falls is overfitting.</li>\
-         <li>The best run is in bold. Failed runs are shaded and their errors are listed at the end.</li>\
+         <li>The best run (lowest <code>test_mse</code>) is in bold. Failed runs are shaded and \
+         their errors are listed at the end, with the reasons of pruned runs. Click a column's \
+         header to sort by it.</li>\
+         <li>With several seeds per configuration, the second table gives mean ± sample standard \
+         deviation over the seeds; a difference smaller than the deviations is not evidence.</li>\
+         <li>The plots of <code>test_mse</code> against each swept setting show one line per model \
+         kind (a log axis when the values span two decades or more).</li>\
          </ul></section>\n",
     );
 }
@@ -123,7 +177,10 @@ fn results(html: &mut String, table: &ResultsTable) {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i)
     });
-    html.push_str("<section id=\"results\"><h2>Results</h2><table><thead><tr>");
+    html.push_str(
+        "<section id=\"results\"><h2>Results</h2><div class=\"wide\">\
+         <table id=\"results-table\" class=\"sortable\"><thead><tr>",
+    );
     for column in &table.columns {
         let _ = write!(html, "<th>{}</th>", escape(column));
     }
@@ -139,7 +196,11 @@ fn results(html: &mut String, table: &ResultsTable) {
         for (j, cell) in row.iter().enumerate() {
             match cell {
                 Cell::Text(text) if j == 0 => {
-                    let _ = write!(html, "<td><a href=\"#run-{0}\">{0}</a></td>", escape(text));
+                    let _ = write!(
+                        html,
+                        "<td><a href=\"runs/{0}/result.json\">{0}</a></td>",
+                        escape(text)
+                    );
                 }
                 Cell::Text(text) => {
                     let first_line = text.lines().next().unwrap_or_default();
@@ -153,7 +214,7 @@ fn results(html: &mut String, table: &ResultsTable) {
         }
         html.push_str("</tr>\n");
     }
-    html.push_str("</tbody></table></section>\n");
+    html.push_str("</tbody></table></div></section>\n");
 }
 
 /// Mean ± standard deviation over seeds per configuration, when some configuration has
@@ -166,12 +227,12 @@ fn seed_statistics(html: &mut String, configurations: &ResultsTable) {
     if !repeated {
         return;
     }
-    html.push_str(
-        "<section id=\"configurations\"><h2>Configurations: mean ± std over seeds</h2>",
-    );
+    html.push_str("<section id=\"configurations\"><h2>Configurations: mean ± std over seeds</h2>");
     display_table(html, &configurations.display(), "configurations-table");
-    html.push_str("<p>Raw data: <a href=\"configurations.csv\">configurations.csv</a>, \
-                   <a href=\"configurations.md\">configurations.md</a>.</p></section>\n");
+    html.push_str(
+        "<p>Raw data: <a href=\"configurations.csv\">configurations.csv</a>, \
+                   <a href=\"configurations.md\">configurations.md</a>.</p></section>\n",
+    );
 }
 
 /// A plain table of text cells, numbers right-aligned.
@@ -192,38 +253,154 @@ fn display_table(html: &mut String, table: &DisplayTable, id: &str) {
     html.push_str("</tbody></table>\n");
 }
 
+/// The settings that vary between runs, as `key=value` text, for each row of `table`.
+fn varied_labels(table: &ResultsTable) -> Vec<String> {
+    let keys = &table.columns[2..2 + table.varied];
+    table
+        .rows
+        .iter()
+        .map(|row| {
+            let pairs: Vec<String> = keys
+                .iter()
+                .zip(&row[2..2 + table.varied])
+                .map(|(key, cell)| format!("{key}={}", cell.text()))
+                .collect();
+            pairs.join(" ")
+        })
+        .collect()
+}
+
+/// Groups `records` (with their row index) by model kind.
+fn by_kind(records: &[RunRecord]) -> BTreeMap<&'static str, Vec<(usize, &RunRecord)>> {
+    let mut groups: BTreeMap<&'static str, Vec<(usize, &RunRecord)>> = BTreeMap::new();
+    for (i, record) in records.iter().enumerate() {
+        groups
+            .entry(record.result.config.model.kind.name())
+            .or_default()
+            .push((i, record));
+    }
+    groups
+}
+
+/// Validation loss (training loss where there is no validation split) per epoch, every run of a
+/// model kind overlaid on one plot.
 fn curves(
     html: &mut String,
     records: &[RunRecord],
     table: &ResultsTable,
 ) -> Result<(), ReportError> {
+    let labels = varied_labels(table);
     html.push_str("<section id=\"curves\"><h2>Loss curves</h2><div class=\"curves\">\n");
-    for (record, row) in records.iter().zip(&table.rows) {
-        let id = record.result.id.as_str();
-        let varied: Vec<String> = table.columns[2..2 + table.varied]
+    for (kind, members) in by_kind(records) {
+        let series: Vec<Series> = members
             .iter()
-            .zip(&row[2..2 + table.varied])
-            .map(|(key, cell)| match cell {
-                Cell::Text(t) => format!("{key}={t}"),
-                Cell::Number(v) => format!("{key}={v}"),
-                Cell::Missing => format!("{key}=–"),
+            .filter(|(_, record)| !record.epochs.is_empty())
+            .map(|&(i, record)| Series {
+                label: format!("{} {}", record.result.id, labels[i]),
+                points: record
+                    .epochs
+                    .iter()
+                    .map(|e| (e.epoch as f64, e.val_loss.unwrap_or(e.train_loss)))
+                    .collect(),
             })
             .collect();
-        let _ = write!(html, "<figure id=\"run-{}\">", escape(id));
-        if record.epochs.is_empty() {
-            html.push_str("<p>No epoch finished.</p>");
-        } else {
-            html.push_str(&plot::loss_curves(id, &record.epochs)?);
+        if series.is_empty() {
+            continue;
         }
+        let svg = plot::overlaid(kind, ("epoch", "validation loss"), &series, false, false)?;
         let _ = writeln!(
             html,
-            "<figcaption>{} {}</figcaption></figure>",
-            escape(id),
-            escape(&varied.join(", "))
+            "<figure>{svg}<figcaption>{kind}: {} runs</figcaption></figure>",
+            series.len()
         );
     }
     html.push_str("</div></section>\n");
     Ok(())
+}
+
+/// For each numeric swept setting, [`RANKING_METRIC`] of the completed runs against it, one
+/// line per model kind.
+fn parameter_effects(
+    html: &mut String,
+    records: &[RunRecord],
+    table: &ResultsTable,
+) -> Result<(), ReportError> {
+    let mut figures = String::new();
+    for column in 2..2 + table.varied {
+        let key = &table.columns[column];
+        let mut series = Vec::new();
+        for (kind, members) in by_kind(records) {
+            let mut points: Vec<(f64, f64)> = members
+                .iter()
+                .filter_map(|&(i, record)| match table.rows[i][column] {
+                    Cell::Number(x) => Some((x, *record.result.metrics.get(RANKING_METRIC)?)),
+                    _ => None,
+                })
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            series.push(Series {
+                label: kind.to_string(),
+                points,
+            });
+        }
+        let xs = || series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+        if xs().count() < 2 {
+            continue;
+        }
+        let (low, high) = xs().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+        let log_x = low > 0.0 && high / low >= 100.0;
+        let svg = plot::overlaid(key, (key, RANKING_METRIC), &series, log_x, true)?;
+        let _ = writeln!(
+            figures,
+            "<figure>{svg}<figcaption>{RANKING_METRIC} against {}</figcaption></figure>",
+            escape(key)
+        );
+    }
+    if !figures.is_empty() {
+        let _ = writeln!(
+            html,
+            "<section id=\"parameters\"><h2>Effect of each swept setting</h2>\
+             <div class=\"curves\">{figures}</div></section>"
+        );
+    }
+    Ok(())
+}
+
+/// Image grids of the best run of each model kind: reconstructions (originals above their
+/// reconstructions), and a VAE's samples from the prior and interpolations.
+fn images(html: &mut String, records: &[RunRecord]) {
+    let mut figures = String::new();
+    for (kind, run) in best_per_kind(records) {
+        for (file, what) in [
+            (
+                "reconstructions.png",
+                "test inputs (top) and reconstructions (bottom)",
+            ),
+            ("samples.png", "samples from the prior"),
+            ("interpolations.png", "interpolations between test codes"),
+        ] {
+            if !run.images.iter().any(|image| image == file) {
+                continue;
+            }
+            let _ = write!(
+                figures,
+                "<figure><img src=\"runs/{id}/{file}\" alt=\"{kind} {what}\">\
+                 <figcaption>{kind}, best run {id}: {what}</figcaption></figure>",
+                id = escape(run.result.id.as_str()),
+            );
+        }
+    }
+    if !figures.is_empty() {
+        let _ = writeln!(
+            html,
+            "<section id=\"images\"><h2>Best run of each kind</h2><div class=\"curves\">{figures}</div></section>"
+        );
+    }
 }
 
 /// A section listing the runs that ended with `status` and why (failed or pruned runs).

@@ -72,6 +72,8 @@ pub struct RunRecord {
     pub result: RunResult,
     /// Its per-epoch metrics, possibly empty (a run that failed before its first epoch).
     pub epochs: Vec<EpochRecord>,
+    /// The PNG files in its folder (image grids), by file name.
+    pub images: Vec<String>,
 }
 
 /// Reads every finished run of the sweep in `sweep_dir`, in id order.
@@ -97,12 +99,29 @@ pub fn collect(sweep_dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
             message: e.to_string(),
         })?;
         let epochs = read_epochs(&path.with_file_name(METRICS_FILE));
-        records.push(RunRecord { result, epochs });
+        let images = png_files(entry.path().parent().unwrap_or(&runs));
+        records.push(RunRecord {
+            result,
+            epochs,
+            images,
+        });
     }
     if records.is_empty() {
         return Err(ReportError::Empty(sweep_dir.to_path_buf()));
     }
     Ok(records)
+}
+
+/// The names of the PNG files in `dir`, sorted.
+fn png_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".png"))
+        .collect();
+    names.sort();
+    names
 }
 
 /// The epoch records of a `metrics.jsonl`; a line that does not parse (the last one of a

@@ -1,82 +1,117 @@
 //! Plots as SVG strings (plotters' SVG backend writes text as `<text>`, so no fonts are read).
 
-use hourglass_spec::result::EpochRecord;
 use plotters::prelude::*;
 
 use crate::ReportError;
 
-/// Size of a loss-curve plot, in pixels.
+/// Size of a plot, in pixels.
 const SIZE: (u32, u32) = (460, 280);
 
-/// Training and validation loss against the epoch.
-pub(crate) fn loss_curves(title: &str, epochs: &[EpochRecord]) -> Result<String, ReportError> {
+/// One line of an overlaid plot.
+pub(crate) struct Series {
+    /// Legend text.
+    pub label: String,
+    /// (x, y) points in x order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Most lines an overlaid plot labels in its legend; more are drawn without labels.
+const LEGEND_LIMIT: usize = 10;
+
+/// Several lines on one chart (`log_x` for a log-scaled x axis); the legend lists at most
+/// [`LEGEND_LIMIT`] of them.
+pub(crate) fn overlaid(
+    title: &str,
+    (x_desc, y_desc): (&str, &str),
+    series: &[Series],
+    log_x: bool,
+    markers: bool,
+) -> Result<String, ReportError> {
     let failed = |e: &dyn std::fmt::Display| ReportError::Plot {
-        what: format!("loss curves of {title}"),
+        what: title.to_string(),
         message: e.to_string(),
     };
-    let train: Vec<(f64, f64)> = epochs
-        .iter()
-        .map(|e| (e.epoch as f64, e.train_loss))
-        .collect();
-    let validation: Vec<(f64, f64)> = epochs
-        .iter()
-        .filter_map(|e| e.val_loss.map(|v| (e.epoch as f64, v)))
-        .collect();
-    let values = train
-        .iter()
-        .chain(&validation)
-        .map(|p| p.1)
-        .filter(|v| v.is_finite());
-    let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
-    let (low, high) = if low.is_finite() {
-        (low, high)
-    } else {
-        (0.0, 1.0)
+    let points = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().copied())
+            .filter(|(x, y)| x.is_finite() && y.is_finite() && (!log_x || *x > 0.0))
     };
-    let pad = ((high - low) * 0.05).max(high.abs() * 1e-3).max(1e-9);
-    let last_epoch = epochs.last().map_or(1, |e| e.epoch).max(2) as f64;
+    let range = |values: &mut dyn Iterator<Item = f64>| {
+        let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        if low.is_finite() {
+            (low, high)
+        } else {
+            (0.0, 1.0)
+        }
+    };
+    let (x_low, x_high) = range(&mut points().map(|p| p.0));
+    let (y_low, y_high) = range(&mut points().map(|p| p.1));
+    let y_pad = ((y_high - y_low) * 0.05).max(y_high.abs() * 1e-3).max(1e-9);
+    let y_range = (y_low - y_pad)..(y_high + y_pad);
 
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|e| failed(&e))?;
-        let mut chart = ChartBuilder::on(&root)
+        let mut builder = ChartBuilder::on(&root);
+        builder
             .caption(title, ("sans-serif", 16))
             .margin(8)
             .x_label_area_size(32)
-            .y_label_area_size(64)
-            .build_cartesian_2d(1.0..last_epoch, (low - pad)..(high + pad))
-            .map_err(|e| failed(&e))?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .y_desc("loss")
-            .y_label_formatter(&|v| format!("{v:.4}"))
-            .draw()
-            .map_err(|e| failed(&e))?;
-        for (points, colour, label) in [(&train, BLUE, "train"), (&validation, RED, "validation")] {
-            if points.is_empty() {
-                continue;
-            }
-            chart
-                .draw_series(LineSeries::new(
-                    points.iter().copied(),
-                    colour.stroke_width(2),
-                ))
-                .map_err(|e| failed(&e))?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
-                });
+            .y_label_area_size(64);
+        let labelled = series.len() <= LEGEND_LIMIT;
+        macro_rules! draw {
+            ($chart:expr) => {{
+                let mut chart = $chart.map_err(|e| failed(&e))?;
+                chart
+                    .configure_mesh()
+                    .x_desc(x_desc)
+                    .y_desc(y_desc)
+                    .y_label_formatter(&|v| format!("{v:.4}"))
+                    .draw()
+                    .map_err(|e| failed(&e))?;
+                for (i, line) in series.iter().enumerate() {
+                    let colour = Palette99::pick(i).to_rgba();
+                    let valid =
+                        line.points.iter().copied().filter(|(x, y)| {
+                            x.is_finite() && y.is_finite() && (!log_x || *x > 0.0)
+                        });
+                    let drawn = chart
+                        .draw_series(LineSeries::new(valid.clone(), colour.stroke_width(2)))
+                        .map_err(|e| failed(&e))?;
+                    if labelled {
+                        drawn.label(line.label.clone()).legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+                        });
+                    }
+                    if markers {
+                        chart
+                            .draw_series(valid.map(|p| Circle::new(p, 3, colour.filled())))
+                            .map_err(|e| failed(&e))?;
+                    }
+                }
+                if labelled {
+                    chart
+                        .configure_series_labels()
+                        .background_style(WHITE.mix(0.8))
+                        .border_style(BLACK)
+                        .draw()
+                        .map_err(|e| failed(&e))?;
+                }
+            }};
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| failed(&e))?;
+        if log_x {
+            draw!(
+                builder
+                    .build_cartesian_2d((x_low * 0.8..x_high * 1.25).log_scale(), y_range.clone())
+            );
+        } else {
+            let x_pad = ((x_high - x_low) * 0.05).max(0.5);
+            draw!(builder.build_cartesian_2d((x_low - x_pad)..(x_high + x_pad), y_range.clone()));
+        }
         root.present().map_err(|e| failed(&e))?;
     }
     Ok(svg)

@@ -258,11 +258,9 @@ impl ResultsTable {
             });
             let width = if paired.is_some() { 2 } else { 1 };
             display.headers.push(paired.unwrap_or(name).to_string());
-            display.numeric.push(
-                self.rows
-                    .iter()
-                    .all(|row| !matches!(row[i], Cell::Text(_))),
-            );
+            display
+                .numeric
+                .push(self.rows.iter().all(|row| !matches!(row[i], Cell::Text(_))));
             spans.push(i..i + width);
             i += width;
         }

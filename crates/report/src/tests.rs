@@ -120,18 +120,41 @@ fn parquet_holds_the_same_table_as_the_csv_with_typed_columns() {
     );
 }
 
+/// The HTML of the section with `id` in `html`.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<section id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no section {id}"));
+    let end = start + html[start..].find("</section>").unwrap();
+    &html[start..end]
+}
+
 #[test]
-fn page_has_a_row_and_a_curve_per_run_and_escapes_errors() {
+fn page_has_a_row_per_run_plots_per_kind_and_setting_and_escapes_errors() {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());
     let files = write_report(dir.path(), "fixture <sweep>").unwrap();
     let html = std::fs::read_to_string(files.html).unwrap();
+    let results = section(&html, "results");
     assert_eq!(
-        html.matches("<tr").count(),
+        results.matches("<tr").count(),
         1 + 3,
         "header row plus one per run"
     );
-    assert_eq!(html.matches("<svg").count(), 3);
+    assert!(results.contains("class=\"sortable\"") && html.contains("<script>"));
+    // One kind: one plot of overlaid curves; one numeric setting: one plot against it.
+    assert_eq!(section(&html, "curves").matches("<svg").count(), 1);
+    assert_eq!(section(&html, "parameters").matches("<svg").count(), 1);
+    assert_eq!(html.matches("<svg").count(), 2);
+    let summary = section(&html, "summary");
+    assert!(
+        summary.contains("3 runs: 2 completed, 1 failed, 0 pruned"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("<td>vanilla</td><td><a href=\"runs/3d20b2c561f4/result.json\">"),
+        "{summary}"
+    );
     assert!(html.contains("fixture &lt;sweep&gt;"));
     assert!(html.contains("training loss is NaN &lt;b&gt;"));
     assert!(!html.contains("NaN <b>"));
