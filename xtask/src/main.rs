@@ -81,7 +81,44 @@ fn bench() -> Result<(), String> {
     ]))
 }
 
+/// Debian packages the tests need, with a file each installs: the report's browser test drives
+/// Chromium through chromedriver.
+const TEST_PACKAGES: [(&str, &str); 2] = [
+    ("chromium", "/usr/bin/chromium"),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+];
+
+/// Installs the missing [`TEST_PACKAGES`] with apt-get (as root, or through sudo).
+fn install_test_packages() -> Result<(), String> {
+    let missing: Vec<&str> = TEST_PACKAGES
+        .iter()
+        .filter(|(_, file)| !std::path::Path::new(file).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.starts_with(b"0"));
+    let apt = |args: &[&str]| {
+        let mut command = if root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.arg("apt-get");
+            sudo
+        };
+        command.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+        command
+    };
+    run(&mut apt(&["update", "-q"]))?;
+    run(apt(&["install", "-y", "-q", "--no-install-recommends"]).args(&missing))
+}
+
 fn ci() -> Result<(), String> {
+    install_test_packages()?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args(["test", "--workspace", "--all-targets", "--no-fail-fast"]))?;
     run(cargo().args(["test", "--workspace", "--doc"]))

@@ -253,17 +253,25 @@ fn display_table(html: &mut String, table: &DisplayTable, id: &str) {
     html.push_str("</tbody></table>\n");
 }
 
-/// The settings that vary between runs, as `key=value` text, for each row of `table`.
-fn varied_labels(table: &ResultsTable) -> Vec<String> {
-    let keys = &table.columns[2..2 + table.varied];
-    table
-        .rows
-        .iter()
-        .map(|row| {
-            let pairs: Vec<String> = keys
+/// For the rows `rows` of `table`, the settings that vary among them as `key=value` text.
+fn varied_labels(table: &ResultsTable, rows: &[usize]) -> Vec<String> {
+    let varying: Vec<usize> = (2..2 + table.varied)
+        .filter(|&column| {
+            rows.iter()
+                .any(|&row| table.rows[row][column] != table.rows[rows[0]][column])
+        })
+        .collect();
+    rows.iter()
+        .map(|&row| {
+            let pairs: Vec<String> = varying
                 .iter()
-                .zip(&row[2..2 + table.varied])
-                .map(|(key, cell)| format!("{key}={}", cell.text()))
+                .map(|&column| {
+                    format!(
+                        "{}={}",
+                        table.columns[column],
+                        table.rows[row][column].text()
+                    )
+                })
                 .collect();
             pairs.join(" ")
         })
@@ -289,14 +297,16 @@ fn curves(
     records: &[RunRecord],
     table: &ResultsTable,
 ) -> Result<(), ReportError> {
-    let labels = varied_labels(table);
     html.push_str("<section id=\"curves\"><h2>Loss curves</h2><div class=\"curves\">\n");
     for (kind, members) in by_kind(records) {
+        let rows: Vec<usize> = members.iter().map(|&(i, _)| i).collect();
+        let labels = varied_labels(table, &rows);
         let series: Vec<Series> = members
             .iter()
-            .filter(|(_, record)| !record.epochs.is_empty())
-            .map(|&(i, record)| Series {
-                label: format!("{} {}", record.result.id, labels[i]),
+            .zip(&labels)
+            .filter(|((_, record), _)| !record.epochs.is_empty())
+            .map(|(&(_, record), label)| Series {
+                label: format!("{} {label}", record.result.id),
                 points: record
                     .epochs
                     .iter()
@@ -328,6 +338,9 @@ fn parameter_effects(
     let mut figures = String::new();
     for column in 2..2 + table.varied {
         let key = &table.columns[column];
+        if key == "seed" {
+            continue;
+        }
         let mut series = Vec::new();
         for (kind, members) in by_kind(records) {
             let mut points: Vec<(f64, f64)> = members
@@ -340,14 +353,17 @@ fn parameter_effects(
             if points.is_empty() {
                 continue;
             }
-            points.sort_by(|a, b| a.0.total_cmp(&b.0));
             series.push(Series {
                 label: kind.to_string(),
-                points,
+                points: means_by_x(&mut points),
             });
         }
         let xs = || series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
-        if xs().count() < 2 {
+        // A setting that varies only between kinds (β of VAEs, say) has one value per kind.
+        let mut distinct: Vec<f64> = xs().collect();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        if distinct.len() < 2 {
             continue;
         }
         let (low, high) = xs().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
@@ -357,7 +373,7 @@ fn parameter_effects(
         let svg = plot::overlaid(key, (key, RANKING_METRIC), &series, log_x, true)?;
         let _ = writeln!(
             figures,
-            "<figure>{svg}<figcaption>{RANKING_METRIC} against {}</figcaption></figure>",
+            "<figure>{svg}<figcaption>{RANKING_METRIC} (mean over seeds) against {}</figcaption></figure>",
             escape(key)
         );
     }
@@ -369,6 +385,18 @@ fn parameter_effects(
         );
     }
     Ok(())
+}
+
+/// The mean y of the points at each x (seeds of one setting), in x order.
+fn means_by_x(points: &mut [(f64, f64)]) -> Vec<(f64, f64)> {
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|same_x| {
+            let mean = same_x.iter().map(|p| p.1).sum::<f64>() / same_x.len() as f64;
+            (same_x[0].0, mean)
+        })
+        .collect()
 }
 
 /// Image grids of the best run of each model kind: reconstructions (originals above their

@@ -96,6 +96,7 @@ pub(crate) fn overlaid(
                 if labelled {
                     chart
                         .configure_series_labels()
+                        .position(SeriesLabelPosition::UpperRight)
                         .background_style(WHITE.mix(0.8))
                         .border_style(BLACK)
                         .draw()
