@@ -2,18 +2,19 @@
 //!
 //! - `cargo xtask sweep SPEC`: build `hourglass` and run the sweep (then open its report).
 //! - `cargo xtask report SWEEP_DIR`: rebuild a sweep's report from its saved results.
+//! - `cargo xtask compare A B`: two sweeps side by side.
 //! - `cargo xtask bench`: training throughput benchmark of the default backend.
 //! - `cargo xtask ci`: everything CI checks, installing what the tests need first.
 
 use std::process::{Command, ExitCode};
 
 const USAGE: &str =
-    "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | validate SPEC | bench | ci>";
+    "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | validate SPEC | bench | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("sweep" | "report" | "validate" | "datasets") => hourglass(&args),
+        Some("sweep" | "report" | "compare" | "validate" | "datasets") => hourglass(&args),
         Some("bench") => bench(),
         Some("ci") => ci(),
         _ => Err(USAGE.to_string()),
@@ -114,7 +115,7 @@ fn install_test_packages() -> Result<(), String> {
         command
     };
     run(&mut apt(&["update", "-q"]))?;
-    run(apt(&["install", "-y", "-q", "--no-install-recommends"]).args(&missing))
+    run(apt(&["install", "-y", "-q"]).args(&missing))
 }
 
 fn ci() -> Result<(), String> {

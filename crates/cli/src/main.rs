@@ -49,6 +49,17 @@ enum Command {
         /// The sweep's folder, e.g. reports/quickstart.
         sweep_dir: PathBuf,
     },
+    /// Put two sweeps side by side: shared configurations, metric deltas, and marks on the
+    /// differences larger than the seed spread.
+    Compare {
+        /// The first sweep's folder (a).
+        a: PathBuf,
+        /// The second sweep's folder (b).
+        b: PathBuf,
+        /// Folder for `compare-A-vs-B.html` and `.md` (default: the folder holding a).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// List the data sets found.
     Datasets,
     /// Train the run whose config.toml is in RUN_DIR (started by `sweep`; one process per run).
@@ -82,6 +93,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             retry_failed,
         } => sweep(&spec, &cli.datasets, &reports, retry_failed),
         Command::Report { sweep_dir } => report(&sweep_dir),
+        Command::Compare { a, b, out } => compare(&a, &b, out),
         Command::Datasets => datasets(&cli.datasets),
         Command::Worker { run_dir, device } => worker(&run_dir, &device, &cli.datasets),
     }
@@ -226,6 +238,23 @@ fn report(sweep_dir: &Path) -> Result<ExitCode> {
         "report: {}\ntable: {}",
         files.html.display(),
         files.csv.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(a: &Path, b: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
+    let out = out.unwrap_or_else(|| {
+        a.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    });
+    let files = hourglass_report::write_comparison(a, b, &out)?;
+    println!(
+        "{} shared configurations\ncomparison: {}\ntable: {}",
+        files.shared,
+        files.html.display(),
+        files.markdown.display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ use crate::plot::{self, Series};
 use crate::table::{Cell, DisplayTable, ResultsTable, number};
 use crate::{ReportError, RunRecord};
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:80rem}\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:80rem}\
 table{border-collapse:collapse;font-size:.9rem}th,td{border:1px solid #ccc;padding:.25rem .5rem}\
 th{background:#f0f0f0}td{max-width:24rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\
 .wide{overflow-x:auto}td.num{text-align:right;font-variant-numeric:tabular-nums}\

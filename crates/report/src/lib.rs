@@ -5,6 +5,7 @@
 //! knows nothing of burn, so a report can be rebuilt at any time without training, and this
 //! crate builds and tests in seconds.
 
+mod compare;
 mod html;
 mod plot;
 mod table;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use hourglass_spec::result::{EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, write_atomic};
 
+pub use compare::{ComparisonFiles, comparison, write_comparison};
 pub use table::{Cell, DisplayTable, ResultsTable};
 
 /// File name of the results table.
@@ -160,13 +162,7 @@ pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, Report
         configurations: sweep_dir.join(CONFIGURATIONS_CSV),
         html: sweep_dir.join(INDEX_HTML),
     };
-    let write = |path: &Path, bytes: &[u8]| {
-        write_atomic(path, bytes).map_err(|source| ReportError::Io {
-            what: "cannot write",
-            path: path.to_path_buf(),
-            source,
-        })
-    };
+    let write = write_file;
     write(&files.csv, &table.to_csv()?)?;
     write(&files.parquet, &table.to_parquet()?)?;
     write(&files.markdown, table.to_markdown().as_bytes())?;
@@ -178,6 +174,15 @@ pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, Report
     let page = html::page(title, &records, &table, &configurations)?;
     write(&files.html, page.as_bytes())?;
     Ok(files)
+}
+
+/// Writes `bytes` to `path` atomically.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    write_atomic(path, bytes).map_err(|source| ReportError::Io {
+        what: "cannot write",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -315,7 +315,7 @@ impl ResultsTable {
 }
 
 /// The cell of a configuration value.
-fn config_cell(value: Option<&serde_json::Value>) -> Cell {
+pub(crate) fn config_cell(value: Option<&serde_json::Value>) -> Cell {
     match value {
         Some(serde_json::Value::Number(n)) => Cell::Number(n.as_f64().unwrap_or(f64::NAN)),
         Some(serde_json::Value::String(s)) => Cell::Text(s.clone()),
@@ -325,7 +325,7 @@ fn config_cell(value: Option<&serde_json::Value>) -> Cell {
 }
 
 /// Mean and sample standard deviation (n - 1); no deviation below two values.
-fn mean_and_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
+pub(crate) fn mean_and_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
     if values.is_empty() {
         return (None, None);
     }
@@ -337,7 +337,7 @@ fn mean_and_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
 }
 
 /// A JSON object flattened to dotted keys; arrays stay whole.
-fn flatten(value: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
+pub(crate) fn flatten(value: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
     fn walk(
         prefix: &str,
         value: &serde_json::Value,
@@ -365,7 +365,7 @@ fn flatten(value: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
 }
 
 /// Keys whose value is not the same in every configuration (absent counts as a value).
-fn varied_keys(configs: &[BTreeMap<String, serde_json::Value>]) -> Vec<String> {
+pub(crate) fn varied_keys(configs: &[BTreeMap<String, serde_json::Value>]) -> Vec<String> {
     let keys: BTreeSet<&String> = configs.iter().flat_map(|c| c.keys()).collect();
     keys.into_iter()
         .filter(|key| {
@@ -377,7 +377,7 @@ fn varied_keys(configs: &[BTreeMap<String, serde_json::Value>]) -> Vec<String> {
 }
 
 /// The contract metrics any run has, then the other metrics alphabetically.
-fn metric_names<'a>(records: impl IntoIterator<Item = &'a RunRecord>) -> Vec<String> {
+pub(crate) fn metric_names<'a>(records: impl IntoIterator<Item = &'a RunRecord>) -> Vec<String> {
     let present: BTreeSet<&String> = records
         .into_iter()
         .flat_map(|r| r.result.metrics.keys())

@@ -249,3 +249,86 @@ fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
     let html = std::fs::read_to_string(files.html).unwrap();
     assert!(html.contains("<td class=\"num\">2 ± 1.414</td>"), "{html}");
 }
+
+/// Writes completed runs of a two-seed sweep over latent 2, 8 and 32 into `dir`, with the
+/// test MSE `mse(latent, seed)`; runs whose MSE is `None` are left out.
+fn write_seeded_sweep(dir: &Path, mse: impl Fn(usize, u64) -> Option<f64>) {
+    let source = "[experiment]\nname = \"seeded\"\nrepeats = 2\n[data]\ndataset = \"mnist\"\n\
+                  [sweep.parameters]\n\"model.latent\" = [2, 8, 32]\n";
+    for run in parse_spec(source).runs {
+        let Some(value) = mse(run.config.model.latent, run.config.seed) else {
+            continue;
+        };
+        let run_dir = dir.join("runs").join(run.id.as_str());
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let result = RunResult {
+            id: run.id.clone(),
+            status: RunStatus::Completed,
+            error: None,
+            config: run.config.clone(),
+            metrics: BTreeMap::from([("test_mse".to_string(), value)]),
+        };
+        std::fs::write(
+            run_dir.join("result.json"),
+            serde_json::to_string(&result).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_comparison_matches_configurations_and_marks_differences_beyond_the_seed_spread() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    // Seeds 0 and 1: latent 2 moves by 0.5 with a spread of 0.14 (marked); latent 8 moves by
+    // 0.05 within a spread of 0.28 (not marked); latent 32 is only in a.
+    write_seeded_sweep(a.path(), |latent, seed| match latent {
+        2 => Some(1.0 + 0.2 * seed as f64),
+        8 => Some(2.0 + 0.4 * seed as f64),
+        _ => Some(3.0),
+    });
+    write_seeded_sweep(b.path(), |latent, seed| match latent {
+        2 => Some(1.5 + 0.2 * seed as f64),
+        8 => Some(2.05 + 0.4 * seed as f64),
+        _ => None,
+    });
+    let table = comparison(&collect(a.path()).unwrap(), &collect(b.path()).unwrap());
+    assert_eq!(
+        table.columns,
+        [
+            "seeds_a",
+            "seeds_b",
+            "model.latent",
+            "test_mse_a",
+            "test_mse_b",
+            "test_mse_delta",
+            "test_mse_beyond_spread"
+        ]
+    );
+    assert_eq!(table.rows.len(), 2);
+    let row = |latent: f64| {
+        table
+            .rows
+            .iter()
+            .find(|row| row[2] == Cell::Number(latent))
+            .unwrap()
+    };
+    let Cell::Number(delta) = row(2.0)[5] else {
+        panic!("no delta")
+    };
+    assert!((delta - 0.5).abs() < 1e-12);
+    assert_eq!(row(2.0)[3], Cell::Text("1.100 ± 0.1414".into()));
+    assert_eq!(row(2.0)[6], Cell::Text("yes".into()));
+    assert_eq!(row(8.0)[6], Cell::Text("no".into()));
+
+    let out = tempfile::tempdir().unwrap();
+    let files = write_comparison(a.path(), b.path(), out.path()).unwrap();
+    assert_eq!(files.shared, 2);
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    assert_eq!(html.matches("<mark>yes</mark>").count(), 1);
+    let markdown = std::fs::read_to_string(&files.markdown).unwrap();
+    assert!(
+        markdown.starts_with("| seeds_a | seeds_b | model.latent | test_mse_a |"),
+        "{markdown}"
+    );
+}
