@@ -3,7 +3,8 @@
 //! - `cargo xtask sweep SPEC`: build `hourglass` and run the sweep (then open its report).
 //! - `cargo xtask report SWEEP_DIR`: rebuild a sweep's report from its saved results.
 //! - `cargo xtask compare A B`: two sweeps side by side.
-//! - `cargo xtask bench`: training throughput benchmark of the default backend.
+//! - `cargo xtask bench`: training throughput of the default backend, and the time to build
+//!   a 500-run report.
 //! - `cargo xtask ci`: everything CI checks, installing what the tests need first.
 
 use std::process::{Command, ExitCode};
@@ -71,15 +72,21 @@ fn hourglass(args: &[String]) -> Result<(), String> {
 }
 
 fn bench() -> Result<(), String> {
-    run(cargo().args([
-        "bench",
-        "--profile",
-        "dev",
-        "--package",
-        "hourglass-train",
-        "--bench",
-        "throughput",
-    ]))
+    for (package, bench) in [
+        ("hourglass-train", "throughput"),
+        ("hourglass-report", "report"),
+    ] {
+        run(cargo().args([
+            "bench",
+            "--profile",
+            "dev",
+            "--package",
+            package,
+            "--bench",
+            bench,
+        ]))?;
+    }
+    Ok(())
 }
 
 /// Debian packages the tests need, with a file each installs: the report's browser test drives
