@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
-use hourglass_orchestrator::SweepProgress;
+use hourglass_orchestrator::{SweepProgress, SweepSummary};
 use hourglass_spec::RunSpec;
 use hourglass_spec::result::{EpochRecord, RunResult, RunStatus, metric};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -19,8 +19,8 @@ pub struct SweepDisplay<'a> {
     name: &'a str,
     bars: Option<Bars>,
     running: usize,
-    failed: usize,
-    pruned: usize,
+    /// Runs ended, by how (only `failed` and `pruned` are shown).
+    ended: SweepSummary,
 }
 
 /// The terminal's bars.
@@ -55,8 +55,7 @@ impl<'a> SweepDisplay<'a> {
             name,
             bars,
             running: 0,
-            failed: 0,
-            pruned: 0,
+            ended: SweepSummary::default(),
         }
     }
 
@@ -72,7 +71,7 @@ impl<'a> SweepDisplay<'a> {
         if let Some(bars) = &self.bars {
             bars.sweep.set_message(format!(
                 "{} running · {} failed · {} pruned",
-                self.running, self.failed, self.pruned
+                self.running, self.ended.failed, self.ended.pruned
             ));
         }
     }
@@ -87,11 +86,7 @@ impl<'a> SweepDisplay<'a> {
 
 impl SweepProgress for SweepDisplay<'_> {
     fn run_skipped(&mut self, run: &RunSpec, result: &RunResult) {
-        match result.status {
-            RunStatus::Failed => self.failed += 1,
-            RunStatus::Pruned => self.pruned += 1,
-            RunStatus::Completed => {}
-        }
+        self.ended.count(result.status);
         self.say(format!(
             "{} already {}, skipped",
             run.id,
@@ -142,11 +137,7 @@ impl SweepProgress for SweepDisplay<'_> {
 
     fn run_finished(&mut self, run: &RunSpec, result: &RunResult) {
         self.running = self.running.saturating_sub(1);
-        match result.status {
-            RunStatus::Failed => self.failed += 1,
-            RunStatus::Pruned => self.pruned += 1,
-            RunStatus::Completed => {}
-        }
+        self.ended.count(result.status);
         if let Some(bars) = &mut self.bars {
             if let Some(bar) = bars.runs.remove(run.id.as_str()) {
                 bar.finish_and_clear();

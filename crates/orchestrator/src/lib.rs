@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hourglass_spec::result::{EpochRecord, RESULT_FILE, RunResult, RunStatus, write_atomic};
+use hourglass_spec::result::{
+    EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, RunStatus, read_epochs, write_atomic,
+};
 use hourglass_spec::{Experiment, RunSpec};
 
 use asha::Rungs;
@@ -117,7 +119,7 @@ pub struct SweepSummary {
 
 impl SweepSummary {
     /// Counts a run that ended with `status` in this invocation or an earlier one.
-    fn count(&mut self, status: RunStatus) {
+    pub fn count(&mut self, status: RunStatus) {
         match status {
             RunStatus::Completed => self.completed += 1,
             RunStatus::Failed => self.failed += 1,
@@ -185,7 +187,7 @@ pub fn run_sweep(
                     summary.count(result.status);
                 }
                 if let Some(rungs) = &mut rungs {
-                    rungs.remember(&worker::recorded_epochs(&run_dir));
+                    rungs.remember(&read_epochs(&run_dir.join(METRICS_FILE)));
                 }
                 progress.run_skipped(run, &result);
             }

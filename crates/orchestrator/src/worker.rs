@@ -70,15 +70,29 @@ impl Running {
     }
 }
 
-/// Reads the complete lines appended to a run's `metrics.jsonl` since the last read.
+/// Reads the complete lines appended to a run's `metrics.jsonl` since the last read. The file
+/// is opened once the worker has created it and stays open, so a poll costs one `fstat` while
+/// nothing new was written.
 struct MetricsTail {
     path: PathBuf,
+    file: Option<File>,
     offset: u64,
 }
 
 impl MetricsTail {
+    fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            file: None,
+            offset: 0,
+        }
+    }
+
     fn read_new(&mut self) -> Vec<EpochRecord> {
-        let Ok(mut file) = File::open(&self.path) else {
+        if self.file.is_none() {
+            self.file = File::open(&self.path).ok();
+        }
+        let Some(file) = &mut self.file else {
             return Vec::new();
         };
         let length = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -97,15 +111,6 @@ impl MetricsTail {
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect()
     }
-}
-
-/// The epochs recorded in a run folder's `metrics.jsonl`.
-pub(crate) fn recorded_epochs(run_dir: &Path) -> Vec<EpochRecord> {
-    MetricsTail {
-        path: run_dir.join(METRICS_FILE),
-        offset: 0,
-    }
-    .read_new()
 }
 
 /// How to start one run's worker.
@@ -160,10 +165,7 @@ pub(crate) fn start(
             run_dir: run_dir.to_path_buf(),
             child,
             started: Instant::now(),
-            metrics: MetricsTail {
-                path: run_dir.join(METRICS_FILE),
-                offset: 0,
-            },
+            metrics: MetricsTail::new(run_dir.join(METRICS_FILE)),
         }),
         Err(e) => Err(Ending::NotStarted(worker.program.clone(), e)),
     })

@@ -6,49 +6,28 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use hourglass_spec::result::RunStatus;
-use serde_json::Value;
-
 use crate::html::escape;
 use crate::table::{
-    Cell, ResultsTable, config_cell, flatten, mean_and_std, metric_names, number, varied_keys,
+    Cell, Configuration, ResultsTable, Settings, config_cell, configurations, mean_and_std,
+    metric_names, number, varied_keys,
 };
 use crate::{ReportError, RunRecord, collect, write_file};
-
-/// A configuration's settings (flattened, seed removed).
-type Settings = BTreeMap<String, Value>;
-
-/// The completed runs of one sweep by configuration.
-fn configurations(records: &[RunRecord]) -> BTreeMap<String, (Settings, Vec<&RunRecord>)> {
-    let mut groups: BTreeMap<String, (Settings, Vec<&RunRecord>)> = BTreeMap::new();
-    for record in records
-        .iter()
-        .filter(|r| r.result.status == RunStatus::Completed)
-    {
-        let mut settings =
-            flatten(&serde_json::to_value(&record.result.config).expect("configs serialize"));
-        settings.remove("seed");
-        let key = serde_json::to_string(&settings).expect("settings serialize");
-        groups
-            .entry(key)
-            .or_insert_with(|| (settings, Vec::new()))
-            .1
-            .push(record);
-    }
-    groups
-}
 
 /// The comparison of sweeps `a` and `b` as a table: the settings that vary among the shared
 /// configurations, then for each metric `M` the columns `M_a`, `M_b` (mean ± std as text), `M_delta`
 /// (b − a) and `M_beyond_spread` (`yes` when |delta| exceeds the larger seed std, `no`, or empty
 /// without seeds to measure a spread).
 pub fn comparison(a: &[RunRecord], b: &[RunRecord]) -> ResultsTable {
-    let (groups_a, groups_b) = (configurations(a), configurations(b));
+    let groups_b: BTreeMap<String, Configuration<'_>> = configurations(b)
+        .into_iter()
+        .map(|group| (group.key.clone(), group))
+        .collect();
+    let groups_a = configurations(a);
     let shared: Vec<(&Settings, &[&RunRecord], &[&RunRecord])> = groups_a
         .iter()
-        .filter_map(|(key, (settings, runs_a))| {
-            let (_, runs_b) = groups_b.get(key)?;
-            Some((settings, runs_a.as_slice(), runs_b.as_slice()))
+        .filter_map(|group| {
+            let runs_b = &groups_b.get(&group.key)?.runs;
+            Some((&group.settings, group.runs.as_slice(), runs_b.as_slice()))
         })
         .collect();
     let settings: Vec<Settings> = shared.iter().map(|(s, _, _)| (*s).clone()).collect();

@@ -61,13 +61,15 @@ pub(crate) fn page(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · hourglass</title>\
          <style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n"
     );
-    summary(&mut html, records);
+    let best = best_per_kind(records);
+    let kinds = by_kind(records);
+    summary(&mut html, records, &best);
     how_to_read(&mut html);
     results(&mut html, table);
     seed_statistics(&mut html, configurations);
-    parameter_effects(&mut html, records, table)?;
-    curves(&mut html, records, table)?;
-    images(&mut html, records);
+    parameter_effects(&mut html, &kinds, table)?;
+    curves(&mut html, &kinds, table)?;
+    images(&mut html, &best);
     stopped_runs(&mut html, records, RunStatus::Failed, "Failed runs");
     stopped_runs(&mut html, records, RunStatus::Pruned, "Pruned runs");
     html.push_str(
@@ -79,7 +81,7 @@ pub(crate) fn page(
     Ok(html)
 }
 
-fn summary(html: &mut String, records: &[RunRecord]) {
+fn summary(html: &mut String, records: &[RunRecord], best: &BestPerKind<'_>) {
     let count = |status| records.iter().filter(|r| r.result.status == status).count();
     // Folded from +0: an empty f64 sum is -0, which would print as "-0 s".
     let seconds = records
@@ -96,7 +98,6 @@ fn summary(html: &mut String, records: &[RunRecord]) {
         count(RunStatus::Pruned),
         seconds
     );
-    let best = best_per_kind(records);
     if !best.is_empty() {
         let _ = write!(
             html,
@@ -118,8 +119,14 @@ fn summary(html: &mut String, records: &[RunRecord]) {
 }
 
 /// The completed run with the lowest [`RANKING_METRIC`] of each model kind, by kind name.
-fn best_per_kind(records: &[RunRecord]) -> BTreeMap<&'static str, &RunRecord> {
-    let mut best: BTreeMap<&'static str, &RunRecord> = BTreeMap::new();
+type BestPerKind<'a> = BTreeMap<&'static str, &'a RunRecord>;
+
+/// Records (with their row index) by model kind.
+type ByKind<'a> = BTreeMap<&'static str, Vec<(usize, &'a RunRecord)>>;
+
+/// The best run of each kind (see [`BestPerKind`]).
+fn best_per_kind(records: &[RunRecord]) -> BestPerKind<'_> {
+    let mut best = BestPerKind::new();
     for record in records {
         let Some(&value) = record.result.metrics.get(RANKING_METRIC) else {
             continue;
@@ -279,8 +286,8 @@ fn varied_labels(table: &ResultsTable, rows: &[usize]) -> Vec<String> {
 }
 
 /// Groups `records` (with their row index) by model kind.
-fn by_kind(records: &[RunRecord]) -> BTreeMap<&'static str, Vec<(usize, &RunRecord)>> {
-    let mut groups: BTreeMap<&'static str, Vec<(usize, &RunRecord)>> = BTreeMap::new();
+fn by_kind(records: &[RunRecord]) -> ByKind<'_> {
+    let mut groups = ByKind::new();
     for (i, record) in records.iter().enumerate() {
         groups
             .entry(record.result.config.model.kind.name())
@@ -292,13 +299,9 @@ fn by_kind(records: &[RunRecord]) -> BTreeMap<&'static str, Vec<(usize, &RunReco
 
 /// Validation loss (training loss where there is no validation split) per epoch, every run of a
 /// model kind overlaid on one plot.
-fn curves(
-    html: &mut String,
-    records: &[RunRecord],
-    table: &ResultsTable,
-) -> Result<(), ReportError> {
+fn curves(html: &mut String, kinds: &ByKind<'_>, table: &ResultsTable) -> Result<(), ReportError> {
     html.push_str("<section id=\"curves\"><h2>Loss curves</h2><div class=\"curves\">\n");
-    for (kind, members) in by_kind(records) {
+    for (kind, members) in kinds {
         let rows: Vec<usize> = members.iter().map(|&(i, _)| i).collect();
         let labels = varied_labels(table, &rows);
         let series: Vec<Series> = members
@@ -332,7 +335,7 @@ fn curves(
 /// line per model kind.
 fn parameter_effects(
     html: &mut String,
-    records: &[RunRecord],
+    kinds: &ByKind<'_>,
     table: &ResultsTable,
 ) -> Result<(), ReportError> {
     let mut figures = String::new();
@@ -342,7 +345,7 @@ fn parameter_effects(
             continue;
         }
         let mut series = Vec::new();
-        for (kind, members) in by_kind(records) {
+        for (kind, members) in kinds {
             let mut points: Vec<(f64, f64)> = members
                 .iter()
                 .filter_map(|&(i, record)| match table.rows[i][column] {
@@ -401,9 +404,9 @@ fn means_by_x(points: &mut [(f64, f64)]) -> Vec<(f64, f64)> {
 
 /// Image grids of the best run of each model kind: reconstructions (originals above their
 /// reconstructions), and a VAE's samples from the prior and interpolations.
-fn images(html: &mut String, records: &[RunRecord]) {
+fn images(html: &mut String, best: &BestPerKind<'_>) {
     let mut figures = String::new();
-    for (kind, run) in best_per_kind(records) {
+    for (kind, run) in best {
         for (file, what) in [
             (
                 "reconstructions.png",

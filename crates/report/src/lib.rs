@@ -12,7 +12,9 @@ mod table;
 
 use std::path::{Path, PathBuf};
 
-use hourglass_spec::result::{EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, write_atomic};
+use hourglass_spec::result::{
+    EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, read_epochs, write_atomic,
+};
 
 pub use compare::{ComparisonFiles, comparison, write_comparison};
 pub use table::{Cell, DisplayTable, ResultsTable};
@@ -124,15 +126,6 @@ fn png_files(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// The epoch records of a `metrics.jsonl`; a line that does not parse (the last one of a
-/// killed run, say) ends the list.
-fn read_epochs(path: &Path) -> Vec<EpochRecord> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .map_while(|line| serde_json::from_str(line).ok())
-        .collect()
 }
 
 /// The files a report wrote.

@@ -1,6 +1,8 @@
 //! The results table: one row per run with the configuration keys that vary and the metrics.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use hourglass_spec::result::RunStatus;
 
 use polars::prelude::*;
 
@@ -104,10 +106,9 @@ impl ResultsTable {
             .zip(&configs)
             .map(|(record, config)| {
                 let result = &record.result;
-                let status = serde_json::to_value(result.status).expect("statuses serialize");
                 let mut row = vec![
                     Cell::Text(result.id.to_string()),
-                    Cell::Text(status.as_str().unwrap_or_default().to_string()),
+                    Cell::Text(result.status.name().to_string()),
                 ];
                 row.extend(varied.iter().map(|key| config_cell(config.get(key))));
                 row.extend(metrics.iter().map(|m| {
@@ -137,27 +138,10 @@ impl ResultsTable {
     /// for each metric its mean and sample standard deviation over the seeds (`_mean`,
     /// `_std`; no deviation for a single seed).
     pub fn by_configuration(records: &[RunRecord]) -> Self {
-        let completed: Vec<&RunRecord> = records
-            .iter()
-            .filter(|r| r.result.status == hourglass_spec::result::RunStatus::Completed)
-            .collect();
-        let mut groups: Vec<(BTreeMap<String, serde_json::Value>, Vec<&RunRecord>)> = Vec::new();
-        for record in completed {
-            let mut config =
-                flatten(&serde_json::to_value(&record.result.config).expect("configs serialize"));
-            config.remove("seed");
-            match groups.iter_mut().find(|(c, _)| *c == config) {
-                Some((_, members)) => members.push(record),
-                None => groups.push((config, vec![record])),
-            }
-        }
-        let configs: Vec<_> = groups.iter().map(|(c, _)| c.clone()).collect();
+        let groups = configurations(records);
+        let configs: Vec<Settings> = groups.iter().map(|g| g.settings.clone()).collect();
         let varied = varied_keys(&configs);
-        let metrics = metric_names(
-            groups
-                .iter()
-                .flat_map(|(_, members)| members.iter().copied()),
-        );
+        let metrics = metric_names(groups.iter().flat_map(|g| g.runs.iter().copied()));
 
         let mut columns = vec!["seeds".to_string()];
         columns.extend(varied.iter().cloned());
@@ -167,11 +151,16 @@ impl ResultsTable {
         }
         let rows = groups
             .iter()
-            .map(|(config, runs)| {
-                let mut row = vec![Cell::Number(runs.len() as f64)];
-                row.extend(varied.iter().map(|key| config_cell(config.get(key))));
+            .map(|group| {
+                let mut row = vec![Cell::Number(group.runs.len() as f64)];
+                row.extend(
+                    varied
+                        .iter()
+                        .map(|key| config_cell(group.settings.get(key))),
+                );
                 for metric in &metrics {
-                    let values: Vec<f64> = runs
+                    let values: Vec<f64> = group
+                        .runs
                         .iter()
                         .filter_map(|r| r.result.metrics.get(metric).copied())
                         .collect();
@@ -236,11 +225,17 @@ impl ResultsTable {
 
     /// The table as CSV bytes, with a header row.
     pub fn to_csv(&self) -> Result<Vec<u8>, ReportError> {
+        self.encode(|frame, bytes| CsvWriter::new(bytes).finish(frame))
+    }
+
+    /// The frame of the table written into bytes by `write`.
+    fn encode(
+        &self,
+        write: impl FnOnce(&mut DataFrame, &mut Vec<u8>) -> PolarsResult<()>,
+    ) -> Result<Vec<u8>, ReportError> {
         let mut frame = self.to_frame()?;
         let mut bytes = Vec::new();
-        CsvWriter::new(&mut bytes)
-            .finish(&mut frame)
-            .map_err(|e| ReportError::Table(e.to_string()))?;
+        write(&mut frame, &mut bytes).map_err(|e| ReportError::Table(e.to_string()))?;
         Ok(bytes)
     }
 
@@ -305,13 +300,47 @@ impl ResultsTable {
 
     /// The table as Parquet bytes (zstd), with the column types of [`Self::to_frame`].
     pub fn to_parquet(&self) -> Result<Vec<u8>, ReportError> {
-        let mut frame = self.to_frame()?;
-        let mut bytes = Vec::new();
-        ParquetWriter::new(&mut bytes)
-            .finish(&mut frame)
-            .map_err(|e| ReportError::Table(e.to_string()))?;
-        Ok(bytes)
+        self.encode(|frame, bytes| ParquetWriter::new(bytes).finish(frame).map(drop))
     }
+}
+
+/// A configuration's settings: the flattened run config without the seed.
+pub(crate) type Settings = BTreeMap<String, serde_json::Value>;
+
+/// The completed runs of one configuration.
+pub(crate) struct Configuration<'a> {
+    /// The settings as canonical JSON, to match configurations by.
+    pub key: String,
+    pub settings: Settings,
+    pub runs: Vec<&'a RunRecord>,
+}
+
+/// The completed runs of `records` grouped by configuration (every setting but the seed), in
+/// order of first appearance.
+pub(crate) fn configurations(records: &[RunRecord]) -> Vec<Configuration<'_>> {
+    let mut groups: Vec<Configuration<'_>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for record in records
+        .iter()
+        .filter(|r| r.result.status == RunStatus::Completed)
+    {
+        let mut settings =
+            flatten(&serde_json::to_value(&record.result.config).expect("configs serialize"));
+        settings.remove("seed");
+        let key = serde_json::to_string(&settings).expect("settings serialize");
+        match index.get(&key) {
+            Some(&i) => groups[i].runs.push(record),
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push(Configuration {
+                    key,
+                    settings,
+                    runs: vec![record],
+                });
+            }
+        }
+    }
+    groups
 }
 
 /// The cell of a configuration value.

@@ -107,6 +107,15 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
+/// The epoch records of the `metrics.jsonl` at `path` (none when it is missing); a line that
+/// does not parse (the half-written last one of a killed run, say) ends the list.
+pub fn read_epochs(path: &std::path::Path) -> Vec<EpochRecord> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map_while(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
 /// A metric recorded every epoch, lower is better; what pruning compares runs by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
