@@ -124,7 +124,13 @@ fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
     let runs = run_dirs(&sweep);
     assert_eq!(runs.len(), 2);
     for run in &runs {
-        for file in ["config.toml", "metrics.jsonl", "result.json", "worker.log"] {
+        for file in [
+            "config.toml",
+            "metrics.jsonl",
+            "result.json",
+            "worker.log",
+            "codes.csv",
+        ] {
             assert!(run.join(file).is_file(), "{} lacks {file}", run.display());
         }
         let result = read_json(&run.join("result.json"));
@@ -161,7 +167,8 @@ fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
     assert!(header.starts_with("id,status,model.latent,test_mse,test_psnr_db,test_loss,train_seconds,samples_per_second,epochs_run"), "{header}");
     assert_eq!(csv.lines().count(), 3);
     let html = std::fs::read_to_string(sweep.join("index.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 2);
+    // Loss curves, test_mse against the latent size, and the best run's latent map.
+    assert_eq!(html.matches("<svg").count(), 3);
 
     let modified = |run: &Path| {
         std::fs::metadata(run.join("metrics.jsonl"))

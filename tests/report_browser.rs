@@ -174,9 +174,10 @@ fn the_report_renders_in_chromium_without_errors() {
 
     let elements = shown["elements"].as_array().unwrap();
     // Two kinds: a curve plot each, a plot per numeric swept setting (latent), and for the
-    // best run of each kind its reconstructions (and the VAE's samples and interpolations).
+    // best run of each kind its latent map and reconstructions (and the VAE's samples and
+    // interpolations).
     let count = |tag: &str| elements.iter().filter(|e| e["tag"] == tag).count();
-    assert_eq!(count("svg"), 3, "{shown}");
+    assert_eq!(count("svg"), 5, "{shown}");
     assert_eq!(count("IMG"), 4, "{shown}");
     for element in elements {
         assert!(
@@ -195,6 +196,7 @@ fn the_report_renders_in_chromium_without_errors() {
         "configurations",
         "curves",
         "images",
+        "latent",
     ] {
         assert!(
             shown["sections"]

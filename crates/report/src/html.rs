@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use hourglass_spec::result::RunStatus;
+use hourglass_spec::result::{CODES_FILE, RunStatus};
 
-use crate::plot::{self, Series};
+use crate::latent::{project_2d, read_codes};
+use crate::plot::{self, Series, Style};
 use crate::table::{Cell, DisplayTable, ResultsTable, number};
 use crate::{ReportError, RunRecord};
 
@@ -70,6 +71,7 @@ pub(crate) fn page(
     parameter_effects(&mut html, &kinds, table)?;
     curves(&mut html, &kinds, table)?;
     images(&mut html, &best);
+    latent_maps(&mut html, &best)?;
     stopped_runs(&mut html, records, RunStatus::Failed, "Failed runs");
     stopped_runs(&mut html, records, RunStatus::Pruned, "Pruned runs");
     html.push_str(
@@ -163,6 +165,9 @@ fn how_to_read(html: &mut String) {
          deviation over the seeds; a difference smaller than the deviations is not evidence.</li>\
          <li>The plots of <code>test_mse</code> against each swept setting show one line per model \
          kind (a log axis when the values span two decades or more).</li>\
+         <li>The latent maps place the codes of test examples on the plane (their first two \
+         principal components when the code is larger), coloured by label: classes that form \
+         separate clusters are ones the code tells apart without supervision.</li>\
          </ul></section>\n",
     );
 }
@@ -320,7 +325,13 @@ fn curves(html: &mut String, kinds: &ByKind<'_>, table: &ResultsTable) -> Result
         if series.is_empty() {
             continue;
         }
-        let svg = plot::overlaid(kind, ("epoch", "validation loss"), &series, false, false)?;
+        let svg = plot::overlaid(
+            kind,
+            ("epoch", "validation loss"),
+            &series,
+            false,
+            Style::Lines,
+        )?;
         let _ = writeln!(
             html,
             "<figure>{svg}<figcaption>{kind}: {} runs</figcaption></figure>",
@@ -373,7 +384,13 @@ fn parameter_effects(
             (lo.min(x), hi.max(x))
         });
         let log_x = low > 0.0 && high / low >= 100.0;
-        let svg = plot::overlaid(key, (key, RANKING_METRIC), &series, log_x, true)?;
+        let svg = plot::overlaid(
+            key,
+            (key, RANKING_METRIC),
+            &series,
+            log_x,
+            Style::LinesAndDots,
+        )?;
         let _ = writeln!(
             figures,
             "<figure>{svg}<figcaption>{RANKING_METRIC} (mean over seeds) against {}</figcaption></figure>",
@@ -400,6 +417,53 @@ fn means_by_x(points: &mut [(f64, f64)]) -> Vec<(f64, f64)> {
             (same_x[0].0, mean)
         })
         .collect()
+}
+
+/// The codes of the best run of each kind on the plane (PCA beyond two dimensions), coloured
+/// by label.
+fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportError> {
+    let mut figures = String::new();
+    for (kind, run) in best {
+        let Some(codes) = read_codes(&run.dir.join(CODES_FILE)) else {
+            continue;
+        };
+        let dims = codes.points[0].len();
+        let mut by_label: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+        for (label, point) in codes.labels.iter().zip(project_2d(&codes.points)) {
+            by_label.entry(label).or_default().push(point);
+        }
+        let series: Vec<Series> = by_label
+            .into_iter()
+            .map(|(label, points)| Series {
+                label: label.to_string(),
+                points,
+            })
+            .collect();
+        let axes = if dims > 2 {
+            ("PC 1", "PC 2")
+        } else {
+            ("z0", "z1")
+        };
+        let svg = plot::overlaid(kind, axes, &series, false, Style::Dots)?;
+        let how = if dims > 2 {
+            format!("first two principal components of the {dims}-dimensional codes")
+        } else {
+            "the codes".to_string()
+        };
+        let _ = write!(
+            figures,
+            "<figure>{svg}<figcaption>{kind}, best run {id}: {how} of {} test examples,              coloured by label</figcaption></figure>",
+            codes.points.len(),
+            id = escape(run.result.id.as_str()),
+        );
+    }
+    if !figures.is_empty() {
+        let _ = writeln!(
+            html,
+            "<section id=\"latent\"><h2>Latent space</h2><div class=\"curves\">{figures}</div></section>"
+        );
+    }
+    Ok(())
 }
 
 /// Image grids of the best run of each model kind: reconstructions (originals above their

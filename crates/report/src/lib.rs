@@ -7,6 +7,7 @@
 
 mod compare;
 mod html;
+mod latent;
 mod plot;
 mod table;
 
@@ -78,6 +79,8 @@ pub struct RunRecord {
     pub epochs: Vec<EpochRecord>,
     /// The PNG files in its folder (image grids), by file name.
     pub images: Vec<String>,
+    /// Its folder.
+    pub dir: PathBuf,
 }
 
 /// Reads every finished run of the sweep in `sweep_dir`, in id order.
@@ -103,11 +106,12 @@ pub fn collect(sweep_dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
             message: e.to_string(),
         })?;
         let epochs = read_epochs(&path.with_file_name(METRICS_FILE));
-        let images = png_files(entry.path().parent().unwrap_or(&runs));
+        let dir = entry.path().parent().unwrap_or(&runs).to_path_buf();
         records.push(RunRecord {
             result,
             epochs,
-            images,
+            images: png_files(&dir),
+            dir,
         });
     }
     if records.is_empty() {

@@ -15,6 +15,17 @@ pub(crate) struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// How an overlaid plot draws each series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// Lines through the points.
+    Lines,
+    /// Lines, and a dot on each point.
+    LinesAndDots,
+    /// Dots only (a scatter plot).
+    Dots,
+}
+
 /// Most lines an overlaid plot labels in its legend; more are drawn without labels.
 const LEGEND_LIMIT: usize = 10;
 
@@ -25,7 +36,7 @@ pub(crate) fn overlaid(
     (x_desc, y_desc): (&str, &str),
     series: &[Series],
     log_x: bool,
-    markers: bool,
+    style: Style,
 ) -> Result<String, ReportError> {
     let failed = |e: &dyn std::fmt::Display| ReportError::Plot {
         what: title.to_string(),
@@ -79,15 +90,18 @@ pub(crate) fn overlaid(
                         line.points.iter().copied().filter(|(x, y)| {
                             x.is_finite() && y.is_finite() && (!log_x || *x > 0.0)
                         });
-                    let drawn = chart
-                        .draw_series(LineSeries::new(valid.clone(), colour.stroke_width(2)))
-                        .map_err(|e| failed(&e))?;
+                    let drawn = if style == Style::Dots {
+                        chart.draw_series(valid.clone().map(|p| Circle::new(p, 2, colour.filled())))
+                    } else {
+                        chart.draw_series(LineSeries::new(valid.clone(), colour.stroke_width(2)))
+                    }
+                    .map_err(|e| failed(&e))?;
                     if labelled {
                         drawn.label(line.label.clone()).legend(move |(x, y)| {
                             PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
                         });
                     }
-                    if markers {
+                    if style == Style::LinesAndDots {
                         chart
                             .draw_series(valid.map(|p| Circle::new(p, 3, colour.filled())))
                             .map_err(|e| failed(&e))?;

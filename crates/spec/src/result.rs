@@ -14,6 +14,9 @@ use crate::{RunConfig, RunId};
 pub const RESULT_FILE: &str = "result.json";
 /// File name of a run's per-epoch metrics, one JSON object per line.
 pub const METRICS_FILE: &str = "metrics.jsonl";
+/// File name of the codes of a run's first test examples, one row each: `label,z0,z1,...`
+/// (a VAE's μ), for latent-space inspection.
+pub const CODES_FILE: &str = "codes.csv";
 /// File name of a run's effective configuration, as the worker reads it.
 pub const CONFIG_FILE: &str = "config.toml";
 

@@ -20,7 +20,7 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use hourglass_data::{Corruption, DataError, Registry, Split, permutation};
 use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
-use hourglass_spec::result::{EpochRecord, METRICS_FILE, metric};
+use hourglass_spec::result::{CODES_FILE, EpochRecord, METRICS_FILE, metric, write_atomic};
 use hourglass_spec::{CodeActivation, ModelKind, RunConfig, SparsityPenalty};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -36,6 +36,9 @@ pub mod artifact {
     /// VAE: each row decodes codes interpolated linearly between two test images' μ.
     pub const INTERPOLATIONS: &str = "interpolations.png";
 }
+
+/// Test examples whose codes a run writes to [`CODES_FILE`] for latent-space inspection.
+pub const CODED_EXAMPLES: usize = 1000;
 
 /// Why a run could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +219,12 @@ pub fn train_run(
         write_images(&model, &splits.test, [height, width], run_dir, &eval_device)
             .map_err(|(path, source)| TrainError::Write { path, source })?;
     }
+    let codes_path = run_dir.join(CODES_FILE);
+    write_atomic(
+        &codes_path,
+        codes_csv(&model, &splits.test, &eval_device).as_bytes(),
+    )
+    .map_err(write_error(&codes_path))?;
     Ok(metrics
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
@@ -266,6 +275,25 @@ fn test_metrics(
         );
     }
     metrics
+}
+
+/// The codes of the first [`CODED_EXAMPLES`] examples of `test` as CSV, with their labels.
+fn codes_csv(model: &Autoencoder, test: &Split, device: &Device) -> String {
+    let indices: Vec<usize> = (0..test.len().min(CODED_EXAMPLES)).collect();
+    let codes: Vec<f32> = model
+        .encode(batch::inputs(test, &indices, device))
+        .mean
+        .into_data()
+        .try_to_vec()
+        .expect("f32 codes");
+    let latent = model.latent();
+    let header: Vec<String> = (0..latent).map(|j| format!("z{j}")).collect();
+    let mut csv = format!("label,{}\n", header.join(","));
+    for (&i, code) in indices.iter().zip(codes.chunks(latent)) {
+        let values: Vec<String> = code.iter().map(f32::to_string).collect();
+        csv += &format!("{},{}\n", test.labels[i], values.join(","));
+    }
+    csv
 }
 
 /// Writes the run's image grids: reconstructions for every model, samples and interpolations
