@@ -106,8 +106,10 @@ fn registry(datasets: &Path) -> Result<Registry> {
 
 /// Loads and validates a spec; a spec error is printed in full and yields `None`.
 fn load(spec: &Path, datasets: &Path) -> Result<Option<Experiment>> {
+    let registry = registry(datasets)?;
     let catalog = Catalog {
-        datasets: registry(datasets)?.shapes(),
+        datasets: registry.shapes(),
+        labels: registry.labels(),
         backends: backend::compiled(),
     };
     match hourglass_spec::load(spec, &catalog) {

@@ -3,21 +3,23 @@
 //! Each data set is a folder with a `dataset.toml` ([`Manifest`]). Loading a split reads its
 //! files, checks each against the sha256 in the manifest, decodes it and scales inputs to
 //! `[0, 1]`. The result is a plain [`Split`] of `f32` rows: this crate knows nothing of
-//! tensors, so it builds and tests fast; `hourglass-train` batches splits into tensors.
+//! tensors; `hourglass-train` batches splits into tensors. Tables and time series (`csv`,
+//! `series`) are read with polars (`tabular.rs`).
 
 mod idx;
 mod manifest;
 mod noise;
 mod split;
+mod tabular;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-pub use manifest::{Format, Manifest, SplitFiles};
+pub use manifest::{Format, Manifest, SeriesFiles, SplitFiles, TableFile};
 pub use noise::Corruption;
-pub use split::{Split, permutation};
+pub use split::{Split, Standardization, permutation};
 
 /// What can go wrong when finding or loading data.
 #[derive(Debug, thiserror::Error)]
@@ -135,16 +137,52 @@ impl Registry {
             .collect()
     }
 
-    /// Loads split `split` ("train", "test") of data set `name`, checking every file's hash.
-    pub fn load(&self, name: &str, split: &str) -> Result<Split, DataError> {
-        let (dir, manifest) = self.datasets.get(name).ok_or_else(|| DataError::Unknown {
+    /// Data set name to what its labels are, for the spec's checks.
+    pub fn labels(&self) -> BTreeMap<String, hourglass_spec::Labels> {
+        self.manifests()
+            .map(|m| {
+                let labels = hourglass_spec::Labels {
+                    classes: m.classes,
+                    anomaly_label: m.anomaly_label,
+                };
+                (m.name.clone(), labels)
+            })
+            .collect()
+    }
+
+    /// The manifest of data set `name`.
+    pub fn manifest(&self, name: &str) -> Result<&Manifest, DataError> {
+        self.entry(name).map(|(_, manifest)| manifest)
+    }
+
+    fn entry(&self, name: &str) -> Result<&(PathBuf, Manifest), DataError> {
+        self.datasets.get(name).ok_or_else(|| DataError::Unknown {
             name: name.to_string(),
             root: self.root.clone(),
             known: self.datasets.keys().cloned().collect::<Vec<_>>().join(", "),
-        })?;
-        let files = manifest.split(split)?;
+        })
+    }
+
+    /// Loads split `split` ("train", "test") of data set `name`, checking every file's hash.
+    pub fn load(&self, name: &str, split: &str) -> Result<Split, DataError> {
+        let (dir, manifest) = self.entry(name)?;
         match manifest.format {
+            Format::Csv => {
+                let table = manifest.table.as_ref().expect("checked on reading");
+                let bytes = read_checked(dir, manifest, &table.file)?;
+                tabular::table_split(manifest, table, &dir.join(&table.file), bytes, split)
+            }
+            Format::Series => {
+                let series = manifest.series.as_ref().expect("checked on reading");
+                let file = series
+                    .files
+                    .get(split)
+                    .ok_or_else(|| manifest.no_split(split))?;
+                let bytes = read_checked(dir, manifest, file)?;
+                tabular::series_split(manifest, series, &dir.join(file), bytes)
+            }
             Format::Idx => {
+                let files = manifest.split(split)?;
                 let images = idx::read_u8(
                     &dir.join(&files.images),
                     &read_checked(dir, manifest, &files.images)?,

@@ -27,8 +27,23 @@ pub struct Manifest {
     /// Number of label classes, when the data is labelled.
     #[serde(default)]
     pub classes: Option<usize>,
-    /// Split name ("train", "test") to its files.
+    /// The label of anomalies, for data sets made for anomaly detection: the anomaly task
+    /// trains on the other examples and scores the test split against this label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly_label: Option<u8>,
+    /// Whether inputs are standardised (each feature to zero mean and unit variance with the
+    /// statistics of the run's training examples) instead of lying in `[0, 1]`.
+    #[serde(default)]
+    pub standardize: bool,
+    /// `idx`: split name ("train", "test") to its files.
+    #[serde(default)]
     pub splits: BTreeMap<String, SplitFiles>,
+    /// `csv`: the one table of examples and how it is split.
+    #[serde(default)]
+    pub table: Option<TableFile>,
+    /// `series`: the time series cut into sliding windows of `shape[0]` points.
+    #[serde(default)]
+    pub series: Option<SeriesFiles>,
     /// File name to the sha256 of its bytes as stored.
     pub sha256: BTreeMap<String, String>,
 }
@@ -39,6 +54,55 @@ pub struct Manifest {
 pub enum Format {
     /// Gzipped IDX files (the MNIST format): one of images, one of labels per split.
     Idx,
+    /// One CSV table (optionally gzipped): a row per example, numeric feature columns and an
+    /// integer label column; the test split is a fixed seeded share of the rows.
+    Csv,
+    /// A univariate time series in two CSV files (train, test) of `value` and a 0/1 anomaly
+    /// column; each split is its sliding windows of `shape[0]` points, labelled 1 when any
+    /// point in the window is.
+    Series,
+}
+
+/// The table of a `csv` data set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableFile {
+    /// File name inside the folder; read through gzip when it ends in `.gz`.
+    pub file: String,
+    /// Whether the first line (after `skip_lines`) names the columns; without one, columns
+    /// are called `column_1`, `column_2`, ...
+    pub header: bool,
+    /// Lines to skip before the header or the first row.
+    #[serde(default)]
+    pub skip_lines: usize,
+    /// The label column; every other column is a feature.
+    pub label: String,
+    /// Number of rows the file must hold.
+    pub rows: usize,
+    /// Share of the rows held out as the test split, in (0, 1).
+    pub test_fraction: f64,
+    /// Seed of the shuffle that picks the test rows: fixed by the data set, so every run is
+    /// tested on the same rows.
+    pub split_seed: u64,
+}
+
+/// The files of a `series` data set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesFiles {
+    /// Split name ("train", "test") to its CSV file.
+    pub files: BTreeMap<String, String>,
+    /// The column of values.
+    pub value: String,
+    /// The 0/1 column that marks anomalous points.
+    pub label: String,
+    /// Points between the starts of consecutive windows.
+    #[serde(default = "one")]
+    pub stride: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// The files of one split.
@@ -71,21 +135,69 @@ impl Manifest {
                 manifest.shape
             )));
         }
-        for (split, files) in &manifest.splits {
-            for file in [&files.images, &files.labels] {
-                if !manifest.sha256.contains_key(file) {
-                    return Err(invalid(format!(
-                        "split `{split}` uses `{file}`, which has no sha256"
-                    )));
-                }
-                if Path::new(file).components().count() != 1 {
-                    return Err(invalid(format!(
-                        "`{file}` must be a file name inside the folder"
-                    )));
-                }
+        let (present, needed) = match manifest.format {
+            Format::Idx => (!manifest.splits.is_empty(), "[splits.NAME]"),
+            Format::Csv => (manifest.table.is_some(), "[table]"),
+            Format::Series => (manifest.series.is_some(), "[series]"),
+        };
+        if !present {
+            return Err(invalid(format!("this format needs a {needed} section")));
+        }
+        if let Some(table) = &manifest.table
+            && !(table.test_fraction > 0.0 && table.test_fraction < 1.0)
+        {
+            return Err(invalid(format!(
+                "table.test_fraction {} must lie in (0, 1)",
+                table.test_fraction
+            )));
+        }
+        if let Some(series) = &manifest.series
+            && series.stride == 0
+        {
+            return Err(invalid("series.stride must be at least 1".into()));
+        }
+        for (user, file) in manifest.files() {
+            if !manifest.sha256.contains_key(file) {
+                return Err(invalid(format!("{user} uses `{file}`, which has no sha256")));
+            }
+            if Path::new(file).components().count() != 1 {
+                return Err(invalid(format!(
+                    "`{file}` must be a file name inside the folder"
+                )));
             }
         }
         Ok(manifest)
+    }
+
+    /// Every data file the manifest names, with where it names it.
+    fn files(&self) -> Vec<(String, &String)> {
+        let mut files = Vec::new();
+        for (split, names) in &self.splits {
+            files.push((format!("split `{split}`"), &names.images));
+            files.push((format!("split `{split}`"), &names.labels));
+        }
+        if let Some(table) = &self.table {
+            files.push(("[table]".to_string(), &table.file));
+        }
+        if let Some(series) = &self.series {
+            for (split, file) in &series.files {
+                files.push((format!("series split `{split}`"), file));
+            }
+        }
+        files
+    }
+
+    /// The names of the splits the data set offers.
+    pub fn split_names(&self) -> Vec<String> {
+        match self.format {
+            Format::Idx => self.splits.keys().cloned().collect(),
+            Format::Csv => vec!["test".into(), "train".into()],
+            Format::Series => self
+                .series
+                .as_ref()
+                .map(|s| s.files.keys().cloned().collect())
+                .unwrap_or_default(),
+        }
     }
 
     /// Number of input features of one example: the product of the shape.
@@ -93,14 +205,19 @@ impl Manifest {
         self.shape.iter().product()
     }
 
-    /// The files of split `name`.
-    pub fn split(&self, name: &str) -> Result<&SplitFiles, DataError> {
-        self.splits.get(name).ok_or_else(|| DataError::Manifest {
+    /// The error for a split the data set does not have.
+    pub(crate) fn no_split(&self, name: &str) -> DataError {
+        DataError::Manifest {
             path: format!("datasets/{}/dataset.toml", self.name).into(),
             message: format!(
                 "no split `{name}` (splits: {})",
-                self.splits.keys().cloned().collect::<Vec<_>>().join(", ")
+                self.split_names().join(", ")
             ),
-        })
+        }
+    }
+
+    /// The files of IDX split `name`.
+    pub fn split(&self, name: &str) -> Result<&SplitFiles, DataError> {
+        self.splits.get(name).ok_or_else(|| self.no_split(name))
     }
 }

@@ -16,7 +16,7 @@ use crate::manifest::{Manifest, SplitFiles};
 pub struct Split {
     /// Shape of one example, channels first.
     pub shape: Vec<usize>,
-    /// Inputs scaled to `[0, 1]`.
+    /// Inputs: scaled to `[0, 1]` (images), or raw values to standardise (tables, series).
     pub inputs: Vec<f32>,
     /// One label per example.
     pub labels: Vec<u8>,
@@ -123,6 +123,56 @@ impl Split {
         let held_out = ((self.len() as f64) * fraction).round() as usize;
         let (validation, train) = order.split_at(held_out.min(self.len()));
         (self.select(train), self.select(validation))
+    }
+}
+
+/// Per-feature mean and standard deviation of some examples, to standardise splits with: fitted
+/// on a run's training examples only, so that nothing of the test split leaks into training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standardization {
+    mean: Vec<f32>,
+    std: Vec<f32>,
+}
+
+impl Standardization {
+    /// Standard deviations below this leave the feature unscaled (a constant feature).
+    const MIN_STD: f64 = 1e-6;
+
+    /// The statistics of `split`'s features.
+    pub fn fit(split: &Split) -> Self {
+        let features = split.features();
+        let n = split.len().max(1) as f64;
+        let mut sums = vec![0.0f64; features];
+        let mut squares = vec![0.0f64; features];
+        for row in split.inputs.chunks_exact(features) {
+            for (j, &v) in row.iter().enumerate() {
+                sums[j] += f64::from(v);
+                squares[j] += f64::from(v) * f64::from(v);
+            }
+        }
+        let mean: Vec<f64> = sums.iter().map(|s| s / n).collect();
+        let std = squares
+            .iter()
+            .zip(&mean)
+            .map(|(s, m)| {
+                let std = (s / n - m * m).max(0.0).sqrt();
+                if std < Self::MIN_STD { 1.0 } else { std as f32 }
+            })
+            .collect();
+        Self {
+            mean: mean.into_iter().map(|m| m as f32).collect(),
+            std,
+        }
+    }
+
+    /// Replaces every input of `split` by its z-score.
+    pub fn apply(&self, split: &mut Split) {
+        let features = self.mean.len();
+        for row in split.inputs.chunks_exact_mut(features) {
+            for ((v, mean), std) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *v = (*v - mean) / std;
+            }
+        }
     }
 }
 

@@ -130,3 +130,59 @@ fn real_mnist_loads_with_its_checksums() {
     assert!((mean - 0.1325).abs() < 0.001, "mean pixel {mean}");
     assert_eq!(registry.load("mnist", "train").unwrap().len(), 60_000);
 }
+
+#[test]
+fn real_tables_and_series_load_with_their_checksums_and_labels() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+    let registry = Registry::discover(&root).unwrap();
+    let count = |split: &Split, label: u8| split.labels.iter().filter(|&&l| l == label).count();
+
+    let (train, test) = (
+        registry.load("shuttle", "train").unwrap(),
+        registry.load("shuttle", "test").unwrap(),
+    );
+    assert_eq!((train.len(), test.len(), train.features()), (29_458, 19_639, 9));
+    // 3,511 anomalies in all, spread over both splits by the seeded shuffle.
+    assert_eq!(count(&train, 1) + count(&test, 1), 3_511);
+    assert!(count(&test, 1) > 1_000, "{}", count(&test, 1));
+    // The first row of the file: 50,21,77,0,28,0,27,48,22 with label 1.
+    let first = [50.0, 21.0, 77.0, 0.0, 28.0, 0.0, 27.0, 48.0, 22.0];
+    let all_rows: Vec<&[f32]> = (0..train.len())
+        .map(|i| train.input(i))
+        .chain((0..test.len()).map(|i| test.input(i)))
+        .collect();
+    assert!(all_rows.contains(&&first[..]));
+
+    let cancer = registry.load("breast-cancer", "train").unwrap();
+    let cancer_test = registry.load("breast-cancer", "test").unwrap();
+    assert_eq!(cancer.len() + cancer_test.len(), 569);
+    assert_eq!(count(&cancer, 0) + count(&cancer_test, 0), 212);
+    assert_eq!(cancer.features(), 30);
+
+    let series = registry.load("ucr-internal-bleeding-16", "test").unwrap();
+    assert_eq!(series.len(), 7_501 - 64 + 1);
+    // The anomaly spans t = 4187..=4198: windows starting at 4187 - 63 ..= 4198 overlap it.
+    let flagged: Vec<usize> = (0..series.len()).filter(|&i| series.labels[i] == 1).collect();
+    assert_eq!(flagged, (4187 - 63..=4198).collect::<Vec<_>>());
+    assert_eq!(series.input(1)[0], 63.35068);
+    let train = registry.load("ucr-internal-bleeding-16", "train").unwrap();
+    assert_eq!((train.len(), count(&train, 1)), (1_200 - 63, 0));
+}
+
+#[test]
+fn standardization_uses_the_fitted_statistics() {
+    let fitted_on = Split {
+        shape: vec![2],
+        inputs: vec![1.0, 5.0, 3.0, 5.0],
+        labels: vec![0, 0],
+    };
+    let standardization = Standardization::fit(&fitted_on);
+    let mut other = Split {
+        shape: vec![2],
+        inputs: vec![2.0, 7.0, 4.0, 5.0],
+        labels: vec![0, 1],
+    };
+    standardization.apply(&mut other);
+    // Feature 0: mean 2, std 1; feature 1 is constant in the fitted split, so left unscaled.
+    assert_eq!(other.inputs, vec![0.0, 2.0, 2.0, 0.0]);
+}

@@ -138,6 +138,7 @@ mod tests {
         let catalog = Catalog {
             datasets: [("mnist".to_string(), vec![1, 28, 28])].into(),
             backends: vec![hourglass_spec::Backend::Flex],
+            ..Default::default()
         };
         let experiment: Experiment =
             hourglass_spec::parse(std::path::Path::new("t.toml"), &spec, &catalog).unwrap();

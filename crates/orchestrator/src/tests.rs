@@ -25,6 +25,7 @@ fn parse(sections: &str) -> Experiment {
     let catalog = Catalog {
         datasets: [("mnist".into(), vec![1, 28, 28])].into(),
         backends: vec![Backend::Flex, Backend::Tch],
+        ..Default::default()
     };
     hourglass_spec::parse(Path::new("orchestra.toml"), &source, &catalog).unwrap()
 }

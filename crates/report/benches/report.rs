@@ -19,6 +19,7 @@ fn write_fixture(dir: &Path) {
     let catalog = Catalog {
         datasets: [("mnist".into(), vec![1, 28, 28])].into(),
         backends: vec![Backend::Flex],
+        ..Default::default()
     };
     let experiment = hourglass_spec::parse(Path::new("bench.toml"), &source, &catalog).unwrap();
     assert_eq!(experiment.runs.len(), 500);

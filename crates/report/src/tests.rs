@@ -13,6 +13,7 @@ fn parse_spec(source: &str) -> hourglass_spec::Experiment {
     let catalog = Catalog {
         datasets: [("mnist".into(), vec![1, 28, 28])].into(),
         backends: vec![Backend::Flex],
+        ..Default::default()
     };
     hourglass_spec::parse(Path::new("spec.toml"), source, &catalog).unwrap()
 }

@@ -15,4 +15,15 @@ pub struct Catalog {
     pub datasets: BTreeMap<String, Vec<usize>>,
     /// Backends compiled into this build.
     pub backends: Vec<Backend>,
+    /// Data set name to what its labels mean, for the data sets that have labels.
+    pub labels: BTreeMap<String, Labels>,
+}
+
+/// What a data set's labels are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Labels {
+    /// Number of classes.
+    pub classes: Option<usize>,
+    /// The label of anomalies, for data sets made for anomaly detection.
+    pub anomaly_label: Option<u8>,
 }

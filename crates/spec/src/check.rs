@@ -8,6 +8,7 @@ use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::resources::{Pruning, Resources};
 use crate::schema::{
     Architecture, CodeActivation, ModelKind, NoiseKind, OutputActivation, Reconstruction, RunConfig,
+    Task,
 };
 
 /// Every problem in `config`, each naming its key.
@@ -294,6 +295,56 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             "no evaluation task: the run would measure nothing".into(),
             None,
         );
+    }
+    for (key, message, hint) in check_tasks(config, catalog) {
+        problem(key, message, hint);
+    }
+    problems
+}
+
+/// Problems of the tasks' prerequisites: what to corrupt, what is normal.
+fn check_tasks(
+    config: &RunConfig,
+    catalog: &Catalog,
+) -> Vec<(&'static str, String, Option<String>)> {
+    let mut problems = Vec::new();
+    let evaluate = &config.evaluate;
+    if evaluate.has(Task::Denoising) && config.noise.is_none() {
+        problems.push((
+            "evaluate.tasks",
+            "the denoising task needs a `[noise]` section saying how test inputs are corrupted"
+                .into(),
+            Some("add `[noise]` with `kind = \"gaussian\"` and `level = 0.3`".into()),
+        ));
+    }
+    let labels = catalog.labels.get(&config.data.dataset);
+    match (config.data.normal_class, evaluate.has(Task::Anomaly)) {
+        (Some(_), false) => problems.push((
+            "data.normal_class",
+            "`data.normal_class` is only used by the anomaly task".into(),
+            Some("add \"anomaly\" to `evaluate.tasks`, or remove the key".into()),
+        )),
+        (Some(class), true) => {
+            if let Some(classes) = labels.and_then(|l| l.classes)
+                && usize::from(class) >= classes
+            {
+                problems.push((
+                    "data.normal_class",
+                    format!("class {class} is not one of the data set's {classes} classes"),
+                    Some(format!("use a label in 0..{classes}")),
+                ));
+            }
+        }
+        (None, true) if labels.and_then(|l| l.anomaly_label).is_none() => problems.push((
+            "evaluate.tasks",
+            format!(
+                "the anomaly task needs to know which examples are normal, and data set `{}` \
+                 marks no anomaly label",
+                config.data.dataset
+            ),
+            Some("set `data.normal_class`, e.g. `data.normal_class = 0` for one-class MNIST".into()),
+        )),
+        (None, _) => {}
     }
     problems
 }

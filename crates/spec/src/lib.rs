@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, Labels};
 pub use diagnostic::{Diagnostic, SpecError};
 pub use resources::{DeviceName, Pruning, Resources, Slot};
 pub use schema::{

@@ -17,6 +17,11 @@ pub const METRICS_FILE: &str = "metrics.jsonl";
 /// File name of the codes of a run's first test examples, one row each: `label,z0,z1,...`
 /// (a VAE's μ), for latent-space inspection.
 pub const CODES_FILE: &str = "codes.csv";
+/// Anomaly task: the ROC curve of the test scores, `false_positive_rate,true_positive_rate`.
+pub const ROC_FILE: &str = "roc.csv";
+/// Latent task: each code dimension's mean and variance over the test split,
+/// `dimension,mean,variance`.
+pub const LATENT_FILE: &str = "latent.csv";
 /// File name of a run's effective configuration, as the worker reads it.
 pub const CONFIG_FILE: &str = "config.toml";
 
@@ -45,6 +50,44 @@ pub mod metric {
     /// With `[noise]`: PSNR of the reconstructions of noisy test inputs against the clean
     /// ones, minus the PSNR of the noisy inputs.
     pub const DENOISE_PSNR_GAIN_DB: &str = "denoise_psnr_gain_db";
+    /// Compression: bits of one example's code stored as float32.
+    pub const CODE_BITS: &str = "code_bits";
+    /// Compression: bits of the raw example at 8 bits per value over bits of its code at 8
+    /// bits per dimension.
+    pub const COMPRESSION_RATIO: &str = "compression_ratio";
+    /// Compression: PSNR of reconstructions decoded from codes quantised uniformly to 8 bits
+    /// per dimension (ranges from the training codes).
+    pub const QUANTIZED_PSNR_DB: &str = "quantized_psnr_db";
+    /// Compression baseline: PSNR of PCA with as many components as the code, coefficients
+    /// quantised to 8 bits.
+    pub const PCA_PSNR_DB: &str = "pca_psnr_db";
+    /// Compression baseline: PSNR of JPEG at the quality whose entropy-coded bytes per image
+    /// come nearest the code's bytes without exceeding them (absent when even quality 1 needs
+    /// more); single-channel images only.
+    pub const JPEG_PSNR_DB: &str = "jpeg_psnr_db";
+    /// Compression baseline: mean entropy-coded bytes per image of that JPEG (headers, shared
+    /// by every image, left out).
+    pub const JPEG_BYTES: &str = "jpeg_bytes";
+    /// Compression baseline: that JPEG's quality setting.
+    pub const JPEG_QUALITY: &str = "jpeg_quality";
+    /// Denoising: PSNR of the corrupted test inputs against the clean ones.
+    pub const NOISY_PSNR_DB: &str = "noisy_psnr_db";
+    /// Denoising: PSNR of the reconstructions of corrupted test inputs against the clean ones.
+    pub const DENOISE_PSNR_DB: &str = "denoise_psnr_db";
+    /// Denoising: mean SSIM of the corrupted test images against the clean ones.
+    pub const NOISY_SSIM: &str = "noisy_ssim";
+    /// Denoising: mean SSIM of the reconstructions of corrupted test images.
+    pub const DENOISE_SSIM: &str = "denoise_ssim";
+    /// Anomaly: area under the ROC curve of the test scores.
+    pub const ANOMALY_AUROC: &str = "anomaly_auroc";
+    /// Anomaly: area under the precision–recall curve (average precision).
+    pub const ANOMALY_AUPRC: &str = "anomaly_auprc";
+    /// Anomaly: rank of the highest-scored anomaly among all test examples, as a percentage
+    /// of them (1 means it is in the top 1 %).
+    pub const ANOMALY_TOP_RANK_PERCENT: &str = "anomaly_top_rank_percent";
+    /// Latent: test accuracy of a multinomial logistic regression trained on the training
+    /// codes.
+    pub const PROBE_ACCURACY: &str = "probe_accuracy";
     /// VAE: negative ELBO per test example in nats (one sample of the code).
     pub const TEST_ELBO_NATS: &str = "test_elbo_nats";
     /// VAE: KL term per test example in nats.

@@ -111,6 +111,11 @@ pub struct DataSection {
     /// Use only the first N test examples; for quick runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_limit: Option<usize>,
+    /// The anomaly task's normal class: training and validation keep only examples of this
+    /// label, and every other label of the test split is an anomaly (one-class MNIST). Without
+    /// it, the data set's `anomaly_label` decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normal_class: Option<u8>,
 }
 
 /// `[model]`: the autoencoder's kind and shape.
@@ -527,12 +532,47 @@ impl Default for EvaluateSection {
     }
 }
 
-/// Evaluation tasks.
+/// Evaluation tasks. Every run reports its reconstruction metrics, the reconstruction grid and
+/// the codes of the first test examples; each further task adds its own metrics and files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
     /// Test-set reconstruction error: `test_mse`, `test_psnr_db`, `test_loss`.
     Reconstruction,
+    /// Size against quality: `code_bits`, `compression_ratio`, `quantized_psnr_db` of 8-bit
+    /// codes, and PCA and JPEG baselines at the same bytes per example.
+    Compression,
+    /// Noisy against denoised test inputs for `[noise]`: `noisy_psnr_db`,
+    /// `denoise_psnr_db` and, for images, `noisy_ssim` and `denoise_ssim`.
+    Denoising,
+    /// Train on normal examples only, score the test split by reconstruction error (a VAE's
+    /// negative ELBO): `anomaly_auroc`, `anomaly_auprc`, the ROC curve.
+    Anomaly,
+    /// Interpolations between test examples for every kind, and samples: a VAE's from its
+    /// prior, the other kinds' from a Gaussian fitted to their training codes.
+    Generation,
+    /// The codes' per-dimension variance and the accuracy of a linear probe trained on them
+    /// (`probe_accuracy`).
+    Latent,
+}
+
+impl Task {
+    /// Every task.
+    pub const ALL: [Task; 6] = [
+        Task::Reconstruction,
+        Task::Compression,
+        Task::Denoising,
+        Task::Anomaly,
+        Task::Generation,
+        Task::Latent,
+    ];
+}
+
+impl EvaluateSection {
+    /// Whether `task` is selected.
+    pub fn has(&self, task: Task) -> bool {
+        self.tasks.contains(&task)
+    }
 }
 
 /// `[sweep]`: which keys vary across runs, and how.

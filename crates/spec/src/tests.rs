@@ -12,9 +12,22 @@ fn catalog() -> Catalog {
         datasets: [
             ("mnist".to_string(), vec![1, 28, 28]),
             ("fashion-mnist".to_string(), vec![1, 28, 28]),
+            ("shuttle".to_string(), vec![9]),
+            ("breast-cancer".to_string(), vec![30]),
+            ("ucr-internal-bleeding-16".to_string(), vec![64]),
         ]
         .into(),
         backends: vec![Backend::Flex],
+        labels: [
+            ("mnist".to_string(), Labels { classes: Some(10), anomaly_label: None }),
+            ("shuttle".to_string(), Labels { classes: Some(2), anomaly_label: Some(1) }),
+            ("breast-cancer".to_string(), Labels { classes: Some(2), anomaly_label: Some(0) }),
+            (
+                "ucr-internal-bleeding-16".to_string(),
+                Labels { classes: Some(2), anomaly_label: Some(1) },
+            ),
+        ]
+        .into(),
     }
 }
 
@@ -143,6 +156,38 @@ fn out_of_range_values_are_all_reported_together() {
     let err = parse_str(&source).unwrap_err();
     assert_eq!(err.diagnostics().len(), 3);
     insta::assert_snapshot!(err.to_string());
+}
+
+#[test]
+fn tasks_without_their_prerequisites_are_refused() {
+    let source = format!(
+        "{MINIMAL}normal_class = 12\n\n[evaluate]\ntasks = [\"denoising\", \"anomaly\"]\n"
+    );
+    let err = parse_str(&source).unwrap_err();
+    assert_eq!(err.diagnostics().len(), 2, "{err}");
+    insta::assert_snapshot!(err.to_string());
+    let unlabelled = format!("{MINIMAL}\n[evaluate]\ntasks = [\"anomaly\"]\n");
+    insta::assert_snapshot!(error_text(&unlabelled));
+    let unused = format!("{MINIMAL}normal_class = 3\n");
+    insta::assert_snapshot!(error_text(&unused));
+}
+
+#[test]
+fn one_class_mnist_makes_a_run_per_normal_digit() {
+    let source = format!(
+        "{MINIMAL}\n[evaluate]\ntasks = [\"anomaly\"]\n\n\
+         [sweep.parameters]\n\"data.normal_class\" = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+    );
+    let experiment = parse_str(&source).unwrap();
+    let classes: Vec<Option<u8>> = experiment
+        .runs
+        .iter()
+        .map(|run| run.config.data.normal_class)
+        .collect();
+    assert_eq!(classes, (0..10).map(Some).collect::<Vec<_>>());
+    let shuttle = "[experiment]\nname = \"s\"\n[data]\ndataset = \"shuttle\"\n\
+                   [model]\nlatent = 4\noutput = \"identity\"\n[evaluate]\ntasks = [\"anomaly\"]\n";
+    assert!(parse_str(shuttle).is_ok(), "{:?}", parse_str(shuttle).err());
 }
 
 #[test]

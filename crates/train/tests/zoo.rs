@@ -84,6 +84,7 @@ fn registry_and_catalog() -> (Registry, Catalog) {
     let registry = Registry::discover(&datasets).unwrap();
     let catalog = Catalog {
         datasets: registry.shapes(),
+        labels: registry.labels(),
         backends: vec![Backend::Flex],
     };
     (registry, catalog)

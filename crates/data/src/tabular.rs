@@ -1,0 +1,174 @@
+//! Tabular and time-series data sets, read with polars: a CSV table split into train and test
+//! by a seeded shuffle fixed by the data set, and a univariate series cut into sliding windows.
+//!
+//! Values are kept as they are; a manifest with `standardize = true` asks the caller to
+//! standardise them with the training examples' statistics ([`crate::Standardization`]).
+
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+use flate2::read::GzDecoder;
+use polars::prelude::*;
+
+use crate::manifest::{Manifest, SeriesFiles, TableFile};
+use crate::DataError;
+use crate::split::Split;
+
+/// Split `name` ("train" or "test") of a `csv` data set whose file holds `bytes`.
+pub(crate) fn table_split(
+    manifest: &Manifest,
+    table: &TableFile,
+    path: &Path,
+    bytes: Vec<u8>,
+    name: &str,
+) -> Result<Split, DataError> {
+    let decode = |message: String| DataError::Decode {
+        path: path.to_path_buf(),
+        message,
+    };
+    let frame = read_csv(path, bytes, table.header, table.skip_lines)?;
+    if frame.height() != table.rows {
+        return Err(decode(format!(
+            "{} rows, the manifest says {}",
+            frame.height(),
+            table.rows
+        )));
+    }
+    let labels = label_column(&frame, &table.label, path)?;
+    let features: Vec<String> = frame
+        .get_column_names()
+        .into_iter()
+        .map(|c| c.to_string())
+        .filter(|c| *c != table.label)
+        .collect();
+    if features.len() != manifest.features() {
+        return Err(decode(format!(
+            "{} feature columns, the manifest's shape {:?} needs {}",
+            features.len(),
+            manifest.shape,
+            manifest.features()
+        )));
+    }
+    let columns = features
+        .iter()
+        .map(|c| float_column(&frame, c, path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let inputs = (0..frame.height())
+        .flat_map(|row| columns.iter().map(move |column| column[row]))
+        .collect();
+    let all = Split {
+        shape: manifest.shape.clone(),
+        inputs,
+        labels,
+    };
+    let (train, test) = all.partition(table.test_fraction, table.split_seed);
+    match name {
+        "train" => Ok(train),
+        "test" => Ok(test),
+        _ => Err(manifest.no_split(name)),
+    }
+}
+
+/// The sliding windows of a `series` data set's file for one split, holding `bytes`.
+pub(crate) fn series_split(
+    manifest: &Manifest,
+    series: &SeriesFiles,
+    path: &Path,
+    bytes: Vec<u8>,
+) -> Result<Split, DataError> {
+    let frame = read_csv(path, bytes, true, 0)?;
+    let values = float_column(&frame, &series.value, path)?;
+    let marks = label_column(&frame, &series.label, path)?;
+    let window = manifest.features();
+    if values.len() < window {
+        return Err(DataError::Decode {
+            path: path.to_path_buf(),
+            message: format!(
+                "{} points, fewer than one window of {window}",
+                values.len()
+            ),
+        });
+    }
+    let starts: Vec<usize> = (0..=values.len() - window).step_by(series.stride).collect();
+    Ok(Split {
+        shape: manifest.shape.clone(),
+        inputs: starts
+            .iter()
+            .flat_map(|&s| values[s..s + window].iter().copied())
+            .collect(),
+        labels: starts
+            .iter()
+            .map(|&s| u8::from(marks[s..s + window].iter().any(|&m| m != 0)))
+            .collect(),
+    })
+}
+
+/// Parses CSV bytes (gunzipped first when `path` ends in `.gz`).
+fn read_csv(
+    path: &Path,
+    bytes: Vec<u8>,
+    header: bool,
+    skip_lines: usize,
+) -> Result<DataFrame, DataError> {
+    let decode = |message: String| DataError::Decode {
+        path: path.to_path_buf(),
+        message,
+    };
+    let bytes = if path.extension().is_some_and(|e| e == "gz") {
+        let mut raw = Vec::new();
+        GzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut raw)
+            .map_err(|e| decode(format!("not valid gzip: {e}")))?;
+        raw
+    } else {
+        bytes
+    };
+    CsvReadOptions::default()
+        .with_has_header(header)
+        .with_skip_rows(skip_lines)
+        .with_infer_schema_length(None)
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+        .map_err(|e| decode(format!("not a valid CSV table: {e}")))
+}
+
+/// Column `name` as `f32`, refusing missing and non-numeric values.
+fn float_column(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<f32>, DataError> {
+    let decode = |message: String| DataError::Decode {
+        path: path.to_path_buf(),
+        message: format!("column `{name}`: {message}"),
+    };
+    let column = frame
+        .column(name)
+        .map_err(|_| decode("not found".into()))?
+        .cast(&DataType::Float32)
+        .map_err(|e| decode(format!("not numeric: {e}")))?;
+    let values = column
+        .f32()
+        .map_err(|e| decode(e.to_string()))?
+        .iter()
+        .enumerate()
+        .map(|(row, value)| value.ok_or(row))
+        .collect::<Result<Vec<f32>, usize>>()
+        .map_err(|row| decode(format!("row {} is empty or not a number", row + 1)))?;
+    Ok(values)
+}
+
+/// Column `name` as labels in `0..=255`.
+fn label_column(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<u8>, DataError> {
+    float_column(frame, name, path)?
+        .into_iter()
+        .enumerate()
+        .map(|(row, value)| {
+            (value.fract() == 0.0 && (0.0..=255.0).contains(&value))
+                .then_some(value as u8)
+                .ok_or_else(|| DataError::Decode {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "column `{name}`, row {}: label {value} is not a whole number in 0..=255",
+                        row + 1
+                    ),
+                })
+        })
+        .collect()
+}
