@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hourglass_data::Registry;
 use hourglass_orchestrator::{SweepLayout, SweepOptions, WorkerCommand};
+use hourglass_report::References;
 use hourglass_spec::result::{
     CONFIG_FILE, EpochRecord, RESULT_FILE, RunResult, RunStatus, write_atomic,
 };
@@ -22,6 +23,9 @@ struct Cli {
     /// Folder holding the data sets (one `dataset.toml` per data set).
     #[arg(long, global = true, default_value = "datasets")]
     datasets: PathBuf,
+    /// Published numbers that reports compare sweeps with (a missing file means none).
+    #[arg(long, global = true, default_value = "experiments/references.toml")]
+    references: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -91,8 +95,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             spec,
             reports,
             retry_failed,
-        } => sweep(&spec, &cli.datasets, &reports, retry_failed),
-        Command::Report { sweep_dir } => report(&sweep_dir),
+        } => sweep(
+            &spec,
+            &cli.datasets,
+            &reports,
+            retry_failed,
+            &references(&cli.references),
+        ),
+        Command::Report { sweep_dir } => report(&sweep_dir, &references(&cli.references)),
         Command::Compare { a, b, out } => compare(&a, &b, out),
         Command::Datasets => datasets(&cli.datasets),
         Command::Worker { run_dir, device } => worker(&run_dir, &device, &cli.datasets),
@@ -174,7 +184,22 @@ fn exit_when_orphaned() {
     }
 }
 
-fn sweep(spec: &Path, datasets: &Path, reports: &Path, retry_failed: bool) -> Result<ExitCode> {
+/// The published references reports compare with; a file that cannot be read is a warning,
+/// and the reports go without.
+fn references(path: &Path) -> References {
+    References::read(path).unwrap_or_else(|error| {
+        eprintln!("warning: references not used: {error}");
+        References::default()
+    })
+}
+
+fn sweep(
+    spec: &Path,
+    datasets: &Path,
+    reports: &Path,
+    retry_failed: bool,
+    references: &References,
+) -> Result<ExitCode> {
     let Some(experiment) = load(spec, datasets)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -195,8 +220,12 @@ fn sweep(spec: &Path, datasets: &Path, reports: &Path, retry_failed: bool) -> Re
         ..SweepOptions::default()
     };
     stop_on_interrupt(&options.stop)?;
-    let mut display =
-        progress::SweepDisplay::new(&layout.root, &experiment.name, experiment.runs.len());
+    let mut display = progress::SweepDisplay::new(
+        &layout.root,
+        &experiment.name,
+        experiment.runs.len(),
+        references,
+    );
     let summary = hourglass_orchestrator::run_sweep(
         &experiment,
         &spec_text,
@@ -211,7 +240,7 @@ fn sweep(spec: &Path, datasets: &Path, reports: &Path, retry_failed: bool) -> Re
         experiment.name, summary.completed, summary.failed, summary.pruned, summary.skipped
     );
     // A report failure is reported but does not undo or fail the training that finished.
-    match hourglass_report::write_report(&layout.root, &experiment.name) {
+    match hourglass_report::write_report(&layout.root, &experiment.name, references) {
         Ok(files) => println!("report: {}", files.html.display()),
         Err(error) => eprintln!("warning: no report written: {error}"),
     }
@@ -230,12 +259,12 @@ fn sweep(spec: &Path, datasets: &Path, reports: &Path, retry_failed: bool) -> Re
     })
 }
 
-fn report(sweep_dir: &Path) -> Result<ExitCode> {
+fn report(sweep_dir: &Path, references: &References) -> Result<ExitCode> {
     let title = sweep_dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let files = hourglass_report::write_report(sweep_dir, &title)?;
+    let files = hourglass_report::write_report(sweep_dir, &title, references)?;
     println!(
         "report: {}\ntable: {}",
         files.html.display(),

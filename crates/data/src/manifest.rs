@@ -158,7 +158,9 @@ impl Manifest {
         }
         for (user, file) in manifest.files() {
             if !manifest.sha256.contains_key(file) {
-                return Err(invalid(format!("{user} uses `{file}`, which has no sha256")));
+                return Err(invalid(format!(
+                    "{user} uses `{file}`, which has no sha256"
+                )));
             }
             if Path::new(file).components().count() != 1 {
                 return Err(invalid(format!(

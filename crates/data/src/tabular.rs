@@ -10,8 +10,8 @@ use std::path::Path;
 use flate2::read::GzDecoder;
 use polars::prelude::*;
 
-use crate::manifest::{Manifest, SeriesFiles, TableFile};
 use crate::DataError;
+use crate::manifest::{Manifest, SeriesFiles, TableFile};
 use crate::split::Split;
 
 /// Split `name` ("train" or "test") of a `csv` data set whose file holds `bytes`.
@@ -83,10 +83,7 @@ pub(crate) fn series_split(
     if values.len() < window {
         return Err(DataError::Decode {
             path: path.to_path_buf(),
-            message: format!(
-                "{} points, fewer than one window of {window}",
-                values.len()
-            ),
+            message: format!("{} points, fewer than one window of {window}", values.len()),
         });
     }
     let starts: Vec<usize> = (0..=values.len() - window).step_by(series.stride).collect();

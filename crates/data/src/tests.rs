@@ -141,7 +141,10 @@ fn real_tables_and_series_load_with_their_checksums_and_labels() {
         registry.load("shuttle", "train").unwrap(),
         registry.load("shuttle", "test").unwrap(),
     );
-    assert_eq!((train.len(), test.len(), train.features()), (29_458, 19_639, 9));
+    assert_eq!(
+        (train.len(), test.len(), train.features()),
+        (29_458, 19_639, 9)
+    );
     // 3,511 anomalies in all, spread over both splits by the seeded shuffle.
     assert_eq!(count(&train, 1) + count(&test, 1), 3_511);
     assert!(count(&test, 1) > 1_000, "{}", count(&test, 1));
@@ -162,7 +165,9 @@ fn real_tables_and_series_load_with_their_checksums_and_labels() {
     let series = registry.load("ucr-internal-bleeding-16", "test").unwrap();
     assert_eq!(series.len(), 7_501 - 64 + 1);
     // The anomaly spans t = 4187..=4198: windows starting at 4187 - 63 ..= 4198 overlap it.
-    let flagged: Vec<usize> = (0..series.len()).filter(|&i| series.labels[i] == 1).collect();
+    let flagged: Vec<usize> = (0..series.len())
+        .filter(|&i| series.labels[i] == 1)
+        .collect();
     assert_eq!(flagged, (4187 - 63..=4198).collect::<Vec<_>>());
     assert_eq!(series.input(1)[0], 63.35068);
     let train = registry.load("ucr-internal-bleeding-16", "train").unwrap();

@@ -16,7 +16,9 @@ use hourglass_spec::Activation;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderOutput, Code, Decoder, Encoder};
 pub use conv::{ConvDecoder, ConvEncoder, ConvGeometry};
-pub use loss::{reconstruction_loss, reconstruction_nats, squared_error_sum};
+pub use loss::{
+    reconstruction_loss, reconstruction_nats, reconstruction_nats_per_example, squared_error_sum,
+};
 pub use mlp::Mlp;
 pub use objective::{Objective, ObjectiveTerms};
 

@@ -8,9 +8,6 @@ use crate::AutoencoderOutput;
 
 /// The mean per-element reconstruction loss of `output` against `target`.
 ///
-/// Binary cross-entropy is computed from the logits with `log σ(z)` and `log σ(-z)`, which
-/// stays finite where a saturated sigmoid would give `log 0`.
-///
 /// # Shapes
 /// - target: `[batch, input]`
 /// - output: `[1]`
@@ -19,13 +16,26 @@ pub fn reconstruction_loss(
     output: &AutoencoderOutput,
     target: Tensor<2>,
 ) -> Tensor<1> {
+    elementwise_loss(kind, output, target).mean()
+}
+
+/// The loss of each element. Binary cross-entropy is computed from the logits with `log σ(z)`
+/// and `log σ(-z)`, which stays finite where a saturated sigmoid would give `log 0`.
+///
+/// # Shapes
+/// - target, output: `[batch, input]`
+fn elementwise_loss(
+    kind: Reconstruction,
+    output: &AutoencoderOutput,
+    target: Tensor<2>,
+) -> Tensor<2> {
     match kind {
-        Reconstruction::Mse => (output.reconstruction.clone() - target).square().mean(),
+        Reconstruction::Mse => (output.reconstruction.clone() - target).square(),
         Reconstruction::Bce => {
             let logits = output.logits.clone();
             let positive = log_sigmoid(logits.clone()) * target.clone(); // [batch, input]
             let negative = log_sigmoid(logits.neg()) * (target.neg() + 1.0); // [batch, input]
-            (positive + negative).neg().mean()
+            (positive + negative).neg()
         }
     }
 }
@@ -43,13 +53,27 @@ pub fn reconstruction_nats(
     output: &AutoencoderOutput,
     target: Tensor<2>,
 ) -> Tensor<1> {
+    reconstruction_nats_per_example(kind, output, target).mean()
+}
+
+/// [`reconstruction_nats`] of each example: the anomaly score of a reconstruction.
+///
+/// # Shapes
+/// - target: `[batch, input]`
+/// - output: `[batch]`
+pub fn reconstruction_nats_per_example(
+    kind: Reconstruction,
+    output: &AutoencoderOutput,
+    target: Tensor<2>,
+) -> Tensor<1> {
     let [_, features] = target.dims();
-    let per_element = reconstruction_loss(kind, output, target);
+    let summed = elementwise_loss(kind, output, target)
+        .sum_dim(1)
+        .squeeze_dim::<1>(1); // [batch]
     match kind {
-        Reconstruction::Bce => per_element * features as f64,
+        Reconstruction::Bce => summed,
         Reconstruction::Mse => {
-            per_element * (0.5 * features as f64)
-                + 0.5 * features as f64 * (2.0 * std::f64::consts::PI).ln()
+            summed * 0.5 + 0.5 * features as f64 * (2.0 * std::f64::consts::PI).ln()
         }
     }
 }

@@ -44,9 +44,17 @@ pub fn sparsity_kl(code: Tensor<2>, target: f64) -> Tensor<1> {
 /// # Shapes
 /// - mean, log_var: `[batch, latent]`
 pub fn gaussian_kl(mean: Tensor<2>, log_var: Tensor<2>) -> Tensor<1> {
-    let [batch, _] = mean.dims();
+    gaussian_kl_per_example(mean, log_var).mean()
+}
+
+/// [`gaussian_kl`] of each example.
+///
+/// # Shapes
+/// - mean, log_var: `[batch, latent]`
+/// - output: `[batch]`
+pub fn gaussian_kl_per_example(mean: Tensor<2>, log_var: Tensor<2>) -> Tensor<1> {
     let terms = log_var.clone() + 1.0 - mean.square() - log_var.exp(); // [batch, latent]
-    terms.sum() * (-0.5 / batch as f64)
+    terms.sum_dim(1).squeeze_dim::<1>(1) * -0.5
 }
 
 /// L1 norm of weight matrices: `Σ |W|` over every element of every matrix.

@@ -73,7 +73,12 @@ fn main() {
     let mut seconds: Vec<f64> = (0..5)
         .map(|_| {
             let start = Instant::now();
-            hourglass_report::write_report(dir.path(), "bench").unwrap();
+            hourglass_report::write_report(
+                dir.path(),
+                "bench",
+                &hourglass_report::References::default(),
+            )
+            .unwrap();
             start.elapsed().as_secs_f64()
         })
         .collect();

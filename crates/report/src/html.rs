@@ -8,8 +8,9 @@ use hourglass_spec::result::{CODES_FILE, RunStatus};
 
 use crate::latent::{project_2d, read_codes};
 use crate::plot::{self, Series, Style};
+use crate::references::{self, Reference};
 use crate::table::{Cell, DisplayTable, ResultsTable, number};
-use crate::{ReportError, RunRecord};
+use crate::{ReportError, RunRecord, tasks};
 
 pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:80rem}\
 table{border-collapse:collapse;font-size:.9rem}th,td{border:1px solid #ccc;padding:.25rem .5rem}\
@@ -54,6 +55,7 @@ pub(crate) fn page(
     records: &[RunRecord],
     table: &ResultsTable,
     configurations: &ResultsTable,
+    references: &[&Reference],
 ) -> Result<String, ReportError> {
     let title = escape(title);
     let mut html = String::new();
@@ -65,6 +67,7 @@ pub(crate) fn page(
     let best = best_per_kind(records);
     let kinds = by_kind(records);
     summary(&mut html, records, &best);
+    references::section(&mut html, references, records);
     how_to_read(&mut html);
     results(&mut html, table);
     seed_statistics(&mut html, configurations);
@@ -72,6 +75,8 @@ pub(crate) fn page(
     curves(&mut html, &kinds, table)?;
     images(&mut html, &best);
     latent_maps(&mut html, &best)?;
+    tasks::rate_distortion(&mut html, records)?;
+    tasks::anomaly(&mut html, records, table)?;
     stopped_runs(&mut html, records, RunStatus::Failed, "Failed runs");
     stopped_runs(&mut html, records, RunStatus::Pruned, "Pruned runs");
     html.push_str(
@@ -266,7 +271,7 @@ fn display_table(html: &mut String, table: &DisplayTable, id: &str) {
 }
 
 /// For the rows `rows` of `table`, the settings that vary among them as `key=value` text.
-fn varied_labels(table: &ResultsTable, rows: &[usize]) -> Vec<String> {
+pub(crate) fn varied_labels(table: &ResultsTable, rows: &[usize]) -> Vec<String> {
     let varying: Vec<usize> = (2..2 + table.varied)
         .filter(|&column| {
             rows.iter()
@@ -408,7 +413,7 @@ fn parameter_effects(
 }
 
 /// The mean y of the points at each x (seeds of one setting), in x order.
-fn means_by_x(points: &mut [(f64, f64)]) -> Vec<(f64, f64)> {
+pub(crate) fn means_by_x(points: &mut [(f64, f64)]) -> Vec<(f64, f64)> {
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     points
         .chunk_by(|a, b| a.0 == b.0)

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use hourglass_metrics::Pca;
+
 /// Codes of labelled examples.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Codes {
@@ -34,8 +36,7 @@ pub fn read_codes(path: &Path) -> Option<Codes> {
 }
 
 /// The points in 2-D: as they are for one or two dimensions (a single one on the x axis),
-/// otherwise projected on the two leading principal components (centred data, eigenvectors of
-/// the covariance by power iteration with deflation).
+/// otherwise projected on their two leading principal components (centred).
 pub fn project_2d(points: &[Vec<f64>]) -> Vec<(f64, f64)> {
     let dims = points.first().map_or(0, Vec::len);
     match dims {
@@ -43,66 +44,16 @@ pub fn project_2d(points: &[Vec<f64>]) -> Vec<(f64, f64)> {
         1 => points.iter().map(|p| (p[0], 0.0)).collect(),
         2 => points.iter().map(|p| (p[0], p[1])).collect(),
         _ => {
-            let n = points.len() as f64;
-            let mean: Vec<f64> = (0..dims)
-                .map(|j| points.iter().map(|p| p[j]).sum::<f64>() / n)
-                .collect();
-            let centred: Vec<Vec<f64>> = points
-                .iter()
-                .map(|p| p.iter().zip(&mean).map(|(x, m)| x - m).collect())
-                .collect();
-            let mut covariance = vec![vec![0.0; dims]; dims];
-            for p in &centred {
-                for (i, row) in covariance.iter_mut().enumerate() {
-                    for (j, c) in row.iter_mut().enumerate() {
-                        *c += p[i] * p[j] / n;
-                    }
-                }
-            }
-            let first = leading_eigenvector(&covariance);
-            let eigenvalue = rayleigh(&covariance, &first);
-            for (i, row) in covariance.iter_mut().enumerate() {
-                for (j, c) in row.iter_mut().enumerate() {
-                    *c -= eigenvalue * first[i] * first[j];
-                }
-            }
-            let second = leading_eigenvector(&covariance);
-            let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-            centred
-                .iter()
-                .map(|p| (dot(p, &first), dot(p, &second)))
+            let rows: Vec<f32> = points.iter().flatten().map(|&v| v as f32).collect();
+            let pca = Pca::fit(&rows, dims, 2);
+            rows.chunks_exact(dims)
+                .map(|row| {
+                    let coefficients = pca.project(row);
+                    (coefficients[0], coefficients[1])
+                })
                 .collect()
         }
     }
-}
-
-/// The unit eigenvector of the largest eigenvalue of the symmetric positive semi-definite
-/// `matrix`, by power iteration.
-fn leading_eigenvector(matrix: &[Vec<f64>]) -> Vec<f64> {
-    let dims = matrix.len();
-    // Not aligned with any axis, so it is not orthogonal to the answer in practice.
-    let mut v: Vec<f64> = (0..dims).map(|i| 1.0 + 0.1 * i as f64).collect();
-    for _ in 0..200 {
-        let next: Vec<f64> = matrix
-            .iter()
-            .map(|row| row.iter().zip(&v).map(|(a, b)| a * b).sum())
-            .collect();
-        let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if norm == 0.0 {
-            break;
-        }
-        v = next.into_iter().map(|x| x / norm).collect();
-    }
-    v
-}
-
-/// `vᵀ M v` for a unit `v`.
-fn rayleigh(matrix: &[Vec<f64>], v: &[f64]) -> f64 {
-    matrix
-        .iter()
-        .zip(v)
-        .map(|(row, vi)| vi * row.iter().zip(v).map(|(a, b)| a * b).sum::<f64>())
-        .sum()
 }
 
 #[cfg(test)]
@@ -131,15 +82,15 @@ mod tests {
         let expected_first = spread((0..10).map(|k| 10.0 * (k as f64 - 4.5)).collect());
         let expected_second = spread((0..5).map(|k| k as f64 - 2.0).collect());
         assert!(
-            (first - expected_first).abs() < 1e-6,
+            (first - expected_first).abs() < 1e-4,
             "{first} vs {expected_first}"
         );
         assert!(
-            (second - expected_second).abs() < 1e-6,
+            (second - expected_second).abs() < 1e-4,
             "{second} vs {expected_second}"
         );
         let mean_x = projected.iter().map(|p| p.0).sum::<f64>() / 50.0;
-        assert!(mean_x.abs() < 1e-9);
+        assert!(mean_x.abs() < 1e-4);
     }
 
     #[test]

@@ -9,7 +9,9 @@ mod compare;
 mod html;
 mod latent;
 mod plot;
+mod references;
 mod table;
+mod tasks;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,7 @@ use hourglass_spec::result::{
 };
 
 pub use compare::{ComparisonFiles, comparison, write_comparison};
+pub use references::{Goal, Reference, References, Verdict};
 pub use table::{Cell, DisplayTable, ResultsTable};
 
 /// File name of the results table.
@@ -147,8 +150,14 @@ pub struct ReportFiles {
     pub html: PathBuf,
 }
 
-/// Writes `results.csv`, `results.parquet`, `configurations.csv` and `index.html` for the sweep in `sweep_dir`, each atomically.
-pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, ReportError> {
+/// Writes `results.csv`, `results.parquet`, `configurations.csv` and `index.html` for the
+/// sweep in `sweep_dir`, each atomically; the page compares the sweep with the `references` of
+/// the experiment named `title`.
+pub fn write_report(
+    sweep_dir: &Path,
+    title: &str,
+    references: &References,
+) -> Result<ReportFiles, ReportError> {
     let records = collect(sweep_dir)?;
     let table = ResultsTable::from_records(&records);
     let configurations = ResultsTable::by_configuration(&records);
@@ -168,7 +177,8 @@ pub fn write_report(sweep_dir: &Path, title: &str) -> Result<ReportFiles, Report
         &sweep_dir.join(CONFIGURATIONS_MARKDOWN),
         configurations.to_markdown().as_bytes(),
     )?;
-    let page = html::page(title, &records, &table, &configurations)?;
+    let references: Vec<&Reference> = references.of(title).collect();
+    let page = html::page(title, &records, &table, &configurations, &references)?;
     write(&files.html, page.as_bytes())?;
     Ok(files)
 }

@@ -124,7 +124,8 @@ pub(crate) fn overlaid(
                     .build_cartesian_2d((x_low * 0.8..x_high * 1.25).log_scale(), y_range.clone())
             );
         } else {
-            let x_pad = ((x_high - x_low) * 0.05).max(0.5);
+            let span = x_high - x_low;
+            let x_pad = if span > 0.0 { span * 0.05 } else { 0.5 };
             draw!(builder.build_cartesian_2d((x_low - x_pad)..(x_high + x_pad), y_range.clone()));
         }
         root.present().map_err(|e| failed(&e))?;

@@ -78,7 +78,7 @@ fn write_fixture(dir: &Path) {
 fn csv_has_one_row_per_run_with_varied_keys_and_contract_metrics() {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());
-    let files = write_report(dir.path(), "fixture").unwrap();
+    let files = write_report(dir.path(), "fixture", &References::default()).unwrap();
     let csv = std::fs::read_to_string(files.csv).unwrap();
     let mut lines = csv.lines();
     assert_eq!(
@@ -93,7 +93,7 @@ fn csv_has_one_row_per_run_with_varied_keys_and_contract_metrics() {
 fn markdown_table_pins_the_fixture() {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());
-    let files = write_report(dir.path(), "fixture").unwrap();
+    let files = write_report(dir.path(), "fixture", &References::default()).unwrap();
     let markdown = std::fs::read_to_string(files.markdown).unwrap();
     insta::assert_snapshot!(markdown);
 }
@@ -103,7 +103,7 @@ fn parquet_holds_the_same_table_as_the_csv_with_typed_columns() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());
-    let files = write_report(dir.path(), "fixture").unwrap();
+    let files = write_report(dir.path(), "fixture", &References::default()).unwrap();
     let file = std::fs::File::open(&files.parquet).unwrap();
     let frame = ParquetReader::new(file).finish().unwrap();
     let expected = ResultsTable::from_records(&collect(dir.path()).unwrap())
@@ -134,7 +134,7 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
 fn page_has_a_row_per_run_plots_per_kind_and_setting_and_escapes_errors() {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());
-    let files = write_report(dir.path(), "fixture <sweep>").unwrap();
+    let files = write_report(dir.path(), "fixture <sweep>", &References::default()).unwrap();
     let html = std::fs::read_to_string(files.html).unwrap();
     let results = section(&html, "results");
     assert_eq!(
@@ -174,7 +174,7 @@ fn collect_reads_the_epochs_up_to_a_torn_line() {
 #[test]
 fn an_empty_sweep_is_an_error_not_an_empty_page() {
     let dir = tempfile::tempdir().unwrap();
-    let err = write_report(dir.path(), "none").unwrap_err();
+    let err = write_report(dir.path(), "none", &References::default()).unwrap_err();
     assert!(err.to_string().contains("no finished run"), "{err}");
 }
 
@@ -241,7 +241,7 @@ fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
             Cell::Missing
         ]
     );
-    let files = write_report(dir.path(), "seeds").unwrap();
+    let files = write_report(dir.path(), "seeds", &References::default()).unwrap();
     let csv = std::fs::read_to_string(files.configurations).unwrap();
     assert!(
         csv.starts_with("seeds,model.latent,test_mse_mean,test_mse_std\n"),
@@ -331,5 +331,110 @@ fn a_comparison_matches_configurations_and_marks_differences_beyond_the_seed_spr
     assert!(
         markdown.starts_with("| seeds_a | seeds_b | model.latent | test_mse_a |"),
         "{markdown}"
+    );
+}
+
+/// Writes a sweep "tasks" of two completed runs (latent 2 and 8) with compression and anomaly
+/// metrics, and the ROC curve of the second.
+fn write_task_fixture(dir: &Path) {
+    let source = "[experiment]\nname = \"tasks\"\n[data]\ndataset = \"mnist\"\n\
+                  [sweep.parameters]\n\"model.latent\" = [2, 8]\n";
+    for (i, run) in parse_spec(source).runs.iter().enumerate() {
+        let run_dir = dir.join("runs").join(run.id.as_str());
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let metrics = BTreeMap::from([
+            ("test_mse".to_string(), 0.04 / (i + 1) as f64),
+            ("quantized_psnr_db".to_string(), 15.0 + 4.0 * i as f64),
+            ("pca_psnr_db".to_string(), 12.0 + 2.0 * i as f64),
+            (
+                "compression_ratio".to_string(),
+                784.0 / run.config.model.latent as f64,
+            ),
+            ("anomaly_auroc".to_string(), 0.93 + 0.04 * i as f64),
+        ]);
+        let result = RunResult {
+            id: run.id.clone(),
+            status: RunStatus::Completed,
+            error: None,
+            config: run.config.clone(),
+            metrics,
+        };
+        std::fs::write(
+            run_dir.join("result.json"),
+            serde_json::to_string(&result).unwrap(),
+        )
+        .unwrap();
+        if i == 1 {
+            let roc = "false_positive_rate,true_positive_rate\n0,0\n0,0.5\n0.2,1\n1,1\n";
+            std::fs::write(run_dir.join("roc.csv"), roc).unwrap();
+        }
+    }
+}
+
+#[test]
+fn task_sections_show_rate_distortion_roc_curves_and_verdicts_on_references() {
+    let dir = tempfile::tempdir().unwrap();
+    write_task_fixture(dir.path());
+    let references: References = toml::from_str(
+        r#"
+        [[reference]]
+        experiment = "tasks"
+        metric = "anomaly_auroc"
+        value = 0.94
+        goal = "at_least"
+        source = "mean of both"
+        setup = "s"
+
+        [[reference]]
+        experiment = "tasks"
+        metric = "anomaly_auroc"
+        value = 0.95
+        goal = "at_least"
+        where = { "model.latent" = 2 }
+        source = "latent 2 only"
+        setup = "s"
+
+        [[reference]]
+        experiment = "other"
+        metric = "anomaly_auroc"
+        value = 0.5
+        goal = "at_least"
+        source = "another experiment's"
+        setup = "s"
+        "#,
+    )
+    .unwrap();
+    let files = write_report(dir.path(), "tasks", &references).unwrap();
+    let html = std::fs::read_to_string(files.html).unwrap();
+
+    let compression = section(&html, "compression");
+    assert_eq!(compression.matches("<svg").count(), 1);
+    // Header row and one row per run, by bytes; no JPEG figure fits.
+    assert_eq!(compression.matches("<tr").count(), 1 + 2);
+    assert!(
+        compression.find("<td class=\"num\">15</td>")
+            < compression.find("<td class=\"num\">19</td>")
+    );
+    assert_eq!(compression.matches("does not fit").count(), 2);
+
+    let anomaly = section(&html, "anomaly");
+    assert!(
+        anomaly.contains("AUROC: best 0.9700, mean 0.9500, worst 0.9300"),
+        "{anomaly}"
+    );
+    assert_eq!(anomaly.matches("<svg").count(), 1, "one run has a roc.csv");
+
+    let verdicts = section(&html, "references");
+    assert_eq!(verdicts.matches("<tr").count(), 1 + 2, "{verdicts}");
+    assert!(!verdicts.contains("another experiment"));
+    // Mean of 0.93 and 0.97 is 0.95 ± 0.02828 over 2 runs: reaches 0.94.
+    assert!(
+        verdicts.contains("0.9500 ± 0.02828 (2)</td><td><span class=\"best\">reproduced"),
+        "{verdicts}"
+    );
+    // The latent-2 run alone (0.93) falls short of 0.95.
+    assert!(
+        verdicts.contains("0.9300 (1)</td><td>not reproduced"),
+        "{verdicts}"
     );
 }

@@ -7,8 +7,8 @@ use crate::catalog::Catalog;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::resources::{Pruning, Resources};
 use crate::schema::{
-    Architecture, CodeActivation, ModelKind, NoiseKind, OutputActivation, Reconstruction, RunConfig,
-    Task,
+    Architecture, CodeActivation, ModelKind, NoiseKind, OutputActivation, Reconstruction,
+    RunConfig, Task,
 };
 
 /// Every problem in `config`, each naming its key.
@@ -342,7 +342,9 @@ fn check_tasks(
                  marks no anomaly label",
                 config.data.dataset
             ),
-            Some("set `data.normal_class`, e.g. `data.normal_class = 0` for one-class MNIST".into()),
+            Some(
+                "set `data.normal_class`, e.g. `data.normal_class = 0` for one-class MNIST".into(),
+            ),
         )),
         (None, _) => {}
     }

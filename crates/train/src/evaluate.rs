@@ -3,6 +3,7 @@
 
 use burn::prelude::*;
 use hourglass_data::{Corruption, Split};
+use hourglass_metrics::{mean_ssim, psnr_db};
 use hourglass_models::{Autoencoder, Objective, penalty, squared_error_sum};
 
 use crate::batch;
@@ -43,7 +44,7 @@ pub struct Evaluation {
 impl Evaluation {
     /// Peak signal-to-noise ratio for a peak of 1: `10 log10(1 / mse)`.
     pub fn psnr_db(&self) -> f64 {
-        psnr_db(self.mse)
+        psnr_db(self.mse, 1.0)
     }
 
     /// Mean code value over examples and units.
@@ -71,11 +72,6 @@ impl Evaluation {
             .filter(|&&variance| variance > ACTIVE_UNIT_VARIANCE)
             .count()
     }
-}
-
-/// PSNR in dB of a mean squared error, for signals with a peak of 1.
-pub(crate) fn psnr_db(mse: f64) -> f64 {
-    10.0 * (1.0 / mse).log10()
 }
 
 /// Measures `model` on every example of `split`, on a device without autodiff.
@@ -153,7 +149,7 @@ pub(crate) fn jacobian_frobenius(model: &Autoencoder, split: &Split, device: &De
     (total / split.len() as f64).sqrt()
 }
 
-/// PSNR of noisy inputs and of the model's reconstructions of them, both against the clean
+/// Quality of noisy inputs and of the model's reconstructions of them, both against the clean
 /// inputs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Denoising {
@@ -161,18 +157,25 @@ pub(crate) struct Denoising {
     pub noisy_psnr_db: f64,
     /// PSNR of the reconstructions of the corrupted inputs.
     pub denoised_psnr_db: f64,
+    /// Mean SSIM of the corrupted images, for single-channel images.
+    pub noisy_ssim: Option<f64>,
+    /// Mean SSIM of the reconstructions of the corrupted images.
+    pub denoised_ssim: Option<f64>,
 }
 
-/// How well `model` removes `corruption` from the split's inputs. The corruption is drawn
-/// from a fixed seed, so every run sees the same noisy inputs.
+/// How well `model` removes `corruption` from the split's inputs; SSIM too when `image` gives
+/// the height and width of single-channel images. The corruption is drawn from a fixed seed,
+/// so every run sees the same noisy inputs.
 pub(crate) fn denoising(
     model: &Autoencoder,
     corruption: &Corruption,
     split: &Split,
+    image: Option<[usize; 2]>,
     device: &Device,
 ) -> Denoising {
     let features = split.features();
     let (mut noisy_error, mut denoised_error) = (0.0f64, 0.0f64);
+    let (mut noisy_ssim, mut denoised_ssim) = (0.0f64, 0.0f64);
     for (index, chunk) in chunks(split).into_iter().enumerate() {
         let clean = batch::rows(split, &chunk);
         let noisy = corruption.applied(&clean, EVALUATION_NOISE_SEED ^ index as u64);
@@ -181,21 +184,45 @@ pub(crate) fn denoising(
             .zip(&noisy)
             .map(|(c, n)| f64::from(c - n).powi(2))
             .sum::<f64>();
-        let clean = batch::tensor(clean, features, device);
-        let reconstruction = model
-            .forward(batch::tensor(noisy, features, device))
-            .reconstruction;
-        let sse: f32 = squared_error_sum(reconstruction, clean).into_scalar();
-        denoised_error += f64::from(sse);
+        let reconstruction: Vec<f32> = model
+            .forward(batch::tensor(noisy.clone(), features, device))
+            .reconstruction
+            .into_data()
+            .try_to_vec()
+            .expect("f32 reconstructions");
+        denoised_error += clean
+            .iter()
+            .zip(&reconstruction)
+            .map(|(c, r)| f64::from(c - r).powi(2))
+            .sum::<f64>();
+        if let Some([height, width]) = image {
+            let weight = chunk.len() as f64;
+            noisy_ssim += mean_ssim(&clean, &noisy, height, width) * weight;
+            denoised_ssim += mean_ssim(&clean, &reconstruction, height, width) * weight;
+        }
     }
     let elements = (split.len() * features) as f64;
+    let examples = split.len() as f64;
     Denoising {
-        noisy_psnr_db: psnr_db(noisy_error / elements),
-        denoised_psnr_db: psnr_db(denoised_error / elements),
+        noisy_psnr_db: psnr_db(noisy_error / elements, 1.0),
+        denoised_psnr_db: psnr_db(denoised_error / elements, 1.0),
+        noisy_ssim: image.map(|_| noisy_ssim / examples),
+        denoised_ssim: image.map(|_| denoised_ssim / examples),
     }
 }
 
-fn chunks(split: &Split) -> Vec<Vec<usize>> {
+/// The codes (a VAE's μ) of every example of `split`, row-major `[examples, latent]`.
+pub(crate) fn codes(model: &Autoencoder, split: &Split, device: &Device) -> Vec<f32> {
+    let mut codes = Vec::with_capacity(split.len() * model.latent());
+    for chunk in chunks(split) {
+        let code = model.encode(batch::inputs(split, &chunk, device)).mean;
+        codes.extend(code.into_data().iter::<f32>());
+    }
+    codes
+}
+
+/// The indices of `split` in evaluation batches.
+pub(crate) fn chunks(split: &Split) -> Vec<Vec<usize>> {
     let indices: Vec<usize> = (0..split.len()).collect();
     indices.chunks(EVAL_BATCH).map(<[usize]>::to_vec).collect()
 }
@@ -212,12 +239,6 @@ mod tests {
             unit_means,
             unit_variances,
         }
-    }
-
-    #[test]
-    fn psnr_of_a_known_error() {
-        assert!((psnr_db(0.01) - 20.0).abs() < 1e-12);
-        assert!((psnr_db(1.0)).abs() < 1e-12);
     }
 
     #[test]

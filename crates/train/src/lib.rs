@@ -5,9 +5,12 @@
 //! guard on every step and evaluation tasks after training, and the plain loop states all
 //! three in a few lines. The device, and with it the backend, is chosen by the caller.
 
+mod anomaly;
 mod batch;
+mod compression;
 mod evaluate;
 mod images;
+mod latent;
 mod optimizer;
 
 use std::collections::BTreeMap;
@@ -18,10 +21,14 @@ use std::time::Instant;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use hourglass_data::{Corruption, DataError, Registry, Split, permutation};
+use hourglass_data::{
+    Corruption, DataError, Manifest, Registry, Split, Standardization, permutation,
+};
 use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
-use hourglass_spec::result::{CODES_FILE, EpochRecord, METRICS_FILE, metric, write_atomic};
-use hourglass_spec::{CodeActivation, ModelKind, RunConfig, SparsityPenalty};
+use hourglass_spec::result::{
+    CODES_FILE, EpochRecord, LATENT_FILE, METRICS_FILE, ROC_FILE, metric, write_atomic,
+};
+use hourglass_spec::{CodeActivation, ModelKind, RunConfig, SparsityPenalty, Task};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -31,9 +38,11 @@ pub use evaluate::Evaluation;
 pub mod artifact {
     /// Test images (odd rows) above their reconstructions (even rows).
     pub const RECONSTRUCTIONS: &str = "reconstructions.png";
-    /// VAE: decodings of codes drawn from the prior.
+    /// Decodings of drawn codes: a VAE's from its prior, with the generation task the other
+    /// kinds' from a Gaussian fitted to their training codes.
     pub const SAMPLES: &str = "samples.png";
-    /// VAE: each row decodes codes interpolated linearly between two test images' μ.
+    /// Each row decodes codes interpolated linearly between two test images' codes (a VAE's
+    /// μ); VAEs always, the other kinds with the generation task.
     pub const INTERPOLATIONS: &str = "interpolations.png";
 }
 
@@ -76,18 +85,64 @@ pub trait Progress {
 pub struct Silent;
 impl Progress for Silent {}
 
-/// Splits of a run after partitioning and limits.
+/// Splits of a run after partitioning, limits, the anomaly task's filter and standardisation.
 struct Splits {
     train: Split,
     validation: Split,
     test: Split,
+    /// Which label is normal, for the anomaly task.
+    normal: Option<Normal>,
+    /// Whether inputs were standardised (otherwise they lie in [0, 1]).
+    standardized: bool,
+}
+
+/// What the anomaly task calls normal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Normal {
+    /// Exactly this label (one-class set-ups such as one-class MNIST).
+    Class(u8),
+    /// Every label but the data set's anomaly label.
+    Not(u8),
+}
+
+impl Normal {
+    fn of(config: &RunConfig, manifest: &Manifest) -> Option<Self> {
+        if !config.evaluate.has(Task::Anomaly) {
+            return None;
+        }
+        config
+            .data
+            .normal_class
+            .map(Normal::Class)
+            .or(manifest.anomaly_label.map(Normal::Not))
+    }
+
+    /// Whether an example with `label` is normal.
+    pub(crate) fn is_normal(self, label: u8) -> bool {
+        match self {
+            Normal::Class(class) => label == class,
+            Normal::Not(anomaly) => label != anomaly,
+        }
+    }
+
+    /// The normal examples of `split`.
+    fn filter(self, split: &Split) -> Split {
+        let normal: Vec<usize> = (0..split.len())
+            .filter(|&i| self.is_normal(split.labels[i]))
+            .collect();
+        split.select(&normal)
+    }
 }
 
 fn load_splits(config: &RunConfig, registry: &Registry) -> Result<Splits, DataError> {
     let data = &config.data;
-    let (mut train, validation) = registry
-        .load(&data.dataset, "train")?
-        .partition(data.validation, config.seed);
+    let manifest = registry.manifest(&data.dataset)?;
+    let normal = Normal::of(config, manifest);
+    let mut full_train = registry.load(&data.dataset, "train")?;
+    if let Some(normal) = normal {
+        full_train = normal.filter(&full_train);
+    }
+    let (mut train, mut validation) = full_train.partition(data.validation, config.seed);
     if let Some(limit) = data.train_limit {
         train = train.truncated(limit);
     }
@@ -95,10 +150,18 @@ fn load_splits(config: &RunConfig, registry: &Registry) -> Result<Splits, DataEr
     if let Some(limit) = data.test_limit {
         test = test.truncated(limit);
     }
+    if manifest.standardize {
+        let standardization = Standardization::fit(&train);
+        for split in [&mut train, &mut validation, &mut test] {
+            standardization.apply(split);
+        }
+    }
     Ok(Splits {
         train,
         validation,
         test,
+        normal,
+        standardized: manifest.standardize,
     })
 }
 
@@ -205,7 +268,7 @@ pub fn train_run(
     let train_seconds = started.elapsed().as_secs_f64();
 
     let model = model.valid();
-    let mut metrics = test_metrics(config, &model, &objective, &splits.test, &eval_device);
+    let mut metrics = test_metrics(config, &model, &objective, &splits, run_dir, &eval_device)?;
     metrics.extend([
         (metric::TRAIN_SECONDS, train_seconds),
         (
@@ -215,30 +278,49 @@ pub fn train_run(
         (metric::EPOCHS_RUN, epochs_run as f64),
         (metric::PARAMETERS, model.num_params() as f64),
     ]);
-    if let [1, height, width] = splits.test.shape[..] {
-        write_images(&model, &splits.test, [height, width], run_dir, &eval_device)
+    if let Some(image) = image_size(&splits.test) {
+        let generation = config.evaluate.has(Task::Generation);
+        write_images(&model, &splits, image, generation, run_dir, &eval_device)
             .map_err(|(path, source)| TrainError::Write { path, source })?;
     }
-    let codes_path = run_dir.join(CODES_FILE);
-    write_atomic(
-        &codes_path,
-        codes_csv(&model, &splits.test, &eval_device).as_bytes(),
-    )
-    .map_err(write_error(&codes_path))?;
+    write_file(
+        &run_dir.join(CODES_FILE),
+        &codes_csv(&model, &splits.test, &eval_device),
+    )?;
     Ok(metrics
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
         .collect())
 }
 
-/// The metrics of the trained `model` on the test split.
+/// Height and width of single-channel images.
+fn image_size(split: &Split) -> Option<[usize; 2]> {
+    match split.shape[..] {
+        [1, height, width] => Some([height, width]),
+        _ => None,
+    }
+}
+
+/// Writes `text` to `path` atomically.
+fn write_file(path: &Path, text: &str) -> Result<(), TrainError> {
+    write_atomic(path, text.as_bytes()).map_err(|source| TrainError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The metrics of the trained `model` on the test split, for every task of the run; the
+/// tasks' files (`roc.csv`, `latent.csv`) are written into `run_dir`.
 fn test_metrics(
     config: &RunConfig,
     model: &Autoencoder,
     objective: &Objective,
-    test: &Split,
+    splits: &Splits,
+    run_dir: &Path,
     device: &Device,
-) -> BTreeMap<&'static str, f64> {
+) -> Result<BTreeMap<&'static str, f64>, TrainError> {
+    let test = &splits.test;
+    let tasks = &config.evaluate;
     let evaluation = evaluate::evaluate(model, objective, test, device);
     let mut metrics = BTreeMap::from([
         (metric::TEST_MSE, evaluation.mse),
@@ -268,13 +350,47 @@ fn test_metrics(
         metrics.insert(metric::ACTIVE_UNITS, evaluation.active_units() as f64);
     }
     if let Some(noise) = &config.noise {
-        let denoising = evaluate::denoising(model, &Corruption::new(noise), test, device);
+        let task = tasks.has(Task::Denoising);
+        let image = image_size(test).filter(|_| task);
+        let denoising = evaluate::denoising(model, &Corruption::new(noise), test, image, device);
         metrics.insert(
             metric::DENOISE_PSNR_GAIN_DB,
             denoising.denoised_psnr_db - denoising.noisy_psnr_db,
         );
+        if task {
+            metrics.insert(metric::NOISY_PSNR_DB, denoising.noisy_psnr_db);
+            metrics.insert(metric::DENOISE_PSNR_DB, denoising.denoised_psnr_db);
+            if let (Some(noisy), Some(denoised)) = (denoising.noisy_ssim, denoising.denoised_ssim) {
+                metrics.insert(metric::NOISY_SSIM, noisy);
+                metrics.insert(metric::DENOISE_SSIM, denoised);
+            }
+        }
     }
-    metrics
+    if tasks.has(Task::Compression) {
+        let unit_range = !splits.standardized;
+        metrics.extend(compression::compression(
+            model,
+            &splits.train,
+            test,
+            unit_range,
+            device,
+        ));
+    }
+    if let Some(normal) = splits.normal {
+        let loss = config.loss.reconstruction;
+        let (anomaly, roc) = anomaly::anomaly(model, loss, test, normal, device);
+        metrics.extend(anomaly);
+        write_file(&run_dir.join(ROC_FILE), &anomaly::roc_csv(&roc))?;
+    }
+    if tasks.has(Task::Latent) {
+        // Trained on one class (the anomaly task's normal examples), a probe has nothing to
+        // tell apart.
+        if let Some(accuracy) = latent::probe(model, &splits.train, test, config.seed, device) {
+            metrics.insert(metric::PROBE_ACCURACY, accuracy);
+        }
+        write_file(&run_dir.join(LATENT_FILE), &latent::latent_csv(&evaluation))?;
+    }
+    Ok(metrics)
 }
 
 /// The codes of the first [`CODED_EXAMPLES`] examples of `test` as CSV, with their labels.
@@ -296,16 +412,19 @@ fn codes_csv(model: &Autoencoder, test: &Split, device: &Device) -> String {
     csv
 }
 
-/// Writes the run's image grids: reconstructions for every model, samples and interpolations
-/// for a VAE.
+/// Writes the run's image grids: reconstructions for every model; samples and interpolations
+/// for a VAE, and with the generation task for every kind (samples of the other kinds decode
+/// codes drawn from a diagonal Gaussian fitted to their training codes).
 fn write_images(
     model: &Autoencoder,
-    test: &Split,
+    splits: &Splits,
     image: [usize; 2],
+    generation: bool,
     run_dir: &Path,
     device: &Device,
 ) -> Result<(), (PathBuf, std::io::Error)> {
     const COLUMNS: usize = 10;
+    let test = &splits.test;
     let write = |name: &str, tensor: Tensor<2>| {
         let path = run_dir.join(name);
         let values: Vec<f32> = tensor.into_data().try_to_vec().expect("f32 images");
@@ -320,24 +439,49 @@ fn write_images(
         rows.push(model.forward(originals).reconstruction);
     }
     write(artifact::RECONSTRUCTIONS, Tensor::cat(rows, 0))?;
-    if model.is_variational() {
-        write(artifact::SAMPLES, model.sample_prior(8 * COLUMNS, device))?;
-        let pairs = test.len() / 2;
-        let count = pairs.min(8);
-        let from: Vec<usize> = (0..count).collect();
-        let to: Vec<usize> = (pairs..pairs + count).collect();
-        let start = model.encode(batch::inputs(test, &from, device)).mean; // [count, latent]
-        let end = model.encode(batch::inputs(test, &to, device)).mean; // [count, latent]
-        let steps: Vec<Tensor<3>> = (0..COLUMNS)
-            .map(|k| {
-                let t = k as f64 / (COLUMNS - 1) as f64;
-                (start.clone() * (1.0 - t) + end.clone() * t).unsqueeze_dim(1)
-            })
-            .collect(); // COLUMNS × [count, 1, latent]
-        let codes = Tensor::cat(steps, 1).reshape([count * COLUMNS, model.latent()]);
-        write(artifact::INTERPOLATIONS, model.decode(codes))?;
+    if !(model.is_variational() || generation) {
+        return Ok(());
     }
-    Ok(())
+    let samples = 8 * COLUMNS;
+    let drawn = if model.is_variational() {
+        model.sample_prior(samples, device)
+    } else {
+        let fitted = splits.train.clone().truncated(CODED_EXAMPLES * 10);
+        let (mean, std) = code_gaussian(model, &fitted, device); // [1, latent] each
+        let noise = Tensor::<2>::random(
+            [samples, model.latent()],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            device,
+        );
+        model.decode(noise * std + mean)
+    };
+    write(artifact::SAMPLES, drawn)?;
+    let pairs = test.len() / 2;
+    let count = pairs.min(8);
+    let from: Vec<usize> = (0..count).collect();
+    let to: Vec<usize> = (pairs..pairs + count).collect();
+    let start = model.encode(batch::inputs(test, &from, device)).mean; // [count, latent]
+    let end = model.encode(batch::inputs(test, &to, device)).mean; // [count, latent]
+    let steps: Vec<Tensor<3>> = (0..COLUMNS)
+        .map(|k| {
+            let t = k as f64 / (COLUMNS - 1) as f64;
+            (start.clone() * (1.0 - t) + end.clone() * t).unsqueeze_dim(1)
+        })
+        .collect(); // COLUMNS × [count, 1, latent]
+    let codes = Tensor::cat(steps, 1).reshape([count * COLUMNS, model.latent()]);
+    write(artifact::INTERPOLATIONS, model.decode(codes))
+}
+
+/// Mean and standard deviation of each code dimension over `split`.
+///
+/// # Shapes
+/// - output: `[1, latent]` each
+fn code_gaussian(model: &Autoencoder, split: &Split, device: &Device) -> (Tensor<2>, Tensor<2>) {
+    let latent = model.latent();
+    let codes = batch::tensor(evaluate::codes(model, split, device), latent, device);
+    let mean = codes.clone().mean_dim(0); // [1, latent]
+    let std = (codes - mean.clone()).square().mean_dim(0).sqrt(); // [1, latent]
+    (mean, std)
 }
 
 /// The shuffling seed of one epoch, decorrelated from the run seed and the other epochs.

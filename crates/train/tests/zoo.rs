@@ -38,6 +38,9 @@ level = 0.3
 [train]
 epochs = 3
 
+[evaluate]
+tasks = ["reconstruction", "compression", "latent"]
+
 [sweep.parameters]
 "model.kind" = ["vanilla", "denoising", "contractive"]
 "#;
@@ -184,6 +187,9 @@ level = 0.3
 [train]
 epochs = 3
 
+[evaluate]
+tasks = ["reconstruction", "denoising"]
+
 [sweep.parameters]
 "model.kind" = ["vanilla", "denoising"]
 "#;
@@ -198,6 +204,73 @@ fn denoising_training_gains_a_decibel_over_vanilla_on_noisy_inputs() {
         denoising >= vanilla + 1.0,
         "denoising {denoising}, vanilla {vanilla}"
     );
+}
+
+#[test]
+fn a_denoiser_raises_psnr_and_ssim_of_noisy_inputs_more_than_a_vanilla_autoencoder() {
+    let runs = trained(DENOISING);
+    let (vanilla, denoising) = (&runs[0], &runs[1]);
+    let noisy = (
+        denoising[metric::NOISY_PSNR_DB],
+        denoising[metric::NOISY_SSIM],
+    );
+    let denoised = (
+        denoising[metric::DENOISE_PSNR_DB],
+        denoising[metric::DENOISE_SSIM],
+    );
+    eprintln!(
+        "gaussian 0.3: noisy {:.2} dB / ssim {:.3}, denoised {:.2} dB / ssim {:.3}, \
+         vanilla {:.2} dB / ssim {:.3}",
+        noisy.0,
+        noisy.1,
+        denoised.0,
+        denoised.1,
+        vanilla[metric::DENOISE_PSNR_DB],
+        vanilla[metric::DENOISE_SSIM]
+    );
+    // Both runs see the same noisy inputs.
+    assert_eq!(
+        noisy,
+        (vanilla[metric::NOISY_PSNR_DB], vanilla[metric::NOISY_SSIM])
+    );
+    assert!(
+        denoised.0 >= noisy.0 + 5.0,
+        "{denoised:?} against {noisy:?}"
+    );
+    assert!(
+        denoised.1 >= noisy.1 + 0.2,
+        "{denoised:?} against {noisy:?}"
+    );
+    assert!(denoised.1 > vanilla[metric::DENOISE_SSIM]);
+}
+
+#[test]
+fn at_equal_bytes_every_kind_beats_pca_and_jpeg_cannot_go_that_low() {
+    for kind in ZOO_KINDS {
+        let run = zoo(kind);
+        let (ours, pca) = (run[metric::QUANTIZED_PSNR_DB], run[metric::PCA_PSNR_DB]);
+        eprintln!(
+            "{}: 32 bytes per image, 8-bit code {ours:.2} dB, pca {pca:.2} dB, ratio {}",
+            kind.name(),
+            run[metric::COMPRESSION_RATIO]
+        );
+        assert_eq!(run[metric::CODE_BITS], 32.0 * 32.0);
+        assert_eq!(run[metric::COMPRESSION_RATIO], 784.0 / 32.0);
+        assert!(ours > pca, "{}: {ours} dB, pca {pca} dB", kind.name());
+        // The quantised code loses little against the float code.
+        assert!(run[metric::TEST_PSNR_DB] - ours < 0.5, "{run:?}");
+        // Quality 1 already needs more than 32 entropy-coded bytes for a 28x28 digit.
+        assert!(!run.contains_key(metric::JPEG_PSNR_DB), "{run:?}");
+    }
+}
+
+#[test]
+fn a_linear_probe_reads_the_digit_from_every_kinds_code() {
+    for kind in ZOO_KINDS {
+        let accuracy = zoo(kind)[metric::PROBE_ACCURACY];
+        eprintln!("{}: probe accuracy {accuracy:.4}", kind.name());
+        assert!(accuracy >= 0.85, "{}: {accuracy}", kind.name());
+    }
 }
 
 #[test]
@@ -343,5 +416,18 @@ fn runs_on_images_save_their_grids() {
     ] {
         let grid = image::open(dir.path().join(name)).unwrap().into_luma8();
         assert_eq!(grid.dimensions(), (10 * 30 + 2, rows * 30 + 2), "{name}");
+    }
+    // The other kinds generate only with the generation task.
+    let vanilla = spec.replace("kind = \"vae\"", "kind = \"vanilla\"");
+    let generating =
+        format!("{vanilla}\n[evaluate]\ntasks = [\"reconstruction\", \"generation\"]\n");
+    for (spec, generates) in [(vanilla, false), (generating, true)] {
+        let experiment = hourglass_spec::parse(Path::new("ae.toml"), &spec, &catalog).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = &experiment.runs[0].config;
+        train_run(config, &registry, dir.path(), &Device::flex(), &mut Silent).unwrap();
+        for name in [artifact::SAMPLES, artifact::INTERPOLATIONS] {
+            assert_eq!(dir.path().join(name).exists(), generates, "{name}");
+        }
     }
 }

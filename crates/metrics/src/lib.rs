@@ -1,0 +1,21 @@
+//! The measures behind hourglass's evaluation tasks, as plain functions over slices.
+//!
+//! - [`ranking`]: anomaly detection (ROC curve, AUROC, average precision, rank of the best
+//!   anomaly) from per-example anomaly scores.
+//! - [`image`]: image quality of denoised or compressed reconstructions (PSNR, SSIM).
+//! - [`pca`]: principal component analysis, the linear baseline of compression tasks.
+//! - [`probe`]: linear-probe accuracy, a measure of what a representation encodes.
+//!
+//! This crate knows nothing of burn, polars or the other hourglass crates: inputs are flat
+//! `f32`/`f64` buffers and labels, so every measure is tested on hand-computable cases and
+//! builds in seconds.
+
+pub mod image;
+pub mod pca;
+pub mod probe;
+pub mod ranking;
+
+pub use image::{mean_ssim, psnr_db, ssim};
+pub use pca::Pca;
+pub use probe::probe_accuracy;
+pub use ranking::{RocCurve, auroc, average_precision, best_anomaly_rank, roc_curve};
