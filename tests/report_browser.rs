@@ -91,7 +91,8 @@ fn sweep(dir: &Path) -> PathBuf {
         "[experiment]\nname = \"browser\"\nseed = 2\nrepeats = 2\n\n[data]\ndataset = \"mnist\"\n\
          validation = 0.1\ntrain_limit = 1000\ntest_limit = 200\n\n[model]\nhidden = [32]\n\n\
          [loss]\nreconstruction = \"bce\"\n\n[train]\nlearning_rate = 3e-3\nbatch_size = 100\n\
-         epochs = 2\n\n[resources]\nworkers = 2\nthreads_per_worker = 1\n\n[sweep.parameters]\n\
+         epochs = 2\n\n[evaluate]\ntasks = [\"reconstruction\", \"compression\", \"generation\"]\n\n\
+         [resources]\nworkers = 2\nthreads_per_worker = 1\n\n[sweep.parameters]\n\
          \"model.kind\" = [\"vanilla\", \"vae\"]\n\"model.latent\" = [2, 8]\n",
     )
     .unwrap();
@@ -173,12 +174,12 @@ fn the_report_renders_in_chromium_without_errors() {
     assert!(errors.is_empty(), "console errors: {errors:?}");
 
     let elements = shown["elements"].as_array().unwrap();
-    // Two kinds: a curve plot each, a plot per numeric swept setting (latent), and for the
-    // best run of each kind its latent map and reconstructions (and the VAE's samples and
-    // interpolations).
+    // Two kinds: a curve plot each, a plot per numeric swept setting (latent), the
+    // rate-distortion plot, and for the best run of each kind its latent map, reconstructions,
+    // samples and interpolations (the generation task gives them to the vanilla kind too).
     let count = |tag: &str| elements.iter().filter(|e| e["tag"] == tag).count();
-    assert_eq!(count("svg"), 5, "{shown}");
-    assert_eq!(count("IMG"), 4, "{shown}");
+    assert_eq!(count("svg"), 6, "{shown}");
+    assert_eq!(count("IMG"), 6, "{shown}");
     for element in elements {
         assert!(
             element["width"].as_f64().unwrap() > 0.0
@@ -197,6 +198,7 @@ fn the_report_renders_in_chromium_without_errors() {
         "curves",
         "images",
         "latent",
+        "compression",
     ] {
         assert!(
             shown["sections"]

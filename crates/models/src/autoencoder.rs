@@ -395,11 +395,11 @@ mod tests {
             .code
             .mean
             .clone()
-            .slice([0..1])
+            .narrow(0, 0, 1)
             .into_data()
             .try_to_vec()
             .unwrap();
-        let sigma: Vec<f32> = (sampled.code.log_var.unwrap().slice([0..1]) * 0.5)
+        let sigma: Vec<f32> = (sampled.code.log_var.unwrap().narrow(0, 0, 1) * 0.5)
             .exp()
             .into_data()
             .try_to_vec()

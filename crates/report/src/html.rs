@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use hourglass_spec::ModelKind;
 use hourglass_spec::result::{CODES_FILE, RunStatus};
 
 use crate::latent::{project_2d, read_codes};
@@ -472,16 +473,21 @@ fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportEr
 }
 
 /// Image grids of the best run of each model kind: reconstructions (originals above their
-/// reconstructions), and a VAE's samples from the prior and interpolations.
+/// reconstructions), samples and interpolations.
 fn images(html: &mut String, best: &BestPerKind<'_>) {
     let mut figures = String::new();
     for (kind, run) in best {
+        let samples = if run.result.config.model.kind == ModelKind::Vae {
+            "samples from the prior"
+        } else {
+            "samples from a Gaussian fitted to the training codes"
+        };
         for (file, what) in [
             (
                 "reconstructions.png",
                 "test inputs (top) and reconstructions (bottom)",
             ),
-            ("samples.png", "samples from the prior"),
+            ("samples.png", samples),
             ("interpolations.png", "interpolations between test codes"),
         ] {
             if !run.images.iter().any(|image| image == file) {
