@@ -18,6 +18,12 @@ fn parse_spec(source: &str) -> hourglass_spec::Experiment {
     hourglass_spec::parse(Path::new("spec.toml"), source, &catalog).unwrap()
 }
 
+/// Writes `result` as `run_dir/result.json`.
+fn write_result(run_dir: &Path, result: &RunResult) {
+    let json = serde_json::to_string(result).unwrap();
+    std::fs::write(run_dir.join("result.json"), json).unwrap();
+}
+
 /// Writes a sweep of three runs (latent 2, 8 and 32; the last one failed) into `dir`.
 fn write_fixture(dir: &Path) {
     let source = "[experiment]\nname = \"fixture\"\n[data]\ndataset = \"mnist\"\n\
@@ -48,11 +54,7 @@ fn write_fixture(dir: &Path) {
             config: run.config.clone(),
             metrics,
         };
-        std::fs::write(
-            run_dir.join("result.json"),
-            serde_json::to_string(&result).unwrap(),
-        )
-        .unwrap();
+        write_result(&run_dir, &result);
         let epochs: String = (1..=2)
             .map(|epoch| {
                 let record = EpochRecord {
@@ -204,11 +206,7 @@ fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
                 BTreeMap::from([("test_mse".to_string(), [1.0, 3.0, 0.5][i])])
             },
         };
-        std::fs::write(
-            run_dir.join("result.json"),
-            serde_json::to_string(&result).unwrap(),
-        )
-        .unwrap();
+        write_result(&run_dir, &result);
     }
     let records = collect(dir.path()).unwrap();
     let table = ResultsTable::by_configuration(&records);
@@ -269,11 +267,7 @@ fn write_seeded_sweep(dir: &Path, mse: impl Fn(usize, u64) -> Option<f64>) {
             config: run.config.clone(),
             metrics: BTreeMap::from([("test_mse".to_string(), value)]),
         };
-        std::fs::write(
-            run_dir.join("result.json"),
-            serde_json::to_string(&result).unwrap(),
-        )
-        .unwrap();
+        write_result(&run_dir, &result);
     }
 }
 
@@ -359,11 +353,7 @@ fn write_task_fixture(dir: &Path) {
             config: run.config.clone(),
             metrics,
         };
-        std::fs::write(
-            run_dir.join("result.json"),
-            serde_json::to_string(&result).unwrap(),
-        )
-        .unwrap();
+        write_result(&run_dir, &result);
         if i == 1 {
             let roc = "false_positive_rate,true_positive_rate\n0,0\n0,0.5\n0.2,1\n1,1\n";
             std::fs::write(run_dir.join("roc.csv"), roc).unwrap();

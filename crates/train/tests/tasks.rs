@@ -1,24 +1,18 @@
 //! The anomaly task on real data, end to end through `train_run`: a model trained on normal
 //! examples ranks the anomalies of ODDS shuttle and of the UCR heart-rate series first.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use burn::prelude::Device;
-use hourglass_data::Registry;
 use hourglass_spec::result::{ROC_FILE, metric};
-use hourglass_spec::{Backend, Catalog};
 use hourglass_train::{Silent, train_run};
 
 /// Trains the one run of `spec` on the repository's data sets; returns its metrics and the
 /// ROC curve it wrote.
 fn train(spec: &str) -> (std::collections::BTreeMap<String, f64>, String) {
-    let datasets: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
-    let registry = Registry::discover(&datasets).unwrap();
-    let catalog = Catalog {
-        datasets: registry.shapes(),
-        labels: registry.labels(),
-        backends: vec![Backend::Flex],
-    };
+    let (registry, catalog) = common::registry_and_catalog();
     let experiment = hourglass_spec::parse(Path::new("tasks.toml"), spec, &catalog).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = &experiment.runs[0].config;

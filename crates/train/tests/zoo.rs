@@ -1,14 +1,16 @@
 //! The autoencoder zoo on real MNIST and Fashion-MNIST: each kind does what its name
 //! promises, measured on short runs of specs parsed and checked like a user's.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use burn::prelude::Device;
-use hourglass_data::Registry;
+use common::registry_and_catalog;
+use hourglass_spec::ModelKind;
 use hourglass_spec::result::metric;
-use hourglass_spec::{Backend, Catalog, ModelKind};
 use hourglass_train::{Silent, artifact, train_run};
 
 /// PCA with 32 components on MNIST: test MSE per pixel (the reference figure).
@@ -80,18 +82,6 @@ epochs = 5
 /// Training takes turns: burn's seed is process-global, so concurrent runs would draw from
 /// one another's random streams.
 static ORDER: Mutex<()> = Mutex::new(());
-
-/// The repository's data sets, and the catalog a spec is checked against.
-fn registry_and_catalog() -> (Registry, Catalog) {
-    let datasets: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
-    let registry = Registry::discover(&datasets).unwrap();
-    let catalog = Catalog {
-        datasets: registry.shapes(),
-        labels: registry.labels(),
-        backends: vec![Backend::Flex],
-    };
-    (registry, catalog)
-}
 
 /// Trains every run of `spec` once per test process and returns their metrics in sweep
 /// order; tests that share a spec share its runs. Runs take turns: burn's seed is global.
