@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use hourglass_spec::ModelKind;
-use hourglass_spec::result::{CODES_FILE, RunStatus};
+use hourglass_spec::result::{CODES_FILE, LATENT_FILE, RunStatus};
 
-use crate::latent::{project_2d, read_codes};
+use crate::latent::{project_2d, read_codes, read_variances};
 use crate::plot::{self, Series, Style};
 use crate::references::{self, Reference};
 use crate::table::{Cell, DisplayTable, ResultsTable, number};
@@ -174,6 +174,11 @@ fn how_to_read(html: &mut String) {
          <li>The latent maps place the codes of test examples on the plane (their first two \
          principal components when the code is larger), coloured by label: classes that form \
          separate clusters are ones the code tells apart without supervision.</li>\
+         <li>Tasks add their own metrics: <code>probe_accuracy</code> is the test accuracy of a \
+         linear classifier trained on the codes; <code>anomaly_auroc</code> is the chance that a \
+         random anomaly scores above a random normal example (0.5 is guessing); \
+         <code>quantized_psnr_db</code>, <code>pca_psnr_db</code> and <code>jpeg_psnr_db</code> \
+         compare codecs at the same bytes per example.</li>\
          </ul></section>\n",
     );
 }
@@ -426,7 +431,7 @@ pub(crate) fn means_by_x(points: &mut [(f64, f64)]) -> Vec<(f64, f64)> {
 }
 
 /// The codes of the best run of each kind on the plane (PCA beyond two dimensions), coloured
-/// by label.
+/// by label, and with the latent task the variance of each code dimension.
 fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportError> {
     let mut figures = String::new();
     for (kind, run) in best {
@@ -458,10 +463,31 @@ fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportEr
         };
         let _ = write!(
             figures,
-            "<figure>{svg}<figcaption>{kind}, best run {id}: {how} of {} test examples,              coloured by label</figcaption></figure>",
+            "<figure>{svg}<figcaption>{kind}, best run {id}: {how} of {} test examples, \
+             coloured by label</figcaption></figure>",
             codes.points.len(),
             id = escape(run.result.id.as_str()),
         );
+        if let Some(variances) = read_variances(&run.dir.join(LATENT_FILE)) {
+            let series = [Series {
+                label: "variance".into(),
+                points: (1..).map(f64::from).zip(variances).collect(),
+            }];
+            let svg = plot::overlaid(
+                &format!("{kind}: code variance"),
+                ("dimension, by variance", "variance over test"),
+                &series,
+                false,
+                Style::LinesAndDots,
+            )?;
+            let _ = write!(
+                figures,
+                "<figure>{svg}<figcaption>{kind}, best run {id}: variance of each code \
+                 dimension over the test split, largest first (dimensions near 0 are unused)\
+                 </figcaption></figure>",
+                id = escape(run.result.id.as_str()),
+            );
+        }
     }
     if !figures.is_empty() {
         let _ = writeln!(

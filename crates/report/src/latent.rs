@@ -1,5 +1,6 @@
 //! The 2-D latent map of a run: the codes it wrote for test examples (`codes.csv`), projected on
-//! their first two principal components when the code has more than two dimensions.
+//! their first two principal components when the code has more than two dimensions; and the
+//! variance of each code dimension (`latent.csv`).
 
 use std::path::Path;
 
@@ -33,6 +34,19 @@ pub fn read_codes(path: &Path) -> Option<Codes> {
         codes.points.push(point);
     }
     (!codes.points.is_empty()).then_some(codes)
+}
+
+/// The variances of a run's `latent.csv` (`dimension,mean,variance`), largest first; `None`
+/// when it is missing or malformed.
+pub fn read_variances(path: &Path) -> Option<Vec<f64>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut variances: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|line| line.rsplit(',').next()?.parse().ok())
+        .collect::<Option<_>>()?;
+    variances.sort_by(|a, b| b.total_cmp(a));
+    (!variances.is_empty()).then_some(variances)
 }
 
 /// The points in 2-D: as they are for one or two dimensions (a single one on the x axis),
@@ -107,5 +121,10 @@ mod tests {
         );
         std::fs::write(&path, "label,z0,z1\n7,0.5\n").unwrap();
         assert_eq!(read_codes(&path), None);
+        let variances = dir.path().join(hourglass_spec::result::LATENT_FILE);
+        std::fs::write(&variances, "dimension,mean,variance\n0,0.1,0.5\n1,0,2\n").unwrap();
+        assert_eq!(read_variances(&variances), Some(vec![2.0, 0.5]));
+        std::fs::write(&variances, "dimension,mean,variance\n0,0.1,x\n").unwrap();
+        assert_eq!(read_variances(&variances), None);
     }
 }
