@@ -62,6 +62,7 @@ pub(crate) fn overlaid(
     let (y_low, y_high) = range(&mut points().map(|p| p.1));
     let y_pad = ((y_high - y_low) * 0.05).max(y_high.abs() * 1e-3).max(1e-9);
     let y_range = (y_low - y_pad)..(y_high + y_pad);
+    let legend_at = legend_corner(points(), (x_low + x_high) / 2.0, (y_low + y_high) / 2.0);
 
     let mut svg = String::new();
     {
@@ -110,7 +111,7 @@ pub(crate) fn overlaid(
                 if labelled {
                     chart
                         .configure_series_labels()
-                        .position(SeriesLabelPosition::UpperRight)
+                        .position(legend_at.clone())
                         .background_style(WHITE.mix(0.8))
                         .border_style(BLACK)
                         .draw()
@@ -131,4 +132,42 @@ pub(crate) fn overlaid(
         root.present().map_err(|e| failed(&e))?;
     }
     Ok(svg)
+}
+
+/// The right-hand corner for the legend with fewer points behind it: upper right, unless the
+/// curves rise into it (ROC curves, rate–distortion) and the lower right is emptier.
+/// `(x_middle, y_middle)` splits the data's range in four; a log-scaled x splits it the same way,
+/// which is close enough to choose a corner.
+fn legend_corner(
+    points: impl Iterator<Item = (f64, f64)>,
+    x_middle: f64,
+    y_middle: f64,
+) -> SeriesLabelPosition {
+    let (mut upper, mut lower) = (0usize, 0usize);
+    for (_, y) in points.filter(|&(x, _)| x > x_middle) {
+        if y > y_middle {
+            upper += 1;
+        } else {
+            lower += 1;
+        }
+    }
+    if lower < upper {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperRight
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_legend_goes_where_the_curves_are_not() {
+        let rising = [(0.0, 0.0), (0.6, 0.9), (0.8, 1.0), (1.0, 1.0)];
+        let falling = [(0.0, 1.0), (0.6, 0.2), (1.0, 0.1)];
+        let corner = |points: &[(f64, f64)]| legend_corner(points.iter().copied(), 0.5, 0.5);
+        assert!(matches!(corner(&rising), SeriesLabelPosition::LowerRight));
+        assert!(matches!(corner(&falling), SeriesLabelPosition::UpperRight));
+    }
 }
