@@ -12,6 +12,7 @@ mod evaluate;
 mod images;
 mod latent;
 mod optimizer;
+mod splits;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -21,9 +22,7 @@ use std::time::Instant;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use hourglass_data::{
-    Corruption, DataError, Manifest, Registry, Split, Standardization, permutation,
-};
+use hourglass_data::{Corruption, DataError, Registry, Split, permutation};
 use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
 use hourglass_spec::result::{
     CODES_FILE, EpochRecord, LATENT_FILE, METRICS_FILE, ROC_FILE, metric, write_atomic,
@@ -31,6 +30,7 @@ use hourglass_spec::result::{
 use hourglass_spec::{CodeActivation, ModelKind, RunConfig, SparsityPenalty, Task};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use splits::{Normal, Splits, load_splits};
 
 pub use evaluate::Evaluation;
 
@@ -84,86 +84,6 @@ pub trait Progress {
 /// A [`Progress`] that ignores everything.
 pub struct Silent;
 impl Progress for Silent {}
-
-/// Splits of a run after partitioning, limits, the anomaly task's filter and standardisation.
-struct Splits {
-    train: Split,
-    validation: Split,
-    test: Split,
-    /// Which label is normal, for the anomaly task.
-    normal: Option<Normal>,
-    /// Whether inputs were standardised (otherwise they lie in [0, 1]).
-    standardized: bool,
-}
-
-/// What the anomaly task calls normal.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Normal {
-    /// Exactly this label (one-class set-ups such as one-class MNIST).
-    Class(u8),
-    /// Every label but the data set's anomaly label.
-    Not(u8),
-}
-
-impl Normal {
-    fn of(config: &RunConfig, manifest: &Manifest) -> Option<Self> {
-        if !config.evaluate.has(Task::Anomaly) {
-            return None;
-        }
-        config
-            .data
-            .normal_class
-            .map(Normal::Class)
-            .or(manifest.anomaly_label.map(Normal::Not))
-    }
-
-    /// Whether an example with `label` is normal.
-    pub(crate) fn is_normal(self, label: u8) -> bool {
-        match self {
-            Normal::Class(class) => label == class,
-            Normal::Not(anomaly) => label != anomaly,
-        }
-    }
-
-    /// The normal examples of `split`.
-    fn filter(self, split: &Split) -> Split {
-        let normal: Vec<usize> = (0..split.len())
-            .filter(|&i| self.is_normal(split.labels[i]))
-            .collect();
-        split.select(&normal)
-    }
-}
-
-fn load_splits(config: &RunConfig, registry: &Registry) -> Result<Splits, DataError> {
-    let data = &config.data;
-    let manifest = registry.manifest(&data.dataset)?;
-    let normal = Normal::of(config, manifest);
-    let mut full_train = registry.load(&data.dataset, "train")?;
-    if let Some(normal) = normal {
-        full_train = normal.filter(&full_train);
-    }
-    let (mut train, mut validation) = full_train.partition(data.validation, config.seed);
-    if let Some(limit) = data.train_limit {
-        train = train.truncated(limit);
-    }
-    let mut test = registry.load(&data.dataset, "test")?;
-    if let Some(limit) = data.test_limit {
-        test = test.truncated(limit);
-    }
-    if manifest.standardize {
-        let standardization = Standardization::fit(&train);
-        for split in [&mut train, &mut validation, &mut test] {
-            standardization.apply(split);
-        }
-    }
-    Ok(Splits {
-        train,
-        validation,
-        test,
-        normal,
-        standardized: manifest.standardize,
-    })
-}
 
 /// Trains the run described by `config` on `device` (a training device: autodiff is enabled
 /// here), appending one line per epoch to `run_dir/metrics.jsonl`, writes image grids into
