@@ -207,8 +207,12 @@ pub fn train_run(
         &run_dir.join(CODES_FILE),
         &codes_csv(&model, &splits.test, &eval_device),
     )?;
+    // A measure undefined for this run (the AUROC of a test split without anomalies, the PSNR
+    // of a perfect reconstruction) is left out: JSON has no NaN or infinity, and `result.json`
+    // must parse.
     Ok(metrics
         .into_iter()
+        .filter(|(_, value)| value.is_finite())
         .map(|(name, value)| (name.to_string(), value))
         .collect())
 }

@@ -18,6 +18,7 @@ fn train(spec: &str) -> (std::collections::BTreeMap<String, f64>, String) {
     let config = &experiment.runs[0].config;
     let metrics = train_run(config, &registry, dir.path(), &Device::flex(), &mut Silent).unwrap();
     let roc = std::fs::read_to_string(dir.path().join(ROC_FILE)).unwrap();
+    assert!(metrics.values().all(|v| v.is_finite()), "{metrics:?}");
     (metrics, roc)
 }
 
@@ -72,4 +73,27 @@ fn autoencoders_trained_on_normal_data_rank_real_anomalies_first() {
         series[metric::ANOMALY_TOP_RANK_PERCENT] <= 1.0,
         "{series:?}"
     );
+
+    // The first MNIST test digit is a 7: a test split of it alone has no anomaly to rank, so
+    // the run reports no AUROC rather than a NaN that JSON cannot hold.
+    let (one_class, _) = train(
+        r#"
+        [experiment]
+        name = "no-anomaly"
+        [data]
+        dataset = "mnist"
+        train_limit = 200
+        test_limit = 1
+        normal_class = 7
+        [train]
+        epochs = 1
+        [evaluate]
+        tasks = ["reconstruction", "anomaly"]
+        "#,
+    );
+    assert!(
+        !one_class.contains_key(metric::ANOMALY_AUROC),
+        "{one_class:?}"
+    );
+    assert!(one_class.contains_key(metric::TEST_MSE));
 }
