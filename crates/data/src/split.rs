@@ -116,6 +116,17 @@ impl Split {
         self
     }
 
+    /// A copy of the first `n` examples (all of them when there are fewer), without copying
+    /// the rest.
+    pub fn head(&self, n: usize) -> Split {
+        let n = n.min(self.len());
+        Split {
+            shape: self.shape.clone(),
+            inputs: self.inputs[..n * self.features()].to_vec(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+
     /// Shuffles with `seed` and cuts off a `fraction` for validation: `(train, validation)`.
     /// The same seed gives the same partition on every machine (ChaCha8).
     pub fn partition(&self, fraction: f64, seed: u64) -> (Split, Split) {

@@ -40,7 +40,7 @@ pub(crate) fn compression(
 ) -> BTreeMap<&'static str, f64> {
     let latent = model.latent();
     let features = test.features();
-    let fit = train.clone().truncated(FIT_EXAMPLES);
+    let fit = train.head(FIT_EXAMPLES);
     let quantizer = Quantizer::fit(&evaluate::codes(model, &fit, device), latent);
     let mut codes = evaluate::codes(model, test, device);
     quantizer.round_trip(&mut codes);
@@ -156,7 +156,7 @@ struct JpegPoint {
 /// The highest-quality JPEG of the first test images whose mean entropy-coded bytes are at
 /// most `budget`; `None` when even quality 1 needs more.
 fn jpeg_at_most(test: &Split, [height, width]: [usize; 2], budget: f64) -> Option<JpegPoint> {
-    let shown = test.clone().truncated(JPEG_EXAMPLES);
+    let shown = test.head(JPEG_EXAMPLES);
     JPEG_QUALITIES
         .iter()
         .map(|&quality| jpeg_point(&shown, [height, width], quality))

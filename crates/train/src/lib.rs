@@ -370,7 +370,7 @@ fn write_images(
     let drawn = if model.is_variational() {
         model.sample_prior(samples, device)
     } else {
-        let fitted = splits.train.clone().truncated(CODED_EXAMPLES * 10);
+        let fitted = splits.train.head(CODED_EXAMPLES * 10);
         let (mean, std) = code_gaussian(model, &fitted, device); // [1, latent] each
         let noise = Tensor::<2>::random(
             [samples, model.latent()],
