@@ -3,19 +3,20 @@
 //! - `cargo xtask sweep SPEC`: build `hourglass` and run the sweep (then open its report).
 //! - `cargo xtask report SWEEP_DIR`: rebuild a sweep's report from its saved results.
 //! - `cargo xtask compare A B`: two sweeps side by side.
+//! - `cargo xtask schema`: write the JSON Schemas of the files in `experiments/`.
 //! - `cargo xtask bench`: training throughput of the default backend, and the time to build
 //!   a 500-run report.
 //! - `cargo xtask ci`: everything CI checks, installing what the tests need first.
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str =
-    "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | validate SPEC | bench | ci>";
+const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | validate SPEC | schema | bench | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("sweep" | "report" | "compare" | "validate" | "datasets") => hourglass(&args),
+        Some("schema") => schema(),
         Some("bench") => bench(),
         Some("ci") => ci(),
         _ => Err(USAGE.to_string()),
@@ -71,6 +72,17 @@ fn hourglass(args: &[String]) -> Result<(), String> {
         .args(args))
 }
 
+/// Regenerates the committed schemas that editors and taplo check `experiments/*.toml` with.
+fn schema() -> Result<(), String> {
+    for (of, file) in [
+        ("spec", "experiments/hourglass.schema.json"),
+        ("references", "experiments/references.schema.json"),
+    ] {
+        hourglass(&["schema".into(), of.into(), "--out".into(), file.into()])?;
+    }
+    Ok(())
+}
+
 fn bench() -> Result<(), String> {
     for (package, bench) in [
         ("hourglass-train", "throughput"),
@@ -90,11 +102,28 @@ fn bench() -> Result<(), String> {
 }
 
 /// Debian packages the tests need, with a file each installs: the report's browser test drives
-/// Chromium through chromedriver.
-const TEST_PACKAGES: [(&str, &str); 2] = [
+/// Chromium through chromedriver; npm installs taplo.
+const TEST_PACKAGES: [(&str, &str); 3] = [
     ("chromium", "/usr/bin/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
+    ("npm", "/usr/bin/npm"),
 ];
+
+/// The npm package of taplo, which `tests/spec_schema.rs` checks `experiments/` with.
+const TAPLO_PACKAGE: &str = "@taplo/cli@0.7.0";
+
+/// Installs [`TAPLO_PACKAGE`] under `target/tools` when it is not there yet.
+fn install_taplo() -> Result<(), String> {
+    let tools = workspace_root().join("target/tools");
+    if tools.join("node_modules/.bin/taplo").exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&tools).map_err(|e| format!("cannot create {tools:?}: {e}"))?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(&tools)
+        .arg(TAPLO_PACKAGE))
+}
 
 /// Installs the missing [`TEST_PACKAGES`] with apt-get (as root, or through sudo).
 fn install_test_packages() -> Result<(), String> {
@@ -127,6 +156,7 @@ fn install_test_packages() -> Result<(), String> {
 
 fn ci() -> Result<(), String> {
     install_test_packages()?;
+    install_taplo()?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args(["test", "--workspace", "--all-targets", "--no-fail-fast"]))?;
     run(cargo().args(["test", "--workspace", "--doc"]))

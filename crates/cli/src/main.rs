@@ -66,6 +66,17 @@ enum Command {
     },
     /// List the data sets found.
     Datasets,
+    /// Print the JSON Schema of spec files, for editors (committed as
+    /// experiments/hourglass.schema.json).
+    Schema {
+        /// Which files: `spec` (experiments/*.toml) or `references`
+        /// (experiments/references.toml, committed as experiments/references.schema.json).
+        #[arg(value_enum, default_value = "spec")]
+        of: SchemaOf,
+        /// Write it to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Train the run whose config.toml is in RUN_DIR (started by `sweep`; one process per run).
     #[command(hide = true)]
     Worker {
@@ -105,6 +116,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report { sweep_dir } => report(&sweep_dir, &references(&cli.references)),
         Command::Compare { a, b, out } => compare(&a, &b, out),
         Command::Datasets => datasets(&cli.datasets),
+        Command::Schema { of, out } => schema(of, out.as_deref()),
         Command::Worker { run_dir, device } => worker(&run_dir, &device, &cli.datasets),
     }
 }
@@ -287,6 +299,28 @@ fn compare(a: &Path, b: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
         files.html.display(),
         files.markdown.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The files `hourglass schema` describes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SchemaOf {
+    /// Experiment specs.
+    Spec,
+    /// `references.toml`.
+    References,
+}
+
+fn schema(of: SchemaOf, out: Option<&Path>) -> Result<ExitCode> {
+    let schema = match of {
+        SchemaOf::Spec => hourglass_spec::json_schema(),
+        SchemaOf::References => References::json_schema(),
+    };
+    match out {
+        Some(path) => hourglass_spec::result::write_atomic(path, schema.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{schema}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use hourglass_spec::result::RunStatus;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::html::escape;
@@ -18,7 +19,7 @@ use crate::table::{flatten, mean_and_std, number};
 use crate::{ReportError, RunRecord};
 
 /// The references of `references.toml`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct References {
     /// Each `[[reference]]`.
@@ -27,7 +28,7 @@ pub struct References {
 }
 
 /// One published number and the experiment that reproduces it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reference {
     /// Name of the experiment (`experiment.name`) whose sweep reproduces it.
@@ -43,6 +44,7 @@ pub struct Reference {
     pub tolerance: f64,
     /// Settings (dotted keys of the run configuration) the compared runs must have.
     #[serde(default, rename = "where")]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub filter: BTreeMap<String, toml::Value>,
     /// Where the number was published.
     pub source: String,
@@ -51,7 +53,7 @@ pub struct Reference {
 }
 
 /// Which side of a published value counts as reproducing it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Goal {
     /// Ours ≥ value − tolerance (an accuracy, an AUROC).
@@ -91,6 +93,16 @@ impl References {
             path: path.to_path_buf(),
             message: e.to_string(),
         })
+    }
+
+    /// The JSON Schema of `references.toml`, for editors (committed as
+    /// `experiments/references.schema.json`).
+    pub fn json_schema() -> String {
+        hourglass_spec::schema_text::<Self>(
+            "hourglass references",
+            "Published numbers that experiments set out to reproduce. Written by \
+             `hourglass schema references`.",
+        )
     }
 
     /// The references of experiment `name`.
@@ -193,4 +205,32 @@ pub(crate) fn section(html: &mut String, references: &[&Reference], records: &[R
         );
     }
     html.push_str("</tbody></table></section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::References;
+
+    fn experiments() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments")
+    }
+
+    #[test]
+    fn committed_json_schema_is_current() {
+        let path = experiments().join("references.schema.json");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == References::json_schema(),
+            "{} is stale: run `cargo xtask schema`",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn committed_references_are_valid() {
+        let references = References::read(&experiments().join("references.toml")).unwrap();
+        assert!(references.entries.len() >= 5, "{references:?}");
+    }
 }

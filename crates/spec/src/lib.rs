@@ -12,6 +12,7 @@
 mod catalog;
 mod check;
 mod diagnostic;
+mod json_schema;
 mod resources;
 pub mod result;
 mod schema;
@@ -24,6 +25,7 @@ use std::path::Path;
 
 pub use catalog::{Catalog, Labels};
 pub use diagnostic::{Diagnostic, SpecError};
+pub use json_schema::{json_schema, schema_text};
 pub use resources::{DeviceName, Pruning, Resources, Slot};
 pub use schema::{
     Activation, Architecture, Backend, CodeActivation, ContractivePenalty, DataSection,

@@ -163,7 +163,9 @@ pub fn read_epochs(path: &std::path::Path) -> Vec<EpochRecord> {
 }
 
 /// A metric recorded every epoch, lower is better; what pruning compares runs by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EpochMetric {
     /// [`EpochRecord::train_loss`].

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -15,7 +16,7 @@ use crate::result::EpochMetric;
 ///
 /// The run sections are deserialized here for their type errors and spans only; runs are
 /// built from the TOML table instead, so that swept values take the same path as written ones.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[expect(
     dead_code,
@@ -42,14 +43,17 @@ pub(crate) struct SpecFile {
 }
 
 /// `[resources]`: how the sweep's runs are executed; not part of any run's configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResourcesSection {
     /// Worker processes at once.
+    #[schemars(with = "Option<usize>")]
     pub workers: Option<Spanned<usize>>,
     /// Compute threads of each worker (`RAYON_NUM_THREADS`, `OMP_NUM_THREADS`).
+    #[schemars(with = "Option<usize>")]
     pub threads_per_worker: Option<Spanned<usize>>,
     /// Longest a run may take, e.g. `"90s"`, `"30m"`, `"2h"`.
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
     /// Restarts of a run whose worker died or timed out without recording a result.
     #[serde(default)]
@@ -59,32 +63,37 @@ pub(crate) struct ResourcesSection {
 }
 
 /// `[[resources.slots]]`: a device, the backends runs may use on it, and its workers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SlotSection {
     /// `"cpu"`, `"cuda:N"` or `"gpu:N"`.
+    #[schemars(with = "String")]
     pub device: Spanned<String>,
     /// Backends offered on the device.
+    #[schemars(with = "Vec<Backend>")]
     pub backends: Spanned<Vec<Backend>>,
     /// Worker processes on the device at once (default 1).
+    #[schemars(with = "Option<usize>")]
     pub workers: Option<Spanned<usize>>,
 }
 
 /// `[sweep.pruning]`: asynchronous successive halving across the sweep's runs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PruningSection {
     /// The per-epoch metric compared (default `val_loss`).
     #[serde(default)]
     pub metric: EpochMetric,
     /// Epochs before the first rung (default 1).
+    #[schemars(with = "Option<usize>")]
     pub grace_epochs: Option<Spanned<usize>>,
     /// η, each rung keeps 1/η of the runs (default 3).
+    #[schemars(with = "Option<usize>")]
     pub reduction_factor: Option<Spanned<usize>>,
 }
 
 /// `[experiment]`: what the sweep is called and how runs are seeded.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExperimentSection {
     pub name: String,
@@ -97,7 +106,7 @@ pub(crate) struct ExperimentSection {
 }
 
 /// `[data]`: which data set and how it is split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
     /// Name of a folder under `datasets/` holding a `dataset.toml`.
@@ -119,7 +128,7 @@ pub struct DataSection {
 }
 
 /// `[model]`: the autoencoder's kind and shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
     /// Which autoencoder.
@@ -190,7 +199,18 @@ impl Default for ModelSection {
 
 /// The autoencoder kinds hourglass can train.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
@@ -221,7 +241,7 @@ impl ModelKind {
 }
 
 /// Encoder and decoder families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
     /// Fully connected layers on the flattened input.
@@ -232,7 +252,7 @@ pub enum Architecture {
 }
 
 /// Activations of the code layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeActivation {
     /// A linear code.
@@ -253,7 +273,7 @@ impl CodeActivation {
 }
 
 /// Hidden-layer activations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// max(0, x)
@@ -268,7 +288,7 @@ pub enum Activation {
 }
 
 /// Output activations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputActivation {
     /// Outputs in (0, 1), for inputs scaled to [0, 1].
@@ -279,7 +299,7 @@ pub enum OutputActivation {
 }
 
 /// `[loss]`: the reconstruction objective.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LossSection {
     /// Per-element reconstruction loss.
@@ -288,7 +308,7 @@ pub struct LossSection {
 }
 
 /// Reconstruction losses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reconstruction {
     /// Mean squared error per element.
@@ -303,7 +323,7 @@ pub enum Reconstruction {
 /// Weights are relative to the objective: the mean per-element reconstruction loss, or for a
 /// VAE the negative ELBO per example in nats. Penalties that belong to a kind apply only to
 /// runs of that kind (or with it in `model.also`) and are dropped from the others' configs.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegularizersSection {
     /// L2 penalty on the weights, applied by the optimizer (coupled, as in PyTorch).
@@ -333,7 +353,7 @@ fn is_zero(value: &f64) -> bool {
 
 /// `regularizers.sparsity = { target = 0.05, weight = 1e-3 }`: adds
 /// `weight · Σ_j KL(ρ ‖ ρ̂_j)`, with ρ̂_j the batch mean of code unit j.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SparsityPenalty {
     /// Target mean activation ρ, in (0, 1).
@@ -349,7 +369,7 @@ impl SparsityPenalty {
 }
 
 /// `regularizers.contractive = { weight = 0.1 }`: adds `weight · ‖J_f(x)‖²_F`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContractivePenalty {
     /// Weight λ of the penalty.
@@ -361,7 +381,7 @@ pub struct ContractivePenalty {
 }
 
 /// `regularizers.kl = { beta = 1.0, warmup_epochs = 0 }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KlPenalty {
     /// Weight β of the KL term after warm-up (1 gives the ELBO).
@@ -383,7 +403,7 @@ impl Default for KlPenalty {
 
 /// `[noise]`: an input corruption. A denoising run trains on corrupted inputs against the
 /// clean ones; every run is evaluated on corrupted test inputs (`denoise_psnr_gain_db`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoiseSection {
     /// How inputs are corrupted.
@@ -393,7 +413,7 @@ pub struct NoiseSection {
 }
 
 /// Input corruptions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoiseKind {
     /// Adds N(0, σ²) to every input.
@@ -405,7 +425,7 @@ pub enum NoiseKind {
 }
 
 /// `[train]`: optimisation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSection {
     /// Optimizer.
@@ -446,7 +466,7 @@ impl Default for TrainSection {
 }
 
 /// `train.early_stopping = { patience = 5, min_delta = 0.0 }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EarlyStopping {
     /// Epochs without improvement of the validation loss before training stops.
@@ -473,7 +493,7 @@ impl EarlyStopping {
 }
 
 /// Optimizers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Optimizer {
     /// Adam with β = (0.9, 0.999), ε = 1e-8.
@@ -484,7 +504,9 @@ pub enum Optimizer {
 }
 
 /// Tensor backends; each is compiled in by a cargo feature of the `hourglass` binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     /// burn's pure-Rust CPU backend, always compiled in.
@@ -516,7 +538,7 @@ impl Backend {
 }
 
 /// `[evaluate]`: evaluation tasks run on the test split after training.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateSection {
     /// Tasks to run.
@@ -534,7 +556,7 @@ impl Default for EvaluateSection {
 
 /// Evaluation tasks. Every run reports its reconstruction metrics, the reconstruction grid and
 /// the codes of the first test examples; each further task adds its own metrics and files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
     /// Test-set reconstruction error: `test_mse`, `test_psnr_db`, `test_loss`.
@@ -576,26 +598,29 @@ impl EvaluateSection {
 }
 
 /// `[sweep]`: which keys vary across runs, and how.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SweepSection {
     #[serde(default)]
     pub strategy: Strategy,
     /// Configurations drawn by the random strategy.
+    #[schemars(with = "Option<usize>")]
     pub samples: Option<Spanned<usize>>,
     /// Groups of swept keys that vary together (their lists are read in step).
     #[serde(default)]
+    #[schemars(with = "Vec<Vec<String>>")]
     pub zip: Vec<Spanned<Vec<String>>>,
     /// Dotted key path to the values it takes: a list, e.g. `"model.latent" = [2, 8, 32]`, or
     /// a distribution, e.g. `{ log_uniform = [1e-4, 1e-2] }`.
     #[serde(default)]
+    #[schemars(schema_with = "crate::json_schema::sweep_parameters")]
     pub parameters: BTreeMap<String, Spanned<toml::Value>>,
     /// Stops unpromising runs early.
     pub pruning: Option<PruningSection>,
 }
 
 /// How sweep parameters combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Strategy {
     /// Every combination of every list (the Cartesian product), zip groups in step.
@@ -606,7 +631,7 @@ pub(crate) enum Strategy {
 }
 
 /// The effective configuration of one run: every section with the sweep's values applied.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     /// Seed of initialisation, shuffling and splits.

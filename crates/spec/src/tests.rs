@@ -147,6 +147,18 @@ fn every_example_spec_is_valid() {
 }
 
 #[test]
+fn committed_json_schema_is_current() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/hourglass.schema.json");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == crate::json_schema(),
+        "{} is stale: run `cargo xtask schema`",
+        path.display()
+    );
+}
+
+#[test]
 fn unknown_key_points_at_it_and_suggests_the_right_one() {
     let text = error_text(&format!("{MINIMAL}\n[model]\nlaten = 16\n"));
     insta::assert_snapshot!(text);
