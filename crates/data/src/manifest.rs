@@ -162,9 +162,15 @@ impl Manifest {
                     "{user} uses `{file}`, which has no sha256"
                 )));
             }
-            if Path::new(file).components().count() != 1 {
+            let mut components = Path::new(file).components();
+            let plain_name = matches!(
+                (components.next(), components.next()),
+                (Some(std::path::Component::Normal(_)), None)
+            );
+            if !plain_name {
                 return Err(invalid(format!(
-                    "`{file}` must be a file name inside the folder"
+                    "{user} uses `{file}`, which is not a file name inside the data set's \
+                     folder (no folders, `..` or absolute paths)"
                 )));
             }
         }

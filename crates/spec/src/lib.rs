@@ -113,6 +113,16 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         }
     };
 
+    let repeats = file.experiment.repeats as usize;
+    if combinations.len().saturating_mul(repeats) > space::MAX_RUNS {
+        let count = combinations.len() as u64 * u64::from(file.experiment.repeats);
+        problems.push(
+            space::too_many_runs("experiment.repeats", count)
+                .at(locator.value_span("experiment.repeats")),
+        );
+        return Err(invalid(problems));
+    }
+
     let mut runs = Vec::new();
     let mut expanded = 0;
     let mut seen_problems = BTreeSet::new();
@@ -329,10 +339,14 @@ fn sweep_axes(
     }
     let expansion =
         space::expand(&parameters, &zip, &combine, file.experiment.seed).map_err(|problem| {
-            let span = parameters
-                .iter()
-                .position(|p| problem.key.starts_with(&p.key))
-                .map(|i| spans[i].clone());
+            let span = match problem.key.as_str() {
+                "sweep.samples" => file.sweep.samples.as_ref().map(toml::Spanned::span),
+                "sweep.parameters" => spans.last().cloned(),
+                key => parameters
+                    .iter()
+                    .position(|p| key.starts_with(&p.key))
+                    .map(|i| spans[i].clone()),
+            };
             vec![problem.at(span)]
         })?;
     Ok((expansion.axes, expansion.combinations, spans))

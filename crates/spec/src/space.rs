@@ -31,6 +31,19 @@ pub(crate) struct Parameter {
     pub samples: Option<usize>,
 }
 
+/// The most runs one spec may expand to: more is a typo (a stray `samples = 1000000`), and
+/// expanding it would exhaust memory before any check could say so.
+pub const MAX_RUNS: usize = 10_000;
+
+/// The problem with a sweep of `count` configurations or more, reported on `key`.
+pub(crate) fn too_many_runs(key: &str, count: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic::new(
+        key,
+        format!("the sweep expands to {count} runs, more than the {MAX_RUNS} one spec may have"),
+    )
+    .with_hint("split the sweep into several specs, or draw fewer values")
+}
+
 const DISTRIBUTIONS: [&str; 4] = ["choice", "uniform", "log_uniform", "int_uniform"];
 
 impl Parameter {
@@ -210,6 +223,9 @@ pub(crate) fn expand(
                 .map(|p| {
                     let values = match (&p.domain, p.samples) {
                         (Domain::List(values), _) => values.clone(),
+                        (_, Some(samples)) if samples > MAX_RUNS => {
+                            return Err(too_many_runs(&format!("{}.samples", p.key), samples));
+                        }
                         (_, Some(samples)) => {
                             let mut rng = stream(seed, &p.key);
                             (0..samples).map(|_| p.draw(&mut rng)).collect()
@@ -244,6 +260,14 @@ pub(crate) fn expand(
                 }
                 lengths.push(length);
             }
+            let configurations = lengths
+                .iter()
+                .try_fold(1usize, |product, &length| product.checked_mul(length))
+                .filter(|&product| product <= MAX_RUNS);
+            if configurations.is_none() {
+                let product = lengths.iter().map(|&l| l as f64).product::<f64>();
+                return Err(too_many_runs("sweep.parameters", product));
+            }
             let mut combinations = vec![vec![0; axes.len()]];
             for (group, length) in groups.iter().zip(lengths) {
                 combinations = combinations
@@ -262,6 +286,9 @@ pub(crate) fn expand(
             Ok(Expansion { axes, combinations })
         }
         Combine::Random { samples } => {
+            if *samples > MAX_RUNS {
+                return Err(too_many_runs("sweep.samples", samples));
+            }
             if let Some(p) = parameters.iter().find(|p| p.samples.is_some()) {
                 return Err(Diagnostic::new(
                     format!("{}.samples", p.key),

@@ -159,6 +159,32 @@ fn committed_json_schema_is_current() {
 }
 
 #[test]
+fn sweeps_too_large_to_expand_are_refused_before_expansion() {
+    // Each of these once exhausted memory or ran for minutes (found with the fuzz target).
+    let draws = error_text(&format!(
+        "{MINIMAL}[sweep.parameters]\n\"model.latent\" = {{ int_uniform = [1, 9], samples = 100000000 }}\n"
+    ));
+    let grid = error_text(&format!(
+        "{MINIMAL}[sweep.parameters]\n\"model.latent\" = {{ int_uniform = [1, 9], samples = 1000 }}\n\
+         \"train.epochs\" = {{ int_uniform = [1, 9], samples = 1000 }}\n"
+    ));
+    let random = error_text(&format!(
+        "{MINIMAL}[sweep]\nstrategy = \"random\"\nsamples = 100000000\n\
+         [sweep.parameters]\n\"model.latent\" = [1, 2]\n"
+    ));
+    let repeats = error_text(&MINIMAL.replace(
+        "name = \"minimal\"",
+        "name = \"minimal\"\nrepeats = 4000000000",
+    ));
+    insta::assert_snapshot!(format!("{draws}\n{grid}\n{random}\n{repeats}"));
+    let mut largest = MINIMAL.replace("name = \"minimal\"", "name = \"minimal\"\nrepeats = 10");
+    largest.push_str(
+        "[sweep.parameters]\n\"train.epochs\" = { int_uniform = [1, 1000], samples = 1000 }\n",
+    );
+    assert_eq!(parse_str(&largest).unwrap().expanded, space::MAX_RUNS);
+}
+
+#[test]
 fn unknown_key_points_at_it_and_suggests_the_right_one() {
     let text = error_text(&format!("{MINIMAL}\n[model]\nlaten = 16\n"));
     insta::assert_snapshot!(text);
