@@ -113,12 +113,34 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         }
     };
 
-    let repeats = file.experiment.repeats as usize;
-    if combinations.len().saturating_mul(repeats) > space::MAX_RUNS {
+    if combinations
+        .len()
+        .saturating_mul(file.experiment.repeats as usize)
+        > space::MAX_RUNS
+    {
         let count = combinations.len() as u64 * u64::from(file.experiment.repeats);
         problems.push(
             space::too_many_runs("experiment.repeats", count)
                 .at(locator.value_span("experiment.repeats")),
+        );
+        return Err(invalid(problems));
+    }
+
+    let (seed, repeats) = (file.experiment.seed, file.experiment.repeats);
+    let last_seed = seed.checked_add(u64::from(repeats.saturating_sub(1)));
+    if last_seed.is_none_or(|last| i64::try_from(last).is_err()) {
+        problems.push(
+            Diagnostic::new(
+                "experiment.seed",
+                format!(
+                    "the runs' seeds {seed} to {seed} + {} do not all fit in a TOML integer \
+                     (at most {})",
+                    repeats.saturating_sub(1),
+                    i64::MAX
+                ),
+            )
+            .with_hint("each repeat adds 1 to `seed`; use a smaller seed")
+            .at(locator.value_span("experiment.seed")),
         );
         return Err(invalid(problems));
     }
@@ -140,8 +162,9 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             for (key, value) in &assignments {
                 sweep::assign(&mut table, key, value.clone()).expect("assignments checked");
             }
-            let seed = file.experiment.seed.wrapping_add(u64::from(repeat));
-            table.insert("seed".into(), toml::Value::Integer(seed as i64));
+            let seed = file.experiment.seed + u64::from(repeat);
+            let seed = i64::try_from(seed).expect("seeds were checked to fit");
+            table.insert("seed".into(), toml::Value::Integer(seed));
             let config: RunConfig = toml::Value::Table(table)
                 .try_into()
                 .expect("each swept value was checked on its own against the schema");
@@ -477,5 +500,9 @@ impl<'a> Locator<'a> {
     }
 }
 
+#[cfg(test)]
+mod every_error;
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;

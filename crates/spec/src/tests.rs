@@ -2,12 +2,10 @@
 
 use std::path::Path;
 
-use proptest::prelude::*;
-
 use super::*;
 use crate::result::EpochMetric;
 
-fn catalog() -> Catalog {
+pub(crate) fn catalog() -> Catalog {
     Catalog {
         datasets: [
             ("mnist".to_string(), vec![1, 28, 28]),
@@ -52,7 +50,7 @@ fn catalog() -> Catalog {
     }
 }
 
-fn parse_str(source: &str) -> Result<Experiment, SpecError> {
+pub(crate) fn parse_str(source: &str) -> Result<Experiment, SpecError> {
     parse(Path::new("experiments/test.toml"), source, &catalog())
 }
 
@@ -452,32 +450,6 @@ fn run_ids_are_pinned() {
         parse_str(MINIMAL).unwrap().runs[0].id.as_str(),
         "0e0e7ea05e18"
     );
-}
-
-proptest! {
-    #[test]
-    fn sweep_size_is_the_product_of_the_axes_times_repeats(
-        latents in proptest::collection::btree_set(1usize..700, 1..4),
-        epochs in proptest::collection::btree_set(1usize..50, 1..4),
-        rates in proptest::collection::btree_set(1u32..1000, 1..3),
-        repeats in 1u32..4,
-    ) {
-        let list = |items: Vec<String>| items.join(", ");
-        let source = format!(
-            "[experiment]\nname = \"p\"\nrepeats = {repeats}\n[data]\ndataset = \"mnist\"\n\
-             [sweep.parameters]\n\"model.latent\" = [{}]\n\"train.epochs\" = [{}]\n\
-             \"train.learning_rate\" = [{}]\n",
-            list(latents.iter().map(|v| v.to_string()).collect()),
-            list(epochs.iter().map(|v| v.to_string()).collect()),
-            list(rates.iter().map(|v| format!("{}e-5", v)).collect()),
-        );
-        let experiment = parse_str(&source).unwrap();
-        let product = latents.len() * epochs.len() * rates.len() * repeats as usize;
-        prop_assert_eq!(experiment.expanded, product);
-        prop_assert_eq!(experiment.runs.len(), product);
-        let ids: std::collections::BTreeSet<_> = experiment.runs.iter().map(|r| &r.id).collect();
-        prop_assert_eq!(ids.len(), product);
-    }
 }
 
 #[test]
