@@ -113,6 +113,38 @@ fn validate_refuses_a_bad_spec_with_its_location() {
 }
 
 #[test]
+fn a_spec_cannot_make_the_sweep_write_or_read_outside_its_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("deep/reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    for (name, dataset) in [
+        ("../../escaped", "mnist"),
+        ("/tmp/escaped", "mnist"),
+        ("inside", "../../../etc"),
+        ("inside", "/etc"),
+    ] {
+        let spec = dir.path().join("spec.toml");
+        std::fs::write(
+            &spec,
+            format!("[experiment]\nname = {name:?}\n[data]\ndataset = {dataset:?}\n"),
+        )
+        .unwrap();
+        let output = run_sweep(&spec, &reports);
+        assert_eq!(output.status.code(), Some(1), "{name} {dataset}");
+        let stderr = text(&output.stderr);
+        let expected = if name == "inside" {
+            format!("unknown data set `{dataset}`")
+        } else {
+            format!("name {name:?} cannot be a folder name")
+        };
+        assert!(stderr.contains(&expected), "{stderr}");
+        // Nothing was written: not under reports/, not beside it, not in /tmp.
+        assert_eq!(std::fs::read_dir(&reports).unwrap().count(), 0);
+        assert!(!dir.path().join("escaped").exists() && !Path::new("/tmp/escaped").exists());
+    }
+}
+
+#[test]
 fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let spec = small_spec(dir.path(), "e2e", "learning_rate = 3e-3");

@@ -238,10 +238,13 @@ fn inapplicable(key: &str, owner: &str) -> Diagnostic {
     ))
 }
 
+/// The longest experiment name: the sweep's folder name, well below file systems' 255 bytes.
+const MAX_NAME_LEN: usize = 100;
+
 fn check_experiment(experiment: &schema::ExperimentSection, locator: &Locator) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     let name = &experiment.name;
-    let safe = !name.is_empty()
+    let safe = (1..=MAX_NAME_LEN).contains(&name.len())
         && !name.starts_with('.')
         && name
             .chars()
@@ -252,7 +255,9 @@ fn check_experiment(experiment: &schema::ExperimentSection, locator: &Locator) -
                 "experiment.name",
                 format!("name {name:?} cannot be a folder name"),
             )
-            .with_hint("use letters, digits, '-', '_' and '.', not starting with '.'")
+            .with_hint(format!(
+                "use up to {MAX_NAME_LEN} letters, digits, '-', '_' and '.', not starting with '.'"
+            ))
             .at(locator.value_span("experiment.name")),
         );
     }

@@ -56,7 +56,11 @@ pub fn check(source: &str) {
     ids.dedup();
     assert_eq!(ids.len(), experiment.runs.len(), "two runs share an id");
     for run in &experiment.runs {
-        assert_eq!(run.id, RunId::of(&run.config), "id is not the config's hash");
+        assert_eq!(
+            run.id,
+            RunId::of(&run.config),
+            "id is not the config's hash"
+        );
         let written = toml::to_string(&run.config).expect("a run config serializes to TOML");
         let read: RunConfig = toml::from_str(&written)
             .unwrap_or_else(|e| panic!("config.toml does not read back: {e}\n{written}"));
