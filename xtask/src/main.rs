@@ -4,19 +4,22 @@
 //! - `cargo xtask report SWEEP_DIR`: rebuild a sweep's report from its saved results.
 //! - `cargo xtask compare A B`: two sweeps side by side.
 //! - `cargo xtask schema`: write the JSON Schemas of the files in `experiments/`.
+//! - `cargo xtask fuzz [RUNS]`: fuzz spec parsing (cargo fuzz, nightly), a million inputs by
+//!   default.
 //! - `cargo xtask bench`: training throughput of the default backend, and the time to build
 //!   a 500-run report.
 //! - `cargo xtask ci`: everything CI checks, installing what the tests need first.
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | validate SPEC | schema | bench | ci>";
+const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | validate SPEC | schema | fuzz [RUNS] | bench | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("sweep" | "report" | "compare" | "validate" | "datasets") => hourglass(&args),
         Some("schema") => schema(),
+        Some("fuzz") => fuzz(args.get(1).map_or("1000000", String::as_str)),
         Some("bench") => bench(),
         Some("ci") => ci(),
         _ => Err(USAGE.to_string()),
@@ -81,6 +84,55 @@ fn schema() -> Result<(), String> {
         hourglass(&["schema".into(), of.into(), "--out".into(), file.into()])?;
     }
     Ok(())
+}
+
+/// Runs the spec parser's fuzz target for `runs` inputs, starting from the example specs, with
+/// a dictionary of the spec's keys; installs cargo-fuzz first when it is missing. Inputs that
+/// break the parser land in `crates/spec/fuzz/artifacts/`; copy them to
+/// `tests/fuzz-regressions/` once fixed.
+fn fuzz(runs: &str) -> Result<(), String> {
+    let fuzz_dir = workspace_root().join("crates/spec/fuzz");
+    let corpus = fuzz_dir.join("corpus/parse");
+    std::fs::create_dir_all(&corpus).map_err(|e| format!("cannot create {corpus:?}: {e}"))?;
+    for source in [
+        workspace_root().join("experiments"),
+        workspace_root().join("tests/fuzz-regressions"),
+    ] {
+        let entries =
+            std::fs::read_dir(&source).map_err(|e| format!("cannot read {source:?}: {e}"))?;
+        for entry in entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        {
+            std::fs::copy(entry.path(), corpus.join(entry.file_name()))
+                .map_err(|e| format!("cannot copy {:?}: {e}", entry.path()))?;
+        }
+    }
+    let installed = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))?;
+    }
+    run(Command::new("cargo")
+        .current_dir(&fuzz_dir)
+        .args([
+            "+nightly",
+            "fuzz",
+            "run",
+            "parse",
+            "-O",
+            "--",
+            "-dict=spec.dict",
+        ])
+        .arg(format!("-runs={runs}"))
+        .args([
+            "-max_len=4096",
+            "-timeout=10",
+            "-rss_limit_mb=2048",
+            "-print_final_stats=1",
+        ]))
 }
 
 fn bench() -> Result<(), String> {
