@@ -81,7 +81,12 @@ enum Command {
     #[command(hide = true)]
     Worker {
         /// The run's folder.
-        run_dir: PathBuf,
+        #[arg(required_unless_present = "run_list")]
+        run_dir: Option<PathBuf>,
+        /// A file of run folders, one per line: the worker trains the one on line
+        /// `$SLURM_ARRAY_TASK_ID + 1` (how Slurm array tasks find their run).
+        #[arg(long, conflicts_with = "run_dir")]
+        run_list: Option<PathBuf>,
         /// The device to train on: `cpu`, `cuda:N` or `gpu:N`.
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -117,7 +122,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compare { a, b, out } => compare(&a, &b, out),
         Command::Datasets => datasets(&cli.datasets),
         Command::Schema { of, out } => schema(of, out.as_deref()),
-        Command::Worker { run_dir, device } => worker(&run_dir, &device, &cli.datasets),
+        Command::Worker {
+            run_dir,
+            run_list,
+            device,
+        } => {
+            let run_dir = match run_list {
+                Some(list) => array_task_run(&list)?,
+                None => run_dir.context("a run folder or --run-list is needed")?,
+            };
+            worker(&run_dir, &device, &cli.datasets)
+        }
     }
 }
 
@@ -258,7 +273,7 @@ fn sweep(
     }
     if summary.unfinished > 0 {
         println!(
-            "{} runs not started; to resume, run the same command again: `hourglass sweep {}`",
+            "{} runs unfinished; to resume, run the same command again: `hourglass sweep {}`",
             summary.unfinished,
             spec.display()
         );
@@ -367,6 +382,21 @@ impl hourglass_train::Progress for EpochLines {
             record.epoch, record.train_loss, record.seconds
         );
     }
+}
+
+/// The run folder on line `$SLURM_ARRAY_TASK_ID + 1` of `list`.
+fn array_task_run(list: &Path) -> Result<PathBuf> {
+    let task: usize = std::env::var("SLURM_ARRAY_TASK_ID")
+        .context("--run-list is for Slurm array tasks, but SLURM_ARRAY_TASK_ID is not set")?
+        .parse()
+        .context("SLURM_ARRAY_TASK_ID is not a task index")?;
+    let text =
+        std::fs::read_to_string(list).with_context(|| format!("cannot read {}", list.display()))?;
+    let line = text
+        .lines()
+        .nth(task)
+        .with_context(|| format!("{} has no line for task {task}", list.display()))?;
+    Ok(PathBuf::from(line))
 }
 
 fn worker(run_dir: &Path, device: &str, datasets: &Path) -> Result<ExitCode> {

@@ -162,6 +162,12 @@ impl SweepProgress for SweepDisplay<'_> {
              (interrupt again to stop them now: they are trained again on resume)"
         ));
     }
+
+    fn cancelled(&mut self, tasks: usize) {
+        self.say(format!(
+            "interrupted: cancelled {tasks} Slurm tasks; their runs are trained again on resume"
+        ));
+    }
 }
 
 /// One line on how a run ended.

@@ -14,6 +14,7 @@
 
 mod asha;
 mod lock;
+mod slurm;
 mod worker;
 
 use std::collections::VecDeque;
@@ -26,11 +27,13 @@ use std::time::Duration;
 use hourglass_spec::result::{
     EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, RunStatus, read_epochs, write_atomic,
 };
-use hourglass_spec::{Experiment, RunSpec};
+use hourglass_spec::{Executor, Experiment, RunSpec};
 
 use asha::Rungs;
 pub use lock::SweepLock;
-use worker::{Launch, Running};
+pub use slurm::SLURM_DIR;
+use slurm::{SlurmExecutor, Task};
+use worker::{Ending, Launch, Process, Running};
 
 /// File in a run folder that receives the worker's stdout and stderr.
 pub const WORKER_LOG: &str = "worker.log";
@@ -52,6 +55,12 @@ pub enum SweepError {
         root: PathBuf,
         /// The holder's process id.
         pid: u32,
+    },
+    /// Slurm refused a submission, or cannot be asked about its jobs.
+    #[error("Slurm: {message}")]
+    Slurm {
+        /// What went wrong, with the command's own message.
+        message: String,
     },
     /// A file of the sweep could not be written or read.
     #[error("{what} {}: {source}", path.display())]
@@ -91,6 +100,9 @@ pub trait SweepProgress {
     fn run_finished(&mut self, _run: &RunSpec, _result: &RunResult) {}
     /// The sweep was asked to stop: no run starts any more, `running` runs are finishing.
     fn stopping(&mut self, _running: usize) {}
+    /// The sweep was asked to stop and cancelled its `tasks` Slurm tasks, whose runs are
+    /// trained on the next invocation.
+    fn cancelled(&mut self, _tasks: usize) {}
 }
 
 /// Choices of one invocation of a sweep.
@@ -197,40 +209,116 @@ pub fn run_sweep(
 
     let resources = &experiment.resources;
     let mut running: Vec<Running> = Vec::new();
+    let mut slurm = match &resources.executor {
+        Executor::Local => None,
+        Executor::Slurm(settings) => {
+            let mut slurm = SlurmExecutor::new(
+                settings,
+                &layout.root,
+                &experiment.name,
+                worker,
+                resources.threads_per_worker,
+            )?;
+            // Tasks that an earlier orchestrator submitted and that are still pending or
+            // running are followed, not submitted again.
+            slurm.refresh(true)?;
+            let mut waiting = VecDeque::new();
+            for (index, attempt) in queue.drain(..) {
+                let run = &experiment.runs[index];
+                match slurm.adoptable(run.id.as_str()) {
+                    Some(task) => {
+                        progress.run_started(run, index, total);
+                        let run_dir = layout.run_dir(run);
+                        running.push(Running::new(
+                            index,
+                            attempt,
+                            0,
+                            &run_dir,
+                            Process::Slurm(task),
+                        ));
+                    }
+                    None => waiting.push_back((index, attempt)),
+                }
+            }
+            queue = waiting;
+            Some(slurm)
+        }
+    };
     let mut stopping = false;
     while !queue.is_empty() || !running.is_empty() {
         if !stopping && options.stop.load(Ordering::SeqCst) {
             stopping = true;
             summary.unfinished = queue.len();
             queue.clear();
+            if let Some(slurm) = &slurm {
+                // Cancelled tasks leave no result: their runs are trained on the next sweep.
+                slurm.cancel(&running.iter().filter_map(slurm_task).collect::<Vec<_>>())?;
+                summary.unfinished += running.len();
+                progress.cancelled(running.len());
+                break;
+            }
             progress.stopping(running.len());
         }
-        while let Some((position, slot)) = placeable(experiment, &queue, &running) {
-            let (index, attempt) = queue.remove(position).expect("position is in the queue");
-            let run = &experiment.runs[index];
-            if attempt == 0 {
-                progress.run_started(run, index, total);
-            }
-            let run_dir = layout.run_dir(run);
-            let launch = Launch {
-                run,
-                index,
-                attempt,
-                slot,
-                device: resources.slots[slot].device,
-                run_dir: &run_dir,
-                threads: resources.threads_per_worker,
-            };
-            match worker::start(launch, worker)? {
-                Ok(job) => running.push(job),
-                Err(ending) => {
-                    let result = worker::record_death(run, &run_dir, &ending, attempt)?;
-                    summary.count(result.status);
-                    progress.run_finished(run, &result);
+        match &mut slurm {
+            None => {
+                while let Some((position, slot)) = placeable(experiment, &queue, &running) {
+                    let (index, attempt) =
+                        queue.remove(position).expect("position is in the queue");
+                    let run = &experiment.runs[index];
+                    if attempt == 0 {
+                        progress.run_started(run, index, total);
+                    }
+                    let run_dir = layout.run_dir(run);
+                    let launch = Launch {
+                        run,
+                        index,
+                        attempt,
+                        slot,
+                        device: resources.slots[slot].device,
+                        run_dir: &run_dir,
+                        threads: resources.threads_per_worker,
+                    };
+                    match worker::start(launch, worker)? {
+                        Ok(job) => running.push(job),
+                        Err(ending) => {
+                            let result = worker::record_death(run, &run_dir, &ending, attempt)?;
+                            summary.count(result.status);
+                            progress.run_finished(run, &result);
+                        }
+                    }
                 }
             }
+            Some(slurm) if !queue.is_empty() => {
+                let batch: Vec<(usize, u32)> = queue.drain(..).collect();
+                let mut runs = Vec::with_capacity(batch.len());
+                for &(index, attempt) in &batch {
+                    let run = &experiment.runs[index];
+                    if attempt == 0 {
+                        progress.run_started(run, index, total);
+                    }
+                    let run_dir = layout.run_dir(run);
+                    worker::prepare(run, &run_dir)?;
+                    runs.push((run, run_dir));
+                }
+                let tasks = slurm.submit(&runs)?;
+                for ((index, attempt), (task, (_, run_dir))) in
+                    batch.into_iter().zip(tasks.into_iter().zip(runs))
+                {
+                    running.push(Running::new(
+                        index,
+                        attempt,
+                        0,
+                        &run_dir,
+                        Process::Slurm(task),
+                    ));
+                }
+            }
+            Some(_) => {}
         }
         std::thread::sleep(POLL);
+        if let Some(slurm) = &mut slurm {
+            slurm.refresh(false)?;
+        }
         let mut still_running = Vec::with_capacity(running.len());
         for mut job in running {
             let run = &experiment.runs[job.index];
@@ -247,6 +335,9 @@ pub fn run_sweep(
             }
             let result = if let Some((record, metric, verdict)) = pruned {
                 job.stop();
+                if let Some(slurm) = &slurm {
+                    slurm.cancel(&slurm_task(&job).into_iter().collect::<Vec<_>>())?;
+                }
                 // A worker may have finished in the moment before it was stopped.
                 match finished_result(&job.run_dir) {
                     Some(result) => result,
@@ -259,7 +350,13 @@ pub fn run_sweep(
                     )?,
                 }
             } else {
-                let Some(ending) = job.poll(resources.timeout) else {
+                let ending = match (&job.process, &slurm) {
+                    (Process::Slurm(task), Some(slurm)) => slurm
+                        .ending(task, &job.run_dir)
+                        .map(|state| Ending::Slurm(task.clone(), state)),
+                    _ => job.poll(resources.timeout),
+                };
+                let Some(ending) = ending else {
                     still_running.push(job);
                     continue;
                 };
@@ -278,6 +375,14 @@ pub fn run_sweep(
         running = still_running;
     }
     Ok(summary)
+}
+
+/// The Slurm task of a run, if it runs on Slurm.
+fn slurm_task(job: &Running) -> Option<&Task> {
+    match &job.process {
+        Process::Slurm(task) => Some(task),
+        Process::Local { .. } => None,
+    }
 }
 
 /// The first queued run that a slot with a free worker can take, with that slot: runs start

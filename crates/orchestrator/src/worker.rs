@@ -14,6 +14,7 @@ use hourglass_spec::result::{
 };
 use hourglass_spec::{DeviceName, RunSpec};
 
+use crate::slurm::{Task, TaskState};
 use crate::{SweepError, WORKER_LOG, WorkerCommand, io};
 
 /// Lines of a dead worker's log quoted in its failed result.
@@ -28,9 +29,16 @@ pub(crate) struct Running {
     /// The slot it occupies.
     pub slot: usize,
     pub run_dir: PathBuf,
-    child: Child,
-    started: Instant,
+    pub process: Process,
     metrics: MetricsTail,
+}
+
+/// What does the work of a run.
+pub(crate) enum Process {
+    /// A child process of the orchestrator.
+    Local { child: Child, started: Instant },
+    /// A task of a Slurm job array.
+    Slurm(Task),
 }
 
 /// Why a worker stopped.
@@ -39,15 +47,32 @@ pub(crate) enum Ending {
     Exited(ExitStatus),
     TimedOut(Duration),
     Lost(std::io::Error),
+    Slurm(Task, TaskState),
 }
 
 impl Running {
-    /// `Some` once the worker has stopped; a worker past `timeout` is killed first.
+    /// A run at work in `process`, recording its epochs in `run_dir`.
+    pub fn new(index: usize, attempt: u32, slot: usize, run_dir: &Path, process: Process) -> Self {
+        Self {
+            index,
+            attempt,
+            slot,
+            run_dir: run_dir.to_path_buf(),
+            process,
+            metrics: MetricsTail::new(run_dir.join(METRICS_FILE)),
+        }
+    }
+
+    /// `Some` once a local worker has stopped; a worker past `timeout` is killed first.
+    /// Slurm tasks are polled through the executor.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Option<Ending> {
-        match self.child.try_wait() {
+        let Process::Local { child, started } = &mut self.process else {
+            return None;
+        };
+        match child.try_wait() {
             Ok(Some(status)) => Some(Ending::Exited(status)),
             Ok(None) => match timeout {
-                Some(limit) if self.started.elapsed() > limit => {
+                Some(limit) if started.elapsed() > limit => {
                     self.stop();
                     Some(Ending::TimedOut(limit))
                 }
@@ -57,11 +82,13 @@ impl Running {
         }
     }
 
-    /// Kills the worker and waits for it.
+    /// Kills a local worker and waits for it (Slurm tasks are cancelled by the executor).
     pub fn stop(&mut self) {
-        // A kill that fails means the worker has just exited: wait reaps it either way.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Process::Local { child, .. } = &mut self.process {
+            // A kill that fails means the worker has just exited: wait reaps it either way.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// The epochs the worker recorded since the last call.
@@ -124,19 +151,24 @@ pub(crate) struct Launch<'a> {
     pub threads: Option<usize>,
 }
 
-/// Writes the run's config and starts `WORKER RUN_DIR --device DEVICE`, with its output in
+/// Makes the run's folder ready for a worker: its `config.toml` written, the leftovers of an
+/// earlier attempt removed.
+pub(crate) fn prepare(run: &RunSpec, run_dir: &Path) -> Result<(), SweepError> {
+    std::fs::create_dir_all(run_dir).map_err(io("cannot create", run_dir))?;
+    remove_leftovers(run_dir)?;
+    let config_path = run_dir.join(CONFIG_FILE);
+    let config = toml::to_string(&run.config).expect("run configs serialize to TOML");
+    write_atomic(&config_path, config.as_bytes()).map_err(io("cannot write", &config_path))
+}
+
+/// Prepares the run's folder and starts `WORKER RUN_DIR --device DEVICE`, with its output in
 /// `worker.log`; a worker that cannot be started is an ending of the run, not of the sweep.
 pub(crate) fn start(
     launch: Launch<'_>,
     worker: &WorkerCommand,
 ) -> Result<Result<Running, Ending>, SweepError> {
     let run_dir = launch.run_dir;
-    std::fs::create_dir_all(run_dir).map_err(io("cannot create", run_dir))?;
-    remove_leftovers(run_dir)?;
-    let config_path = run_dir.join(CONFIG_FILE);
-    let config = toml::to_string(&launch.run.config).expect("run configs serialize to TOML");
-    write_atomic(&config_path, config.as_bytes()).map_err(io("cannot write", &config_path))?;
-
+    prepare(launch.run, run_dir)?;
     let log_path = run_dir.join(WORKER_LOG);
     let log = File::create(&log_path).map_err(io("cannot create", &log_path))?;
     let mut command = Command::new(&worker.program);
@@ -158,15 +190,16 @@ pub(crate) fn start(
             .env("OMP_NUM_THREADS", threads.to_string());
     }
     Ok(match command.spawn() {
-        Ok(child) => Ok(Running {
-            index: launch.index,
-            attempt: launch.attempt,
-            slot: launch.slot,
-            run_dir: run_dir.to_path_buf(),
-            child,
-            started: Instant::now(),
-            metrics: MetricsTail::new(run_dir.join(METRICS_FILE)),
-        }),
+        Ok(child) => Ok(Running::new(
+            launch.index,
+            launch.attempt,
+            launch.slot,
+            run_dir,
+            Process::Local {
+                child,
+                started: Instant::now(),
+            },
+        )),
         Err(e) => Err(Ending::NotStarted(worker.program.clone(), e)),
     })
 }
@@ -196,6 +229,13 @@ pub(crate) fn record_death(
         Ending::Exited(status) => format!("worker exited without a result ({status})"),
         Ending::TimedOut(limit) => format!("timed out after {:.0?} and was killed", limit),
         Ending::Lost(e) => format!("lost track of the worker: {e}"),
+        Ending::Slurm(task, TaskState::Ended { state, exit_code }) => {
+            let status = exit_code.split(':').next().unwrap_or(exit_code);
+            format!("Slurm task {task} ended {state} without a result (exit code {status})")
+        }
+        Ending::Slurm(task, _) => {
+            format!("Slurm no longer knows task {task}, and it left no result")
+        }
     };
     let reason = if attempt > 0 {
         format!("{reason} (attempt {})", attempt + 1)

@@ -5,7 +5,7 @@
 
 use crate::catalog::Catalog;
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::resources::{Pruning, Resources};
+use crate::resources::{Executor, Pruning, Resources};
 use crate::schema::{
     Architecture, CodeActivation, ModelKind, NoiseKind, OutputActivation, Reconstruction,
     RunConfig, Task,
@@ -372,26 +372,41 @@ pub(crate) fn check_placement(
     let mut problems = Vec::new();
     let backend = config.train.backend;
     if !resources.offers(backend) {
-        let slots: Vec<String> = resources
-            .slots
-            .iter()
-            .map(|slot| slot.device.to_string())
-            .collect();
-        problems.push(
-            Diagnostic::new(
+        let problem = match &resources.executor {
+            Executor::Slurm(slurm) => Diagnostic::new(
                 "train.backend",
                 format!(
-                    "no slot of [resources] offers backend `{}` (slots: {})",
+                    "backend `{}` cannot train on the Slurm tasks' device, {}",
                     backend.name(),
-                    slots.join(", ")
+                    slurm.device()
                 ),
             )
-            .with_hint(format!(
-                "add it to the backends of a slot whose device it runs on, e.g. \
-                 `[[resources.slots]]` with `backends = [\"{}\"]`",
-                backend.name()
-            )),
-        );
+            .with_hint(
+                "tasks with `resources.slurm.gpus_per_task` train on their GPU (backends tch, \
+                 cuda), the others on the CPU (flex, tch)",
+            ),
+            Executor::Local => {
+                let slots: Vec<String> = resources
+                    .slots
+                    .iter()
+                    .map(|slot| slot.device.to_string())
+                    .collect();
+                Diagnostic::new(
+                    "train.backend",
+                    format!(
+                        "no slot of [resources] offers backend `{}` (slots: {})",
+                        backend.name(),
+                        slots.join(", ")
+                    ),
+                )
+                .with_hint(format!(
+                    "add it to the backends of a slot whose device it runs on, e.g. \
+                     `[[resources.slots]]` with `backends = [\"{}\"]`",
+                    backend.name()
+                ))
+            }
+        };
+        problems.push(problem);
     }
     if let Some(pruning) = pruning
         && pruning.metric.needs_validation()

@@ -26,7 +26,7 @@ use std::path::Path;
 pub use catalog::{Catalog, Labels};
 pub use diagnostic::{Diagnostic, SpecError};
 pub use json_schema::{json_schema, schema_text};
-pub use resources::{DeviceName, Pruning, Resources, Slot};
+pub use resources::{DeviceName, Executor, Pruning, Resources, Slot, Slurm};
 pub use schema::{
     Activation, Architecture, Backend, CodeActivation, ContractivePenalty, DataSection,
     EarlyStopping, EvaluateSection, KlPenalty, LossSection, ModelKind, ModelSection, NoiseKind,

@@ -8,7 +8,9 @@ use toml::Spanned;
 
 use crate::diagnostic::Diagnostic;
 use crate::result::EpochMetric;
-use crate::schema::{Backend, PruningSection, ResourcesSection, SlotSection};
+use crate::schema::{
+    Backend, ExecutorKind, PruningSection, ResourcesSection, SlotSection, SlurmSection,
+};
 
 /// `[resources]`, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +23,8 @@ pub struct Resources {
     pub timeout: Option<Duration>,
     /// Restarts of a run whose worker died or timed out without recording a result.
     pub retries: u32,
+    /// Where the workers run.
+    pub executor: Executor,
 }
 
 impl Default for Resources {
@@ -30,9 +34,76 @@ impl Default for Resources {
             threads_per_worker: None,
             timeout: None,
             retries: 0,
+            executor: Executor::Local,
         }
     }
 }
+
+/// Where a sweep's workers run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Executor {
+    /// Processes on this machine, placed on `Resources::slots`.
+    Local,
+    /// Tasks of Slurm job arrays, with these sbatch settings.
+    Slurm(Slurm),
+}
+
+/// `[resources.slurm]`, validated: every value is safe to pass to sbatch as one argument.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Slurm {
+    /// `--partition`.
+    pub partition: Option<String>,
+    /// `--time`, in minutes.
+    pub time_limit_minutes: Option<u64>,
+    /// `--cpus-per-task`.
+    pub cpus_per_task: Option<usize>,
+    /// `--gpus-per-task`.
+    pub gpus_per_task: Option<usize>,
+    /// `--mem`.
+    pub mem: Option<String>,
+    /// The `%N` of `--array`.
+    pub array_parallelism: Option<usize>,
+    /// Further options, one argument each.
+    pub extra_args: Vec<String>,
+}
+
+impl Slurm {
+    /// The sbatch options of a job array, without `--array` itself.
+    pub fn sbatch_options(&self) -> Vec<String> {
+        let mut options = Vec::new();
+        let mut push = |name: &str, value: Option<String>| {
+            if let Some(value) = value {
+                options.push(format!("--{name}={value}"));
+            }
+        };
+        push("partition", self.partition.clone());
+        push("time", self.time_limit_minutes.map(|m| m.to_string()));
+        push("cpus-per-task", self.cpus_per_task.map(|n| n.to_string()));
+        push("gpus-per-task", self.gpus_per_task.map(|n| n.to_string()));
+        push("mem", self.mem.clone());
+        options.extend(self.extra_args.iter().cloned());
+        options
+    }
+
+    /// The device a task trains on: its first GPU when it has one.
+    pub fn device(&self) -> DeviceName {
+        match self.gpus_per_task {
+            Some(gpus) if gpus > 0 => DeviceName::Cuda(0),
+            _ => DeviceName::Cpu,
+        }
+    }
+}
+
+/// sbatch options that hourglass sets itself and `extra_args` may not.
+const RESERVED_SBATCH_OPTIONS: [&str; 7] = [
+    "--array",
+    "--output",
+    "--error",
+    "--wrap",
+    "--parsable",
+    "--job-name",
+    "--export",
+];
 
 impl Resources {
     /// Worker processes at once, over all slots.
@@ -187,27 +258,88 @@ pub(crate) fn check_resources(section: &ResourcesSection) -> Result<Resources, V
         }
         parsed
     });
-    let slots = match &section.slots {
-        None => vec![Slot::cpu(workers.unwrap_or(1))],
-        Some(slots) => {
-            if let Some(workers) = &section.workers {
-                problems.push(
-                    Diagnostic::new("resources.workers", "is set together with resources.slots")
+    let executor = match (
+        section.executor.as_ref().map(|e| *e.get_ref()),
+        &section.slurm,
+    ) {
+        (Some(ExecutorKind::Slurm), slurm) => {
+            let slurm = check_slurm(
+                slurm.as_ref().unwrap_or(&SlurmSection::default()),
+                &mut problems,
+            );
+            const PLACES: &str = "limit the runs at once with `resources.slurm.array_parallelism`";
+            let local_only = [
+                (
+                    "resources.workers",
+                    section.workers.as_ref().map(|w| Some(w.span())),
+                    PLACES,
+                ),
+                (
+                    "resources.slots",
+                    section.slots.as_ref().map(|_| None),
+                    PLACES,
+                ),
+                (
+                    "resources.timeout",
+                    section.timeout.as_ref().map(|t| Some(t.span())),
+                    "Slurm ends runs at `resources.slurm.time_limit`",
+                ),
+            ];
+            for (key, span, hint) in local_only {
+                if let Some(span) = span {
+                    problems.push(
+                        Diagnostic::new(key, "is for the local executor; Slurm places the runs")
+                            .with_hint(hint)
+                            .at(span),
+                    );
+                }
+            }
+            Executor::Slurm(slurm)
+        }
+        (_, Some(_)) => {
+            problems.push(
+                Diagnostic::new("resources.slurm", "is set but the executor is local").with_hint(
+                    "add `executor = \"slurm\"` to [resources], or remove [resources.slurm]",
+                ),
+            );
+            Executor::Local
+        }
+        (_, None) => Executor::Local,
+    };
+    let slots = match (&executor, &section.slots) {
+        (Executor::Slurm(slurm), _) => vec![Slot {
+            device: slurm.device(),
+            backends: Backend::ALL
+                .into_iter()
+                .filter(|b| b.runs_on(slurm.device()))
+                .collect(),
+            workers: slurm.array_parallelism.unwrap_or(usize::MAX),
+        }],
+        (Executor::Local, slots) => match slots {
+            None => vec![Slot::cpu(workers.unwrap_or(1))],
+            Some(slots) => {
+                if let Some(workers) = &section.workers {
+                    problems.push(
+                        Diagnostic::new(
+                            "resources.workers",
+                            "is set together with resources.slots",
+                        )
                         .with_hint("give each slot its own `workers` instead")
                         .at(Some(workers.span())),
-                );
+                    );
+                }
+                if slots.is_empty() {
+                    problems.push(Diagnostic::new(
+                        "resources.slots",
+                        "is empty: no run could be placed",
+                    ));
+                }
+                slots
+                    .iter()
+                    .filter_map(|slot| check_slot(slot, &mut problems))
+                    .collect()
             }
-            if slots.is_empty() {
-                problems.push(Diagnostic::new(
-                    "resources.slots",
-                    "is empty: no run could be placed",
-                ));
-            }
-            slots
-                .iter()
-                .filter_map(|slot| check_slot(slot, &mut problems))
-                .collect()
-        }
+        },
     };
     if problems.is_empty() {
         Ok(Resources {
@@ -215,6 +347,7 @@ pub(crate) fn check_resources(section: &ResourcesSection) -> Result<Resources, V
             threads_per_worker,
             timeout,
             retries: section.retries,
+            executor,
         })
     } else {
         Err(problems)
@@ -273,6 +406,98 @@ fn check_slot(slot: &SlotSection, problems: &mut Vec<Diagnostic>) -> Option<Slot
         backends: backends.clone(),
         workers,
     })
+}
+
+/// Checks `[resources.slurm]`: names and sizes sbatch reads as one option each.
+fn check_slurm(section: &SlurmSection, problems: &mut Vec<Diagnostic>) -> Slurm {
+    let mut text =
+        |key: &str, value: &Option<Spanned<String>>, valid: fn(&str) -> bool, hint: &str| {
+            let value = value.as_ref()?;
+            if valid(value.get_ref()) {
+                return Some(value.get_ref().clone());
+            }
+            problems.push(
+                Diagnostic::new(key, format!("{:?} is not valid here", value.get_ref()))
+                    .with_hint(hint)
+                    .at(Some(value.span())),
+            );
+            None
+        };
+    let partition = text(
+        "resources.slurm.partition",
+        &section.partition,
+        |p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.,".contains(c))
+        },
+        "a partition name: letters, digits, '-', '_', '.' (',' between several)",
+    );
+    let mem = text(
+        "resources.slurm.mem",
+        &section.mem,
+        |m| {
+            let digits = m.strip_suffix(['K', 'M', 'G', 'T']).unwrap_or(m);
+            !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+        },
+        "a size in megabytes or with a unit: \"4000\", \"8G\"",
+    );
+    let time_limit_minutes = section.time_limit.as_ref().and_then(|limit| {
+        let minutes = parse_duration(limit.get_ref()).map(|d| d.as_secs().div_ceil(60).max(1));
+        if minutes.is_none() {
+            problems.push(
+                Diagnostic::new(
+                    "resources.slurm.time_limit",
+                    format!("cannot read {:?} as a duration", limit.get_ref()),
+                )
+                .with_hint("write a positive number with a unit: \"90s\", \"30m\" or \"2h\"")
+                .at(Some(limit.span())),
+            );
+        }
+        minutes
+    });
+    let cpus_per_task = at_least_one(
+        problems,
+        "resources.slurm.cpus_per_task",
+        &section.cpus_per_task,
+    );
+    let gpus_per_task = at_least_one(
+        problems,
+        "resources.slurm.gpus_per_task",
+        &section.gpus_per_task,
+    );
+    let array_parallelism = at_least_one(
+        problems,
+        "resources.slurm.array_parallelism",
+        &section.array_parallelism,
+    );
+    let mut extra_args = Vec::new();
+    for arg in section.extra_args.iter().flat_map(|args| args.get_ref()) {
+        let name = arg.split('=').next().unwrap_or_default();
+        let problem = if !arg.starts_with("--") || arg.chars().any(char::is_control) {
+            Some("is not one sbatch option: write `--name=value` as one string".to_string())
+        } else if RESERVED_SBATCH_OPTIONS.contains(&name) {
+            Some(format!("`{name}` is set by hourglass itself"))
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => problems.push(
+                Diagnostic::new("resources.slurm.extra_args", format!("{arg:?}: {message}"))
+                    .at(section.extra_args.as_ref().map(Spanned::span)),
+            ),
+            None => extra_args.push(arg.clone()),
+        }
+    }
+    Slurm {
+        partition,
+        time_limit_minutes,
+        cpus_per_task,
+        gpus_per_task,
+        mem,
+        array_parallelism,
+        extra_args,
+    }
 }
 
 /// Checks `[sweep.pruning]`.

@@ -60,6 +60,50 @@ pub(crate) struct ResourcesSection {
     pub retries: u32,
     /// `[[resources.slots]]`: devices and their backends; by default the CPU with `workers`.
     pub slots: Option<Vec<SlotSection>>,
+    /// Where the workers run: `local` processes (default) or tasks of a Slurm job array.
+    #[schemars(with = "Option<ExecutorKind>")]
+    pub executor: Option<Spanned<ExecutorKind>>,
+    /// `[resources.slurm]`: how runs are submitted to Slurm (with `executor = "slurm"`).
+    pub slurm: Option<SlurmSection>,
+}
+
+/// Where a sweep's workers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ExecutorKind {
+    /// Worker processes on this machine, as many at once as the slots have workers.
+    #[default]
+    Local,
+    /// One Slurm job array per submission, a task per run (`sbatch --array`); the nodes must
+    /// share the reports and data set folders with this machine.
+    Slurm,
+}
+
+/// `[resources.slurm]`: the sbatch options of the sweep's job arrays.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SlurmSection {
+    /// Partition (`--partition`); the cluster's default when absent.
+    #[schemars(with = "Option<String>")]
+    pub partition: Option<Spanned<String>>,
+    /// Wall-time limit of each run, e.g. `"30m"`, `"2h"` (`--time`, in whole minutes).
+    #[schemars(with = "Option<String>")]
+    pub time_limit: Option<Spanned<String>>,
+    /// CPUs of each run (`--cpus-per-task`), also its compute threads.
+    #[schemars(with = "Option<usize>")]
+    pub cpus_per_task: Option<Spanned<usize>>,
+    /// GPUs of each run (`--gpus-per-task`); runs then train on `cuda:0`, the task's GPU.
+    #[schemars(with = "Option<usize>")]
+    pub gpus_per_task: Option<Spanned<usize>>,
+    /// Memory of each run, e.g. `"8G"` (`--mem`).
+    #[schemars(with = "Option<String>")]
+    pub mem: Option<Spanned<String>>,
+    /// Runs of the sweep at once (`--array=...%N`); the cluster's limits when absent.
+    #[schemars(with = "Option<usize>")]
+    pub array_parallelism: Option<Spanned<usize>>,
+    /// Further sbatch options, one argument each, e.g. `["--account=lab", "--qos=short"]`.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub extra_args: Option<Spanned<Vec<String>>>,
 }
 
 /// `[[resources.slots]]`: a device, the backends runs may use on it, and its workers.

@@ -543,6 +543,7 @@ fn resources_are_read_and_checked() {
             threads_per_worker: Some(1),
             timeout: Some(std::time::Duration::from_secs(90)),
             retries: 2,
+            executor: Executor::Local,
         }
     );
     assert_eq!(parse_str(MINIMAL).unwrap().resources, Resources::default());
@@ -670,4 +671,54 @@ fn early_stopping_waits_for_patience_epochs_after_the_best() {
          [train]\nearly_stopping = { patience = 3 }\n",
     );
     assert!(text.contains("`data.validation` is 0"), "{text}");
+}
+
+#[test]
+fn slurm_settings_become_sbatch_options() {
+    let source = format!(
+        "{MINIMAL}[resources]\nexecutor = \"slurm\"\nthreads_per_worker = 2\n\n\
+         [resources.slurm]\npartition = \"gpu-a100\"\ntime_limit = \"90s\"\ncpus_per_task = 4\n\
+         mem = \"8G\"\narray_parallelism = 3\n\
+         extra_args = [\"--account=lab\", \"--qos=short\"]\n"
+    );
+    let experiment = parse_str(&source).unwrap();
+    let Executor::Slurm(slurm) = &experiment.resources.executor else {
+        panic!("{:?}", experiment.resources.executor);
+    };
+    assert_eq!(
+        slurm.sbatch_options(),
+        [
+            "--partition=gpu-a100",
+            "--time=2",
+            "--cpus-per-task=4",
+            "--mem=8G",
+            "--account=lab",
+            "--qos=short"
+        ]
+    );
+    assert_eq!(slurm.array_parallelism, Some(3));
+    assert_eq!(experiment.resources.slots[0].device, DeviceName::Cpu);
+    // A GPU task trains on its GPU, where flex cannot.
+    let gpu = error_text(&source.replace("mem =", "gpus_per_task = 1\nmem ="));
+    assert!(
+        gpu.contains("backend `flex` cannot train on the Slurm tasks' device, cuda:0"),
+        "{gpu}"
+    );
+}
+
+#[test]
+fn slurm_settings_that_could_reach_a_shell_or_clash_are_refused() {
+    let text = error_text(&format!(
+        "{MINIMAL}[resources]\nexecutor = \"slurm\"\nworkers = 2\n\n\
+         [resources.slurm]\npartition = \"debug; rm -rf ~\"\nmem = \"lots\"\ntime_limit = \"soon\"\n\
+         cpus_per_task = 0\nextra_args = [\"--array=0-99\", \"-p debug\", \"--comment=a\\nb\"]\n"
+    ));
+    insta::assert_snapshot!(text);
+    let local = error_text(&format!(
+        "{MINIMAL}[resources.slurm]\npartition = \"debug\"\n"
+    ));
+    assert!(
+        local.contains("is set but the executor is local"),
+        "{local}"
+    );
 }

@@ -1,0 +1,421 @@
+//! The Slurm executor: a sweep's unfinished runs go to the cluster as one job array per
+//! submission (`sbatch --array=0-N%P`), task `i` training the run on line `i + 1` of the
+//! array's run list (`hourglass worker --run-list LIST`). The reports and data set folders
+//! must be shared between this machine and the nodes: results come back as the workers'
+//! `result.json` files, exactly as from local workers.
+//!
+//! Every submission is recorded in `slurm/jobs.json` in the sweep folder before it is
+//! followed, so an orchestrator started again after being killed adopts the tasks still
+//! pending or running instead of submitting their runs a second time. Task states come from
+//! `scontrol show job` (one call per job array and refresh); a task's log is copied into its
+//! run folder as `worker.log` once it ends. Nothing from a spec reaches a shell: sbatch gets
+//! its arguments as a list, and the batch script holds only paths hourglass made.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hourglass_spec::result::write_atomic;
+use hourglass_spec::{RunSpec, Slurm};
+use serde::{Deserialize, Serialize};
+
+use crate::{SweepError, WORKER_LOG, WorkerCommand, io};
+
+/// The sweep folder's subfolder of batch scripts, run lists, task logs and `jobs.json`.
+pub const SLURM_DIR: &str = "slurm";
+const JOBS_FILE: &str = "jobs.json";
+
+/// Least time between two queries of the tasks' states.
+const REFRESH: Duration = Duration::from_secs(1);
+
+/// One array task: the job array's id and the task's index in it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Task {
+    pub job: String,
+    pub index: usize,
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.job, self.index)
+    }
+}
+
+/// A submitted job array as `jobs.json` records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Submission {
+    job: String,
+    /// Run ids by task index.
+    runs: Vec<String>,
+}
+
+/// Where a task stands, as `scontrol` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TaskState {
+    /// Pending, configuring, running, completing, suspended: it will run or is running.
+    Live,
+    /// Ended, with Slurm's state (`COMPLETED`, `FAILED`, `CANCELLED`, `TIMEOUT`, ...) and exit
+    /// code (`3:0`: status 3, no signal).
+    Ended { state: String, exit_code: String },
+    /// Slurm no longer knows the task (its record aged out, or the controller lost it).
+    Unknown,
+}
+
+/// The sweep's job arrays and their tasks' last known states.
+pub(crate) struct SlurmExecutor {
+    settings: Slurm,
+    dir: PathBuf,
+    worker: WorkerCommand,
+    threads: Option<usize>,
+    job_name: String,
+    submissions: Vec<Submission>,
+    states: BTreeMap<Task, TaskState>,
+    refreshed: Option<Instant>,
+}
+
+impl SlurmExecutor {
+    /// The executor of the sweep in `sweep_dir`, with the submissions an earlier orchestrator
+    /// recorded there.
+    pub fn new(
+        settings: &Slurm,
+        sweep_dir: &Path,
+        experiment_name: &str,
+        worker: &WorkerCommand,
+        threads: Option<usize>,
+    ) -> Result<Self, SweepError> {
+        let dir = std::path::absolute(sweep_dir.join(SLURM_DIR))
+            .map_err(io("cannot resolve", sweep_dir))?;
+        std::fs::create_dir_all(dir.join("logs")).map_err(io("cannot create", &dir))?;
+        let jobs = dir.join(JOBS_FILE);
+        let submissions = match std::fs::read_to_string(&jobs) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| SweepError::Slurm {
+                message: format!("cannot read {}: {e}", jobs.display()),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io("cannot read", &jobs)(e)),
+        };
+        Ok(Self {
+            settings: settings.clone(),
+            dir,
+            worker: worker.clone(),
+            threads: threads.or(settings.cpus_per_task),
+            job_name: format!("hourglass-{experiment_name}"),
+            submissions,
+            states: BTreeMap::new(),
+            refreshed: None,
+        })
+    }
+
+    /// The live task of an earlier submission that trains run `id`, to follow instead of
+    /// submitting the run again.
+    /// (as of the last [`Self::refresh`]).
+    pub fn adoptable(&self, id: &str) -> Option<Task> {
+        self.tasks_of(id)
+            .into_iter()
+            .find(|task| self.states.get(task) == Some(&TaskState::Live))
+    }
+
+    fn tasks_of(&self, id: &str) -> Vec<Task> {
+        self.submissions
+            .iter()
+            .flat_map(|submission| {
+                submission
+                    .runs
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, run)| *run == id)
+                    .map(|(index, _)| Task {
+                        job: submission.job.clone(),
+                        index,
+                    })
+            })
+            .collect()
+    }
+
+    /// Submits `runs` (with their folders) as one job array and records it; returns each
+    /// run's task, in order.
+    pub fn submit(&mut self, runs: &[(&RunSpec, PathBuf)]) -> Result<Vec<Task>, SweepError> {
+        let number = self.submissions.len();
+        let list = self.dir.join(format!("array-{number}.runs"));
+        let mut lines = String::new();
+        for (_, run_dir) in runs {
+            let run_dir = std::path::absolute(run_dir).map_err(io("cannot resolve", run_dir))?;
+            lines.push_str(&utf8(&run_dir)?);
+            lines.push('\n');
+        }
+        write_atomic(&list, lines.as_bytes()).map_err(io("cannot write", &list))?;
+        let script = self.dir.join(format!("array-{number}.sh"));
+        write_atomic(&script, self.batch_script(&list)?.as_bytes())
+            .map_err(io("cannot write", &script))?;
+
+        let mut array = format!("--array=0-{}", runs.len() - 1);
+        if let Some(parallel) = self.settings.array_parallelism {
+            array.push_str(&format!("%{parallel}"));
+        }
+        let mut sbatch = Command::new("sbatch");
+        sbatch
+            .arg("--parsable")
+            .arg(format!("--job-name={}", self.job_name))
+            .arg(array)
+            .arg(format!(
+                "--output={}",
+                utf8(&self.dir.join("logs/%A_%a.log"))?
+            ))
+            .args(self.settings.sbatch_options())
+            .arg(&script);
+        if let Some(threads) = self.threads {
+            sbatch
+                .env("RAYON_NUM_THREADS", threads.to_string())
+                .env("OMP_NUM_THREADS", threads.to_string());
+        }
+        let stdout = call(&mut sbatch)?;
+        // `--parsable` prints `JOBID` or `JOBID;CLUSTER`.
+        let job = stdout
+            .trim()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if job.is_empty() || !job.chars().all(|c| c.is_ascii_digit()) {
+            return Err(SweepError::Slurm {
+                message: format!("sbatch printed {stdout:?}, not a job id"),
+            });
+        }
+        let submission = Submission {
+            job: job.clone(),
+            runs: runs.iter().map(|(run, _)| run.id.to_string()).collect(),
+        };
+        self.submissions.push(submission);
+        let jobs = self.dir.join(JOBS_FILE);
+        let json = serde_json::to_vec_pretty(&self.submissions).expect("submissions serialize");
+        write_atomic(&jobs, &json).map_err(io("cannot write", &jobs))?;
+        Ok((0..runs.len())
+            .map(|index| {
+                let task = Task {
+                    job: job.clone(),
+                    index,
+                };
+                self.states.insert(task.clone(), TaskState::Live);
+                task
+            })
+            .collect())
+    }
+
+    /// `#!/bin/sh` and one `exec` of the worker with single-quoted arguments.
+    fn batch_script(&self, list: &Path) -> Result<String, SweepError> {
+        let mut words = vec![quote(&utf8(&self.worker.program)?)];
+        for arg in &self.worker.args {
+            let arg = arg.to_str().ok_or_else(|| SweepError::Slurm {
+                message: format!("worker argument {arg:?} is not UTF-8"),
+            })?;
+            words.push(quote(arg));
+        }
+        words.push("--run-list".into());
+        words.push(quote(&utf8(list)?));
+        words.push("--device".into());
+        words.push(quote(&self.settings.device().to_string()));
+        Ok(format!(
+            "#!/bin/sh\n# {}: array task i trains the run on line i + 1 of the list.\nexec {}\n",
+            self.job_name,
+            words.join(" ")
+        ))
+    }
+
+    /// Queries the states of the tasks that were live at the last query, at most once per
+    /// [`REFRESH`] unless `now`.
+    pub fn refresh(&mut self, now: bool) -> Result<(), SweepError> {
+        if !now && self.refreshed.is_some_and(|at| at.elapsed() < REFRESH) {
+            return Ok(());
+        }
+        self.refreshed = Some(Instant::now());
+        let mut jobs: Vec<&str> = self
+            .submissions
+            .iter()
+            .filter(|s| {
+                (0..s.runs.len()).any(|index| {
+                    let task = Task {
+                        job: s.job.clone(),
+                        index,
+                    };
+                    matches!(self.states.get(&task), None | Some(TaskState::Live))
+                })
+            })
+            .map(|s| s.job.as_str())
+            .collect();
+        jobs.dedup();
+        let mut states = BTreeMap::new();
+        for job in jobs {
+            let output = Command::new("scontrol")
+                .args(["--oneliner", "show", "job", job])
+                .output()
+                .map_err(|e| SweepError::Slurm {
+                    message: format!("cannot run scontrol: {e}"),
+                })?;
+            // A job Slurm has forgotten is not an error: its tasks are unknown.
+            if output.status.success() {
+                parse_job_states(job, &String::from_utf8_lossy(&output.stdout), &mut states);
+            }
+        }
+        for submission in &self.submissions {
+            for index in 0..submission.runs.len() {
+                let task = Task {
+                    job: submission.job.clone(),
+                    index,
+                };
+                if matches!(self.states.get(&task), None | Some(TaskState::Live)) {
+                    let state = states.remove(&task).unwrap_or(TaskState::Unknown);
+                    self.states.insert(task, state);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How `task` ended, once it has; its log is then copied into `run_dir`.
+    pub fn ending(&self, task: &Task, run_dir: &Path) -> Option<TaskState> {
+        let state = self.states.get(task)?;
+        if *state == TaskState::Live {
+            return None;
+        }
+        let log = self.dir.join("logs").join(format!("{task}.log"));
+        // A task that never started has no log; its state says why.
+        let _ = std::fs::copy(&log, run_dir.join(WORKER_LOG));
+        Some(state.clone())
+    }
+
+    /// Cancels `tasks` (`scancel JOB_INDEX ...`).
+    pub fn cancel(&self, tasks: &[&Task]) -> Result<(), SweepError> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        call(Command::new("scancel").args(tasks.iter().map(|task| task.to_string())))?;
+        Ok(())
+    }
+}
+
+/// Reads `scontrol --oneliner show job` of job array `job` into `states`: one line per task,
+/// or per range of pending tasks (`ArrayTaskId=3-5%2`).
+fn parse_job_states(job: &str, text: &str, states: &mut BTreeMap<Task, TaskState>) {
+    for line in text.lines() {
+        let fields: BTreeMap<&str, &str> = line
+            .split_whitespace()
+            .filter_map(|field| field.split_once('='))
+            .collect();
+        if fields.get("ArrayJobId") != Some(&job) {
+            continue;
+        }
+        let (Some(ids), Some(state)) = (fields.get("ArrayTaskId"), fields.get("JobState")) else {
+            continue;
+        };
+        let state = match *state {
+            "PENDING" | "CONFIGURING" | "RUNNING" | "COMPLETING" | "SUSPENDED" | "REQUEUED"
+            | "RESIZING" | "STAGE_OUT" | "SIGNALING" => TaskState::Live,
+            ended => TaskState::Ended {
+                state: ended.to_string(),
+                exit_code: fields.get("ExitCode").unwrap_or(&"?").to_string(),
+            },
+        };
+        for index in task_indices(ids) {
+            states.insert(
+                Task {
+                    job: job.to_string(),
+                    index,
+                },
+                state.clone(),
+            );
+        }
+    }
+}
+
+/// `3`, `3-5`, `1,3-5%2` as task indices.
+fn task_indices(ids: &str) -> Vec<usize> {
+    let ids = ids.split('%').next().unwrap_or_default();
+    ids.split(',')
+        .flat_map(|part| match part.split_once('-') {
+            Some((low, high)) => match (low.parse::<usize>(), high.parse::<usize>()) {
+                (Ok(low), Ok(high)) => (low..=high).collect(),
+                _ => Vec::new(),
+            },
+            None => part.parse().into_iter().collect(),
+        })
+        .collect()
+}
+
+/// Runs a Slurm command; its stdout, or an error with its stderr.
+fn call(command: &mut Command) -> Result<String, SweepError> {
+    let output = command.output().map_err(|e| SweepError::Slurm {
+        message: format!(
+            "cannot run {:?}: {e} (is Slurm installed?)",
+            command.get_program()
+        ),
+    })?;
+    if !output.status.success() {
+        return Err(SweepError::Slurm {
+            message: format!(
+                "{:?} failed ({}): {}",
+                command.get_program(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn utf8(path: &Path) -> Result<String, SweepError> {
+    path.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| SweepError::Slurm {
+            message: format!("{} is not a UTF-8 path", path.display()),
+        })
+}
+
+/// `word` in single quotes for `sh`, with `'` written as `'\''`.
+fn quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scontrol_lines_give_each_tasks_state() {
+        let text = "JobId=12 ArrayJobId=10 ArrayTaskId=2 JobState=FAILED ExitCode=3:0 Name=x\n\
+                    JobId=11 ArrayJobId=10 ArrayTaskId=0 JobState=COMPLETED ExitCode=0:0\n\
+                    JobId=10 ArrayJobId=10 ArrayTaskId=3-5%2 JobState=PENDING ExitCode=0:0\n\
+                    JobId=13 ArrayJobId=10 ArrayTaskId=1 JobState=RUNNING ExitCode=0:0\n";
+        let mut states = BTreeMap::new();
+        parse_job_states("10", text, &mut states);
+        let state = |index| {
+            states
+                .get(&Task {
+                    job: "10".into(),
+                    index,
+                })
+                .cloned()
+        };
+        assert_eq!(
+            state(2),
+            Some(TaskState::Ended {
+                state: "FAILED".into(),
+                exit_code: "3:0".into()
+            })
+        );
+        assert_eq!(state(1), Some(TaskState::Live));
+        assert_eq!(state(4), Some(TaskState::Live));
+        assert_eq!(states.len(), 6);
+        assert_eq!(task_indices("1,3-4%2"), [1, 3, 4]);
+    }
+
+    #[test]
+    fn quoting_keeps_a_word_whole_for_sh() {
+        let word = "it's a $HOME `dir`";
+        let output = Command::new("sh")
+            .args(["-c", &format!("printf %s {}", quote(word))])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), word);
+    }
+}

@@ -1,0 +1,202 @@
+//! Sweeps through a real Slurm: `executor = "slurm"` on the single-node cluster that
+//! `cargo xtask ci` starts on this machine (slurmctld, slurmd and munge from Debian, through
+//! `xtask/slurm/start-slurm.sh`). Each run is a task of a job array running the real worker.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{hourglass, read_json, run_dirs, run_sweep, sweep_command, text};
+
+/// Fails the test with what to do when no Slurm answers.
+fn require_slurm() {
+    let up = Command::new("sinfo")
+        .args(["--noheader", "--format=%a"])
+        .output()
+        .is_ok_and(|out| out.status.success() && text(&out.stdout).contains("up"));
+    assert!(
+        up,
+        "no Slurm cluster answers `sinfo`: `cargo xtask ci` starts one on this machine \
+         (xtask/slurm/start-slurm.sh, as root)"
+    );
+}
+
+/// A spec of six small MNIST runs (latent 2 to 64) through Slurm, two at once.
+fn slurm_spec(dir: &Path, name: &str, epochs: usize) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let spec = format!(
+        "[experiment]\nname = \"{name}\"\nseed = 11\n\n[data]\ndataset = \"mnist\"\n\
+         validation = 0.05\ntrain_limit = 1000\ntest_limit = 200\n\n[model]\nhidden = [32]\n\n\
+         [train]\nbatch_size = 100\nlearning_rate = 3e-3\nepochs = {epochs}\n\n\
+         [resources]\nexecutor = \"slurm\"\nthreads_per_worker = 1\n\n\
+         [resources.slurm]\ncpus_per_task = 1\narray_parallelism = 2\ntime_limit = \"10m\"\n\n\
+         [sweep.parameters]\n\"model.latent\" = [2, 4, 8, 16, 32, 64]\n"
+    );
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
+/// The runs each job array of the sweep was submitted with, from `slurm/jobs.json`.
+fn submitted_runs(sweep: &Path) -> Vec<String> {
+    read_json(&sweep.join("slurm/jobs.json"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|job| job["runs"].as_array().unwrap().clone())
+        .map(|run| run.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The statuses of the runs with a result so far.
+fn statuses(sweep: &Path) -> Vec<String> {
+    if !sweep.join("runs").exists() {
+        return Vec::new();
+    }
+    run_dirs(sweep)
+        .iter()
+        .filter_map(|run| {
+            let result = run.join("result.json");
+            result
+                .exists()
+                .then(|| read_json(&result)["status"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn six_runs_complete_as_array_tasks_and_a_failing_task_reports_its_exit_code() {
+    require_slurm();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = slurm_spec(dir.path(), "slurm-six", 2);
+    let listing = text(&hourglass(&["validate", spec.to_str().unwrap()]).stdout);
+    let panicking = listing
+        .lines()
+        .find(|line| line.contains("-32-8 on mnist"))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let reports = dir.path().join("reports");
+    // The environment reaches the tasks (sbatch exports it): one worker panics.
+    let output = sweep_command(&spec, &reports)
+        .env("HOURGLASS_INJECT_PANIC", &panicking)
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    eprintln!("{stdout}\n{}", text(&output.stderr));
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("slurm-six: 5 completed, 1 failed"),
+        "{stdout}"
+    );
+    let sweep = reports.join("slurm-six");
+    assert_eq!(submitted_runs(&sweep).len(), 6);
+    for run in run_dirs(&sweep) {
+        let result = read_json(&run.join("result.json"));
+        let log = std::fs::read_to_string(run.join("worker.log")).unwrap();
+        if run.ends_with(&panicking) {
+            let error = result["error"].as_str().unwrap();
+            assert!(
+                error.starts_with("Slurm task ")
+                    && error.contains("ended FAILED without a result (exit code 101)")
+                    && error.contains("injected by HOURGLASS_INJECT_PANIC after epoch 1"),
+                "{error}"
+            );
+        } else {
+            assert_eq!(result["status"], "completed", "{result}");
+            assert!(result["metrics"]["test_mse"].as_f64().unwrap() < 0.1);
+            assert!(log.contains("epoch 2/2"), "{log}");
+        }
+    }
+    // A second sweep submits nothing: every run has its result.
+    let again = run_sweep(&spec, &reports);
+    assert!(text(&again.stdout).contains("6 already finished"));
+    assert_eq!(submitted_runs(&sweep).len(), 6);
+}
+
+#[test]
+fn a_killed_orchestrator_adopts_its_running_tasks_instead_of_resubmitting() {
+    require_slurm();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = slurm_spec(dir.path(), "slurm-resume", 4);
+    let reports = dir.path().join("reports");
+    let sweep = reports.join("slurm-resume");
+    let mut orchestrator = sweep_command(&spec, &reports).spawn().unwrap();
+    // Kill it once the first runs have finished, while others are queued or running.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while statuses(&sweep).is_empty() {
+        assert!(Instant::now() < deadline, "no run finished in time");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    orchestrator.kill().unwrap();
+    orchestrator.wait().unwrap();
+    let finished_at_kill = statuses(&sweep).len();
+    assert!(finished_at_kill < 6, "every run finished before the kill");
+
+    let output = run_sweep(&spec, &reports);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(statuses(&sweep), vec!["completed"; 6]);
+    // One job array of six tasks, none submitted twice.
+    let mut submitted = submitted_runs(&sweep);
+    submitted.sort();
+    submitted.dedup();
+    assert_eq!(submitted.len(), 6);
+    assert_eq!(submitted_runs(&sweep).len(), 6, "a run was submitted again");
+    assert!(
+        stdout.contains("already finished"),
+        "the resumed sweep skipped nothing: {stdout}"
+    );
+}
+
+#[test]
+fn an_interrupted_sweep_cancels_its_tasks() {
+    require_slurm();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = slurm_spec(dir.path(), "slurm-cancel", 20);
+    let reports = dir.path().join("reports");
+    let sweep = reports.join("slurm-cancel");
+    let mut orchestrator = sweep_command(&spec, &reports).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !sweep.join("slurm/jobs.json").exists() {
+        assert!(Instant::now() < deadline, "nothing was submitted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let interrupt = Command::new("kill")
+        .args(["-INT", &orchestrator.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    let status = orchestrator.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let job = read_json(&sweep.join("slurm/jobs.json"))[0]["job"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Cancelled tasks leave the queue within a few seconds and record no result.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let queue = Command::new("squeue")
+            .args([
+                "--noheader",
+                "--array",
+                "--jobs",
+                &job,
+                "--states=PENDING,RUNNING",
+            ])
+            .output()
+            .unwrap();
+        if text(&queue.stdout).trim().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tasks still queued: {}",
+            text(&queue.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(statuses(&sweep).is_empty(), "{:?}", statuses(&sweep));
+}
