@@ -8,7 +8,8 @@
 //!   default.
 //! - `cargo xtask bench`: training throughput of the default backend, and the time to build
 //!   a 500-run report.
-//! - `cargo xtask ci`: everything CI checks, installing what the tests need first.
+//! - `cargo xtask ci`: everything CI checks, installing what the tests need first and starting
+//!   a local Slurm for the Slurm tests (`xtask/slurm/stop-slurm.sh` stops it).
 
 use std::process::{Command, ExitCode};
 
@@ -177,6 +178,27 @@ fn install_taplo() -> Result<(), String> {
         .arg(TAPLO_PACKAGE))
 }
 
+/// `program`, run as root: directly when we are root, otherwise through sudo.
+fn as_root(program: &str) -> Command {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.starts_with(b"0\n"));
+    if root {
+        Command::new(program)
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg(program);
+        sudo
+    }
+}
+
+/// Starts the single-node Slurm cluster of the Slurm tests on this machine, installing its
+/// Debian packages when missing (`xtask/slurm/start-slurm.sh`; idempotent).
+fn start_slurm() -> Result<(), String> {
+    run(as_root("bash").arg(workspace_root().join("xtask/slurm/start-slurm.sh")))
+}
+
 /// Installs the missing [`TEST_PACKAGES`] with apt-get (as root, or through sudo).
 fn install_test_packages() -> Result<(), String> {
     let missing: Vec<&str> = TEST_PACKAGES
@@ -187,18 +209,8 @@ fn install_test_packages() -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| out.stdout.starts_with(b"0"));
     let apt = |args: &[&str]| {
-        let mut command = if root {
-            Command::new("apt-get")
-        } else {
-            let mut sudo = Command::new("sudo");
-            sudo.arg("apt-get");
-            sudo
-        };
+        let mut command = as_root("apt-get");
         command.env("DEBIAN_FRONTEND", "noninteractive").args(args);
         command
     };
@@ -209,6 +221,7 @@ fn install_test_packages() -> Result<(), String> {
 fn ci() -> Result<(), String> {
     install_test_packages()?;
     install_taplo()?;
+    start_slurm()?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args(["test", "--workspace", "--all-targets", "--no-fail-fast"]))?;
     run(cargo().args(["test", "--workspace", "--doc"]))
