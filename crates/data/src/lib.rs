@@ -227,4 +227,6 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
+mod every_error;
+#[cfg(test)]
 mod tests;
