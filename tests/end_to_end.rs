@@ -4,8 +4,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::{hourglass, read_json, run_dirs, run_sweep, sweep_command, text};
+use serde_json::Value;
 
 /// Writes a spec of two small MNIST runs (latent 4 and 16) into `dir`.
 fn small_spec(dir: &Path, name: &str, train: &str) -> PathBuf {

@@ -100,9 +100,13 @@ impl Registry {
             .max_depth(3)
             .sort_by_file_name()
         {
-            let entry = entry.map_err(|e| DataError::Read {
-                path: e.path().unwrap_or(root).to_path_buf(),
-                source: e.into(),
+            let entry = entry.map_err(|e| {
+                let path = e.path().unwrap_or(root).to_path_buf();
+                // walkdir's own message repeats the path; keep the underlying error.
+                let source = e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("a symbolic link loop"));
+                DataError::Read { path, source }
             })?;
             if entry.file_name() != "dataset.toml" {
                 continue;

@@ -135,13 +135,15 @@ impl Manifest {
                 manifest.shape
             )));
         }
-        let (present, needed) = match manifest.format {
-            Format::Idx => (!manifest.splits.is_empty(), "[splits.NAME]"),
-            Format::Csv => (manifest.table.is_some(), "[table]"),
-            Format::Series => (manifest.series.is_some(), "[series]"),
+        let (present, format, needed) = match manifest.format {
+            Format::Idx => (!manifest.splits.is_empty(), "idx", "[splits.NAME]"),
+            Format::Csv => (manifest.table.is_some(), "csv", "[table]"),
+            Format::Series => (manifest.series.is_some(), "series", "[series]"),
         };
         if !present {
-            return Err(invalid(format!("this format needs a {needed} section")));
+            return Err(invalid(format!(
+                "format `{format}` needs a {needed} section"
+            )));
         }
         if let Some(table) = &manifest.table
             && !(table.test_fraction > 0.0 && table.test_fraction < 1.0)

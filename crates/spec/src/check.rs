@@ -125,7 +125,11 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
                          and width divisible by {scale} (2 per convolution), but `{}` has shape {shape:?}",
                         data.dataset
                     ),
-                    Some("use `architecture = \"mlp\"` or fewer `model.channels`".into()),
+                    Some(if shape.len() == 3 {
+                        "use `architecture = \"mlp\"` or fewer `model.channels`".into()
+                    } else {
+                        "use `architecture = \"mlp\"`: the data set is not images".into()
+                    }),
                 );
             }
         }

@@ -82,7 +82,15 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<Experiment, SpecError> {
 
 /// Validates `source`, the text of the spec at `path`.
 pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment, SpecError> {
+    let locator = Locator::new(source);
     let invalid = |mut diagnostics: Vec<Diagnostic>| {
+        // A problem found on the checked values points at its key as written, or at the
+        // table it belongs to.
+        for diagnostic in &mut diagnostics {
+            if diagnostic.span.is_none() {
+                diagnostic.span = locator.value_span(&diagnostic.key);
+            }
+        }
         diagnostics.sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.start));
         SpecError::Invalid {
             path: path.to_path_buf(),
@@ -91,7 +99,6 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         }
     };
     let file: SpecFile = toml::from_str(source).map_err(|e| invalid(vec![from_toml_error(&e)]))?;
-    let locator = Locator::new(source);
 
     let mut problems = check_experiment(&file.experiment, &locator);
     let resources =
@@ -133,9 +140,8 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             Diagnostic::new(
                 "experiment.seed",
                 format!(
-                    "the runs' seeds {seed} to {seed} + {} do not all fit in a TOML integer \
-                     (at most {})",
-                    repeats.saturating_sub(1),
+                    "the runs' seeds go from {seed} to {}, past the largest TOML integer {}",
+                    u128::from(seed) + u128::from(repeats.saturating_sub(1)),
                     i64::MAX
                 ),
             )
@@ -234,7 +240,7 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
 /// The problem with a key that is set but applies to no run of the spec.
 fn inapplicable(key: &str, owner: &str) -> Diagnostic {
     Diagnostic::new(key, "is set but applies to no run of this spec").with_hint(format!(
-        "it applies to {owner}; remove it or change the model"
+        "it applies to {owner}; remove it, or change the runs so that it applies"
     ))
 }
 
@@ -309,10 +315,12 @@ fn sweep_axes(
             space::Domain::List(values) => values.clone(),
             _ => vec![parameter.representative()],
         };
-        for value in values {
-            if let Err(problem) = check_value(base, key, value) {
-                problems.push(located(problem));
-            }
+        // The first value that does not fit says what is wrong with the key.
+        if let Some(problem) = values
+            .into_iter()
+            .find_map(|value| check_value(base, key, value).err())
+        {
+            problems.push(located(problem));
         }
         parameters.push(parameter);
         spans.push(span);
@@ -328,7 +336,7 @@ fn sweep_axes(
                 }
                 Some(_) => problems.push(located(Diagnostic::new(
                     "sweep.zip",
-                    format!("`{key}` is in more than one zip group"),
+                    format!("`{key}` appears more than once in the zip groups"),
                 ))),
                 None => problems.push(located(
                     Diagnostic::new("sweep.zip", format!("`{key}` is not a swept key"))
@@ -450,6 +458,8 @@ fn plain_types(message: &str) -> String {
         ("expected usize", "expected a non-negative integer"),
         ("expected u64", "expected a non-negative integer"),
         ("expected u32", "expected a non-negative integer"),
+        ("expected u8", "expected an integer from 0 to 255"),
+        ("missing field", "missing key"),
         ("expected f64", "expected a number"),
         ("expected a sequence", "expected a list"),
         ("expected a string", "expected a string in quotes"),

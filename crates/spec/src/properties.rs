@@ -136,7 +136,7 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
                 (true, _) => (class < 2).then_some(class),
             };
             let noise =
-                (noisy || denoising || tasks.contains(&Task::Denoising)).then(|| NoiseSection {
+                (noisy || denoising || tasks.contains(&Task::Denoising)).then_some(NoiseSection {
                     kind: noise_kind,
                     level,
                 });

@@ -288,7 +288,7 @@ pub(crate) fn check_resources(section: &ResourcesSection) -> Result<Resources, V
             for (key, span, hint) in local_only {
                 if let Some(span) = span {
                     problems.push(
-                        Diagnostic::new(key, "is for the local executor; Slurm places the runs")
+                        Diagnostic::new(key, "is for the local executor, not Slurm")
                             .with_hint(hint)
                             .at(span),
                     );
@@ -474,7 +474,12 @@ fn check_slurm(section: &SlurmSection, problems: &mut Vec<Diagnostic>) -> Slurm 
     let mut extra_args = Vec::new();
     for arg in section.extra_args.iter().flat_map(|args| args.get_ref()) {
         let name = arg.split('=').next().unwrap_or_default();
-        let problem = if !arg.starts_with("--") || arg.chars().any(char::is_control) {
+        let plain_name = name.len() > 2
+            && name[2..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let problem = if !name.starts_with("--") || !plain_name || arg.chars().any(char::is_control)
+        {
             Some("is not one sbatch option: write `--name=value` as one string".to_string())
         } else if RESERVED_SBATCH_OPTIONS.contains(&name) {
             Some(format!("`{name}` is set by hourglass itself"))

@@ -174,11 +174,23 @@ fn number(value: &toml::Value) -> Option<f64> {
 fn describe(value: &toml::Value) -> String {
     match value {
         toml::Value::Array(_) => "an empty list".into(),
-        toml::Value::Table(table) => format!(
-            "a table with keys {}",
-            table.keys().cloned().collect::<Vec<_>>().join(", ")
+        toml::Value::Table(table) => {
+            let keys: Vec<&str> = table
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "samples")
+                .collect();
+            match keys.as_slice() {
+                ["choice"] => "an empty `choice` list".into(),
+                [] => "no distribution".into(),
+                [_] => format!("a table with key {}", keys[0]),
+                _ => format!("{} distributions where one is allowed", keys.join(" and ")),
+            }
+        }
+        other => format!(
+            "a single {} (a list of one is `[{other}]`)",
+            other.type_str()
         ),
-        other => other.type_str().to_string(),
     }
 }
 
