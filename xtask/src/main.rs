@@ -6,22 +6,27 @@
 //! - `cargo xtask schema`: write the JSON Schemas of the files in `experiments/`.
 //! - `cargo xtask fuzz [RUNS]`: fuzz spec parsing (cargo fuzz, nightly), a million inputs by
 //!   default.
+//! - `cargo xtask setup-libtorch`: a virtual environment with the torch wheel that the `tch`
+//!   backend builds and runs against, and the environment it needs.
 //! - `cargo xtask bench`: training throughput of the default backend, and the time to build
 //!   a 500-run report.
 //! - `cargo xtask ci`: everything CI checks, installing what the tests need first and starting
 //!   a local Slurm for the Slurm tests (`xtask/slurm/stop-slurm.sh` stops it).
 
+mod bench;
+
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | validate SPEC | schema | fuzz [RUNS] | bench | ci>";
+const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | validate SPEC | schema | fuzz [RUNS] | setup-libtorch | bench | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("sweep" | "report" | "compare" | "validate" | "datasets") => hourglass(&args),
         Some("schema") => schema(),
+        Some("setup-libtorch") => setup_libtorch().map(|env| print_exports(&env)),
         Some("fuzz") => fuzz(args.get(1).map_or("1000000", String::as_str)),
-        Some("bench") => bench(),
+        Some("bench") => bench::run_all(),
         Some("ci") => ci(),
         _ => Err(USAGE.to_string()),
     };
@@ -74,6 +79,99 @@ fn hourglass(args: &[String]) -> Result<(), String> {
             "--",
         ])
         .args(args))
+}
+
+/// The PyTorch release whose libtorch burn's `tch` backend (torch-sys 0.22) builds against.
+const TORCH_VERSION: &str = "2.9.0";
+
+/// Environment variables as (name, value, whether the value goes before the variable's
+/// current value, as a search path).
+type Env = Vec<(&'static str, String, bool)>;
+
+/// `env` applied to the current environment, as (name, value).
+fn resolved(env: &Env) -> Vec<(&'static str, String)> {
+    env.iter()
+        .map(|(name, value, prepended)| match std::env::var(name) {
+            Ok(current) if *prepended && !current.is_empty() => {
+                (*name, format!("{value}:{current}"))
+            }
+            _ => (*name, value.clone()),
+        })
+        .collect()
+}
+
+/// `env` as shell `export` lines.
+fn exports(env: &Env) -> String {
+    env.iter()
+        .map(|(name, value, prepended)| {
+            let rest = if *prepended {
+                format!("\"${{{name}:+:${name}}}\"")
+            } else {
+                String::new()
+            };
+            format!("export {name}='{value}'{rest}\n")
+        })
+        .collect()
+}
+
+/// Makes `target/libtorch`, a virtual environment with torch [`TORCH_VERSION`] from PyPI
+/// (the CUDA build, about 3.8 GB with its nvidia-* wheels, which libtorch loads even on a
+/// CPU), when it is not there yet; returns the environment that building and running with
+/// the `tch` feature need: torch-sys finds libtorch through the environment's Python, and the
+/// binaries find its shared libraries on `LD_LIBRARY_PATH`. Also written to
+/// `target/libtorch/env.sh`.
+fn setup_libtorch() -> Result<Env, String> {
+    let venv = workspace_root().join("target/libtorch");
+    let python = venv.join("bin/python");
+    let torch_version = || {
+        Command::new(&python)
+            .args(["-c", "import torch; print(torch.__version__)"])
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    if torch_version().is_none_or(|v| v.split('+').next() != Some(TORCH_VERSION)) {
+        if !python.exists() {
+            run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        }
+        run(Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--no-input",
+                "--progress-bar",
+                "off",
+            ])
+            .arg(format!("torch=={TORCH_VERSION}")))?;
+    }
+    let lib = Command::new(&python)
+        .args([
+            "-c",
+            "import os, torch; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run {python:?}: {e}"))?;
+    let lib = String::from_utf8_lossy(&lib.stdout).trim().to_string();
+    let env: Env = vec![
+        ("LIBTORCH_USE_PYTORCH", "1".into(), false),
+        ("VIRTUAL_ENV", venv.display().to_string(), false),
+        ("PATH", venv.join("bin").display().to_string(), true),
+        ("LD_LIBRARY_PATH", lib, true),
+    ];
+    let script_path = venv.join("env.sh");
+    std::fs::write(&script_path, exports(&env))
+        .map_err(|e| format!("cannot write {script_path:?}: {e}"))?;
+    Ok(env)
+}
+
+fn print_exports(env: &Env) {
+    eprintln!(
+        "xtask: libtorch {TORCH_VERSION} is ready; build and run with `--features tch` after \
+         these lines (also in target/libtorch/env.sh):"
+    );
+    print!("{}", exports(env));
 }
 
 /// Regenerates the committed schemas that editors and taplo check `experiments/*.toml` with.
@@ -134,24 +232,6 @@ fn fuzz(runs: &str) -> Result<(), String> {
             "-rss_limit_mb=2048",
             "-print_final_stats=1",
         ]))
-}
-
-fn bench() -> Result<(), String> {
-    for (package, bench) in [
-        ("hourglass-train", "throughput"),
-        ("hourglass-report", "report"),
-    ] {
-        run(cargo().args([
-            "bench",
-            "--profile",
-            "dev",
-            "--package",
-            package,
-            "--bench",
-            bench,
-        ]))?;
-    }
-    Ok(())
 }
 
 /// Debian packages the tests need, with a file each installs: the report's browser test drives
@@ -218,11 +298,21 @@ fn install_test_packages() -> Result<(), String> {
     run(apt(&["install", "-y", "-q"]).args(&missing))
 }
 
+/// The features CI builds with: every backend whose build needs no GPU toolkit, so that its
+/// tests run (libtorch comes from [`setup_libtorch`]).
+const CI_FEATURES: &str = "hourglass-cli/tch";
+
 fn ci() -> Result<(), String> {
     install_test_packages()?;
     install_taplo()?;
     start_slurm()?;
+    let libtorch = resolved(&setup_libtorch()?);
     run(cargo().args(["fmt", "--all", "--check"]))?;
-    run(cargo().args(["test", "--workspace", "--all-targets", "--no-fail-fast"]))?;
-    run(cargo().args(["test", "--workspace", "--doc"]))
+    run(cargo()
+        .envs(libtorch.clone())
+        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
+        .args(["--features", CI_FEATURES]))?;
+    run(cargo()
+        .envs(libtorch)
+        .args(["test", "--workspace", "--doc", "--features", CI_FEATURES]))
 }

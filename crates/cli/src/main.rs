@@ -1,6 +1,5 @@
 //! `hourglass`: validate specs, run sweeps, train single runs as workers, and write reports.
 
-mod backend;
 mod progress;
 
 use std::path::{Path, PathBuf};
@@ -147,7 +146,7 @@ fn load(spec: &Path, datasets: &Path) -> Result<Option<Experiment>> {
     let catalog = Catalog {
         datasets: registry.shapes(),
         labels: registry.labels(),
-        backends: backend::compiled(),
+        backends: hourglass_train::backend::compiled(),
     };
     match hourglass_spec::load(spec, &catalog) {
         Ok(experiment) => Ok(Some(experiment)),
@@ -411,16 +410,18 @@ fn worker(run_dir: &Path, device: &str, datasets: &Path) -> Result<ExitCode> {
     let id = RunId::of(&config);
     let panic = std::env::var(INJECT_PANIC)
         .is_ok_and(|ids| ids.split(',').any(|injected| injected == id.as_str()));
-    let outcome = backend::device(config.train.backend, device).and_then(|device| {
-        hourglass_train::train_run(
-            &config,
-            &registry(datasets)?,
-            run_dir,
-            &device,
-            &mut EpochLines { panic },
-        )
+    let outcome = hourglass_train::backend::device(config.train.backend, device)
         .map_err(anyhow::Error::from)
-    });
+        .and_then(|device| {
+            hourglass_train::train_run(
+                &config,
+                &registry(datasets)?,
+                run_dir,
+                &device,
+                &mut EpochLines { panic },
+            )
+            .map_err(anyhow::Error::from)
+        });
     let result = match outcome {
         Ok(metrics) => RunResult {
             id,

@@ -1,40 +1,47 @@
-//! Training throughput of the MLP 784-256-64-256-784 (batch 128, Adam) on the default backend.
+//! Training throughput of the benchmark autoencoders on every CPU backend compiled in (flex,
+//! and tch with `--features tch`): the MLP 784-256-64-256-784 and the conv autoencoder of
+//! `channels = [32, 64]`, `hidden = [256]`, `latent = 32`, at batch 64, 128 and 256, Adam.
 //!
-//! Random inputs, so the figure is the model's and the backend's, not the data loader's.
-//! Prints the median samples/s of several timed repetitions after a warm-up.
+//! Random inputs, so the figure is the model's and the backend's, not the data loader's; the
+//! loss is read back every step, as training does. Each configuration runs until warm, then
+//! several repetitions of about half a second; the median samples/s is printed as one JSON
+//! object per line, which `cargo xtask bench` sets beside PyTorch's twins
+//! (`xtask/bench/pytorch_twin.py`).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use hourglass_models::{Autoencoder, AutoencoderConfig, reconstruction_loss};
-use hourglass_spec::{Activation, CodeActivation, OutputActivation, Reconstruction};
+use hourglass_spec::{Activation, CodeActivation, DeviceName, OutputActivation, Reconstruction};
 
-const BATCH: usize = 128;
-const STEPS_PER_REPETITION: usize = 50;
-const REPETITIONS: usize = 7;
+const BATCHES: [usize; 3] = [64, 128, 256];
+const REPETITIONS: usize = 5;
+const REPETITION: Duration = Duration::from_millis(500);
 
-fn main() {
-    let device = Device::flex().autodiff();
-    device.seed(0);
-    // Encoder 784-256-64, decoder mirrored: 784-256-64-256-784.
-    let config = AutoencoderConfig {
-        shape: vec![784],
-        conv_channels: None,
+fn model(name: &str) -> AutoencoderConfig {
+    let conv = name == "conv";
+    AutoencoderConfig {
+        shape: if conv { vec![1, 28, 28] } else { vec![784] },
+        conv_channels: conv.then(|| vec![32, 64]),
         hidden: vec![256],
-        latent: 64,
+        latent: if conv { 32 } else { 64 },
         activation: Activation::Relu,
         code_activation: CodeActivation::Identity,
         output: OutputActivation::Sigmoid,
         variational: false,
-    };
-    let mut model = config.init(&device);
+    }
+}
+
+/// Median training samples/s of `config` at `batch` on `device`.
+fn samples_per_second(config: &AutoencoderConfig, batch: usize, device: &Device) -> f64 {
+    device.seed(0);
+    let mut model = config.init(device);
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let batches: Vec<Tensor<2>> = (0..8)
-        .map(|_| Tensor::random([BATCH, 784], Distribution::Default, &device))
+        .map(|_| Tensor::random([batch, 784], Distribution::Default, device))
         .collect();
-
     let mut step = |model: Autoencoder, i: usize| {
         let input = batches[i % batches.len()].clone();
         let output = model.forward(input.clone());
@@ -43,25 +50,49 @@ fn main() {
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         optimizer.step(1e-3, model, grads)
     };
-    for i in 0..20 {
-        model = step(model, i);
+    // Warm up, and size a repetition from the warm steps.
+    let started = Instant::now();
+    let mut steps = 0;
+    while steps < 5 || started.elapsed() < REPETITION / 2 {
+        model = step(model, steps);
+        steps += 1;
     }
-    let mut rates = Vec::new();
+    let per_repetition = ((REPETITION.as_secs_f64() * steps as f64
+        / started.elapsed().as_secs_f64()) as usize)
+        .max(3);
+    let mut rates = Vec::with_capacity(REPETITIONS);
     for _ in 0..REPETITIONS {
         let started = Instant::now();
-        for i in 0..STEPS_PER_REPETITION {
+        for i in 0..per_repetition {
             model = step(model, i);
         }
-        rates.push((STEPS_PER_REPETITION * BATCH) as f64 / started.elapsed().as_secs_f64());
+        rates.push((per_repetition * batch) as f64 / started.elapsed().as_secs_f64());
     }
     rates.sort_by(f64::total_cmp);
-    let flops_per_sample = 6.0 * (784.0 * 256.0 + 256.0 * 64.0) * 2.0;
-    let median = rates[REPETITIONS / 2];
-    println!(
-        "mlp 784-256-64-256-784, batch {BATCH}, adam, flex: median {median:.0} samples/s \
-         (min {:.0}, max {:.0}; {:.1} GFLOP/s)",
-        rates[0],
-        rates[REPETITIONS - 1],
-        median * flops_per_sample / 1e9
-    );
+    rates[REPETITIONS / 2]
+}
+
+fn main() {
+    let backends = hourglass_train::backend::compiled()
+        .into_iter()
+        .filter(|backend| backend.runs_on(DeviceName::Cpu));
+    for backend in backends {
+        let device = hourglass_train::backend::device(backend, DeviceName::Cpu)
+            .expect("a compiled CPU backend")
+            .autodiff();
+        for name in ["mlp", "conv"] {
+            for batch in BATCHES {
+                let rate = samples_per_second(&model(name), batch, &device);
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "backend": backend.name(),
+                        "model": name,
+                        "batch": batch,
+                        "samples_per_s": rate,
+                    })
+                );
+            }
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! three in a few lines. The device, and with it the backend, is chosen by the caller.
 
 mod anomaly;
+pub mod backend;
 mod batch;
 mod compression;
 mod evaluate;
@@ -109,7 +110,15 @@ pub fn train_run(
         BufWriter::new(File::create(&metrics_path).map_err(write_error(&metrics_path))?);
 
     let features = splits.train.features();
-    let mut model = AutoencoderConfig::from_spec(&config.model, &splits.train.shape).init(&device);
+    // The weights are drawn on flex whatever the backend, so one seed starts a run from the
+    // same model on every backend.
+    let init_device = Device::flex().autodiff();
+    if init_device != device {
+        init_device.seed(config.seed);
+    }
+    let mut model = AutoencoderConfig::from_spec(&config.model, &splits.train.shape)
+        .init(&init_device)
+        .to_device(&device);
     let objective = Objective::from_config(config);
     let mut optimizer = optimizer::build(config);
     let learning_rate = config.train.learning_rate;
