@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{hourglass, read_json, run_dirs, run_sweep, sweep_command, text};
+use common::{hourglass, read_json, run_dirs, run_id, run_sweep, sweep_command, text};
 use serde_json::Value;
 
 /// Writes a spec of two small MNIST runs (latent 4 and 16) into `dir`.
@@ -205,12 +205,7 @@ fn a_diverging_and_a_panicking_run_fail_alone_in_a_sweep_of_six() {
     let listing = text(&validate.stdout);
     assert!(listing.starts_with("faults: 6 runs\n"), "{listing}");
     // The run of latent 64 panics.
-    let panicking = listing
-        .lines()
-        .find(|line| line.contains("-32-64 on mnist"))
-        .and_then(|line| line.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let panicking = run_id(&listing, "-32-64 on mnist");
 
     let reports = dir.path().join("reports");
     let output = sweep_command(&spec, &reports)

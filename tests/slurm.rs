@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{hourglass, read_json, run_dirs, run_sweep, sweep_command, text};
+use common::{hourglass, read_json, run_dirs, run_id, run_sweep, sweep_command, text};
 
 /// Fails the test with what to do when no Slurm answers.
 fn require_slurm() {
@@ -71,12 +71,7 @@ fn six_runs_complete_as_array_tasks_and_a_failing_task_reports_its_exit_code() {
     let dir = tempfile::tempdir().unwrap();
     let spec = slurm_spec(dir.path(), "slurm-six", 2);
     let listing = text(&hourglass(&["validate", spec.to_str().unwrap()]).stdout);
-    let panicking = listing
-        .lines()
-        .find(|line| line.contains("-32-8 on mnist"))
-        .and_then(|line| line.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let panicking = run_id(&listing, "-32-8 on mnist");
     let reports = dir.path().join("reports");
     // The environment reaches the tasks (sbatch exports it): one worker panics.
     let output = sweep_command(&spec, &reports)

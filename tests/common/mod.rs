@@ -72,3 +72,13 @@ pub fn run_dirs(sweep: &Path) -> Vec<PathBuf> {
     dirs.sort();
     dirs
 }
+
+/// The id of the run whose line in `hourglass validate`'s listing contains `fragment`.
+pub fn run_id(listing: &str, fragment: &str) -> String {
+    listing
+        .lines()
+        .find(|line| line.contains(fragment))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no run matches {fragment:?} in:\n{listing}"))
+        .to_string()
+}

@@ -18,19 +18,9 @@ pub fn run_all() -> Result<(), String> {
         .map_or(1, |n| n.get())
         .to_string();
     let ours = json_lines(
-        cargo()
-            .envs(libtorch.clone())
+        workspace_bench("throughput", &libtorch)
             .env("RAYON_NUM_THREADS", &threads)
-            .env("OMP_NUM_THREADS", &threads)
-            .args([
-                "bench",
-                "--profile",
-                "dev",
-                "--workspace",
-                "--bench",
-                "throughput",
-            ])
-            .args(["--features", CI_FEATURES]),
+            .env("OMP_NUM_THREADS", &threads),
     )?;
     let theirs = json_lines(
         Command::new(workspace_root().join("target/libtorch/bin/python"))
@@ -47,17 +37,18 @@ pub fn run_all() -> Result<(), String> {
         std::fs::write(&path, content).map_err(|e| format!("cannot write {path:?}: {e}"))?;
     }
     eprintln!("xtask: wrote {}", dir.join("index.html").display());
-    run(cargo()
-        .envs(libtorch)
-        .args([
-            "bench",
-            "--profile",
-            "dev",
-            "--workspace",
-            "--bench",
-            "report",
-        ])
-        .args(["--features", CI_FEATURES]))
+    run(&mut workspace_bench("report", &libtorch))
+}
+
+/// `cargo bench` of the workspace's bench `name`, built as CI builds (dev profile, its
+/// features), so that it shares CI's build.
+fn workspace_bench(name: &str, libtorch: &[(&'static str, String)]) -> Command {
+    let mut command = cargo();
+    command
+        .envs(libtorch.iter().cloned())
+        .args(["bench", "--profile", "dev", "--workspace", "--bench", name])
+        .args(["--features", CI_FEATURES]);
+    command
 }
 
 /// The JSON objects that `command` prints, one per line (other lines are passed through).
