@@ -73,6 +73,11 @@ fn samples_per_second(config: &AutoencoderConfig, batch: usize, device: &Device)
 }
 
 fn main() {
+    // As training does, so the figures are those of a run.
+    hourglass_train::on_a_thread_pool(bench);
+}
+
+fn bench() {
     let backends = hourglass_train::backend::compiled()
         .into_iter()
         .filter(|backend| backend.runs_on(DeviceName::Cpu));

@@ -76,8 +76,9 @@ pub enum TrainError {
     },
 }
 
-/// Receives progress events; every method defaults to doing nothing.
-pub trait Progress {
+/// Receives progress events; every method defaults to doing nothing. `Send`, because a run
+/// trains on a thread of its own pool.
+pub trait Progress: Send {
     /// Called after each epoch with its record.
     fn epoch_ended(&mut self, _record: &EpochRecord, _epochs: usize) {}
 }
@@ -88,8 +89,33 @@ impl Progress for Silent {}
 
 /// Trains the run described by `config` on `device` (a training device: autodiff is enabled
 /// here), appending one line per epoch to `run_dir/metrics.jsonl`, writes image grids into
-/// `run_dir` for image data, and returns the final metrics.
+/// `run_dir` for image data, and returns the final metrics. The run executes
+/// [`on_a_thread_pool`].
 pub fn train_run(
+    config: &RunConfig,
+    registry: &Registry,
+    run_dir: &Path,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<BTreeMap<String, f64>, TrainError> {
+    on_a_thread_pool(|| train_on_this_thread(config, registry, run_dir, device, progress))
+}
+
+/// Runs `work` on a rayon pool of `RAYON_NUM_THREADS` threads (all cores by default).
+///
+/// Flex splits large matrix products over the current pool while its caller waits; called
+/// from a thread of the pool, the caller works too. On 2 cores that made the MLP training
+/// step 1.3x faster than from the main thread.
+pub fn on_a_thread_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    match rayon::ThreadPoolBuilder::new().build() {
+        Ok(pool) => pool.install(work),
+        // No threads to be had: the work still runs, with flex's kernels on one thread.
+        Err(_) => work(),
+    }
+}
+
+/// [`train_run`] on the calling thread.
+fn train_on_this_thread(
     config: &RunConfig,
     registry: &Registry,
     run_dir: &Path,
