@@ -302,12 +302,20 @@ fn install_test_packages() -> Result<(), String> {
 /// tests run (libtorch comes from [`setup_libtorch`]).
 const CI_FEATURES: &str = "hourglass-cli/tch";
 
+/// GPU backends that CI compiles but cannot run (no GPU): wgpu. The cuda feature is left out:
+/// its build script (cubecl-llvm's tracel-llvm-bundler) downloads LLVM from GitHub, which CI
+/// cannot reach.
+const CHECKED_GPU_FEATURES: &str = "hourglass-cli/wgpu";
+
 fn ci() -> Result<(), String> {
     install_test_packages()?;
     install_taplo()?;
     start_slurm()?;
     let libtorch = resolved(&setup_libtorch()?);
     run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo()
+        .args(["check", "--workspace", "--all-targets"])
+        .args(["--features", CHECKED_GPU_FEATURES]))?;
     run(cargo()
         .envs(libtorch.clone())
         .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
