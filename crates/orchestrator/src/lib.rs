@@ -27,7 +27,7 @@ use std::time::Duration;
 use hourglass_spec::result::{
     EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, RunStatus, read_epochs, write_atomic,
 };
-use hourglass_spec::{Executor, Experiment, RunSpec};
+use hourglass_spec::{Executor, Experiment, Resources, RunSpec};
 
 use asha::Rungs;
 pub use lock::SweepLock;
@@ -276,7 +276,7 @@ pub fn run_sweep(
                         slot,
                         device: resources.slots[slot].device,
                         run_dir: &run_dir,
-                        threads: resources.threads_per_worker,
+                        threads: threads_per_worker(resources),
                     };
                     match worker::start(launch, worker)? {
                         Ok(job) => running.push(job),
@@ -409,6 +409,17 @@ fn placeable(
                 .position(|(i, slot)| free[i] && slot.backends.contains(&backend))
                 .map(|slot| (position, slot))
         })
+}
+
+/// Compute threads of each local worker: `resources.threads_per_worker`, or else the cores
+/// shared out among the workers that run at once (all of them for one worker), so that
+/// workers whose backends use every core do not crowd each other out.
+fn threads_per_worker(resources: &Resources) -> Option<usize> {
+    resources.threads_per_worker.or_else(|| {
+        let workers = resources.workers();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        (workers > 1).then(|| (cores / workers).max(1))
+    })
 }
 
 #[cfg(test)]

@@ -252,6 +252,31 @@ fn workers_run_in_parallel_up_to_the_limit() {
 }
 
 #[test]
+fn workers_share_the_cores_unless_told_their_threads() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let half = (cores / 2).max(1).to_string();
+    for (resources, expected) in [
+        ("", "all"),
+        ("workers = 2", half.as_str()),
+        ("workers = 2\nthreads_per_worker = 3", "3"),
+    ] {
+        let reports = tempfile::tempdir().unwrap();
+        let experiment = experiment(2, resources);
+        let layout = prepare(&experiment, reports.path());
+        let completing = completing_worker(&layout.root);
+        let script = completing.args[1].to_str().unwrap().to_string();
+        let threads = layout.root.join("threads.log");
+        let worker = sh(&format!(
+            "echo ${{RAYON_NUM_THREADS:-all}} >> {log}; {script}",
+            log = threads.display()
+        ));
+        assert_eq!(sweep(&experiment, &layout, &worker).unwrap().completed, 2);
+        let seen = std::fs::read_to_string(&threads).unwrap();
+        assert_eq!(seen, format!("{expected}\n{expected}\n"), "{resources}");
+    }
+}
+
+#[test]
 fn a_run_past_its_timeout_is_killed_and_recorded() {
     let reports = tempfile::tempdir().unwrap();
     let experiment = experiment(1, "timeout = \"0.2s\"");
