@@ -50,6 +50,14 @@ fn completing_worker(root: &Path) -> WorkerCommand {
     ))
 }
 
+/// A worker that runs `first` (a `sh` command line, with the run folder as `$1`), then
+/// completes as [`completing_worker`] does.
+fn completing_after(root: &Path, first: &str) -> WorkerCommand {
+    let completing = completing_worker(root);
+    let script = completing.args[1].to_str().unwrap();
+    sh(&format!("{first}; {script}"))
+}
+
 #[test]
 fn second_invocation_trains_nothing() {
     let reports = tempfile::tempdir().unwrap();
@@ -200,12 +208,13 @@ impl SweepProgress for NoProgress {}
 
 /// A worker that logs its start and end time (ns) to `spans.log`, sleeps, then completes.
 fn timed_worker(root: &Path, seconds: f64) -> WorkerCommand {
-    let completing = completing_worker(root);
-    let script = completing.args[1].to_str().unwrap().to_string();
-    sh(&format!(
-        "start=$(date +%s%N); sleep {seconds}; echo \"$start $(date +%s%N)\" >> {spans}; {script}",
-        spans = root.join("spans.log").display(),
-    ))
+    completing_after(
+        root,
+        &format!(
+            "start=$(date +%s%N); sleep {seconds}; echo \"$start $(date +%s%N)\" >> {spans}",
+            spans = root.join("spans.log").display(),
+        ),
+    )
 }
 
 fn prepare(experiment: &Experiment, reports: &Path) -> SweepLayout {
@@ -263,13 +272,11 @@ fn workers_share_the_cores_unless_told_their_threads() {
         let reports = tempfile::tempdir().unwrap();
         let experiment = experiment(2, resources);
         let layout = prepare(&experiment, reports.path());
-        let completing = completing_worker(&layout.root);
-        let script = completing.args[1].to_str().unwrap().to_string();
         let threads = layout.root.join("threads.log");
-        let worker = sh(&format!(
-            "echo ${{RAYON_NUM_THREADS:-all}} >> {log}; {script}",
-            log = threads.display()
-        ));
+        let worker = completing_after(
+            &layout.root,
+            &format!("echo ${{RAYON_NUM_THREADS:-all}} >> {}", threads.display()),
+        );
         assert_eq!(sweep(&experiment, &layout, &worker).unwrap().completed, 2);
         let seen = std::fs::read_to_string(&threads).unwrap();
         assert_eq!(seen, format!("{expected}\n{expected}\n"), "{resources}");
@@ -296,14 +303,15 @@ fn a_dead_worker_is_retried_and_a_recorded_failure_is_not() {
     let reports = tempfile::tempdir().unwrap();
     let experiment = experiment(1, "retries = 2");
     let layout = prepare(&experiment, reports.path());
-    let completing = completing_worker(&layout.root);
-    let script = completing.args[1].to_str().unwrap().to_string();
     // Dies on the first two attempts, completes on the third.
     let attempts = layout.root.join("attempts.log");
-    let worker = sh(&format!(
-        "echo x >> {a}; if [ $(wc -l < {a}) -lt 3 ]; then kill -9 $$; fi; {script}",
-        a = attempts.display()
-    ));
+    let worker = completing_after(
+        &layout.root,
+        &format!(
+            "echo x >> {a}; if [ $(wc -l < {a}) -lt 3 ]; then kill -9 $$; fi",
+            a = attempts.display()
+        ),
+    );
     let summary = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!((summary.completed, summary.failed), (1, 0));
     assert_eq!(
@@ -397,13 +405,14 @@ fn runs_go_only_to_slots_that_offer_their_backend() {
          [sweep.parameters]\n\"train.backend\" = [\"flex\", \"tch\"]\n\"model.latent\" = [2, 3]\n",
     );
     let layout = prepare(&experiment, reports.path());
-    let completing = completing_worker(&layout.root);
-    let script = completing.args[1].to_str().unwrap();
     let devices = layout.root.join("devices.log");
-    let worker = sh(&format!(
-        "echo \"$(basename \"$1\") $2 $3\" >> {}; sleep 0.2; {script}",
-        devices.display()
-    ));
+    let worker = completing_after(
+        &layout.root,
+        &format!(
+            "echo \"$(basename \"$1\") $2 $3\" >> {}; sleep 0.2",
+            devices.display()
+        ),
+    );
     let summary = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!(summary.completed, 4);
     let log = std::fs::read_to_string(devices).unwrap();
@@ -422,17 +431,18 @@ fn runs_go_only_to_slots_that_offer_their_backend() {
 /// A worker that appends four epochs to `metrics.jsonl`, 0.2 s apart, with `val_loss` v / epoch
 /// where v is the `values` entry at the run's latent size (1-based), then completes.
 fn epoch_worker(root: &Path, values: &str) -> WorkerCommand {
-    let completing = completing_worker(root);
-    let script = completing.args[1].to_str().unwrap();
-    sh(&format!(
-        "latent=$(sed -n 's/^latent = //p' \"$1/config.toml\"); \
-         v=$(echo '{values}' | cut -d' ' -f$latent); \
-         for e in 1 2 3 4; do \
-           loss=$(awk \"BEGIN {{ print $v / $e }}\"); \
-           echo \"{{\\\"epoch\\\":$e,\\\"train_loss\\\":1.0,\\\"val_loss\\\":$loss,\\\"seconds\\\":0.2}}\" >> \"$1/metrics.jsonl\"; \
-           sleep 0.2; \
-         done; {script}"
-    ))
+    completing_after(
+        root,
+        &format!(
+            "latent=$(sed -n 's/^latent = //p' \"$1/config.toml\"); \
+             v=$(echo '{values}' | cut -d' ' -f$latent); \
+             for e in 1 2 3 4; do \
+               loss=$(awk \"BEGIN {{ print $v / $e }}\"); \
+               echo \"{{\\\"epoch\\\":$e,\\\"train_loss\\\":1.0,\\\"val_loss\\\":$loss,\\\"seconds\\\":0.2}}\" >> \"$1/metrics.jsonl\"; \
+               sleep 0.2; \
+             done"
+        ),
+    )
 }
 
 #[test]
