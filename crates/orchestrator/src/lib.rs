@@ -244,6 +244,7 @@ pub fn run_sweep(
             Some(slurm)
         }
     };
+    let threads = threads_per_worker(resources);
     let mut stopping = false;
     while !queue.is_empty() || !running.is_empty() {
         if !stopping && options.stop.load(Ordering::SeqCst) {
@@ -276,7 +277,7 @@ pub fn run_sweep(
                         slot,
                         device: resources.slots[slot].device,
                         run_dir: &run_dir,
-                        threads: threads_per_worker(resources),
+                        threads,
                     };
                     match worker::start(launch, worker)? {
                         Ok(job) => running.push(job),
