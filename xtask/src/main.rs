@@ -115,8 +115,8 @@ fn exports(env: &Env) -> String {
 }
 
 /// Makes `target/libtorch`, a virtual environment with torch [`TORCH_VERSION`] from PyPI
-/// (the CUDA build, about 3.8 GB with its nvidia-* wheels, which libtorch loads even on a
-/// CPU), when it is not there yet; returns the environment that building and running with
+/// (the CUDA build: 3.8 GB of wheels with its nvidia-* ones, which libtorch loads even on a
+/// CPU, 6.8 GB installed), when it is not there yet; returns the environment that building and running with
 /// the `tch` feature need: torch-sys finds libtorch through the environment's Python, and the
 /// binaries find its shared libraries on `LD_LIBRARY_PATH`. Also written to
 /// `target/libtorch/env.sh`.
@@ -135,16 +135,7 @@ fn setup_libtorch() -> Result<Env, String> {
         if !python.exists() {
             run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
         }
-        run(Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--no-input",
-                "--progress-bar",
-                "off",
-            ])
-            .arg(format!("torch=={TORCH_VERSION}")))?;
+        install_torch(&python, &venv)?;
     }
     let lib = Command::new(&python)
         .args([
@@ -164,6 +155,47 @@ fn setup_libtorch() -> Result<Env, String> {
     std::fs::write(&script_path, exports(&env))
         .map_err(|e| format!("cannot write {script_path:?}: {e}"))?;
     Ok(env)
+}
+
+/// Installs torch into the environment of `python` one wheel at a time: pip resolves the
+/// whole set first (`--dry-run --report`), then installs each pinned wheel alone, torch last.
+/// A single `pip install torch` holds every downloaded wheel (3.8 GB) until it has installed
+/// them all, and copies each into pip's cache: with the 6.8 GB install that needed over
+/// 10 GB free, and CI's disk ran out. This way the disk holds the install and one wheel.
+fn install_torch(python: &std::path::Path, venv: &std::path::Path) -> Result<(), String> {
+    let pip_install = |args: &[&str]| {
+        run(Command::new(python)
+            .args(["-m", "pip", "install", "--no-input", "--no-cache-dir"])
+            .args(["--progress-bar", "off"])
+            .args(args))
+        .map_err(|e| format!("{e}; torch needs about 8 GB free under {venv:?}"))
+    };
+    let report = venv.join("torch-resolution.json");
+    let torch = format!("torch=={TORCH_VERSION}");
+    pip_install(&["--dry-run", "--quiet", "--report", &report.to_string_lossy(), &torch])?;
+    let text = std::fs::read_to_string(&report)
+        .map_err(|e| format!("cannot read pip's report {report:?}: {e}"))?;
+    let resolution: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("pip's report {report:?} is not JSON: {e}"))?;
+    let mut pins: Vec<String> = resolution["install"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| {
+            let metadata = &item["metadata"];
+            Some(format!(
+                "{}=={}",
+                metadata["name"].as_str()?,
+                metadata["version"].as_str()?
+            ))
+        })
+        .collect();
+    // Its requirements first, so that torch never sits installed without them.
+    pins.sort_by_key(|pin| pin.to_lowercase().starts_with("torch=="));
+    for pin in &pins {
+        pip_install(&["--no-deps", pin])?;
+    }
+    Ok(())
 }
 
 fn print_exports(env: &Env) {
