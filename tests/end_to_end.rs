@@ -421,3 +421,70 @@ fn an_interrupted_sweep_finishes_its_running_run_and_resumes() {
     assert!(output.status.success());
     assert!(text(&output.stdout).contains("3 completed, 0 failed, 0 pruned, 1 already finished"));
 }
+
+/// Five SGD runs that differ in learning rate, packed four to a worker: one run diverges in
+/// its pack and fails alone; every other run ends with the test error it has unpacked.
+#[test]
+fn packed_runs_match_their_unpacked_twins_and_a_diverging_one_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_with = |pack: usize| {
+        let path = dir.path().join(format!("packed-{pack}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[experiment]\nname = \"packed\"\nseed = 4\n\n[data]\ndataset = \"mnist\"\n\
+                 validation = 0.05\ntrain_limit = 1000\ntest_limit = 200\n\n[model]\n\
+                 hidden = [32]\nlatent = 8\n\n[train]\noptimizer = \"sgd\"\nbatch_size = 100\n\
+                 epochs = 2\n\n[resources]\npack = {pack}\n\n[sweep.parameters]\n\
+                 \"train.learning_rate\" = [0.05, 0.1, 0.2, 1e30, 0.3]\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let (packed, alone) = (spec_with(4), spec_with(1));
+    let listing = text(&hourglass(&["validate", packed.to_str().unwrap()]).stdout);
+    assert!(
+        listing.contains("2 workers, packs of up to 4 runs"),
+        "{listing}"
+    );
+    assert!(listing.contains("worker 1: 4 runs packed: "), "{listing}");
+    assert!(listing.contains("worker 2: 1 run alone: "), "{listing}");
+
+    let test_errors = |spec: &Path, reports: &str| {
+        let reports = dir.path().join(reports);
+        let output = run_sweep(spec, &reports);
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("packed: 4 completed, 1 failed"), "{stdout}");
+        let mut errors = std::collections::BTreeMap::new();
+        for run in run_dirs(&reports.join("packed")) {
+            let result = read_json(&run.join("result.json"));
+            let id = run.file_name().unwrap().to_string_lossy().to_string();
+            let outcome = match result["status"].as_str().unwrap() {
+                "completed" => Ok(result["metrics"]["test_mse"].as_f64().unwrap()),
+                _ => Err(result["error"].as_str().unwrap().to_string()),
+            };
+            errors.insert(id, outcome);
+        }
+        errors
+    };
+    let in_packs = test_errors(&packed, "reports-packed");
+    let one_by_one = test_errors(&alone, "reports-alone");
+    assert_eq!(in_packs.len(), 5);
+    for (id, outcome) in &in_packs {
+        match (outcome, &one_by_one[id]) {
+            (Ok(packed), Ok(alone)) => {
+                assert!(
+                    (packed - alone).abs() <= 1e-6 * alone,
+                    "{id}: {packed} vs {alone}"
+                );
+            }
+            (Err(packed), Err(alone)) => {
+                assert!(packed.starts_with("diverged at epoch 1, step "), "{packed}");
+                assert_eq!(packed, alone);
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+}

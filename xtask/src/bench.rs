@@ -1,7 +1,10 @@
 //! `cargo xtask bench`: training samples/s of hourglass's CPU backends (flex, and tch on the
 //! libtorch of `target/libtorch`) against PyTorch twins of the same models timed in the same
 //! run with the same thread count, and the machine's fp32 GEMM rate, as a text table and as
-//! `reports/bench/index.html`; then the time to build a 500-run report.
+//! `reports/bench/index.html`; then a sweep of 16 small runs trained packed, one by one and by
+//! a PyTorch loop (`sweep.txt`); then the time to build a 500-run report.
+
+mod sweep;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -36,6 +39,10 @@ pub fn run_all() -> Result<(), String> {
         let path = dir.join(file);
         std::fs::write(&path, content).map_err(|e| format!("cannot write {path:?}: {e}"))?;
     }
+    let sweeps = sweep::run_sweeps(&libtorch, &threads)?;
+    println!("{sweeps}");
+    let path = dir.join("sweep.txt");
+    std::fs::write(&path, sweeps).map_err(|e| format!("cannot write {path:?}: {e}"))?;
     eprintln!("xtask: wrote {}", dir.join("index.html").display());
     run(&mut workspace_bench("report", &libtorch))
 }

@@ -172,7 +172,13 @@ fn install_torch(python: &std::path::Path, venv: &std::path::Path) -> Result<(),
     };
     let report = venv.join("torch-resolution.json");
     let torch = format!("torch=={TORCH_VERSION}");
-    pip_install(&["--dry-run", "--quiet", "--report", &report.to_string_lossy(), &torch])?;
+    pip_install(&[
+        "--dry-run",
+        "--quiet",
+        "--report",
+        &report.to_string_lossy(),
+        &torch,
+    ])?;
     let text = std::fs::read_to_string(&report)
         .map_err(|e| format!("cannot read pip's report {report:?}: {e}"))?;
     let resolution: serde_json::Value = serde_json::from_str(&text)

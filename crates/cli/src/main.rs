@@ -2,6 +2,7 @@
 
 mod progress;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -76,15 +77,16 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Train the run whose config.toml is in RUN_DIR (started by `sweep`; one process per run).
+    /// Train the run whose config.toml is in RUN_DIR (started by `sweep`; one process per run),
+    /// or the runs of several RUN_DIRs as one pack.
     #[command(hide = true)]
     Worker {
-        /// The run's folder.
+        /// The run's folder, or the folders of a pack's runs.
         #[arg(required_unless_present = "run_list")]
-        run_dir: Option<PathBuf>,
+        run_dirs: Vec<PathBuf>,
         /// A file of run folders, one per line: the worker trains the one on line
         /// `$SLURM_ARRAY_TASK_ID + 1` (how Slurm array tasks find their run).
-        #[arg(long, conflicts_with = "run_dir")]
+        #[arg(long, conflicts_with = "run_dirs")]
         run_list: Option<PathBuf>,
         /// The device to train on: `cpu`, `cuda:N` or `gpu:N`.
         #[arg(long, default_value = "cpu")]
@@ -122,15 +124,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Datasets => datasets(&cli.datasets),
         Command::Schema { of, out } => schema(of, out.as_deref()),
         Command::Worker {
-            run_dir,
+            run_dirs,
             run_list,
             device,
         } => {
-            let run_dir = match run_list {
-                Some(list) => array_task_run(&list)?,
-                None => run_dir.context("a run folder or --run-list is needed")?,
+            let run_dirs = match run_list {
+                Some(list) => vec![array_task_run(&list)?],
+                None => run_dirs,
             };
-            worker(&run_dir, &device, &cli.datasets)
+            worker(&run_dirs, &device, &cli.datasets)
         }
     }
 }
@@ -172,6 +174,25 @@ fn validate(spec: &Path, datasets: &Path) -> Result<ExitCode> {
     println!();
     for run in &experiment.runs {
         println!("  {}", run.summary());
+    }
+    if experiment.resources.pack > 1 {
+        let packs = hourglass_orchestrator::packs(&experiment);
+        println!(
+            "{} workers, packs of up to {} runs (resources.pack):",
+            packs.len(),
+            experiment.resources.pack
+        );
+        for (number, pack) in packs.iter().enumerate() {
+            let ids: Vec<&str> = pack
+                .iter()
+                .map(|&i| experiment.runs[i].id.as_str())
+                .collect();
+            let what = match pack.len() {
+                1 => "1 run alone".to_string(),
+                runs => format!("{runs} runs packed"),
+            };
+            println!("  worker {}: {what}: {}", number + 1, ids.join(" "));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -365,6 +386,8 @@ const INJECT_PANIC: &str = "HOURGLASS_INJECT_PANIC";
 struct EpochLines {
     /// Panic after the first epoch (see [`INJECT_PANIC`]).
     panic: bool,
+    /// Before each line: the run's id in a pack's log, else nothing.
+    prefix: String,
 }
 
 impl hourglass_train::Progress for EpochLines {
@@ -377,8 +400,8 @@ impl hourglass_train::Progress for EpochLines {
             .map(|v| format!(" val_loss {v:.5}"))
             .unwrap_or_default();
         println!(
-            "epoch {}/{epochs}: train_loss {:.5}{validation} ({:.1} s)",
-            record.epoch, record.train_loss, record.seconds
+            "{}epoch {}/{epochs}: train_loss {:.5}{validation} ({:.1} s)",
+            self.prefix, record.epoch, record.train_loss, record.seconds
         );
     }
 }
@@ -398,51 +421,131 @@ fn array_task_run(list: &Path) -> Result<PathBuf> {
     Ok(PathBuf::from(line))
 }
 
-fn worker(run_dir: &Path, device: &str, datasets: &Path) -> Result<ExitCode> {
+/// Trains the runs of `run_dirs`, one alone or several as a pack, and writes each run's
+/// `result.json` as soon as it ends; fails when a run failed.
+fn worker(run_dirs: &[PathBuf], device: &str, datasets: &Path) -> Result<ExitCode> {
     exit_when_orphaned();
     let device = DeviceName::parse(device)
         .with_context(|| format!("{device:?} is not a device (cpu, cuda:N or gpu:N)"))?;
-    let config_path = run_dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&config_path)
-        .with_context(|| format!("cannot read {}", config_path.display()))?;
-    let config: RunConfig = toml::from_str(&text)
-        .with_context(|| format!("invalid run config {}", config_path.display()))?;
-    let id = RunId::of(&config);
-    let panic = std::env::var(INJECT_PANIC)
-        .is_ok_and(|ids| ids.split(',').any(|injected| injected == id.as_str()));
-    let outcome = hourglass_train::backend::device(config.train.backend, device)
-        .map_err(anyhow::Error::from)
-        .and_then(|device| {
-            hourglass_train::train_run(
-                &config,
-                &registry(datasets)?,
-                run_dir,
-                &device,
-                &mut EpochLines { panic },
-            )
-            .map_err(anyhow::Error::from)
-        });
-    let result = match outcome {
-        Ok(metrics) => RunResult {
-            id,
-            status: RunStatus::Completed,
-            error: None,
-            config,
-            metrics,
-        },
-        Err(error) => RunResult {
-            id,
-            status: RunStatus::Failed,
-            error: Some(format!("{error:#}")),
-            config,
-            metrics: Default::default(),
-        },
+    let configs = run_dirs
+        .iter()
+        .map(|run_dir| {
+            let path = run_dir.join(CONFIG_FILE);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            toml::from_str::<RunConfig>(&text)
+                .with_context(|| format!("invalid run config {}", path.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let injected = std::env::var(INJECT_PANIC).unwrap_or_default();
+    let panics = |config: &RunConfig| {
+        let id = RunId::of(config);
+        injected.split(',').any(|injected| injected == id.as_str())
     };
-    let path = run_dir.join(RESULT_FILE);
-    let json = serde_json::to_vec_pretty(&result).expect("results serialize");
-    write_atomic(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(match result.status {
-        RunStatus::Completed => ExitCode::SUCCESS,
-        RunStatus::Failed | RunStatus::Pruned => ExitCode::FAILURE,
+    let setup = hourglass_train::backend::device(configs[0].train.backend, device)
+        .map_err(anyhow::Error::from)
+        .and_then(|device| Ok((device, registry(datasets)?)));
+    let mut results = Results {
+        run_dirs,
+        configs: &configs,
+        written: Ok(true),
+    };
+    match (setup, &configs[..]) {
+        (Err(error), _) => {
+            for run in 0..configs.len() {
+                results.record(run, Err(anyhow::anyhow!("{error:#}")));
+            }
+        }
+        (Ok((device, registry)), [config]) => {
+            let mut lines = EpochLines {
+                panic: panics(config),
+                prefix: String::new(),
+            };
+            let outcome =
+                hourglass_train::train_run(config, &registry, &run_dirs[0], &device, &mut lines);
+            results.record(0, outcome.map_err(anyhow::Error::from));
+        }
+        (Ok((device, registry)), _) => {
+            let lines = configs
+                .iter()
+                .map(|config| EpochLines {
+                    panic: panics(config),
+                    prefix: format!("{}: ", RunId::of(config)),
+                })
+                .collect();
+            let mut pack = PackResults { results, lines };
+            hourglass_train::train_pack(&configs, &registry, run_dirs, &device, &mut pack);
+            results = pack.results;
+        }
+    }
+    Ok(if results.written? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
+}
+
+/// Writes the `result.json` of each run of a worker as the run ends.
+struct Results<'a> {
+    run_dirs: &'a [PathBuf],
+    configs: &'a [RunConfig],
+    /// Whether every run recorded so far completed, or the first result that could not be
+    /// written.
+    written: Result<bool>,
+}
+
+impl Results<'_> {
+    /// Writes the result of run `run` (by position) atomically.
+    fn record(&mut self, run: usize, outcome: Result<BTreeMap<String, f64>>) {
+        let config = self.configs[run].clone();
+        let id = RunId::of(&config);
+        let result = match outcome {
+            Ok(metrics) => RunResult {
+                id,
+                status: RunStatus::Completed,
+                error: None,
+                config,
+                metrics,
+            },
+            Err(error) => RunResult {
+                id,
+                status: RunStatus::Failed,
+                error: Some(format!("{error:#}")),
+                config,
+                metrics: Default::default(),
+            },
+        };
+        let path = self.run_dirs[run].join(RESULT_FILE);
+        let json = serde_json::to_vec_pretty(&result).expect("results serialize");
+        let written =
+            write_atomic(&path, &json).with_context(|| format!("cannot write {}", path.display()));
+        let completed = result.status == RunStatus::Completed;
+        self.written = match (std::mem::replace(&mut self.written, Ok(true)), written) {
+            (Err(first), _) => Err(first),
+            (Ok(_), Err(error)) => Err(error),
+            (Ok(all), Ok(())) => Ok(all && completed),
+        };
+    }
+}
+
+/// A pack's events: epochs to the log, each run's result to its folder.
+struct PackResults<'a> {
+    results: Results<'a>,
+    /// One per run.
+    lines: Vec<EpochLines>,
+}
+
+impl hourglass_train::PackProgress for PackResults<'_> {
+    fn epoch_ended(&mut self, run: usize, record: &EpochRecord, epochs: usize) {
+        hourglass_train::Progress::epoch_ended(&mut self.lines[run], record, epochs);
+    }
+
+    fn run_finished(
+        &mut self,
+        run: usize,
+        outcome: Result<BTreeMap<String, f64>, hourglass_train::TrainError>,
+    ) {
+        self.results
+            .record(run, outcome.map_err(anyhow::Error::from));
+    }
 }

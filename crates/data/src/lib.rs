@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub use manifest::{Format, Manifest, SeriesFiles, SplitFiles, TableFile};
-pub use noise::Corruption;
+pub use noise::{Corruption, standard_normals};
 pub use split::{Split, Standardization, permutation};
 
 /// What can go wrong when finding or loading data.

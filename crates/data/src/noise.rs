@@ -28,12 +28,9 @@ impl Corruption {
     pub fn apply(&self, inputs: &mut [f32], rng: &mut impl Rng) {
         match self.kind {
             NoiseKind::Gaussian => {
-                for pair in inputs.chunks_mut(2) {
-                    let (a, b) = standard_normal_pair(rng);
-                    pair[0] += self.level * a;
-                    if let Some(second) = pair.get_mut(1) {
-                        *second += self.level * b;
-                    }
+                let noise = standard_normals(inputs.len(), rng);
+                for (value, noise) in inputs.iter_mut().zip(noise) {
+                    *value += self.level * noise;
                 }
             }
             NoiseKind::Masking => {
@@ -59,6 +56,17 @@ impl Corruption {
         self.apply(&mut corrupted, &mut ChaCha8Rng::seed_from_u64(seed));
         corrupted
     }
+}
+
+/// `count` independent N(0, 1) draws from `rng`.
+pub fn standard_normals(count: usize, rng: &mut impl Rng) -> Vec<f32> {
+    let mut values = Vec::with_capacity(count + 1);
+    while values.len() < count {
+        let (a, b) = standard_normal_pair(rng);
+        values.extend([a, b]);
+    }
+    values.truncate(count);
+    values
 }
 
 /// Two independent N(0, 1) draws by the Box–Muller transform (rand 0.9 has no normal

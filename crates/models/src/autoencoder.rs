@@ -1,6 +1,7 @@
 //! The autoencoder of every kind: an MLP or conv encoder and decoder, a deterministic or
 //! Gaussian (variational) code, and the output activation.
 
+use burn::module::{ModuleVisitor, Param};
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -97,7 +98,7 @@ impl AutoencoderConfig {
                 )
             }
         };
-        Autoencoder {
+        let model = Autoencoder {
             encoder,
             decoder,
             latent: self.latent,
@@ -108,7 +109,21 @@ impl AutoencoderConfig {
             },
             output: self.output,
             variational: self.variational,
-        }
+        };
+        model.visit(&mut Materialize);
+        model
+    }
+}
+
+/// Reads every parameter of a module once, in module order. burn draws a parameter's
+/// initial values when it is first read, not when the module is built: without this the draws
+/// would follow the order of first use, and models built one after another from one seeded
+/// generator would take each other's draws.
+struct Materialize;
+
+impl ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
     }
 }
 
@@ -194,6 +209,35 @@ impl Autoencoder {
         }
     }
 
+    /// The MLP encoder and decoder; `None` for conv.
+    pub fn mlps(&self) -> Option<[&Mlp; 2]> {
+        match (&self.encoder, &self.decoder) {
+            (Encoder::Mlp(encoder), Decoder::Mlp(decoder)) => Some([encoder, decoder]),
+            _ => None,
+        }
+    }
+
+    /// This MLP autoencoder with the layers' weights and biases replaced by `encoder`'s and
+    /// `decoder`'s, input side first.
+    ///
+    /// # Panics
+    /// For a conv autoencoder, or when the counts or shapes differ from this model's.
+    pub fn with_mlp_parameters(
+        &self,
+        encoder: Vec<(Tensor<2>, Tensor<1>)>,
+        decoder: Vec<(Tensor<2>, Tensor<1>)>,
+    ) -> Self {
+        let (Encoder::Mlp(old_encoder), Decoder::Mlp(old_decoder)) = (&self.encoder, &self.decoder)
+        else {
+            panic!("with_mlp_parameters needs an MLP autoencoder");
+        };
+        Self {
+            encoder: Encoder::Mlp(old_encoder.with_parameters(encoder)),
+            decoder: Decoder::Mlp(old_decoder.with_parameters(decoder)),
+            ..self.clone()
+        }
+    }
+
     /// Every weight matrix of encoder and decoder (conv kernels flattened), not the biases.
     pub fn weights(&self) -> Vec<Tensor<2>> {
         let mut weights = match &self.encoder {
@@ -217,6 +261,16 @@ impl Autoencoder {
             Encoder::Mlp(mlp) => mlp.forward(input),
             Encoder::Conv(conv) => conv.forward(input),
         }; // [batch, latent] or [batch, 2 latent]
+        self.code_of(encoded)
+    }
+
+    /// The code of the encoder's last layer: split into μ and log σ² for a VAE, activated
+    /// for the other kinds.
+    ///
+    /// # Shapes
+    /// - encoded: `[batch, latent]`, or `[batch, 2 latent]` for a VAE
+    /// - every field of the output: `[batch, latent]`
+    pub(crate) fn code_of(&self, encoded: Tensor<2>) -> Code {
         if self.variational {
             let mean = encoded.clone().narrow(1, 0, self.latent); // [batch, latent]
             let log_var = encoded.narrow(1, self.latent, self.latent); // [batch, latent]
@@ -265,25 +319,34 @@ impl Autoencoder {
         self.decoded(code, decoded)
     }
 
-    /// Encodes and decodes as in training: a VAE decodes a sample
-    /// `z = μ + σ · ε`, ε ~ N(0, I) (the reparameterisation), other kinds their code.
+    /// Encodes and decodes as in training: a VAE decodes a sample `z = μ + σ · ε` (the
+    /// reparameterisation) with the given ε ~ N(0, I), which the caller draws from a stream
+    /// of its own; the other kinds decode their code and ignore `noise`.
     ///
     /// # Shapes
     /// - input: `[batch, input]`
-    pub fn forward_sampled(&self, input: Tensor<2>) -> AutoencoderOutput {
+    /// - noise: `[batch, latent]`
+    pub fn forward_with_noise(
+        &self,
+        input: Tensor<2>,
+        noise: Option<Tensor<2>>,
+    ) -> AutoencoderOutput {
         let code = self.encode(input);
-        let decoded = match &code.log_var {
-            Some(log_var) => {
-                let noise = Tensor::random(
-                    log_var.dims(),
-                    Distribution::Normal(0.0, 1.0),
-                    &log_var.device(),
-                ); // [batch, latent]
+        let decoded = self.sample(&code, noise);
+        self.decoded(code, decoded)
+    }
+
+    /// The code to decode: `μ + σ · ε` for a VAE given ε, else the code's mean.
+    ///
+    /// # Shapes
+    /// - noise and the output: `[batch, latent]`
+    pub(crate) fn sample(&self, code: &Code, noise: Option<Tensor<2>>) -> Tensor<2> {
+        match (&code.log_var, noise) {
+            (Some(log_var), Some(noise)) => {
                 code.mean.clone() + (log_var.clone() * 0.5).exp() * noise
             }
-            None => code.mean.clone(),
-        };
-        self.decoded(code, decoded)
+            _ => code.mean.clone(),
+        }
     }
 
     /// Decodes `count` codes drawn from the prior N(0, I).
@@ -305,7 +368,8 @@ impl Autoencoder {
         }
     }
 
-    fn output_of(&self, logits: Tensor<2>) -> Tensor<2> {
+    /// The reconstruction of the decoder's last layer.
+    pub(crate) fn output_of<const D: usize>(&self, logits: Tensor<D>) -> Tensor<D> {
         match self.output {
             OutputActivation::Sigmoid => activation::sigmoid(logits),
             OutputActivation::Identity => logits,
@@ -327,6 +391,17 @@ pub(crate) fn activate_code(code_activation: CodeActivation, x: Tensor<2>) -> Te
 mod tests {
     use super::*;
     use crate::tests::RNG;
+
+    /// A training forward pass, with ε from burn's generator.
+    fn sampled(model: &Autoencoder, input: Tensor<2>) -> AutoencoderOutput {
+        let [batch, _] = input.dims();
+        let noise = Tensor::random(
+            [batch, model.latent()],
+            Distribution::Normal(0.0, 1.0),
+            &input.device(),
+        );
+        model.forward_with_noise(input, Some(noise))
+    }
 
     fn config(conv: bool, variational: bool) -> AutoencoderConfig {
         AutoencoderConfig {
@@ -350,7 +425,7 @@ mod tests {
             let model = config(conv, variational).init(&device);
             let features = if conv { 64 } else { 6 };
             let input = Tensor::<2>::random([3, features], Distribution::Default, &device);
-            let out = model.forward_sampled(input);
+            let out = sampled(&model, input);
             assert_eq!(out.code.mean.dims(), [3, 2]);
             assert_eq!(out.code.log_var.is_some(), variational);
             assert_eq!(out.reconstruction.dims(), [3, features]);
@@ -361,6 +436,26 @@ mod tests {
         assert_eq!(config(false, false).init(&device).num_params(), 69 + 73);
         // A VAE's last encoder layer is twice as wide: 4*4+4 instead of 4*2+2.
         assert_eq!(config(false, true).init(&device).num_params(), 69 + 73 + 10);
+    }
+
+    #[test]
+    fn a_seed_fixes_the_weights_whatever_is_built_or_read_after() {
+        let _rng = RNG.lock().unwrap();
+        let device = Device::flex();
+        let weights = |model: &Autoencoder| -> Vec<Vec<f32>> {
+            let values = |t: Tensor<2>| t.into_data().try_to_vec().unwrap();
+            model.weights().into_iter().map(values).collect()
+        };
+        device.seed(4);
+        let first = config(false, false).init(&device);
+        device.seed(5);
+        let second = config(false, false).init(&device);
+        device.seed(4);
+        let again = config(false, false).init(&device);
+        // Read in another order than built.
+        let (second, again, first) = (weights(&second), weights(&again), weights(&first));
+        assert_eq!(first, again);
+        assert_ne!(first, second);
     }
 
     #[test]
@@ -390,7 +485,7 @@ mod tests {
         let model = config(false, true).init(&device);
         let input = Tensor::<2>::random([1, 6], Distribution::Default, &device);
         let repeated = input.clone().repeat_dim(0, 4000);
-        let sampled = model.forward_sampled(repeated);
+        let sampled = sampled(&model, repeated);
         let mean: Vec<f32> = sampled
             .code
             .mean

@@ -19,6 +19,21 @@ pub fn reconstruction_loss(
     elementwise_loss(kind, output, target).mean()
 }
 
+/// [`reconstruction_loss`] of each example (its mean over elements).
+///
+/// # Shapes
+/// - target: `[batch, input]`
+/// - output: `[batch]`
+pub fn reconstruction_loss_per_example(
+    kind: Reconstruction,
+    output: &AutoencoderOutput,
+    target: Tensor<2>,
+) -> Tensor<1> {
+    elementwise_loss(kind, output, target)
+        .mean_dim(1)
+        .squeeze_dim::<1>(1)
+}
+
 /// The loss of each element. Binary cross-entropy is computed from the logits with `log σ(z)`
 /// and `log σ(-z)`, which stays finite where a saturated sigmoid would give `log 0`.
 ///

@@ -13,12 +13,14 @@ use crate::penalty;
 /// Penalties are added with their weights on that scale.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Objective {
-    reconstruction: Reconstruction,
-    activation_l1: f64,
-    sparsity: Option<(f64, f64)>,
-    contractive: Option<(f64, usize)>,
+    pub(crate) reconstruction: Reconstruction,
+    pub(crate) activation_l1: f64,
+    /// Target and weight.
+    pub(crate) sparsity: Option<(f64, f64)>,
+    /// Weight and projections.
+    pub(crate) contractive: Option<(f64, usize)>,
     kl: Option<KlPenalty>,
-    weight_l1: f64,
+    pub(crate) weight_l1: f64,
 }
 
 /// The terms of one evaluation of the objective.
@@ -65,18 +67,20 @@ impl Objective {
     }
 
     /// The objective of `model` on a batch: `input` is what the encoder sees (corrupted for
-    /// a denoising run), `target` the clean input.
+    /// a denoising run), `target` the clean input, `noise` a VAE's ε.
     ///
     /// # Shapes
     /// - input, target: `[batch, input]`
+    /// - noise: `[batch, latent]`
     pub fn terms(
         &self,
         model: &Autoencoder,
         input: Tensor<2>,
         target: Tensor<2>,
+        noise: Option<Tensor<2>>,
         epochs_done: f64,
     ) -> ObjectiveTerms {
-        let output = model.forward_sampled(input.clone());
+        let output = model.forward_with_noise(input.clone(), noise);
         let mut terms = self.reconstruction_terms(&output, target, epochs_done);
         let code = &output.code.mean;
         if self.activation_l1 > 0.0 {
@@ -86,8 +90,11 @@ impl Objective {
             terms.total = terms.total + penalty::sparsity_kl(code.clone(), target) * weight;
         }
         if let Some((weight, projections)) = self.contractive {
+            let [_, features] = input.dims();
+            let device = input.device();
+            let directions = |batch| penalty::rademacher(projections * batch, features, &device);
             terms.total = terms.total
-                + penalty::jacobian_penalty(model, input, &output.code, projections) * weight;
+                + penalty::jacobian_penalty(model, input, &output.code, directions) * weight;
         }
         if self.weight_l1 > 0.0
             && let Some(l1) = penalty::weight_l1(model.weights())
@@ -130,20 +137,7 @@ impl Objective {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hourglass_spec::{Catalog, Experiment};
-
-    fn objective(spec_tail: &str) -> Objective {
-        let spec =
-            format!("[experiment]\nname = \"t\"\n\n[data]\ndataset = \"mnist\"\n\n{spec_tail}");
-        let catalog = Catalog {
-            datasets: [("mnist".to_string(), vec![1, 28, 28])].into(),
-            backends: vec![hourglass_spec::Backend::Flex],
-            ..Default::default()
-        };
-        let experiment: Experiment =
-            hourglass_spec::parse(std::path::Path::new("t.toml"), &spec, &catalog).unwrap();
-        Objective::from_config(&experiment.runs[0].config)
-    }
+    use crate::tests::objective;
 
     #[test]
     fn the_kl_weight_rises_linearly_over_the_warm_up() {
@@ -193,10 +187,15 @@ mod tests {
             "[model]\nkind = \"contractive\"\n\n[regularizers]\ncontractive = { weight = 0.5 }\n",
         );
         let scalar = |t: Tensor<1>| t.into_scalar::<f32>();
-        let base = scalar(plain.terms(&model, input.clone(), input.clone(), 0.0).total);
-        let with = contractive.terms(&model, input.clone(), input.clone(), 0.0);
+        let base = scalar(
+            plain
+                .terms(&model, input.clone(), input.clone(), None, 0.0)
+                .total,
+        );
+        let with = contractive.terms(&model, input.clone(), input.clone(), None, 0.0);
         let code = model.encode(input.clone());
-        let penalty = scalar(penalty::jacobian_penalty(&model, input, &code, 1));
+        let directions = |batch| penalty::rademacher(batch, 6, &device);
+        let penalty = scalar(penalty::jacobian_penalty(&model, input, &code, directions));
         assert!((scalar(with.reconstruction) - base).abs() < 1e-6);
         assert!((scalar(with.total) - base - 0.5 * penalty).abs() < 1e-5);
     }

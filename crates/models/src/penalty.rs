@@ -21,8 +21,16 @@ const FINITE_DIFFERENCE_STEP: f64 = 1e-3;
 /// # Shapes
 /// - code: `[batch, latent]`
 pub fn activation_l1(code: Tensor<2>) -> Tensor<1> {
-    let [batch, _] = code.dims();
-    code.abs().sum() / batch as f64
+    activation_l1_per_example(code).mean()
+}
+
+/// [`activation_l1`] of each example.
+///
+/// # Shapes
+/// - code: `[batch, latent]`
+/// - output: `[batch]`
+pub fn activation_l1_per_example(code: Tensor<2>) -> Tensor<1> {
+    code.abs().sum_dim(1).squeeze_dim::<1>(1)
 }
 
 /// The KL sparsity penalty of sigmoid codes: `Σ_j KL(ρ ‖ ρ̂_j)` with `ρ̂_j` the batch mean of
@@ -32,10 +40,23 @@ pub fn activation_l1(code: Tensor<2>) -> Tensor<1> {
 /// # Shapes
 /// - code: `[batch, latent]`, values in (0, 1)
 pub fn sparsity_kl(code: Tensor<2>, target: f64) -> Tensor<1> {
-    let mean = code.mean_dim(0).clamp(1e-6, 1.0 - 1e-6); // [1, latent]
-    let positive = mean.clone().recip().mul_scalar(target).log() * target; // [1, latent]
-    let negative = (mean.neg() + 1.0).recip().mul_scalar(1.0 - target).log() * (1.0 - target);
-    (positive + negative).sum()
+    let target = Tensor::full([1, 1, 1], target, &code.device());
+    sparsity_kl_per_run(code.unsqueeze(), target)
+}
+
+/// [`sparsity_kl`] of each run of a pack, with its own target ρ in (0, 1).
+///
+/// # Shapes
+/// - code: `[runs, batch, latent]`
+/// - target: `[runs, 1, 1]`
+/// - output: `[runs]`
+pub fn sparsity_kl_per_run(code: Tensor<3>, target: Tensor<3>) -> Tensor<1> {
+    let [runs, _, _] = code.dims();
+    let mean = code.mean_dim(1).clamp(1e-6, 1.0 - 1e-6); // [runs, 1, latent]
+    let off_target = target.clone().neg() + 1.0; // 1 - ρ, [runs, 1, 1]
+    let positive = (mean.clone().recip() * target.clone()).log() * target; // [runs, 1, latent]
+    let negative = ((mean.neg() + 1.0).recip() * off_target.clone()).log() * off_target;
+    (positive + negative).sum_dim(2).reshape([runs])
 }
 
 /// KL divergence of the Gaussian posterior N(μ, σ²) from the prior N(0, I), in nats: mean over
@@ -62,6 +83,21 @@ pub fn weight_l1(weights: impl IntoIterator<Item = Tensor<2>>) -> Option<Tensor<
     weights
         .into_iter()
         .map(|w| w.abs().sum())
+        .reduce(|a, b| a + b)
+}
+
+/// [`weight_l1`] of each run of a pack.
+///
+/// # Shapes
+/// - each weight: `[runs, input, output]`
+/// - output: `[runs]`
+pub fn weight_l1_per_run(weights: impl IntoIterator<Item = Tensor<3>>) -> Option<Tensor<1>> {
+    weights
+        .into_iter()
+        .map(|w| {
+            let [runs, _, _] = w.dims();
+            w.abs().sum_dim(2).sum_dim(1).reshape([runs])
+        })
         .reduce(|a, b| a + b)
 }
 
@@ -126,8 +162,9 @@ pub fn rademacher(count: usize, features: usize, device: &Device) -> Tensor<2> {
 
 /// Mean squared Frobenius norm of `model`'s encoder Jacobian (of the code, or a VAE's μ) at
 /// `input`, whose encoding `code` the caller has already computed: exact for a one-layer
-/// encoder (from `code`, no further pass), else estimated with `projections` random
-/// directions per example.
+/// encoder (from `code`, no further pass), else estimated from the random directions that
+/// `directions(batch)` draws (`[K · batch, input]`, as [`contractive_estimate`] takes them);
+/// the caller picks K and the generator.
 ///
 /// # Shapes
 /// - input: `[batch, input]`
@@ -135,7 +172,7 @@ pub fn jacobian_penalty(
     model: &Autoencoder,
     input: Tensor<2>,
     code: &Code,
-    projections: usize,
+    directions: impl FnOnce(usize) -> Tensor<2>,
 ) -> Tensor<1> {
     match model.single_layer_encoder() {
         Some(layer) => {
@@ -153,9 +190,8 @@ pub fn jacobian_penalty(
             )
         }
         None => {
-            let [batch, features] = input.dims();
-            let directions = rademacher(projections * batch, features, &input.device());
-            contractive_estimate(|x| model.encode(x).mean, input, directions)
+            let [batch, _] = input.dims();
+            contractive_estimate(|x| model.encode(x).mean, input, directions(batch))
         }
     }
 }

@@ -33,7 +33,7 @@ use asha::Rungs;
 pub use lock::SweepLock;
 pub use slurm::SLURM_DIR;
 use slurm::{SlurmExecutor, Task};
-use worker::{Ending, Launch, Process, Running};
+use worker::{Ending, Launch, Member, Process, Running};
 
 /// File in a run folder that receives the worker's stdout and stderr.
 pub const WORKER_LOG: &str = "worker.log";
@@ -228,14 +228,12 @@ pub fn run_sweep(
                 match slurm.adoptable(run.id.as_str()) {
                     Some(task) => {
                         progress.run_started(run, index, total);
-                        let run_dir = layout.run_dir(run);
-                        running.push(Running::new(
-                            index,
-                            attempt,
-                            0,
-                            &run_dir,
-                            Process::Slurm(task),
-                        ));
+                        let member = Member::new(index, attempt, &layout.run_dir(run));
+                        running.push(Running {
+                            slot: 0,
+                            process: Process::Slurm(task),
+                            members: vec![member],
+                        });
                     }
                     None => waiting.push_back((index, attempt)),
                 }
@@ -263,28 +261,36 @@ pub fn run_sweep(
         match &mut slurm {
             None => {
                 while let Some((position, slot)) = placeable(experiment, &queue, &running) {
-                    let (index, attempt) =
-                        queue.remove(position).expect("position is in the queue");
-                    let run = &experiment.runs[index];
-                    if attempt == 0 {
-                        progress.run_started(run, index, total);
-                    }
-                    let run_dir = layout.run_dir(run);
+                    let runs: Vec<(&RunSpec, Member)> = take_pack(experiment, &mut queue, position)
+                        .into_iter()
+                        .map(|(index, attempt)| {
+                            let run = &experiment.runs[index];
+                            if attempt == 0 {
+                                progress.run_started(run, index, total);
+                            }
+                            (run, Member::new(index, attempt, &layout.run_dir(run)))
+                        })
+                        .collect();
                     let launch = Launch {
-                        run,
-                        index,
-                        attempt,
+                        runs,
                         slot,
                         device: resources.slots[slot].device,
-                        run_dir: &run_dir,
                         threads,
                     };
                     match worker::start(launch, worker)? {
                         Ok(job) => running.push(job),
-                        Err(ending) => {
-                            let result = worker::record_death(run, &run_dir, &ending, attempt)?;
-                            summary.count(result.status);
-                            progress.run_finished(run, &result);
+                        Err((members, ending)) => {
+                            for member in members {
+                                let run = &experiment.runs[member.index];
+                                let result = worker::record_death(
+                                    run,
+                                    &member.run_dir,
+                                    &ending,
+                                    member.attempt,
+                                )?;
+                                summary.count(result.status);
+                                progress.run_finished(run, &result);
+                            }
                         }
                     }
                 }
@@ -305,13 +311,11 @@ pub fn run_sweep(
                 for ((index, attempt), (task, (_, run_dir))) in
                     batch.into_iter().zip(tasks.into_iter().zip(runs))
                 {
-                    running.push(Running::new(
-                        index,
-                        attempt,
-                        0,
-                        &run_dir,
-                        Process::Slurm(task),
-                    ));
+                    running.push(Running {
+                        slot: 0,
+                        process: Process::Slurm(task),
+                        members: vec![Member::new(index, attempt, &run_dir)],
+                    });
                 }
             }
             Some(_) => {}
@@ -322,56 +326,75 @@ pub fn run_sweep(
         }
         let mut still_running = Vec::with_capacity(running.len());
         for mut job in running {
-            let run = &experiment.runs[job.index];
-            let epochs = run.config.train.epochs;
             let mut pruned = None;
-            for record in job.new_epochs() {
-                progress.epoch_ended(run, &record, epochs);
-                if let Some(rungs) = &mut rungs
-                    && let Some(verdict) = rungs.judge(&record, epochs)
+            for member in job.members.iter_mut().filter(|member| !member.ended) {
+                let run = &experiment.runs[member.index];
+                let epochs = run.config.train.epochs;
+                for record in member.new_epochs() {
+                    progress.epoch_ended(run, &record, epochs);
+                    if let Some(rungs) = &mut rungs
+                        && let Some(verdict) = rungs.judge(&record, epochs)
+                    {
+                        pruned = Some((record, rungs.metric(), verdict));
+                        break;
+                    }
+                }
+                // The runs of a pack end one by one, each with its result, while the worker
+                // trains the others.
+                if pruned.is_none()
+                    && let Some(result) = finished_result(&member.run_dir)
                 {
-                    pruned = Some((record, rungs.metric(), verdict));
-                    break;
+                    member.ended = true;
+                    summary.count(result.status);
+                    progress.run_finished(run, &result);
                 }
             }
-            let result = if let Some((record, metric, verdict)) = pruned {
+            if let Some((record, metric, verdict)) = pruned {
+                // Pruning is refused with packs by the spec: a pruned job has one run.
                 job.stop();
+                let member = &job.members[0];
+                let run = &experiment.runs[member.index];
                 if let Some(slurm) = &slurm {
                     slurm.cancel(&slurm_task(&job).into_iter().collect::<Vec<_>>())?;
                 }
                 // A worker may have finished in the moment before it was stopped.
-                match finished_result(&job.run_dir) {
+                let result = match finished_result(&member.run_dir) {
                     Some(result) => result,
                     None => worker::record_pruned(
                         run,
-                        &job.run_dir,
+                        &member.run_dir,
                         &record,
                         (metric, verdict.value),
                         verdict.reason,
                     )?,
-                }
-            } else {
-                let ending = match (&job.process, &slurm) {
-                    (Process::Slurm(task), Some(slurm)) => slurm
-                        .ending(task, &job.run_dir)
-                        .map(|state| Ending::Slurm(task.clone(), state)),
-                    _ => job.poll(resources.timeout),
                 };
-                let Some(ending) = ending else {
-                    still_running.push(job);
-                    continue;
-                };
-                match finished_result(&job.run_dir) {
+                summary.count(result.status);
+                progress.run_finished(run, &result);
+                continue;
+            }
+            let ending = match (&job.process, &slurm) {
+                (Process::Slurm(task), Some(slurm)) => slurm
+                    .ending(task, &job.members[0].run_dir)
+                    .map(|state| Ending::Slurm(task.clone(), state)),
+                _ => job.poll(resources.timeout),
+            };
+            let Some(ending) = ending else {
+                still_running.push(job);
+                continue;
+            };
+            for member in job.members.iter().filter(|member| !member.ended) {
+                let run = &experiment.runs[member.index];
+                let result = match finished_result(&member.run_dir) {
                     Some(result) => result,
-                    None if job.attempt < resources.retries => {
-                        queue.push_front((job.index, job.attempt + 1));
+                    None if member.attempt < resources.retries => {
+                        queue.push_front((member.index, member.attempt + 1));
                         continue;
                     }
-                    None => worker::record_death(run, &job.run_dir, &ending, job.attempt)?,
-                }
-            };
-            summary.count(result.status);
-            progress.run_finished(run, &result);
+                    None => worker::record_death(run, &member.run_dir, &ending, member.attempt)?,
+                };
+                summary.count(result.status);
+                progress.run_finished(run, &result);
+            }
         }
         running = still_running;
     }
@@ -384,6 +407,48 @@ fn slurm_task(job: &Running) -> Option<&Task> {
         Process::Slurm(task) => Some(task),
         Process::Local { .. } => None,
     }
+}
+
+/// How a fresh sweep of `experiment` packs its runs (`[resources] pack`): the runs of each
+/// worker, by index in the experiment, in the order the workers start. Runs that cannot pack
+/// are alone. A resumed sweep packs the runs it still has to train the same way.
+pub fn packs(experiment: &Experiment) -> Vec<Vec<usize>> {
+    let mut queue: VecDeque<(usize, u32)> = (0..experiment.runs.len()).map(|i| (i, 0)).collect();
+    let mut packs = Vec::new();
+    while !queue.is_empty() {
+        let pack = take_pack(experiment, &mut queue, 0);
+        packs.push(pack.into_iter().map(|(index, _)| index).collect());
+    }
+    packs
+}
+
+/// Takes the queued run at `position` out of the queue, with the queued runs that can train
+/// in one pack with it (the same [`RunConfig::pack_key`](hourglass_spec::RunConfig::pack_key),
+/// up to `resources.pack` in all, in queue order); returns their indices and attempts.
+fn take_pack(
+    experiment: &Experiment,
+    queue: &mut VecDeque<(usize, u32)>,
+    position: usize,
+) -> Vec<(usize, u32)> {
+    let first = queue.remove(position).expect("position is in the queue");
+    let mut pack = vec![first];
+    let Some(key) = experiment.runs[first.0].config.pack_key() else {
+        return pack;
+    };
+    let mut position = 0;
+    while pack.len() < experiment.resources.pack && position < queue.len() {
+        if experiment.runs[queue[position].0]
+            .config
+            .pack_key()
+            .as_ref()
+            == Some(&key)
+        {
+            pack.extend(queue.remove(position));
+        } else {
+            position += 1;
+        }
+    }
+    pack
 }
 
 /// The first queued run that a slot with a free worker can take, with that slot: runs start

@@ -485,3 +485,48 @@ fn successive_halving_prunes_runs_outside_the_best_fraction_of_each_rung() {
     let again = sweep(&experiment, &layout, &worker).unwrap();
     assert_eq!((again.skipped, again.pruned), (6, 4));
 }
+
+#[test]
+fn runs_that_agree_train_in_packs_of_at_most_resources_pack_and_end_one_by_one() {
+    let reports = tempfile::tempdir().unwrap();
+    // Five MLP runs that differ in learning rate pack as 3 + 2; the conv runs train alone.
+    let experiment = parse(
+        "[resources]\npack = 3\n[sweep]\nzip = [[\"train.learning_rate\", \"model.architecture\"]]\n\
+         [sweep.parameters]\n\
+         \"train.learning_rate\" = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]\n\
+         \"model.architecture\" = [\"mlp\", \"mlp\", \"mlp\", \"mlp\", \"mlp\", \"conv\", \"conv\"]\n",
+    );
+    assert_eq!(experiment.runs.len(), 7);
+    let layout = prepare(&experiment, reports.path());
+    // Each worker logs its run folders on one line, then completes them one at a time.
+    let calls = layout.root.join("calls.log");
+    let worker = sh(&format!(
+        "echo \"$*\" >> {calls}; for dir in \"$@\"; do \
+         [ \"$dir\" = --device ] && break; \
+         printf '{{\"id\":\"%s\",\"status\":\"completed\",\"config\":%s,\"metrics\":{{}}}}' \
+         \"$(basename \"$dir\")\" \"$(cat {config_json})\" > \"$dir/result.json\"; done",
+        calls = calls.display(),
+        config_json = layout.root.join("config.json").display(),
+    ));
+    let summary = sweep(&experiment, &layout, &worker).unwrap();
+    assert_eq!(summary.completed, 7);
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    let runs_per_worker: Vec<usize> = calls
+        .lines()
+        .map(|line| line.split(' ').take_while(|arg| *arg != "--device").count())
+        .collect();
+    let planned: Vec<usize> = packs(&experiment).iter().map(Vec::len).collect();
+    assert_eq!(planned, runs_per_worker, "{calls}");
+    let mut sizes = runs_per_worker;
+    sizes.sort_unstable();
+    assert_eq!(sizes, [1, 1, 2, 3], "{calls}");
+    for run in &experiment.runs {
+        assert!(
+            finished_result(&layout.run_dir(run)).is_some(),
+            "{}",
+            run.id.as_str()
+        );
+        // One log, linked into every folder of the pack.
+        assert!(layout.run_dir(run).join(WORKER_LOG).exists());
+    }
+}

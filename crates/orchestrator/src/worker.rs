@@ -20,17 +20,43 @@ use crate::{SweepError, WORKER_LOG, WorkerCommand, io};
 /// Lines of a dead worker's log quoted in its failed result.
 const LOG_TAIL_LINES: usize = 20;
 
-/// A worker process at work on one run.
+/// A worker process at work on one run, or on the runs of a pack.
 pub(crate) struct Running {
+    /// The slot it occupies.
+    pub slot: usize,
+    pub process: Process,
+    /// Its runs: one, or the runs of a pack.
+    pub members: Vec<Member>,
+}
+
+/// A run that a worker trains.
+pub(crate) struct Member {
     /// The run's index in the experiment.
     pub index: usize,
     /// 0 for the first start of the run in this invocation, then one more per retry.
     pub attempt: u32,
-    /// The slot it occupies.
-    pub slot: usize,
     pub run_dir: PathBuf,
-    pub process: Process,
+    /// Whether its result has been taken into account.
+    pub ended: bool,
     metrics: MetricsTail,
+}
+
+impl Member {
+    /// Run `index`'s `attempt`, recording its epochs in `run_dir`.
+    pub fn new(index: usize, attempt: u32, run_dir: &Path) -> Self {
+        Self {
+            index,
+            attempt,
+            run_dir: run_dir.to_path_buf(),
+            ended: false,
+            metrics: MetricsTail::new(run_dir.join(METRICS_FILE)),
+        }
+    }
+
+    /// The epochs the worker recorded for this run since the last call.
+    pub fn new_epochs(&mut self) -> Vec<EpochRecord> {
+        self.metrics.read_new()
+    }
 }
 
 /// What does the work of a run.
@@ -51,18 +77,6 @@ pub(crate) enum Ending {
 }
 
 impl Running {
-    /// A run at work in `process`, recording its epochs in `run_dir`.
-    pub fn new(index: usize, attempt: u32, slot: usize, run_dir: &Path, process: Process) -> Self {
-        Self {
-            index,
-            attempt,
-            slot,
-            run_dir: run_dir.to_path_buf(),
-            process,
-            metrics: MetricsTail::new(run_dir.join(METRICS_FILE)),
-        }
-    }
-
     /// `Some` once a local worker has stopped; a worker past `timeout` is killed first.
     /// Slurm tasks are polled through the executor.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Option<Ending> {
@@ -89,11 +103,6 @@ impl Running {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-
-    /// The epochs the worker recorded since the last call.
-    pub fn new_epochs(&mut self) -> Vec<EpochRecord> {
-        self.metrics.read_new()
     }
 }
 
@@ -140,14 +149,12 @@ impl MetricsTail {
     }
 }
 
-/// How to start one run's worker.
+/// How to start a worker.
 pub(crate) struct Launch<'a> {
-    pub run: &'a RunSpec,
-    pub index: usize,
-    pub attempt: u32,
+    /// Its runs, with their indices, attempts and folders: one, or a pack's.
+    pub runs: Vec<(&'a RunSpec, Member)>,
     pub slot: usize,
     pub device: DeviceName,
-    pub run_dir: &'a Path,
     pub threads: Option<usize>,
 }
 
@@ -161,20 +168,27 @@ pub(crate) fn prepare(run: &RunSpec, run_dir: &Path) -> Result<(), SweepError> {
     write_atomic(&config_path, config.as_bytes()).map_err(io("cannot write", &config_path))
 }
 
-/// Prepares the run's folder and starts `WORKER RUN_DIR --device DEVICE`, with its output in
-/// `worker.log`; a worker that cannot be started is an ending of the run, not of the sweep.
+/// Prepares the runs' folders and starts `WORKER RUN_DIR... --device DEVICE`, with its output
+/// in the `worker.log` of every run (one file, linked into each folder of a pack); a worker
+/// that cannot be started is an ending of its runs, not of the sweep.
 pub(crate) fn start(
     launch: Launch<'_>,
     worker: &WorkerCommand,
-) -> Result<Result<Running, Ending>, SweepError> {
-    let run_dir = launch.run_dir;
-    prepare(launch.run, run_dir)?;
-    let log_path = run_dir.join(WORKER_LOG);
+) -> Result<Result<Running, (Vec<Member>, Ending)>, SweepError> {
+    for (run, member) in &launch.runs {
+        prepare(run, &member.run_dir)?;
+    }
+    let members: Vec<Member> = launch.runs.into_iter().map(|(_, member)| member).collect();
+    let log_path = members[0].run_dir.join(WORKER_LOG);
     let log = File::create(&log_path).map_err(io("cannot create", &log_path))?;
+    for member in &members[1..] {
+        let link = member.run_dir.join(WORKER_LOG);
+        std::fs::hard_link(&log_path, &link).map_err(io("cannot link", &link))?;
+    }
     let mut command = Command::new(&worker.program);
     command
         .args(&worker.args)
-        .arg(run_dir)
+        .args(members.iter().map(|member| &member.run_dir))
         .arg("--device")
         .arg(launch.device.to_string())
         .stdin(Stdio::null())
@@ -190,27 +204,29 @@ pub(crate) fn start(
             .env("OMP_NUM_THREADS", threads.to_string());
     }
     Ok(match command.spawn() {
-        Ok(child) => Ok(Running::new(
-            launch.index,
-            launch.attempt,
-            launch.slot,
-            run_dir,
-            Process::Local {
+        Ok(child) => Ok(Running {
+            slot: launch.slot,
+            process: Process::Local {
                 child,
                 started: Instant::now(),
             },
-        )),
-        Err(e) => Err(Ending::NotStarted(worker.program.clone(), e)),
+            members,
+        }),
+        Err(e) => Err((members, Ending::NotStarted(worker.program.clone(), e))),
     })
 }
 
-/// Removes what an earlier, unfinished attempt left in a run folder before the run starts
-/// again: half-written temporary files of a killed process, and its epoch records.
+/// Removes what an earlier attempt left in a run folder before the run starts again:
+/// half-written temporary files of a killed process, its epoch records and log, and the
+/// failed result of a run trained again.
 fn remove_leftovers(run_dir: &Path) -> Result<(), SweepError> {
     let entries = std::fs::read_dir(run_dir).map_err(io("cannot list", run_dir))?;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if is_temporary(&name.to_string_lossy()) || name == METRICS_FILE {
+        let leftover = [METRICS_FILE, RESULT_FILE, WORKER_LOG]
+            .iter()
+            .any(|file| name == *file);
+        if is_temporary(&name.to_string_lossy()) || leftover {
             std::fs::remove_file(entry.path()).map_err(io("cannot remove", &entry.path()))?;
         }
     }

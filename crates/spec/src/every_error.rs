@@ -401,6 +401,17 @@ fn resources_rs() -> Vec<Case> {
             "resources.threads_per_worker",
             "threads_per_worker = 0\n",
         ),
+        resources("pack of zero runs", "resources.pack", "pack = 0\n"),
+        resources(
+            "pack with the slurm executor",
+            "resources.pack",
+            "executor = \"slurm\"\npack = 4\n",
+        ),
+        resources(
+            "pack with pruning",
+            "resources.pack",
+            "pack = 4\n\n[sweep.pruning]\ngrace_epochs = 1\n",
+        ),
         resources(
             "timeout without a unit",
             "resources.timeout",

@@ -13,6 +13,7 @@ mod catalog;
 mod check;
 mod diagnostic;
 mod json_schema;
+mod pack;
 mod resources;
 pub mod result;
 mod schema;
@@ -26,6 +27,7 @@ use std::path::Path;
 pub use catalog::{Catalog, Labels};
 pub use diagnostic::{Diagnostic, SpecError};
 pub use json_schema::{json_schema, schema_text};
+pub use pack::PackKey;
 pub use resources::{DeviceName, Executor, Pruning, Resources, Slot, Slurm};
 pub use schema::{
     Activation, Architecture, Backend, CodeActivation, ContractivePenalty, DataSection,
@@ -111,6 +113,17 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             .map_err(|mut pruning_problems| problems.append(&mut pruning_problems))
             .ok()
     });
+    if let (Some(_), Some(pack)) = (&pruning, &file.resources.pack)
+        && *pack.get_ref() > 1
+    {
+        problems.push(
+            Diagnostic::new("resources.pack", "cannot be used with [sweep.pruning]")
+                .with_hint(
+                    "a packed run is not stopped alone yet: remove `pack` or [sweep.pruning]",
+                )
+                .at(Some(pack.span())),
+        );
+    }
     let base = run_table(source);
     let (axes, combinations, axis_spans) = match sweep_axes(&file, &base) {
         Ok(expansion) => expansion,

@@ -25,6 +25,9 @@ pub struct Resources {
     pub retries: u32,
     /// Where the workers run.
     pub executor: Executor,
+    /// Runs trained together as one packed model, at most (1: each alone); see
+    /// [`RunConfig::pack_key`](crate::RunConfig::pack_key) for which runs pack.
+    pub pack: usize,
 }
 
 impl Default for Resources {
@@ -35,6 +38,7 @@ impl Default for Resources {
             timeout: None,
             retries: 0,
             executor: Executor::Local,
+            pack: 1,
         }
     }
 }
@@ -244,6 +248,7 @@ pub(crate) fn check_resources(section: &ResourcesSection) -> Result<Resources, V
         "resources.threads_per_worker",
         &section.threads_per_worker,
     );
+    let pack = at_least_one(&mut problems, "resources.pack", &section.pack);
     let timeout = section.timeout.as_ref().and_then(|text| {
         let parsed = parse_duration(text.get_ref());
         if parsed.is_none() {
@@ -283,6 +288,11 @@ pub(crate) fn check_resources(section: &ResourcesSection) -> Result<Resources, V
                     "resources.timeout",
                     section.timeout.as_ref().map(|t| Some(t.span())),
                     "Slurm ends runs at `resources.slurm.time_limit`",
+                ),
+                (
+                    "resources.pack",
+                    section.pack.as_ref().map(|p| Some(p.span())),
+                    "each Slurm array task trains one run; remove `pack`",
                 ),
             ];
             for (key, span, hint) in local_only {
@@ -348,6 +358,7 @@ pub(crate) fn check_resources(section: &ResourcesSection) -> Result<Resources, V
             timeout,
             retries: section.retries,
             executor,
+            pack: pack.unwrap_or(1),
         })
     } else {
         Err(problems)

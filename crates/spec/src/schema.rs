@@ -58,6 +58,11 @@ pub(crate) struct ResourcesSection {
     /// Restarts of a run whose worker died or timed out without recording a result.
     #[serde(default)]
     pub retries: u32,
+    /// Runs trained together by one worker as one packed model, at most: runs of the same
+    /// data, shapes, loss, optimizer, batch size, epochs and backend (MLP, not contractive).
+    /// Default 1: every run alone.
+    #[schemars(with = "Option<usize>")]
+    pub pack: Option<Spanned<usize>>,
     /// `[[resources.slots]]`: devices and their backends; by default the CPU with `workers`.
     pub slots: Option<Vec<SlotSection>>,
     /// Where the workers run: `local` processes (default) or tasks of a Slurm job array.

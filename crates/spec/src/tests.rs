@@ -533,7 +533,7 @@ fn a_random_sweep_draws_its_samples_and_checks_each_draw() {
 #[test]
 fn resources_are_read_and_checked() {
     let experiment = parse_str(&format!(
-        "{MINIMAL}\n[resources]\nworkers = 2\nthreads_per_worker = 1\ntimeout = \"1.5m\"\nretries = 2\n"
+        "{MINIMAL}\n[resources]\nworkers = 2\nthreads_per_worker = 1\ntimeout = \"1.5m\"\nretries = 2\npack = 8\n"
     ))
     .unwrap();
     assert_eq!(
@@ -544,6 +544,7 @@ fn resources_are_read_and_checked() {
             timeout: Some(std::time::Duration::from_secs(90)),
             retries: 2,
             executor: Executor::Local,
+            pack: 8,
         }
     );
     assert_eq!(parse_str(MINIMAL).unwrap().resources, Resources::default());

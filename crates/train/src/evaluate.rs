@@ -2,9 +2,11 @@
 //! objective, code statistics, the encoder's Jacobian and denoising quality.
 
 use burn::prelude::*;
-use hourglass_data::{Corruption, Split};
+use hourglass_data::{Corruption, Split, standard_normals};
 use hourglass_metrics::{mean_ssim, psnr_db};
 use hourglass_models::{Autoencoder, Objective, penalty, squared_error_sum};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use crate::batch;
 
@@ -16,8 +18,8 @@ const EVAL_BATCH: usize = 1000;
 /// standard deviation (at most √(2/4) per example) falls well below 1 %.
 const JACOBIAN_PROJECTIONS: usize = 4;
 
-/// Seed of the corruption of evaluation inputs: the same for every run, so that runs are
-/// compared on the same noisy inputs.
+/// Seed of the random draws of evaluation (corrupted inputs, a VAE's ε, random directions):
+/// the same for every run, so that runs are compared on the same draws.
 const EVALUATION_NOISE_SEED: u64 = 0x6e6f_6973_6500;
 
 /// A VAE unit is active when the variance of its posterior mean over the data exceeds this
@@ -87,7 +89,7 @@ pub(crate) fn evaluate(
     let mut kl_sum = 0.0f64;
     let mut sums = vec![0.0f64; latent];
     let mut squares = vec![0.0f64; latent];
-    for chunk in chunks(split) {
+    for (index, chunk) in chunks(split).into_iter().enumerate() {
         let count = chunk.len() as f64;
         let input = batch::inputs(split, &chunk, device); // [chunk, features]
         let output = model.forward(input.clone());
@@ -108,7 +110,9 @@ pub(crate) fn evaluate(
             }
         }
         if model.is_variational() {
-            let sampled = model.forward_sampled(input.clone());
+            let noise = evaluation_noise(index, |rng| standard_normals(chunk.len() * latent, rng));
+            let noise = batch::tensor(noise, latent, device); // [chunk, latent]
+            let sampled = model.forward_with_noise(input.clone(), Some(noise));
             let terms = objective.reconstruction_terms(&sampled, input, 0.0);
             let kl = f64::from(terms.kl.expect("a VAE has a KL term").into_scalar::<f32>());
             let reconstruction = f64::from(terms.reconstruction.into_scalar::<f32>());
@@ -139,11 +143,20 @@ pub(crate) fn evaluate(
 /// (`√ mean ‖J_f(x)‖²_F`): exact for one-layer encoders, estimated for deeper ones.
 pub(crate) fn jacobian_frobenius(model: &Autoencoder, split: &Split, device: &Device) -> f64 {
     let mut total = 0.0f64;
-    for chunk in chunks(split) {
+    let features = split.features();
+    for (index, chunk) in chunks(split).into_iter().enumerate() {
         let input = batch::inputs(split, &chunk, device);
         let code = model.encode(input.clone());
-        let mean: f32 =
-            penalty::jacobian_penalty(model, input, &code, JACOBIAN_PROJECTIONS).into_scalar();
+        let directions = |batch| {
+            let signs = evaluation_noise(index, |rng| {
+                let count = JACOBIAN_PROJECTIONS * batch * features;
+                (0..count)
+                    .map(|_| if rng.random() { 1.0 } else { -1.0 })
+                    .collect()
+            });
+            batch::tensor(signs, features, device) // [K · batch, features]
+        };
+        let mean: f32 = penalty::jacobian_penalty(model, input, &code, directions).into_scalar();
         total += f64::from(mean) * chunk.len() as f64;
     }
     (total / split.len() as f64).sqrt()
@@ -219,6 +232,15 @@ pub(crate) fn codes(model: &Autoencoder, split: &Split, device: &Device) -> Vec<
         codes.extend(code.into_data().iter::<f32>());
     }
     codes
+}
+
+/// Random values for evaluation batch `index`, drawn by `draw` from a stream of
+/// [`EVALUATION_NOISE_SEED`]: a measure that samples (a VAE's ELBO, the Jacobian estimate of
+/// a deep encoder) sees the same draws in every run, whether trained alone or in a pack.
+fn evaluation_noise(index: usize, draw: impl FnOnce(&mut ChaCha8Rng) -> Vec<f32>) -> Vec<f32> {
+    draw(&mut ChaCha8Rng::seed_from_u64(
+        EVALUATION_NOISE_SEED ^ index as u64,
+    ))
 }
 
 /// The indices of `split` in evaluation batches.

@@ -13,27 +13,25 @@ mod evaluate;
 mod images;
 mod latent;
 mod optimizer;
+mod pack;
+mod run;
 mod splits;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use hourglass_data::{Corruption, DataError, Registry, Split, permutation};
-use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
-use hourglass_spec::result::{
-    CODES_FILE, EpochRecord, LATENT_FILE, METRICS_FILE, ROC_FILE, metric, write_atomic,
-};
-use hourglass_spec::{CodeActivation, ModelKind, RunConfig, SparsityPenalty, Task};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use splits::{Normal, Splits, load_splits};
+use hourglass_data::{Corruption, DataError, Registry, Split};
+use hourglass_models::{Autoencoder, Objective};
+use hourglass_spec::result::{EpochRecord, LATENT_FILE, ROC_FILE, metric, write_atomic};
+use hourglass_spec::{CodeActivation, RunConfig, SparsityPenalty, Task};
+use run::Run;
+use splits::{Normal, Splits};
 
 pub use evaluate::Evaluation;
+pub use pack::{PackProgress, train_pack};
 
 /// File names of the image grids a run writes for image data.
 pub mod artifact {
@@ -66,6 +64,12 @@ pub enum TrainError {
         /// The offending value.
         loss: f32,
     },
+    /// The run was given to a pack whose first run it cannot train with (their
+    /// [`RunConfig::pack_key`]s differ, or the first run trains alone).
+    #[error(
+        "cannot be trained in this pack: its data, shapes, loss, optimizer, batch size, epochs or backend differ from the first run's, or the first run cannot be packed"
+    )]
+    Unpackable,
     /// A run file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -122,134 +126,55 @@ fn train_on_this_thread(
     device: &Device,
     progress: &mut dyn Progress,
 ) -> Result<BTreeMap<String, f64>, TrainError> {
-    let splits = load_splits(config, registry)?;
+    let mut run = Run::open(config, registry, run_dir)?;
     let eval_device = device.clone().inner();
     let device = device.clone().autodiff();
     device.seed(config.seed);
-
-    let metrics_path = run_dir.join(METRICS_FILE);
-    let write_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| TrainError::Write { path, source }
-    };
-    let mut metrics_file =
-        BufWriter::new(File::create(&metrics_path).map_err(write_error(&metrics_path))?);
-
-    let features = splits.train.features();
-    // The weights are drawn on flex whatever the backend, so one seed starts a run from the
-    // same model on every backend.
-    let init_device = Device::flex().autodiff();
-    if init_device != device {
-        init_device.seed(config.seed);
-    }
-    let mut model = AutoencoderConfig::from_spec(&config.model, &splits.train.shape)
-        .init(&init_device)
-        .to_device(&device);
-    let objective = Objective::from_config(config);
+    let mut model = run.init_model(&device);
     let mut optimizer = optimizer::build(config);
-    let learning_rate = config.train.learning_rate;
-    let batch_size = config.train.batch_size;
-    // Denoising runs see corrupted inputs, drawn from their own stream of the run's seed.
-    let corruption = config
-        .noise
-        .as_ref()
-        .filter(|_| config.model.is(ModelKind::Denoising))
-        .map(Corruption::new);
-    let mut noise_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x006e_6f69_7365);
+    let features = run.splits.train.features();
+    let latent = config.model.latent;
+    let (learning_rate, batch_size) = (config.train.learning_rate, config.train.batch_size);
 
     let started = Instant::now();
     let mut stepping_seconds = 0.0;
-    let mut samples = 0usize;
-    let epochs = config.train.epochs;
-    let mut validation_losses = Vec::new();
-    let mut epochs_run = 0;
-    for epoch in 1..=epochs {
-        let order = permutation(splits.train.len(), epoch_seed(config.seed, epoch));
+    for epoch in 1..=config.train.epochs {
+        let order = run.order(epoch);
         let steps_per_epoch = order.len().div_ceil(batch_size);
         let epoch_started = Instant::now();
-        let mut loss_sum = 0.0f64;
-        let mut steps = 0usize;
         for (step, indices) in order.chunks(batch_size).enumerate() {
-            let clean = batch::rows(&splits.train, indices);
-            let noisy = corruption.as_ref().map(|corruption| {
-                let mut noisy = clean.clone();
-                corruption.apply(&mut noisy, &mut noise_rng);
-                batch::tensor(noisy, features, &device)
-            });
-            let target = batch::tensor(clean, features, &device); // [batch, features]
-            // Without noise the encoder sees the target itself: one tensor, no second copy.
-            let input = noisy.unwrap_or_else(|| target.clone()); // [batch, features]
-            let epochs_done = (epoch - 1) as f64 + step as f64 / steps_per_epoch as f64;
-            let loss = objective.terms(&model, input, target, epochs_done).total;
-            let value: f32 = loss.clone().into_scalar();
-            if !value.is_finite() {
-                return Err(TrainError::Diverged {
-                    epoch,
-                    step: step + 1,
-                    loss: value,
-                });
-            }
+            let batch = run.batch(indices);
+            let target = batch::tensor(batch.clean, features, &device); // [batch, features]
+            // Without corruption the encoder sees the target itself: one tensor, no copy.
+            let input = batch.corrupted.map_or_else(
+                || target.clone(),
+                |corrupted| batch::tensor(corrupted, features, &device),
+            ); // [batch, features]
+            let noise = batch
+                .noise
+                .map(|noise| batch::tensor(noise, latent, &device));
+            let done = run::epochs_done(epoch, step, steps_per_epoch);
+            let loss = run
+                .objective
+                .terms(&model, input, target, noise, done)
+                .total;
+            run.record_step(loss.clone().into_scalar(), epoch, step + 1, indices.len())?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(learning_rate, model, grads);
-            loss_sum += f64::from(value);
-            steps += 1;
-            samples += indices.len();
         }
         stepping_seconds += epoch_started.elapsed().as_secs_f64();
-
-        let validation = (!splits.validation.is_empty()).then(|| {
-            evaluate::evaluate(&model.valid(), &objective, &splits.validation, &eval_device)
-        });
-        let record = EpochRecord {
-            epoch,
-            train_loss: loss_sum / steps.max(1) as f64,
-            val_loss: validation.as_ref().map(|v| v.loss),
-            val_mse: validation.as_ref().map(|v| v.mse),
-            seconds: started.elapsed().as_secs_f64(),
-        };
-        let line = serde_json::to_string(&record).expect("epoch records serialize");
-        writeln!(metrics_file, "{line}")
-            .and_then(|()| metrics_file.flush())
-            .map_err(write_error(&metrics_path))?;
-        progress.epoch_ended(&record, epochs);
-        epochs_run = epoch;
-        if let (Some(rule), Some(loss)) = (&config.train.early_stopping, record.val_loss) {
-            validation_losses.push(loss);
-            if rule.should_stop(&validation_losses) {
-                break;
-            }
+        let seconds = started.elapsed().as_secs_f64();
+        if run.end_epoch(epoch, &model.valid(), seconds, &eval_device, progress)? {
+            break;
         }
     }
     let train_seconds = started.elapsed().as_secs_f64();
-
-    let model = model.valid();
-    let mut metrics = test_metrics(config, &model, &objective, &splits, run_dir, &eval_device)?;
-    metrics.extend([
-        (metric::TRAIN_SECONDS, train_seconds),
-        (
-            metric::SAMPLES_PER_SECOND,
-            samples as f64 / stepping_seconds.max(1e-9),
-        ),
-        (metric::EPOCHS_RUN, epochs_run as f64),
-        (metric::PARAMETERS, model.num_params() as f64),
-    ]);
-    if let Some(image) = image_size(&splits.test) {
-        let generation = config.evaluate.has(Task::Generation);
-        write_images(&model, &splits, image, generation, run_dir, &eval_device)
-            .map_err(|(path, source)| TrainError::Write { path, source })?;
-    }
-    write_file(
-        &run_dir.join(CODES_FILE),
-        &codes_csv(&model, &splits.test, &eval_device),
-    )?;
-    // A measure undefined for this run (the AUROC of a test split without anomalies, the PSNR
-    // of a perfect reconstruction) is left out: JSON has no NaN or infinity, and `result.json`
-    // must parse.
-    Ok(metrics
-        .into_iter()
-        .filter(|(_, value)| value.is_finite())
-        .map(|(name, value)| (name.to_string(), value))
-        .collect())
+    run.finish(
+        &model.valid(),
+        train_seconds,
+        stepping_seconds,
+        &eval_device,
+    )
 }
 
 /// Height and width of single-channel images.
@@ -441,9 +366,4 @@ fn code_gaussian(model: &Autoencoder, split: &Split, device: &Device) -> (Tensor
     let mean = codes.clone().mean_dim(0); // [1, latent]
     let std = (codes - mean.clone()).square().mean_dim(0).sqrt(); // [1, latent]
     (mean, std)
-}
-
-/// The shuffling seed of one epoch, decorrelated from the run seed and the other epochs.
-fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }

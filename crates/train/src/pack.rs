@@ -1,0 +1,387 @@
+//! Trains several runs as one [`PackedAutoencoder`]: one batched matrix product per layer
+//! does the work of one small product per run.
+//!
+//! Each run keeps everything that makes it itself: its weights drawn from its seed, its own
+//! data order, corruption and ε streams, its own optimizer state and learning rate, its
+//! `metrics.jsonl`, early stopping and result. The step minimises the sum of the runs' losses,
+//! whose gradient with respect to each run's weights is that run's own. A run that diverges,
+//! stops early or cannot load its data leaves the pack and the others go on.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use hourglass_data::Registry;
+use hourglass_models::{PackedAutoencoder, PackedObjective};
+use hourglass_spec::result::EpochRecord;
+use hourglass_spec::{Optimizer, RunConfig};
+
+use crate::run::{self, Batch, Run};
+use crate::{Progress, TrainError, on_a_thread_pool};
+
+/// Receives the events of a pack's runs, each named by its position in the pack.
+pub trait PackProgress: Send {
+    /// Run `run` recorded an epoch.
+    fn epoch_ended(&mut self, _run: usize, _record: &EpochRecord, _epochs: usize) {}
+    /// Run `run` ended, with its final metrics or why it failed; called once per run, as
+    /// soon as the run ends.
+    fn run_finished(&mut self, run: usize, outcome: Result<BTreeMap<String, f64>, TrainError>);
+}
+
+/// Trains the runs `configs`, whose folders are `run_dirs`, as one pack on `device`, on a
+/// thread pool as [`crate::train_run`] does. Every run ends through
+/// `progress.run_finished`; runs whose [`RunConfig::pack_key`]s differ from the first run's
+/// fail without training.
+pub fn train_pack(
+    configs: &[RunConfig],
+    registry: &Registry,
+    run_dirs: &[PathBuf],
+    device: &Device,
+    progress: &mut dyn PackProgress,
+) {
+    on_a_thread_pool(|| train_on_this_thread(configs, registry, run_dirs, device, progress));
+}
+
+/// A run of the pack with its position among the runs given to [`train_pack`].
+struct Member<'a> {
+    position: usize,
+    run: Run<'a>,
+    /// The run's order of the training examples in the current epoch.
+    order: Vec<usize>,
+}
+
+/// What makes a run leave the pack.
+enum Leaving {
+    /// It finished its epochs or stopped early: it is evaluated and its metrics recorded.
+    Finished,
+    /// It failed.
+    Failed(TrainError),
+}
+
+/// The runs being trained together, with their packed model, objective and optimizer, all
+/// in the same run order.
+struct Pack<'a> {
+    members: Vec<Member<'a>>,
+    model: PackedAutoencoder,
+    objective: PackedObjective,
+    optimizer: PackedOptimizer,
+}
+
+/// Time spent by the pack, which each run reports as its own.
+struct Clock {
+    started: Instant,
+    stepping_seconds: f64,
+}
+
+fn train_on_this_thread(
+    configs: &[RunConfig],
+    registry: &Registry,
+    run_dirs: &[PathBuf],
+    device: &Device,
+    progress: &mut dyn PackProgress,
+) {
+    let key = configs.first().and_then(RunConfig::pack_key);
+    let mut members = Vec::new();
+    for (position, (config, run_dir)) in configs.iter().zip(run_dirs).enumerate() {
+        if key.is_none() || config.pack_key() != key {
+            progress.run_finished(position, Err(TrainError::Unpackable));
+            continue;
+        }
+        match Run::open(config, registry, run_dir) {
+            Ok(run) => members.push(Member {
+                position,
+                run,
+                order: Vec::new(),
+            }),
+            Err(error) => progress.run_finished(position, Err(error)),
+        }
+    }
+    let Some(first) = members.first().map(|m| m.run.config) else {
+        return;
+    };
+    let eval_device = device.clone().inner();
+    let device = device.clone().autodiff();
+    let models: Vec<_> = members.iter().map(|m| m.run.init_model(&device)).collect();
+    let model = PackedAutoencoder::pack(&models)
+        .expect("pack keys admit MLPs only")
+        .map_parameters(|_, parameter| parameter.inner().autodiff().require_grad());
+    let objectives = members.iter().map(|m| m.run.objective.clone()).collect();
+    let objective = PackedObjective::new(objectives).expect("pack keys admit these objectives");
+    let configs: Vec<&RunConfig> = members.iter().map(|m| m.run.config).collect();
+    let optimizer = PackedOptimizer::new(&configs, &model, &eval_device);
+    let features = members[0].run.splits.train.features();
+    let mut pack = Pack {
+        members,
+        model,
+        objective,
+        optimizer,
+    };
+
+    let (batch_size, epochs, latent) = (
+        first.train.batch_size,
+        first.train.epochs,
+        first.model.latent,
+    );
+    let mut clock = Clock {
+        started: Instant::now(),
+        stepping_seconds: 0.0,
+    };
+    for epoch in 1..=epochs {
+        for member in &mut pack.members {
+            member.order = member.run.order(epoch);
+        }
+        let examples = pack.members[0].order.len();
+        let steps_per_epoch = examples.div_ceil(batch_size);
+        let epoch_started = Instant::now();
+        for step in 0..steps_per_epoch {
+            let range = step * batch_size..((step + 1) * batch_size).min(examples);
+            let rows = range.len();
+            let batches: Vec<Batch> = pack
+                .members
+                .iter_mut()
+                .map(|member| member.run.batch(&member.order[range.clone()]))
+                .collect();
+            let stacked = |values: Vec<f32>, width: usize| {
+                let shape = [batches.len(), rows, width];
+                Tensor::<3>::from_data(TensorData::new(values, shape), &device)
+            };
+            let clean = batches.iter().flat_map(|b| b.clean.iter().copied());
+            let target = stacked(clean.collect(), features); // [runs, rows, features]
+            let input = if batches.iter().any(|b| b.corrupted.is_some()) {
+                let seen = batches
+                    .iter()
+                    .flat_map(|b| b.corrupted.as_ref().unwrap_or(&b.clean).iter().copied());
+                stacked(seen.collect(), features)
+            } else {
+                target.clone()
+            }; // [runs, rows, features]
+            let noise = batches[0].noise.is_some().then(|| {
+                let noise = batches
+                    .iter()
+                    .flat_map(|b| b.noise.iter().flatten().copied());
+                stacked(noise.collect(), latent) // [runs, rows, latent]
+            });
+            let done = run::epochs_done(epoch, step, steps_per_epoch);
+            let losses = pack
+                .objective
+                .terms(&pack.model, input, target, noise, done)
+                .total;
+            let values: Vec<f32> = losses.clone().into_data().try_to_vec().expect("f32 losses");
+            let grads = losses.sum().backward();
+            pack.model = pack.optimizer.step(&pack.model, &grads);
+            let leaving = pack
+                .members
+                .iter_mut()
+                .zip(&values)
+                .enumerate()
+                .filter_map(|(index, (member, &loss))| {
+                    let recorded = member.run.record_step(loss, epoch, step + 1, rows);
+                    recorded.err().map(|error| (index, Leaving::Failed(error)))
+                })
+                .collect();
+            // A diverged run's weights are its own: the others' are as if it had not been there.
+            pack.leave(leaving, &clock, &eval_device, progress);
+            if pack.members.is_empty() {
+                return;
+            }
+        }
+        clock.stepping_seconds += epoch_started.elapsed().as_secs_f64();
+        let seconds = clock.started.elapsed().as_secs_f64();
+        let mut leaving = Vec::new();
+        for (index, (member, trained)) in
+            pack.members.iter_mut().zip(pack.model.unpack()).enumerate()
+        {
+            let mut run_progress = RunProgress {
+                progress: &mut *progress,
+                run: member.position,
+            };
+            let ended = member.run.end_epoch(
+                epoch,
+                &trained.valid(),
+                seconds,
+                &eval_device,
+                &mut run_progress,
+            );
+            match ended {
+                Ok(false) if epoch < epochs => {}
+                Ok(_) => leaving.push((index, Leaving::Finished)),
+                Err(error) => leaving.push((index, Leaving::Failed(error))),
+            }
+        }
+        pack.leave(leaving, &clock, &eval_device, progress);
+        if pack.members.is_empty() {
+            return;
+        }
+    }
+}
+
+impl Pack<'_> {
+    /// Takes the `leaving` runs (by index in the pack, ascending) out of the pack, finishing
+    /// or failing each, and shrinks the model, objective and optimizer to the runs that stay.
+    fn leave(
+        &mut self,
+        leaving: Vec<(usize, Leaving)>,
+        clock: &Clock,
+        eval_device: &Device,
+        progress: &mut dyn PackProgress,
+    ) {
+        if leaving.is_empty() {
+            return;
+        }
+        let staying: Vec<usize> = (0..self.members.len())
+            .filter(|index| leaving.iter().all(|(leaving, _)| leaving != index))
+            .collect();
+        let mut trained = self.model.unpack();
+        // From the back, so that the indices still to come stay valid.
+        for (index, reason) in leaving.into_iter().rev() {
+            let member = self.members.remove(index);
+            let trained = trained.remove(index).valid();
+            let outcome = match reason {
+                Leaving::Finished => {
+                    let seconds = clock.started.elapsed().as_secs_f64();
+                    member
+                        .run
+                        .finish(&trained, seconds, clock.stepping_seconds, eval_device)
+                }
+                Leaving::Failed(error) => Err(error),
+            };
+            progress.run_finished(member.position, outcome);
+        }
+        if staying.is_empty() {
+            return;
+        }
+        let indices: Vec<i64> = staying.iter().map(|&i| i as i64).collect();
+        let indices =
+            Tensor::<1, Int>::from_data(TensorData::new(indices, [staying.len()]), eval_device);
+        self.model = self.model.map_parameters(|_, parameter| {
+            parameter
+                .inner()
+                .select(0, indices.clone())
+                .autodiff()
+                .require_grad()
+        });
+        self.objective = self.objective.select(&staying);
+        self.optimizer.select(&indices);
+    }
+}
+
+/// The [`Progress`] of one run of a pack.
+struct RunProgress<'p> {
+    progress: &'p mut dyn PackProgress,
+    run: usize,
+}
+
+impl Progress for RunProgress<'_> {
+    fn epoch_ended(&mut self, record: &EpochRecord, epochs: usize) {
+        self.progress.epoch_ended(self.run, record, epochs);
+    }
+}
+
+/// The optimizer of every run of a pack: each run's Adam or SGD with its own learning rate,
+/// weight decay and momentum, computed as burn's `Adam` and `Sgd` compute them for one run
+/// (see `optimizer.rs` for the settings), on the packed parameters.
+struct PackedOptimizer {
+    kind: Optimizer,
+    /// `[runs, 1, 1]`
+    learning_rate: Tensor<3>,
+    /// The coupled L2 penalty, `[runs, 1, 1]`; `None` when no run has one.
+    weight_decay: Option<Tensor<3>>,
+    /// SGD's momentum, 0 for runs without, `[runs, 1, 1]`.
+    momentum: Tensor<3>,
+    /// Per parameter: Adam's first and second moments, or SGD's velocity and an unused zero.
+    state: Vec<[Tensor<3>; 2]>,
+    /// Steps taken.
+    time: i32,
+}
+
+/// Adam's settings (burn's defaults but ε, which follows PyTorch's as `optimizer.rs` does).
+const ADAM_BETA_1: f32 = 0.9;
+const ADAM_BETA_2: f32 = 0.999;
+const ADAM_EPSILON: f32 = 1e-8;
+
+impl PackedOptimizer {
+    /// The optimizer of runs `configs` (all with one kind of optimizer) for `model`, with its
+    /// state on `device` (the training device's inner one).
+    fn new(configs: &[&RunConfig], model: &PackedAutoencoder, device: &Device) -> Self {
+        let per_run = |value: &dyn Fn(&RunConfig) -> f64| {
+            let values: Vec<f32> = configs.iter().map(|c| value(c) as f32).collect();
+            Tensor::<3>::from_data(TensorData::new(values, [configs.len(), 1, 1]), device)
+        };
+        let state = model
+            .parameters()
+            .iter()
+            .map(|parameter| {
+                let zeros = Tensor::<3>::zeros(parameter.dims(), device);
+                [zeros.clone(), zeros]
+            })
+            .collect();
+        Self {
+            kind: configs[0].train.optimizer,
+            learning_rate: per_run(&|c| c.train.learning_rate),
+            weight_decay: configs
+                .iter()
+                .any(|c| c.regularizers.weight_decay > 0.0)
+                .then(|| per_run(&|c| c.regularizers.weight_decay)),
+            momentum: per_run(&|c| c.train.momentum.unwrap_or(0.0)),
+            state,
+            time: 0,
+        }
+    }
+
+    /// `model` after one step along the gradients in `grads`.
+    fn step(
+        &mut self,
+        model: &PackedAutoencoder,
+        grads: &burn::tensor::Gradients,
+    ) -> PackedAutoencoder {
+        self.time += 1;
+        let time = self.time;
+        model.map_parameters(|index, parameter| {
+            let mut grad = parameter
+                .grad(grads)
+                .expect("every parameter is in the loss");
+            let value = parameter.inner();
+            if let Some(decay) = &self.weight_decay {
+                grad = value.clone() * decay.clone() + grad;
+            }
+            let [first, second] = &mut self.state[index];
+            let direction = match self.kind {
+                Optimizer::Adam => {
+                    *first = first.clone().mul_scalar(ADAM_BETA_1)
+                        + grad.clone().mul_scalar(1.0 - ADAM_BETA_1);
+                    *second = second.clone().mul_scalar(ADAM_BETA_2)
+                        + grad.square().mul_scalar(1.0 - ADAM_BETA_2);
+                    let bias_correction_2 = (1.0 - ADAM_BETA_2.powi(time)).sqrt();
+                    let factor = bias_correction_2 / (1.0 - ADAM_BETA_1.powi(time));
+                    first.clone().mul_scalar(factor)
+                        / (second
+                            .clone()
+                            .sqrt()
+                            .add_scalar(ADAM_EPSILON * bias_correction_2))
+                }
+                Optimizer::Sgd => {
+                    // burn's SGD without dampening: the first velocity is the gradient.
+                    *first = grad.mul_scalar(1.0) + first.clone() * self.momentum.clone();
+                    first.clone()
+                }
+            };
+            (value - direction * self.learning_rate.clone())
+                .autodiff()
+                .require_grad()
+        })
+    }
+
+    /// Keeps the state of the runs at `indices` only.
+    fn select(&mut self, indices: &Tensor<1, Int>) {
+        let keep = |tensor: &Tensor<3>| tensor.clone().select(0, indices.clone());
+        self.learning_rate = keep(&self.learning_rate);
+        self.weight_decay = self.weight_decay.as_ref().map(keep);
+        self.momentum = keep(&self.momentum);
+        for [first, second] in &mut self.state {
+            *first = keep(first);
+            *second = keep(second);
+        }
+    }
+}

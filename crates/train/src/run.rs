@@ -1,0 +1,240 @@
+//! One run's side of training, the same whether the run trains alone or in a pack: its splits
+//! and objective, its data order and noise streams, its `metrics.jsonl`, early stopping, and
+//! the evaluation that finishes it.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use hourglass_data::{Corruption, Registry, permutation, standard_normals};
+use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
+use hourglass_spec::result::{CODES_FILE, EpochRecord, METRICS_FILE, metric};
+use hourglass_spec::{ModelKind, RunConfig, Task};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::splits::{Splits, load_splits};
+use crate::{Progress, TrainError, codes_csv, evaluate, image_size, test_metrics, write_file};
+
+/// A run being trained.
+pub(crate) struct Run<'a> {
+    pub(crate) config: &'a RunConfig,
+    run_dir: &'a Path,
+    pub(crate) splits: Splits,
+    pub(crate) objective: Objective,
+    /// A denoising run's corruption of its inputs.
+    corruption: Option<Corruption>,
+    /// The stream of the corruption.
+    corruption_rng: ChaCha8Rng,
+    /// The stream of a VAE's ε.
+    sampling_rng: ChaCha8Rng,
+    metrics_path: PathBuf,
+    metrics_file: BufWriter<File>,
+    validation_losses: Vec<f64>,
+    /// Training loss summed over the steps of the current epoch.
+    loss_sum: f64,
+    steps: usize,
+    /// Examples trained on, over all epochs.
+    pub(crate) samples: usize,
+    pub(crate) epochs_run: usize,
+}
+
+/// The tensors of one training step of a run, as rows.
+pub(crate) struct Batch {
+    /// The clean inputs: the target.
+    pub(crate) clean: Vec<f32>,
+    /// What the encoder sees instead, for a denoising run.
+    pub(crate) corrupted: Option<Vec<f32>>,
+    /// A VAE's ε, `latent` values per example.
+    pub(crate) noise: Option<Vec<f32>>,
+}
+
+impl<'a> Run<'a> {
+    /// Loads the run's data and creates its `metrics.jsonl` in `run_dir`.
+    pub(crate) fn open(
+        config: &'a RunConfig,
+        registry: &Registry,
+        run_dir: &'a Path,
+    ) -> Result<Self, TrainError> {
+        let splits = load_splits(config, registry)?;
+        let metrics_path = run_dir.join(METRICS_FILE);
+        let metrics_file = File::create(&metrics_path).map_err(|source| TrainError::Write {
+            path: metrics_path.clone(),
+            source,
+        })?;
+        Ok(Self {
+            config,
+            run_dir,
+            splits,
+            objective: Objective::from_config(config),
+            // Denoising runs see corrupted inputs, drawn from their own stream of the seed.
+            corruption: config
+                .noise
+                .as_ref()
+                .filter(|_| config.model.is(ModelKind::Denoising))
+                .map(Corruption::new),
+            corruption_rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x006e_6f69_7365),
+            sampling_rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x0065_7073_696c),
+            metrics_path,
+            metrics_file: BufWriter::new(metrics_file),
+            validation_losses: Vec::new(),
+            loss_sum: 0.0,
+            steps: 0,
+            samples: 0,
+            epochs_run: 0,
+        })
+    }
+
+    /// The model's configuration.
+    pub(crate) fn model_config(&self) -> AutoencoderConfig {
+        AutoencoderConfig::from_spec(&self.config.model, &self.splits.train.shape)
+    }
+
+    /// The run's freshly initialised model on `device`. The weights are drawn on flex
+    /// whatever the backend, so one seed starts a run from the same model on every backend
+    /// and in every pack.
+    pub(crate) fn init_model(&self, device: &Device) -> Autoencoder {
+        let init_device = Device::flex().autodiff();
+        init_device.seed(self.config.seed);
+        // `fork`, not `to_device`: the weights arrive as leaves of no graph.
+        self.model_config().init(&init_device).fork(device)
+    }
+
+    /// The order of the training examples in `epoch` (1-based): a shuffle of the run's seed.
+    pub(crate) fn order(&self, epoch: usize) -> Vec<usize> {
+        permutation(self.splits.train.len(), epoch_seed(self.config.seed, epoch))
+    }
+
+    /// The step's inputs for the training examples at `indices`, with the corruption and ε
+    /// drawn from the run's streams.
+    pub(crate) fn batch(&mut self, indices: &[usize]) -> Batch {
+        let clean = crate::batch::rows(&self.splits.train, indices);
+        let corrupted = self.corruption.as_ref().map(|corruption| {
+            let mut corrupted = clean.clone();
+            corruption.apply(&mut corrupted, &mut self.corruption_rng);
+            corrupted
+        });
+        let noise = self.config.model.is(ModelKind::Vae).then(|| {
+            standard_normals(
+                indices.len() * self.config.model.latent,
+                &mut self.sampling_rng,
+            )
+        });
+        Batch {
+            clean,
+            corrupted,
+            noise,
+        }
+    }
+
+    /// Records the training loss of a step of `samples` examples; a loss that is not finite
+    /// is the run's divergence.
+    pub(crate) fn record_step(
+        &mut self,
+        loss: f32,
+        epoch: usize,
+        step: usize,
+        samples: usize,
+    ) -> Result<(), TrainError> {
+        if !loss.is_finite() {
+            return Err(TrainError::Diverged { epoch, step, loss });
+        }
+        self.loss_sum += f64::from(loss);
+        self.steps += 1;
+        self.samples += samples;
+        Ok(())
+    }
+
+    /// Ends `epoch`: measures `model` on the validation split, appends the epoch's record to
+    /// `metrics.jsonl` and reports it; returns whether early stopping ends the run here.
+    pub(crate) fn end_epoch(
+        &mut self,
+        epoch: usize,
+        model: &Autoencoder,
+        seconds: f64,
+        eval_device: &Device,
+        progress: &mut dyn Progress,
+    ) -> Result<bool, TrainError> {
+        let validation = &self.splits.validation;
+        let validation = (!validation.is_empty())
+            .then(|| evaluate::evaluate(model, &self.objective, validation, eval_device));
+        let record = EpochRecord {
+            epoch,
+            train_loss: self.loss_sum / self.steps.max(1) as f64,
+            val_loss: validation.as_ref().map(|v| v.loss),
+            val_mse: validation.as_ref().map(|v| v.mse),
+            seconds,
+        };
+        self.loss_sum = 0.0;
+        self.steps = 0;
+        let line = serde_json::to_string(&record).expect("epoch records serialize");
+        writeln!(self.metrics_file, "{line}")
+            .and_then(|()| self.metrics_file.flush())
+            .map_err(|source| TrainError::Write {
+                path: self.metrics_path.clone(),
+                source,
+            })?;
+        progress.epoch_ended(&record, self.config.train.epochs);
+        self.epochs_run = epoch;
+        Ok(match (&self.config.train.early_stopping, record.val_loss) {
+            (Some(rule), Some(loss)) => {
+                self.validation_losses.push(loss);
+                rule.should_stop(&self.validation_losses)
+            }
+            _ => false,
+        })
+    }
+
+    /// Evaluates the trained `model` (on a device without autodiff) for every task of the
+    /// run, writes its image grids and codes, and returns its final metrics. `train_seconds`
+    /// is the run's training time, `stepping_seconds` the part of it spent in steps.
+    pub(crate) fn finish(
+        self,
+        model: &Autoencoder,
+        train_seconds: f64,
+        stepping_seconds: f64,
+        eval_device: &Device,
+    ) -> Result<BTreeMap<String, f64>, TrainError> {
+        let (config, splits, run_dir) = (self.config, &self.splits, self.run_dir);
+        let mut metrics =
+            test_metrics(config, model, &self.objective, splits, run_dir, eval_device)?;
+        metrics.extend([
+            (metric::TRAIN_SECONDS, train_seconds),
+            (
+                metric::SAMPLES_PER_SECOND,
+                self.samples as f64 / stepping_seconds.max(1e-9),
+            ),
+            (metric::EPOCHS_RUN, self.epochs_run as f64),
+            (metric::PARAMETERS, model.num_params() as f64),
+        ]);
+        if let Some(image) = image_size(&splits.test) {
+            let generation = config.evaluate.has(Task::Generation);
+            crate::write_images(model, splits, image, generation, run_dir, eval_device)
+                .map_err(|(path, source)| TrainError::Write { path, source })?;
+        }
+        write_file(
+            &run_dir.join(CODES_FILE),
+            &codes_csv(model, &splits.test, eval_device),
+        )?;
+        // A measure undefined for this run (the AUROC of a test split without anomalies, the
+        // PSNR of a perfect reconstruction) is left out: JSON has no NaN or infinity, and
+        // `result.json` must parse.
+        Ok(metrics
+            .into_iter()
+            .filter(|(_, value)| value.is_finite())
+            .map(|(name, value)| (name.to_string(), value))
+            .collect())
+    }
+}
+
+/// The fraction of training done at `step` (0-based) of `epoch` (1-based), in epochs.
+pub(crate) fn epochs_done(epoch: usize, step: usize, steps_per_epoch: usize) -> f64 {
+    (epoch - 1) as f64 + step as f64 / steps_per_epoch as f64
+}
+
+/// The shuffling seed of one epoch, decorrelated from the run seed and the other epochs.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
