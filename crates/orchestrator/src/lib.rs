@@ -376,7 +376,12 @@ pub fn run_sweep(
                 (Process::Slurm(task), Some(slurm)) => slurm
                     .ending(task, &job.members[0].run_dir)
                     .map(|state| Ending::Slurm(task.clone(), state)),
-                _ => job.poll(resources.timeout),
+                // A pack trains its runs together: K runs may take K runs' time.
+                _ => job.poll(
+                    resources
+                        .timeout
+                        .map(|limit| limit * job.members.len() as u32),
+                ),
             };
             let Some(ending) = ending else {
                 still_running.push(job);

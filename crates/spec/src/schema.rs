@@ -52,7 +52,7 @@ pub(crate) struct ResourcesSection {
     /// Compute threads of each worker (`RAYON_NUM_THREADS`, `OMP_NUM_THREADS`).
     #[schemars(with = "Option<usize>")]
     pub threads_per_worker: Option<Spanned<usize>>,
-    /// Longest a run may take, e.g. `"90s"`, `"30m"`, `"2h"`.
+    /// Longest a run may take, e.g. `"90s"`, `"30m"`, `"2h"` (a pack of K runs, K times that).
     #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
     /// Restarts of a run whose worker died or timed out without recording a result.

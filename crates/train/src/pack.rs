@@ -111,7 +111,6 @@ fn train_on_this_thread(
     let objective = PackedObjective::new(objectives).expect("pack keys admit these objectives");
     let configs: Vec<&RunConfig> = members.iter().map(|m| m.run.config).collect();
     let optimizer = PackedOptimizer::new(&configs, &model, &eval_device);
-    let features = members[0].run.splits.train.features();
     let mut pack = Pack {
         members,
         model,
@@ -119,15 +118,11 @@ fn train_on_this_thread(
         optimizer,
     };
 
-    let (batch_size, epochs, latent) = (
-        first.train.batch_size,
-        first.train.epochs,
-        first.model.latent,
-    );
     let mut clock = Clock {
         started: Instant::now(),
         stepping_seconds: 0.0,
     };
+    let (batch_size, epochs) = (first.train.batch_size, first.train.epochs);
     for epoch in 1..=epochs {
         for member in &mut pack.members {
             member.order = member.run.order(epoch);
@@ -137,50 +132,8 @@ fn train_on_this_thread(
         let epoch_started = Instant::now();
         for step in 0..steps_per_epoch {
             let range = step * batch_size..((step + 1) * batch_size).min(examples);
-            let rows = range.len();
-            let batches: Vec<Batch> = pack
-                .members
-                .iter_mut()
-                .map(|member| member.run.batch(&member.order[range.clone()]))
-                .collect();
-            let stacked = |values: Vec<f32>, width: usize| {
-                let shape = [batches.len(), rows, width];
-                Tensor::<3>::from_data(TensorData::new(values, shape), &device)
-            };
-            let clean = batches.iter().flat_map(|b| b.clean.iter().copied());
-            let target = stacked(clean.collect(), features); // [runs, rows, features]
-            let input = if batches.iter().any(|b| b.corrupted.is_some()) {
-                let seen = batches
-                    .iter()
-                    .flat_map(|b| b.corrupted.as_ref().unwrap_or(&b.clean).iter().copied());
-                stacked(seen.collect(), features)
-            } else {
-                target.clone()
-            }; // [runs, rows, features]
-            let noise = batches[0].noise.is_some().then(|| {
-                let noise = batches
-                    .iter()
-                    .flat_map(|b| b.noise.iter().flatten().copied());
-                stacked(noise.collect(), latent) // [runs, rows, latent]
-            });
             let done = run::epochs_done(epoch, step, steps_per_epoch);
-            let losses = pack
-                .objective
-                .terms(&pack.model, input, target, noise, done)
-                .total;
-            let values: Vec<f32> = losses.clone().into_data().try_to_vec().expect("f32 losses");
-            let grads = losses.sum().backward();
-            pack.model = pack.optimizer.step(&pack.model, &grads);
-            let leaving = pack
-                .members
-                .iter_mut()
-                .zip(&values)
-                .enumerate()
-                .filter_map(|(index, (member, &loss))| {
-                    let recorded = member.run.record_step(loss, epoch, step + 1, rows);
-                    recorded.err().map(|error| (index, Leaving::Failed(error)))
-                })
-                .collect();
+            let leaving = pack.step(range, epoch, step + 1, done, &device);
             // A diverged run's weights are its own: the others' are as if it had not been there.
             pack.leave(leaving, &clock, &eval_device, progress);
             if pack.members.is_empty() {
@@ -188,28 +141,7 @@ fn train_on_this_thread(
             }
         }
         clock.stepping_seconds += epoch_started.elapsed().as_secs_f64();
-        let seconds = clock.started.elapsed().as_secs_f64();
-        let mut leaving = Vec::new();
-        for (index, (member, trained)) in
-            pack.members.iter_mut().zip(pack.model.unpack()).enumerate()
-        {
-            let mut run_progress = RunProgress {
-                progress: &mut *progress,
-                run: member.position,
-            };
-            let ended = member.run.end_epoch(
-                epoch,
-                &trained.valid(),
-                seconds,
-                &eval_device,
-                &mut run_progress,
-            );
-            match ended {
-                Ok(false) if epoch < epochs => {}
-                Ok(_) => leaving.push((index, Leaving::Finished)),
-                Err(error) => leaving.push((index, Leaving::Failed(error))),
-            }
-        }
+        let leaving = pack.end_epoch(epoch, &clock, &eval_device, progress);
         pack.leave(leaving, &clock, &eval_device, progress);
         if pack.members.is_empty() {
             return;
@@ -218,6 +150,92 @@ fn train_on_this_thread(
 }
 
 impl Pack<'_> {
+    /// One training step of every run on the examples at positions `range` of its epoch's
+    /// order (`epoch`, 1-based `step`, `done` epochs of training behind); returns the runs
+    /// whose loss was not finite.
+    fn step(
+        &mut self,
+        range: std::ops::Range<usize>,
+        epoch: usize,
+        step: usize,
+        done: f64,
+        device: &Device,
+    ) -> Vec<(usize, Leaving)> {
+        let batches: Vec<Batch> = self
+            .members
+            .iter_mut()
+            .map(|member| member.run.batch(&member.order[range.clone()]))
+            .collect();
+        let rows = range.len();
+        let stacked = |values: Vec<f32>, width: usize| {
+            let shape = [batches.len(), rows, width];
+            Tensor::<3>::from_data(TensorData::new(values, shape), device)
+        };
+        let features = self.members[0].run.splits.train.features();
+        let clean = batches.iter().flat_map(|b| b.clean.iter().copied());
+        let target = stacked(clean.collect(), features); // [runs, rows, features]
+        let input = if batches.iter().any(|b| b.corrupted.is_some()) {
+            let seen = batches
+                .iter()
+                .flat_map(|b| b.corrupted.as_ref().unwrap_or(&b.clean).iter().copied());
+            stacked(seen.collect(), features)
+        } else {
+            target.clone()
+        }; // [runs, rows, features]
+        let noise = batches[0].noise.is_some().then(|| {
+            let latent = self.members[0].run.config.model.latent;
+            let noise = batches
+                .iter()
+                .flat_map(|b| b.noise.iter().flatten().copied());
+            stacked(noise.collect(), latent) // [runs, rows, latent]
+        });
+        let losses = self
+            .objective
+            .terms(&self.model, input, target, noise, done)
+            .total; // [runs]
+        let values: Vec<f32> = losses.clone().into_data().try_to_vec().expect("f32 losses");
+        self.model = self.optimizer.step(&self.model, &losses.sum().backward());
+        self.members
+            .iter_mut()
+            .zip(values)
+            .enumerate()
+            .filter_map(|(index, (member, loss))| {
+                let recorded = member.run.record_step(loss, epoch, step, rows);
+                recorded.err().map(|error| (index, Leaving::Failed(error)))
+            })
+            .collect()
+    }
+
+    /// Ends `epoch` for every run (validation, its record, early stopping); returns the runs
+    /// that end with it.
+    fn end_epoch(
+        &mut self,
+        epoch: usize,
+        clock: &Clock,
+        eval_device: &Device,
+        progress: &mut dyn PackProgress,
+    ) -> Vec<(usize, Leaving)> {
+        let seconds = clock.started.elapsed().as_secs_f64();
+        let trained = self.model.unpack();
+        let mut leaving = Vec::new();
+        for (index, (member, trained)) in self.members.iter_mut().zip(trained).enumerate() {
+            let mut run_progress = RunProgress {
+                progress: &mut *progress,
+                run: member.position,
+            };
+            let model = trained.valid();
+            match member
+                .run
+                .end_epoch(epoch, &model, seconds, eval_device, &mut run_progress)
+            {
+                Ok(false) if epoch < member.run.config.train.epochs => {}
+                Ok(_) => leaving.push((index, Leaving::Finished)),
+                Err(error) => leaving.push((index, Leaving::Failed(error))),
+            }
+        }
+        leaving
+    }
+
     /// Takes the `leaving` runs (by index in the pack, ascending) out of the pack, finishing
     /// or failing each, and shrinks the model, objective and optimizer to the runs that stay.
     fn leave(
@@ -290,8 +308,8 @@ struct PackedOptimizer {
     weight_decay: Option<Tensor<3>>,
     /// SGD's momentum, 0 for runs without, `[runs, 1, 1]`.
     momentum: Tensor<3>,
-    /// Per parameter: Adam's first and second moments, or SGD's velocity and an unused zero.
-    state: Vec<[Tensor<3>; 2]>,
+    /// Per parameter: Adam's first and second moments, or SGD's velocity.
+    state: Vec<Vec<Tensor<3>>>,
     /// Steps taken.
     time: i32,
 }
@@ -309,16 +327,19 @@ impl PackedOptimizer {
             let values: Vec<f32> = configs.iter().map(|c| value(c) as f32).collect();
             Tensor::<3>::from_data(TensorData::new(values, [configs.len(), 1, 1]), device)
         };
+        let kind = configs[0].train.optimizer;
+        let moments = match kind {
+            Optimizer::Adam => 2,
+            Optimizer::Sgd => 1,
+        };
+        // Zeros: a first update from zeros equals burn's first update without state.
         let state = model
             .parameters()
             .iter()
-            .map(|parameter| {
-                let zeros = Tensor::<3>::zeros(parameter.dims(), device);
-                [zeros.clone(), zeros]
-            })
+            .map(|parameter| vec![Tensor::<3>::zeros(parameter.dims(), device); moments])
             .collect();
         Self {
-            kind: configs[0].train.optimizer,
+            kind,
             learning_rate: per_run(&|c| c.train.learning_rate),
             weight_decay: configs
                 .iter()
@@ -346,9 +367,8 @@ impl PackedOptimizer {
             if let Some(decay) = &self.weight_decay {
                 grad = value.clone() * decay.clone() + grad;
             }
-            let [first, second] = &mut self.state[index];
-            let direction = match self.kind {
-                Optimizer::Adam => {
+            let direction = match (self.kind, &mut self.state[index][..]) {
+                (Optimizer::Adam, [first, second]) => {
                     *first = first.clone().mul_scalar(ADAM_BETA_1)
                         + grad.clone().mul_scalar(1.0 - ADAM_BETA_1);
                     *second = second.clone().mul_scalar(ADAM_BETA_2)
@@ -361,11 +381,12 @@ impl PackedOptimizer {
                             .sqrt()
                             .add_scalar(ADAM_EPSILON * bias_correction_2))
                 }
-                Optimizer::Sgd => {
+                (Optimizer::Sgd, [velocity]) => {
                     // burn's SGD without dampening: the first velocity is the gradient.
-                    *first = grad.mul_scalar(1.0) + first.clone() * self.momentum.clone();
-                    first.clone()
+                    *velocity = grad + velocity.clone() * self.momentum.clone();
+                    velocity.clone()
                 }
+                _ => unreachable!("the state holds what the optimizer keeps"),
             };
             (value - direction * self.learning_rate.clone())
                 .autodiff()
@@ -379,9 +400,8 @@ impl PackedOptimizer {
         self.learning_rate = keep(&self.learning_rate);
         self.weight_decay = self.weight_decay.as_ref().map(keep);
         self.momentum = keep(&self.momentum);
-        for [first, second] in &mut self.state {
-            *first = keep(first);
-            *second = keep(second);
+        for moment in self.state.iter_mut().flatten() {
+            *moment = keep(moment);
         }
     }
 }
