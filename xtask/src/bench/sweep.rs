@@ -32,14 +32,9 @@ fn spec(name: &str, backend: &str, pack: usize) -> String {
 pub fn run_sweeps(libtorch: &[(&'static str, String)], threads: &str) -> Result<String, String> {
     run(cargo()
         .envs(libtorch.iter().cloned())
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "hourglass-cli",
-            "--bin",
-            "hourglass",
-        ])
+        // Exactly as CI builds (tests included): a narrower build unifies features
+        // differently and rebuilds burn and polars.
+        .args(["build", "--quiet", "--workspace", "--all-targets"])
         .args(["--features", CI_FEATURES]))?;
     let root = workspace_root();
     let dir = root.join("target/bench-sweep");
