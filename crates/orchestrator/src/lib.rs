@@ -327,6 +327,7 @@ pub fn run_sweep(
         let mut still_running = Vec::with_capacity(running.len());
         for mut job in running {
             let mut pruned = None;
+            let packed = job.members.len() > 1;
             for member in job.members.iter_mut().filter(|member| !member.ended) {
                 let run = &experiment.runs[member.index];
                 let epochs = run.config.train.epochs;
@@ -340,8 +341,9 @@ pub fn run_sweep(
                     }
                 }
                 // The runs of a pack end one by one, each with its result, while the worker
-                // trains the others.
-                if pruned.is_none()
+                // trains the others; a lone run's result is read when its worker exits.
+                if packed
+                    && pruned.is_none()
                     && let Some(result) = finished_result(&member.run_dir)
                 {
                     member.ended = true;

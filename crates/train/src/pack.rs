@@ -251,13 +251,15 @@ impl Pack<'_> {
         let staying: Vec<usize> = (0..self.members.len())
             .filter(|index| leaving.iter().all(|(leaving, _)| leaving != index))
             .collect();
-        let mut trained = self.model.unpack();
+        // Only a finishing run needs its model: failed ones leave without unpacking.
+        let finishing = leaving.iter().any(|(_, r)| matches!(r, Leaving::Finished));
+        let mut trained = finishing.then(|| self.model.unpack()).unwrap_or_default();
         // From the back, so that the indices still to come stay valid.
         for (index, reason) in leaving.into_iter().rev() {
             let member = self.members.remove(index);
-            let trained = trained.remove(index).valid();
             let outcome = match reason {
                 Leaving::Finished => {
+                    let trained = trained.remove(index).valid();
                     let seconds = clock.started.elapsed().as_secs_f64();
                     member
                         .run

@@ -87,11 +87,6 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// The model's configuration.
-    pub(crate) fn model_config(&self) -> AutoencoderConfig {
-        AutoencoderConfig::from_spec(&self.config.model, &self.splits.train.shape)
-    }
-
     /// The run's freshly initialised model on `device`. The weights are drawn on flex
     /// whatever the backend, so one seed starts a run from the same model on every backend
     /// and in every pack.
@@ -99,7 +94,9 @@ impl<'a> Run<'a> {
         let init_device = Device::flex().autodiff();
         init_device.seed(self.config.seed);
         // `fork`, not `to_device`: the weights arrive as leaves of no graph.
-        self.model_config().init(&init_device).fork(device)
+        AutoencoderConfig::from_spec(&self.config.model, &self.splits.train.shape)
+            .init(&init_device)
+            .fork(device)
     }
 
     /// The order of the training examples in `epoch` (1-based): a shuffle of the run's seed.
