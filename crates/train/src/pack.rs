@@ -253,7 +253,11 @@ impl Pack<'_> {
             .collect();
         // Only a finishing run needs its model: failed ones leave without unpacking.
         let finishing = leaving.iter().any(|(_, r)| matches!(r, Leaving::Finished));
-        let mut trained = finishing.then(|| self.model.unpack()).unwrap_or_default();
+        let mut trained = if finishing {
+            self.model.unpack()
+        } else {
+            Vec::new()
+        };
         // From the back, so that the indices still to come stay valid.
         for (index, reason) in leaving.into_iter().rev() {
             let member = self.members.remove(index);
