@@ -13,7 +13,9 @@ mod split;
 mod tabular;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -89,6 +91,27 @@ pub enum DataError {
 pub struct Registry {
     root: PathBuf,
     datasets: BTreeMap<String, (PathBuf, Manifest)>,
+    loaded: Loaded,
+}
+
+/// The splits a registry (or a clone of it) has loaded, by data set and split name: the runs
+/// of a pack read, check and decode each file once.
+#[derive(Clone, Default)]
+struct Loaded(Arc<Mutex<BTreeMap<(String, String), Arc<Split>>>>);
+
+impl Loaded {
+    fn splits(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Arc<Split>>> {
+        // A panic elsewhere cannot leave the map half-written: insert is one call.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.splits().keys()).finish()
+    }
 }
 
 impl Registry {
@@ -126,6 +149,7 @@ impl Registry {
         Ok(Self {
             root: root.to_path_buf(),
             datasets,
+            loaded: Loaded::default(),
         })
     }
 
@@ -167,8 +191,20 @@ impl Registry {
         })
     }
 
-    /// Loads split `split` ("train", "test") of data set `name`, checking every file's hash.
+    /// Loads split `split` ("train", "test") of data set `name`, checking every file's hash;
+    /// a split loaded before is copied from memory.
     pub fn load(&self, name: &str, split: &str) -> Result<Split, DataError> {
+        let key = (name.to_string(), split.to_string());
+        if let Some(split) = self.loaded.splits().get(&key) {
+            return Ok(Split::clone(split));
+        }
+        let loaded = self.read(name, split)?;
+        self.loaded.splits().insert(key, Arc::new(loaded.clone()));
+        Ok(loaded)
+    }
+
+    /// Reads, checks and decodes split `split` of data set `name`.
+    fn read(&self, name: &str, split: &str) -> Result<Split, DataError> {
         let (dir, manifest) = self.entry(name)?;
         match manifest.format {
             Format::Csv => {

@@ -40,6 +40,21 @@ fn discovers_and_loads_a_data_set_scaled_to_unit_range() {
 }
 
 #[test]
+fn a_registry_and_its_clones_read_each_split_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny(dir.path());
+    let registry = Registry::discover(dir.path()).unwrap();
+    let first = registry.load("tiny", "train").unwrap();
+    std::fs::remove_file(dir.path().join("tiny/images.gz")).unwrap();
+    assert_eq!(registry.clone().load("tiny", "train").unwrap(), first);
+    let fresh = Registry::discover(dir.path()).unwrap();
+    assert!(matches!(
+        fresh.load("tiny", "train"),
+        Err(DataError::Read { .. })
+    ));
+}
+
+#[test]
 fn one_changed_byte_is_refused_naming_the_file_and_both_hashes() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path());

@@ -69,6 +69,17 @@ pub fn device(backend: Backend, device: DeviceName) -> Result<Device, BackendErr
     })
 }
 
+/// Whether `device` computes on this machine's CPU, so that host memory is its own.
+pub(crate) fn is_cpu(device: &Device) -> bool {
+    let device = device.clone().inner();
+    #[cfg(feature = "tch")]
+    #[allow(deprecated)]
+    if device == Device::libtorch() {
+        return true;
+    }
+    device == Device::flex()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +89,7 @@ mod tests {
         assert!(compiled().contains(&Backend::Flex));
         let error = device(Backend::Flex, DeviceName::Cuda(0)).unwrap_err();
         assert_eq!(error.to_string(), "backend `flex` cannot run on cuda:0");
+        assert!(is_cpu(&Device::flex().autodiff()));
         // Training compares the two to draw a flex run's weights on its own device.
         assert_eq!(
             Device::flex().autodiff(),

@@ -14,6 +14,7 @@ mod images;
 mod latent;
 mod optimizer;
 mod pack;
+mod packed_optimizer;
 mod run;
 mod splits;
 

@@ -15,9 +15,10 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use hourglass_data::Registry;
 use hourglass_models::{PackedAutoencoder, PackedObjective};
+use hourglass_spec::RunConfig;
 use hourglass_spec::result::EpochRecord;
-use hourglass_spec::{Optimizer, RunConfig};
 
+use crate::packed_optimizer::{PackedOptimizer, RunSettings};
 use crate::run::{self, Batch, Run};
 use crate::{Progress, TrainError, on_a_thread_pool};
 
@@ -109,8 +110,18 @@ fn train_on_this_thread(
         .map_parameters(|_, parameter| parameter.inner().autodiff().require_grad());
     let objectives = members.iter().map(|m| m.run.objective.clone()).collect();
     let objective = PackedObjective::new(objectives).expect("pack keys admit these objectives");
-    let configs: Vec<&RunConfig> = members.iter().map(|m| m.run.config).collect();
-    let optimizer = PackedOptimizer::new(&configs, &model, &eval_device);
+    let settings = members
+        .iter()
+        .map(|m| RunSettings::of(m.run.config))
+        .collect();
+    let on_host = crate::backend::is_cpu(&eval_device);
+    let optimizer = PackedOptimizer::new(
+        first.train.optimizer,
+        settings,
+        &model,
+        &eval_device,
+        on_host,
+    );
     let mut pack = Pack {
         members,
         model,
@@ -287,7 +298,7 @@ impl Pack<'_> {
                 .require_grad()
         });
         self.objective = self.objective.select(&staying);
-        self.optimizer.select(&indices);
+        self.optimizer.select(&staying);
     }
 }
 
@@ -300,114 +311,5 @@ struct RunProgress<'p> {
 impl Progress for RunProgress<'_> {
     fn epoch_ended(&mut self, record: &EpochRecord, epochs: usize) {
         self.progress.epoch_ended(self.run, record, epochs);
-    }
-}
-
-/// The optimizer of every run of a pack: each run's Adam or SGD with its own learning rate,
-/// weight decay and momentum, computed as burn's `Adam` and `Sgd` compute them for one run
-/// (see `optimizer.rs` for the settings), on the packed parameters.
-struct PackedOptimizer {
-    kind: Optimizer,
-    /// `[runs, 1, 1]`
-    learning_rate: Tensor<3>,
-    /// The coupled L2 penalty, `[runs, 1, 1]`; `None` when no run has one.
-    weight_decay: Option<Tensor<3>>,
-    /// SGD's momentum, 0 for runs without, `[runs, 1, 1]`.
-    momentum: Tensor<3>,
-    /// Per parameter: Adam's first and second moments, or SGD's velocity.
-    state: Vec<Vec<Tensor<3>>>,
-    /// Steps taken.
-    time: i32,
-}
-
-/// Adam's settings (burn's defaults but ε, which follows PyTorch's as `optimizer.rs` does).
-const ADAM_BETA_1: f32 = 0.9;
-const ADAM_BETA_2: f32 = 0.999;
-const ADAM_EPSILON: f32 = 1e-8;
-
-impl PackedOptimizer {
-    /// The optimizer of runs `configs` (all with one kind of optimizer) for `model`, with its
-    /// state on `device` (the training device's inner one).
-    fn new(configs: &[&RunConfig], model: &PackedAutoencoder, device: &Device) -> Self {
-        let per_run = |value: &dyn Fn(&RunConfig) -> f64| {
-            let values: Vec<f32> = configs.iter().map(|c| value(c) as f32).collect();
-            Tensor::<3>::from_data(TensorData::new(values, [configs.len(), 1, 1]), device)
-        };
-        let kind = configs[0].train.optimizer;
-        let moments = match kind {
-            Optimizer::Adam => 2,
-            Optimizer::Sgd => 1,
-        };
-        // Zeros: a first update from zeros equals burn's first update without state.
-        let state = model
-            .parameters()
-            .iter()
-            .map(|parameter| vec![Tensor::<3>::zeros(parameter.dims(), device); moments])
-            .collect();
-        Self {
-            kind,
-            learning_rate: per_run(&|c| c.train.learning_rate),
-            weight_decay: configs
-                .iter()
-                .any(|c| c.regularizers.weight_decay > 0.0)
-                .then(|| per_run(&|c| c.regularizers.weight_decay)),
-            momentum: per_run(&|c| c.train.momentum.unwrap_or(0.0)),
-            state,
-            time: 0,
-        }
-    }
-
-    /// `model` after one step along the gradients in `grads`.
-    fn step(
-        &mut self,
-        model: &PackedAutoencoder,
-        grads: &burn::tensor::Gradients,
-    ) -> PackedAutoencoder {
-        self.time += 1;
-        let time = self.time;
-        model.map_parameters(|index, parameter| {
-            let mut grad = parameter
-                .grad(grads)
-                .expect("every parameter is in the loss");
-            let value = parameter.inner();
-            if let Some(decay) = &self.weight_decay {
-                grad = value.clone() * decay.clone() + grad;
-            }
-            let direction = match (self.kind, &mut self.state[index][..]) {
-                (Optimizer::Adam, [first, second]) => {
-                    *first = first.clone().mul_scalar(ADAM_BETA_1)
-                        + grad.clone().mul_scalar(1.0 - ADAM_BETA_1);
-                    *second = second.clone().mul_scalar(ADAM_BETA_2)
-                        + grad.square().mul_scalar(1.0 - ADAM_BETA_2);
-                    let bias_correction_2 = (1.0 - ADAM_BETA_2.powi(time)).sqrt();
-                    let factor = bias_correction_2 / (1.0 - ADAM_BETA_1.powi(time));
-                    first.clone().mul_scalar(factor)
-                        / (second
-                            .clone()
-                            .sqrt()
-                            .add_scalar(ADAM_EPSILON * bias_correction_2))
-                }
-                (Optimizer::Sgd, [velocity]) => {
-                    // burn's SGD without dampening: the first velocity is the gradient.
-                    *velocity = grad + velocity.clone() * self.momentum.clone();
-                    velocity.clone()
-                }
-                _ => unreachable!("the state holds what the optimizer keeps"),
-            };
-            (value - direction * self.learning_rate.clone())
-                .autodiff()
-                .require_grad()
-        })
-    }
-
-    /// Keeps the state of the runs at `indices` only.
-    fn select(&mut self, indices: &Tensor<1, Int>) {
-        let keep = |tensor: &Tensor<3>| tensor.clone().select(0, indices.clone());
-        self.learning_rate = keep(&self.learning_rate);
-        self.weight_decay = self.weight_decay.as_ref().map(keep);
-        self.momentum = keep(&self.momentum);
-        for moment in self.state.iter_mut().flatten() {
-            *moment = keep(moment);
-        }
     }
 }

@@ -1,0 +1,408 @@
+//! The optimizer of every run of a pack: each run's Adam or SGD with its own learning rate,
+//! weight decay and momentum, computed as burn's `Adam` and `Sgd` compute them for one run
+//! (see `optimizer.rs` for the settings), on the packed parameters.
+//!
+//! On a CPU the update is one fused pass over each parameter, its gradient and its moments,
+//! split over the thread pool: done as a dozen tensor operations, each reading and writing
+//! the whole pack's parameters (27 MB for 16 MNIST MLPs, more than the caches hold) on one
+//! core, it took about as long as the batched matrix products of the step. On a GPU the
+//! same formulas run as tensor operations, where the data stays.
+
+use burn::prelude::*;
+use burn::tensor::{Gradients, TensorData};
+use hourglass_models::PackedAutoencoder;
+use hourglass_spec::{Optimizer, RunConfig};
+use rayon::prelude::*;
+
+/// Adam's settings (burn's defaults but ε, which follows PyTorch's as `optimizer.rs` does).
+const ADAM_BETA_1: f32 = 0.9;
+const ADAM_BETA_2: f32 = 0.999;
+const ADAM_EPSILON: f32 = 1e-8;
+
+/// Elements per task of the fused update: large enough to amortise scheduling, small enough
+/// to spread one run's layer over the threads.
+const BLOCK: usize = 16 * 1024;
+
+/// What one run's optimizer is set to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunSettings {
+    learning_rate: f32,
+    /// The coupled L2 penalty; 0 for none.
+    weight_decay: f32,
+    /// SGD's momentum; 0 for none.
+    momentum: f32,
+}
+
+/// Adam's step-dependent factors at one step.
+#[derive(Debug, Clone, Copy)]
+struct AdamStep {
+    /// `√(1 − β₂ᵗ) / (1 − β₁ᵗ)`, applied to the first moment.
+    factor: f32,
+    /// `ε √(1 − β₂ᵗ)`, added to the square root of the second moment.
+    epsilon: f32,
+}
+
+impl AdamStep {
+    fn at(time: i32) -> Self {
+        let bias_correction_2 = (1.0 - ADAM_BETA_2.powi(time)).sqrt();
+        Self {
+            factor: bias_correction_2 / (1.0 - ADAM_BETA_1.powi(time)),
+            epsilon: ADAM_EPSILON * bias_correction_2,
+        }
+    }
+}
+
+/// Where the optimizer's state lives and how the update runs.
+enum State {
+    /// On the host, updated by fused loops: per parameter, per moment, `[runs · size]`
+    /// values in the parameter's layout.
+    Host(Vec<Vec<Vec<f32>>>),
+    /// On the device, updated by tensor operations.
+    Device {
+        /// Per run, `[runs, 1, 1]`.
+        learning_rate: Tensor<3>,
+        weight_decay: Tensor<3>,
+        momentum: Tensor<3>,
+        /// Per parameter, per moment.
+        moments: Vec<Vec<Tensor<3>>>,
+    },
+}
+
+/// The optimizer of the runs of a pack, in pack order.
+pub(crate) struct PackedOptimizer {
+    kind: Optimizer,
+    runs: Vec<RunSettings>,
+    /// Whether some run decays its weights (the others decay with weight 0).
+    decays: bool,
+    state: State,
+    /// Steps taken.
+    time: i32,
+}
+
+impl RunSettings {
+    pub(crate) fn of(config: &RunConfig) -> Self {
+        Self {
+            learning_rate: config.train.learning_rate as f32,
+            weight_decay: config.regularizers.weight_decay as f32,
+            momentum: config.train.momentum.unwrap_or(0.0) as f32,
+        }
+    }
+}
+
+impl PackedOptimizer {
+    /// The `kind` optimizer of runs set to `runs` for `model`, its state on the host when
+    /// `on_host`, else on `device` (the training device's inner one).
+    pub(crate) fn new(
+        kind: Optimizer,
+        runs: Vec<RunSettings>,
+        model: &PackedAutoencoder,
+        device: &Device,
+        on_host: bool,
+    ) -> Self {
+        let moment_count = match kind {
+            Optimizer::Adam => 2,
+            Optimizer::Sgd => 1,
+        };
+        let parameters = model.parameters();
+        // Zeros: a first update from zeros equals burn's first update without state.
+        let state = if on_host {
+            State::Host(
+                parameters
+                    .iter()
+                    .map(|p| vec![vec![0.0; p.shape().num_elements()]; moment_count])
+                    .collect(),
+            )
+        } else {
+            let per_run = |value: fn(&RunSettings) -> f32| {
+                let values: Vec<f32> = runs.iter().map(value).collect();
+                Tensor::<3>::from_data(TensorData::new(values, [runs.len(), 1, 1]), device)
+            };
+            State::Device {
+                learning_rate: per_run(|run| run.learning_rate),
+                weight_decay: per_run(|run| run.weight_decay),
+                momentum: per_run(|run| run.momentum),
+                moments: parameters
+                    .iter()
+                    .map(|p| vec![Tensor::<3>::zeros(p.dims(), device); moment_count])
+                    .collect(),
+            }
+        };
+        Self {
+            kind,
+            decays: runs.iter().any(|run| run.weight_decay > 0.0),
+            runs,
+            state,
+            time: 0,
+        }
+    }
+
+    /// `model` after one step along the gradients in `grads`.
+    pub(crate) fn step(
+        &mut self,
+        model: &PackedAutoencoder,
+        grads: &Gradients,
+    ) -> PackedAutoencoder {
+        self.time += 1;
+        let adam = AdamStep::at(self.time);
+        model.map_parameters(|index, parameter| {
+            let grad = parameter
+                .grad(grads)
+                .expect("every parameter is in the loss");
+            let value = parameter.inner();
+            let updated = match &mut self.state {
+                State::Host(moments) => host_step(
+                    self.kind,
+                    &self.runs,
+                    self.decays,
+                    adam,
+                    value,
+                    grad,
+                    &mut moments[index],
+                ),
+                State::Device {
+                    learning_rate,
+                    weight_decay,
+                    momentum,
+                    moments,
+                } => {
+                    let grad = if self.decays {
+                        value.clone() * weight_decay.clone() + grad
+                    } else {
+                        grad
+                    };
+                    let direction = match (self.kind, &mut moments[index][..]) {
+                        (Optimizer::Adam, [first, second]) => {
+                            *first = first.clone().mul_scalar(ADAM_BETA_1)
+                                + grad.clone().mul_scalar(1.0 - ADAM_BETA_1);
+                            *second = second.clone().mul_scalar(ADAM_BETA_2)
+                                + grad.square().mul_scalar(1.0 - ADAM_BETA_2);
+                            first.clone().mul_scalar(adam.factor)
+                                / (second.clone().sqrt().add_scalar(adam.epsilon))
+                        }
+                        (Optimizer::Sgd, [velocity]) => {
+                            // burn's SGD without dampening: the first velocity is the gradient.
+                            *velocity = grad + velocity.clone() * momentum.clone();
+                            velocity.clone()
+                        }
+                        _ => unreachable!("the state holds what the optimizer keeps"),
+                    };
+                    value - direction * learning_rate.clone()
+                }
+            };
+            updated.autodiff().require_grad()
+        })
+    }
+
+    /// Keeps the state of the runs at `positions` (ascending) only.
+    pub(crate) fn select(&mut self, positions: &[usize]) {
+        let runs = self.runs.len();
+        self.runs = positions.iter().map(|&i| self.runs[i]).collect();
+        match &mut self.state {
+            State::Host(moments) => {
+                for moment in moments.iter_mut().flatten() {
+                    let size = moment.len() / runs;
+                    *moment = positions
+                        .iter()
+                        .flat_map(|&i| moment[i * size..(i + 1) * size].iter().copied())
+                        .collect();
+                }
+            }
+            State::Device {
+                learning_rate,
+                weight_decay,
+                momentum,
+                moments,
+            } => {
+                let indices: Vec<i64> = positions.iter().map(|&i| i as i64).collect();
+                let device = learning_rate.device();
+                let indices = Tensor::<1, Int>::from_data(
+                    TensorData::new(indices, [positions.len()]),
+                    &device,
+                );
+                let keep = |tensor: &mut Tensor<3>| {
+                    *tensor = tensor.clone().select(0, indices.clone());
+                };
+                for tensor in [learning_rate, weight_decay, momentum]
+                    .into_iter()
+                    .chain(moments.iter_mut().flatten())
+                {
+                    keep(tensor);
+                }
+            }
+        }
+    }
+}
+
+/// One parameter's update on the host: the formulas of the tensor path, element by element,
+/// in one pass, runs and blocks spread over the thread pool.
+fn host_step(
+    kind: Optimizer,
+    runs: &[RunSettings],
+    decays: bool,
+    adam: AdamStep,
+    value: Tensor<3>,
+    grad: Tensor<3>,
+    moments: &mut [Vec<f32>],
+) -> Tensor<3> {
+    let (shape, device) = (value.shape(), value.device());
+    let mut values = host_values(value);
+    let grads = host_values(grad);
+    let size = values.len() / runs.len();
+    let per_run = values.par_chunks_mut(size).zip(grads.par_chunks(size));
+    match (kind, moments) {
+        (Optimizer::Adam, [first, second]) => per_run
+            .zip(first.par_chunks_mut(size))
+            .zip(second.par_chunks_mut(size))
+            .zip(runs)
+            .for_each(|((((values, grads), first), second), run)| {
+                let blocks = values
+                    .par_chunks_mut(BLOCK)
+                    .zip(grads.par_chunks(BLOCK))
+                    .zip(first.par_chunks_mut(BLOCK))
+                    .zip(second.par_chunks_mut(BLOCK));
+                blocks.for_each(|(((values, grads), first), second)| {
+                    let moments = first.iter_mut().zip(second.iter_mut());
+                    for ((value, &grad), (first, second)) in
+                        values.iter_mut().zip(grads).zip(moments)
+                    {
+                        let grad = decayed(grad, *value, decays, run);
+                        *first = *first * ADAM_BETA_1 + grad * (1.0 - ADAM_BETA_1);
+                        *second = *second * ADAM_BETA_2 + grad * grad * (1.0 - ADAM_BETA_2);
+                        let direction = *first * adam.factor / (second.sqrt() + adam.epsilon);
+                        *value -= direction * run.learning_rate;
+                    }
+                });
+            }),
+        (Optimizer::Sgd, [velocity]) => per_run
+            .zip(velocity.par_chunks_mut(size))
+            .zip(runs)
+            .for_each(|(((values, grads), velocity), run)| {
+                let blocks = values
+                    .par_chunks_mut(BLOCK)
+                    .zip(grads.par_chunks(BLOCK))
+                    .zip(velocity.par_chunks_mut(BLOCK));
+                blocks.for_each(|((values, grads), velocity)| {
+                    for ((value, &grad), velocity) in
+                        values.iter_mut().zip(grads).zip(velocity.iter_mut())
+                    {
+                        let grad = decayed(grad, *value, decays, run);
+                        *velocity = grad + *velocity * run.momentum;
+                        *value -= *velocity * run.learning_rate;
+                    }
+                });
+            }),
+        _ => unreachable!("the state holds what the optimizer keeps"),
+    }
+    Tensor::from_data(TensorData::new(values, shape), &device)
+}
+
+/// The gradient with the coupled L2 penalty added, as the tensor path adds it: to every run
+/// once some run decays.
+fn decayed(grad: f32, value: f32, decays: bool, run: &RunSettings) -> f32 {
+    if decays {
+        value * run.weight_decay + grad
+    } else {
+        grad
+    }
+}
+
+/// The values of a float tensor, row-major.
+fn host_values(tensor: Tensor<3>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .try_into_vec()
+        .expect("parameters and gradients are f32")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hourglass_models::AutoencoderConfig;
+    use hourglass_spec::{Activation, CodeActivation, OutputActivation};
+
+    fn loss(model: &PackedAutoencoder, input: &Tensor<3>) -> Gradients {
+        let reconstruction = model.forward(input.clone(), None).reconstruction;
+        reconstruction.sub_scalar(0.5).square().sum().backward()
+    }
+
+    fn values(model: &PackedAutoencoder) -> Vec<f32> {
+        let parameters = model.parameters().into_iter();
+        parameters.flat_map(host_values).collect()
+    }
+
+    /// Both paths take the same steps, for both optimizers, runs that differ in every
+    /// setting, and after a run leaves.
+    #[test]
+    fn the_fused_host_update_is_the_tensor_update() {
+        let device = Device::flex();
+        let autodiff = device.clone().autodiff();
+        let config = AutoencoderConfig {
+            shape: vec![6],
+            conv_channels: None,
+            hidden: vec![5],
+            latent: 2,
+            activation: Activation::Relu,
+            code_activation: CodeActivation::Sigmoid,
+            output: OutputActivation::Sigmoid,
+            variational: false,
+        };
+        let models: Vec<_> = (0..3).map(|_| config.init(&autodiff)).collect();
+        let pack = PackedAutoencoder::pack(&models)
+            .unwrap()
+            .map_parameters(|_, p| p.inner().autodiff().require_grad());
+        let inputs: Vec<f32> = (0..3 * 4 * 6).map(|i| (i % 7) as f32 / 7.0).collect();
+        let input = Tensor::<3>::from_data(TensorData::new(inputs, [3, 4, 6]), &autodiff);
+        let runs = vec![
+            RunSettings {
+                learning_rate: 0.1,
+                weight_decay: 0.0,
+                momentum: 0.9,
+            },
+            RunSettings {
+                learning_rate: 0.01,
+                weight_decay: 0.05,
+                momentum: 0.0,
+            },
+            RunSettings {
+                learning_rate: 0.03,
+                weight_decay: 0.2,
+                momentum: 0.5,
+            },
+        ];
+        let staying = [0, 2];
+        let indices = Tensor::<1, Int>::from_data(staying.map(|i| i as i64), &device);
+        let keep = |_: usize, p: Tensor<3>| {
+            let kept = p.inner().select(0, indices.clone());
+            kept.autodiff().require_grad()
+        };
+        for kind in [Optimizer::Adam, Optimizer::Sgd] {
+            let mut host = PackedOptimizer::new(kind, runs.clone(), &pack, &device, true);
+            let mut tensors = PackedOptimizer::new(kind, runs.clone(), &pack, &device, false);
+            let (mut by_host, mut by_tensors) = (pack.clone(), pack.clone());
+            let mut input = input.clone();
+            for step in 0..4 {
+                if step == 2 {
+                    by_host = by_host.map_parameters(keep);
+                    by_tensors = by_tensors.map_parameters(keep);
+                    input = input.select(0, indices.clone().autodiff());
+                    host.select(&staying);
+                    tensors.select(&staying);
+                }
+                by_host = host.step(&by_host, &loss(&by_host, &input));
+                by_tensors = tensors.step(&by_tensors, &loss(&by_tensors, &input));
+            }
+            let (by_host, by_tensors) = (values(&by_host), values(&by_tensors));
+            assert_ne!(
+                by_host,
+                values(&pack.map_parameters(keep)),
+                "{kind:?} stood still"
+            );
+            for (a, b) in by_host.iter().zip(&by_tensors) {
+                assert!(
+                    (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+                    "{kind:?}: {a} != {b}"
+                );
+            }
+        }
+    }
+}
