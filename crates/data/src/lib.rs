@@ -192,14 +192,14 @@ impl Registry {
     }
 
     /// Loads split `split` ("train", "test") of data set `name`, checking every file's hash;
-    /// a split loaded before is copied from memory.
-    pub fn load(&self, name: &str, split: &str) -> Result<Split, DataError> {
+    /// a split loaded before is shared, not read again.
+    pub fn load(&self, name: &str, split: &str) -> Result<Arc<Split>, DataError> {
         let key = (name.to_string(), split.to_string());
         if let Some(split) = self.loaded.splits().get(&key) {
-            return Ok(Split::clone(split));
+            return Ok(Arc::clone(split));
         }
-        let loaded = self.read(name, split)?;
-        self.loaded.splits().insert(key, Arc::new(loaded.clone()));
+        let loaded = Arc::new(self.read(name, split)?);
+        self.loaded.splits().insert(key, Arc::clone(&loaded));
         Ok(loaded)
     }
 

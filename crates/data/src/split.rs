@@ -130,10 +130,16 @@ impl Split {
     /// Shuffles with `seed` and cuts off a `fraction` for validation: `(train, validation)`.
     /// The same seed gives the same partition on every machine (ChaCha8).
     pub fn partition(&self, fraction: f64, seed: u64) -> (Split, Split) {
-        let order = permutation(self.len(), seed);
+        let (train, validation) = self.partition_rows(fraction, seed);
+        (self.select(&train), self.select(&validation))
+    }
+
+    /// The rows [`Self::partition`] puts in each part: `(train, validation)`.
+    pub fn partition_rows(&self, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+        let mut train = permutation(self.len(), seed);
         let held_out = ((self.len() as f64) * fraction).round() as usize;
-        let (validation, train) = order.split_at(held_out.min(self.len()));
-        (self.select(train), self.select(validation))
+        let validation = train.drain(..held_out.min(self.len())).collect();
+        (train, validation)
     }
 }
 

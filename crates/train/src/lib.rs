@@ -133,7 +133,7 @@ fn train_on_this_thread(
     device.seed(config.seed);
     let mut model = run.init_model(&device);
     let mut optimizer = optimizer::build(config);
-    let features = run.splits.train.features();
+    let features = run.splits.features();
     let latent = config.model.latent;
     let (learning_rate, batch_size) = (config.train.learning_rate, config.train.batch_size);
 
@@ -255,7 +255,7 @@ fn test_metrics(
         let unit_range = !splits.standardized;
         metrics.extend(compression::compression(
             model,
-            &splits.train,
+            &splits.train(None),
             test,
             unit_range,
             device,
@@ -270,7 +270,8 @@ fn test_metrics(
     if tasks.has(Task::Latent) {
         // Trained on one class (the anomaly task's normal examples), a probe has nothing to
         // tell apart.
-        if let Some(accuracy) = latent::probe(model, &splits.train, test, config.seed, device) {
+        if let Some(accuracy) = latent::probe(model, &splits.train(None), test, config.seed, device)
+        {
             metrics.insert(metric::PROBE_ACCURACY, accuracy);
         }
         write_file(&run_dir.join(LATENT_FILE), &latent::latent_csv(&evaluation))?;
@@ -331,7 +332,7 @@ fn write_images(
     let drawn = if model.is_variational() {
         model.sample_prior(samples, device)
     } else {
-        let fitted = splits.train.head(CODED_EXAMPLES * 10);
+        let fitted = splits.train(Some(CODED_EXAMPLES * 10));
         let (mean, std) = code_gaussian(model, &fitted, device); // [1, latent] each
         let noise = Tensor::<2>::random(
             [samples, model.latent()],

@@ -182,7 +182,7 @@ impl Pack<'_> {
             let shape = [batches.len(), rows, width];
             Tensor::<3>::from_data(TensorData::new(values, shape), device)
         };
-        let features = self.members[0].run.splits.train.features();
+        let features = self.members[0].run.splits.features();
         let clean = batches.iter().flat_map(|b| b.clean.iter().copied());
         let target = stacked(clean.collect(), features); // [runs, rows, features]
         let input = if batches.iter().any(|b| b.corrupted.is_some()) {

@@ -94,20 +94,20 @@ impl<'a> Run<'a> {
         let init_device = Device::flex().autodiff();
         init_device.seed(self.config.seed);
         // `fork`, not `to_device`: the weights arrive as leaves of no graph.
-        AutoencoderConfig::from_spec(&self.config.model, &self.splits.train.shape)
+        AutoencoderConfig::from_spec(&self.config.model, self.splits.shape())
             .init(&init_device)
             .fork(device)
     }
 
     /// The order of the training examples in `epoch` (1-based): a shuffle of the run's seed.
     pub(crate) fn order(&self, epoch: usize) -> Vec<usize> {
-        permutation(self.splits.train.len(), epoch_seed(self.config.seed, epoch))
+        permutation(self.splits.train_len(), epoch_seed(self.config.seed, epoch))
     }
 
     /// The step's inputs for the training examples at `indices`, with the corruption and ε
     /// drawn from the run's streams.
     pub(crate) fn batch(&mut self, indices: &[usize]) -> Batch {
-        let clean = crate::batch::rows(&self.splits.train, indices);
+        let clean = self.splits.train_inputs(indices);
         let corrupted = self.corruption.as_ref().map(|corruption| {
             let mut corrupted = clean.clone();
             corruption.apply(&mut corrupted, &mut self.corruption_rng);
