@@ -108,14 +108,6 @@ impl Split {
         }
     }
 
-    /// The first `n` examples (all of them when there are fewer).
-    pub fn truncated(mut self, n: usize) -> Split {
-        let n = n.min(self.len());
-        self.inputs.truncate(n * self.features());
-        self.labels.truncate(n);
-        self
-    }
-
     /// A copy of the first `n` examples (all of them when there are fewer), without copying
     /// the rest.
     pub fn head(&self, n: usize) -> Split {

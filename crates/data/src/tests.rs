@@ -116,7 +116,7 @@ fn partition_is_seeded_disjoint_and_complete() {
     assert_eq!((train.len(), validation.len()), (90, 10));
     let (train_again, validation_again) = split.partition(0.1, 7);
     assert_eq!((&train, &validation), (&train_again, &validation_again));
-    assert_eq!(split.head(3), split.clone().truncated(3));
+    assert_eq!(split.head(3), split.select(&[0, 1, 2]));
     assert_eq!(split.head(1000), split);
     let (other_train, _) = split.partition(0.1, 8);
     assert_ne!(train, other_train);

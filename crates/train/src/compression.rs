@@ -21,7 +21,7 @@ use image::{ExtendedColorType, ImageFormat};
 use crate::{batch, evaluate};
 
 /// Training examples used to fit the quantiser's ranges and PCA.
-const FIT_EXAMPLES: usize = 10_000;
+pub(crate) const FIT_EXAMPLES: usize = 10_000;
 /// Test images JPEG-encoded at each quality.
 const JPEG_EXAMPLES: usize = 1_000;
 /// Qualities tried for the JPEG baseline.
@@ -29,19 +29,19 @@ const JPEG_QUALITIES: [u8; 16] = [1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70,
 /// Levels of the quantised code: 8 bits.
 const LEVELS: f64 = 255.0;
 
-/// The compression metrics of `model`; `unit_range` says inputs lie in [0, 1] (baselines'
-/// reconstructions are clipped to it, as the model's sigmoid output is).
+/// The compression metrics of `model`, its quantiser and the PCA baseline fitted on `fit`
+/// (the first [`FIT_EXAMPLES`] training examples); `unit_range` says inputs lie in [0, 1]
+/// (baselines' reconstructions are clipped to it, as the model's sigmoid output is).
 pub(crate) fn compression(
     model: &Autoencoder,
-    train: &Split,
+    fit: &Split,
     test: &Split,
     unit_range: bool,
     device: &Device,
 ) -> BTreeMap<&'static str, f64> {
     let latent = model.latent();
     let features = test.features();
-    let fit = train.head(FIT_EXAMPLES);
-    let quantizer = Quantizer::fit(&evaluate::codes(model, &fit, device), latent);
+    let quantizer = Quantizer::fit(&evaluate::codes(model, fit, device), latent);
     let mut codes = evaluate::codes(model, test, device);
     quantizer.round_trip(&mut codes);
     let decoded: Vec<f32> = model
@@ -58,7 +58,7 @@ pub(crate) fn compression(
         ),
         (
             metric::PCA_PSNR_DB,
-            pca_psnr_db(&fit, test, latent, unit_range),
+            pca_psnr_db(fit, test, latent, unit_range),
         ),
     ]);
     if let [1, height, width] = test.shape[..]

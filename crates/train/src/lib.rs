@@ -255,7 +255,7 @@ fn test_metrics(
         let unit_range = !splits.standardized;
         metrics.extend(compression::compression(
             model,
-            &splits.train(None),
+            &splits.train(Some(compression::FIT_EXAMPLES)),
             test,
             unit_range,
             device,

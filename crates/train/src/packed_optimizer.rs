@@ -54,18 +54,21 @@ impl AdamStep {
 
 /// Where the optimizer's state lives and how the update runs.
 enum State {
-    /// On the host, updated by fused loops: per parameter, per moment, `[runs · size]`
-    /// values in the parameter's layout.
+    /// On the host, updated by fused loops ([`host_step`]): per parameter, per moment,
+    /// `[runs · size]` values in the parameter's layout.
     Host(Vec<Vec<Vec<f32>>>),
     /// On the device, updated by tensor operations.
-    Device {
-        /// Per run, `[runs, 1, 1]`.
-        learning_rate: Tensor<3>,
-        weight_decay: Tensor<3>,
-        momentum: Tensor<3>,
-        /// Per parameter, per moment.
-        moments: Vec<Vec<Tensor<3>>>,
-    },
+    Device(DeviceState),
+}
+
+/// The state of the tensor path.
+struct DeviceState {
+    /// Per run, `[runs, 1, 1]`.
+    learning_rate: Tensor<3>,
+    weight_decay: Tensor<3>,
+    momentum: Tensor<3>,
+    /// Per parameter, per moment.
+    moments: Vec<Vec<Tensor<3>>>,
 }
 
 /// The optimizer of the runs of a pack, in pack order.
@@ -113,19 +116,7 @@ impl PackedOptimizer {
                     .collect(),
             )
         } else {
-            let per_run = |value: fn(&RunSettings) -> f32| {
-                let values: Vec<f32> = runs.iter().map(value).collect();
-                Tensor::<3>::from_data(TensorData::new(values, [runs.len(), 1, 1]), device)
-            };
-            State::Device {
-                learning_rate: per_run(|run| run.learning_rate),
-                weight_decay: per_run(|run| run.weight_decay),
-                momentum: per_run(|run| run.momentum),
-                moments: parameters
-                    .iter()
-                    .map(|p| vec![Tensor::<3>::zeros(p.dims(), device); moment_count])
-                    .collect(),
-            }
+            State::Device(DeviceState::new(&runs, &parameters, moment_count, device))
         };
         Self {
             kind,
@@ -144,50 +135,18 @@ impl PackedOptimizer {
     ) -> PackedAutoencoder {
         self.time += 1;
         let adam = AdamStep::at(self.time);
+        let (kind, decays) = (self.kind, self.decays);
         model.map_parameters(|index, parameter| {
             let grad = parameter
                 .grad(grads)
                 .expect("every parameter is in the loss");
             let value = parameter.inner();
             let updated = match &mut self.state {
-                State::Host(moments) => host_step(
-                    self.kind,
-                    &self.runs,
-                    self.decays,
-                    adam,
-                    value,
-                    grad,
-                    &mut moments[index],
-                ),
-                State::Device {
-                    learning_rate,
-                    weight_decay,
-                    momentum,
-                    moments,
-                } => {
-                    let grad = if self.decays {
-                        value.clone() * weight_decay.clone() + grad
-                    } else {
-                        grad
-                    };
-                    let direction = match (self.kind, &mut moments[index][..]) {
-                        (Optimizer::Adam, [first, second]) => {
-                            *first = first.clone().mul_scalar(ADAM_BETA_1)
-                                + grad.clone().mul_scalar(1.0 - ADAM_BETA_1);
-                            *second = second.clone().mul_scalar(ADAM_BETA_2)
-                                + grad.square().mul_scalar(1.0 - ADAM_BETA_2);
-                            first.clone().mul_scalar(adam.factor)
-                                / (second.clone().sqrt().add_scalar(adam.epsilon))
-                        }
-                        (Optimizer::Sgd, [velocity]) => {
-                            // burn's SGD without dampening: the first velocity is the gradient.
-                            *velocity = grad + velocity.clone() * momentum.clone();
-                            velocity.clone()
-                        }
-                        _ => unreachable!("the state holds what the optimizer keeps"),
-                    };
-                    value - direction * learning_rate.clone()
+                State::Host(moments) => {
+                    let moments = &mut moments[index];
+                    host_step(kind, &self.runs, decays, adam, value, grad, moments)
                 }
+                State::Device(state) => state.step(kind, decays, adam, index, value, grad),
             };
             updated.autodiff().require_grad()
         })
@@ -207,28 +166,79 @@ impl PackedOptimizer {
                         .collect();
                 }
             }
-            State::Device {
-                learning_rate,
-                weight_decay,
-                momentum,
-                moments,
-            } => {
-                let indices: Vec<i64> = positions.iter().map(|&i| i as i64).collect();
-                let device = learning_rate.device();
-                let indices = Tensor::<1, Int>::from_data(
-                    TensorData::new(indices, [positions.len()]),
-                    &device,
-                );
-                let keep = |tensor: &mut Tensor<3>| {
-                    *tensor = tensor.clone().select(0, indices.clone());
-                };
-                for tensor in [learning_rate, weight_decay, momentum]
-                    .into_iter()
-                    .chain(moments.iter_mut().flatten())
-                {
-                    keep(tensor);
-                }
+            State::Device(state) => state.select(positions),
+        }
+    }
+}
+
+impl DeviceState {
+    fn new(
+        runs: &[RunSettings],
+        parameters: &[Tensor<3>],
+        moment_count: usize,
+        device: &Device,
+    ) -> Self {
+        let per_run = |value: fn(&RunSettings) -> f32| {
+            let values: Vec<f32> = runs.iter().map(value).collect();
+            Tensor::<3>::from_data(TensorData::new(values, [runs.len(), 1, 1]), device)
+        };
+        Self {
+            learning_rate: per_run(|run| run.learning_rate),
+            weight_decay: per_run(|run| run.weight_decay),
+            momentum: per_run(|run| run.momentum),
+            moments: parameters
+                .iter()
+                .map(|p| vec![Tensor::<3>::zeros(p.dims(), device); moment_count])
+                .collect(),
+        }
+    }
+
+    /// Parameter `index`'s update by tensor operations: its new value.
+    fn step(
+        &mut self,
+        kind: Optimizer,
+        decays: bool,
+        adam: AdamStep,
+        index: usize,
+        value: Tensor<3>,
+        grad: Tensor<3>,
+    ) -> Tensor<3> {
+        let grad = if decays {
+            value.clone() * self.weight_decay.clone() + grad
+        } else {
+            grad
+        };
+        let direction = match (kind, &mut self.moments[index][..]) {
+            (Optimizer::Adam, [first, second]) => {
+                *first = first.clone().mul_scalar(ADAM_BETA_1)
+                    + grad.clone().mul_scalar(1.0 - ADAM_BETA_1);
+                *second = second.clone().mul_scalar(ADAM_BETA_2)
+                    + grad.square().mul_scalar(1.0 - ADAM_BETA_2);
+                first.clone().mul_scalar(adam.factor)
+                    / (second.clone().sqrt().add_scalar(adam.epsilon))
             }
+            (Optimizer::Sgd, [velocity]) => {
+                // burn's SGD without dampening: the first velocity is the gradient.
+                *velocity = grad + velocity.clone() * self.momentum.clone();
+                velocity.clone()
+            }
+            _ => unreachable!("the state holds what the optimizer keeps"),
+        };
+        value - direction * self.learning_rate.clone()
+    }
+
+    fn select(&mut self, positions: &[usize]) {
+        let indices: Vec<i64> = positions.iter().map(|&i| i as i64).collect();
+        let device = self.learning_rate.device();
+        let indices =
+            Tensor::<1, Int>::from_data(TensorData::new(indices, [positions.len()]), &device);
+        let per_run = [
+            &mut self.learning_rate,
+            &mut self.weight_decay,
+            &mut self.momentum,
+        ];
+        for tensor in per_run.into_iter().chain(self.moments.iter_mut().flatten()) {
+            *tensor = tensor.clone().select(0, indices.clone());
         }
     }
 }

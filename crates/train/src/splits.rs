@@ -82,11 +82,10 @@ pub(crate) fn load_splits(config: &RunConfig, registry: &Registry) -> Result<Spl
     }
     if manifest.standardize {
         let standardization = Standardization::fit(&examples.select(&train_rows));
-        let mut standardized = Split::clone(&examples);
-        for split in [&mut standardized, &mut validation, Arc::make_mut(&mut test)] {
-            standardization.apply(split);
+        for split in [&mut examples, &mut test] {
+            standardization.apply(Arc::make_mut(split));
         }
-        examples = Arc::new(standardized);
+        standardization.apply(&mut validation);
     }
     Ok(Splits {
         examples,
