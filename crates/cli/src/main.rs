@@ -214,20 +214,38 @@ fn stop_on_interrupt(stop: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> Re
 
 /// Stops this worker when the orchestrator that started it is gone (killed with SIGKILL, say),
 /// so that a resumed sweep never races a leftover worker on the same run. The parent is polled
-/// every 200 ms; an orphan's parent id changes to its reaper's.
+/// every 200 ms, and once more before each result is written ([`exit_if_orphaned`]): a busy
+/// machine can delay the poll past a resumed sweep's start, but a leftover worker never
+/// writes a result. An orphan's parent id changes to its reaper's. A local worker is told its
+/// orchestrator's id ([`hourglass_orchestrator::ORCHESTRATOR_PID`]); one started otherwise
+/// (by Slurm, by hand) takes its parent at start-up.
 fn exit_when_orphaned() {
     #[cfg(unix)]
     {
-        let parent = std::os::unix::process::parent_id();
-        std::thread::spawn(move || {
+        let named = std::env::var(hourglass_orchestrator::ORCHESTRATOR_PID).ok();
+        let orchestrator = named.and_then(|pid| pid.parse().ok());
+        ORCHESTRATOR.get_or_init(|| orchestrator.unwrap_or_else(std::os::unix::process::parent_id));
+        std::thread::spawn(|| {
             loop {
                 std::thread::sleep(std::time::Duration::from_millis(200));
-                if std::os::unix::process::parent_id() != parent {
-                    eprintln!("the orchestrator (pid {parent}) is gone: stopping this worker");
-                    std::process::exit(3);
-                }
+                exit_if_orphaned();
             }
         });
+    }
+}
+
+/// The process id of the orchestrator that started this worker.
+#[cfg(unix)]
+static ORCHESTRATOR: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// Exits when this worker's orchestrator is gone.
+fn exit_if_orphaned() {
+    #[cfg(unix)]
+    if let Some(&parent) = ORCHESTRATOR.get()
+        && std::os::unix::process::parent_id() != parent
+    {
+        eprintln!("the orchestrator (pid {parent}) is gone: stopping this worker");
+        std::process::exit(3);
     }
 }
 
@@ -517,6 +535,7 @@ impl Results<'_> {
         };
         let path = self.run_dirs[run].join(RESULT_FILE);
         let json = serde_json::to_vec_pretty(&result).expect("results serialize");
+        exit_if_orphaned();
         let written =
             write_atomic(&path, &json).with_context(|| format!("cannot write {}", path.display()));
         let completed = result.status == RunStatus::Completed;

@@ -38,6 +38,11 @@ use worker::{Ending, Launch, Member, Process, Running};
 /// File in a run folder that receives the worker's stdout and stderr.
 pub const WORKER_LOG: &str = "worker.log";
 
+/// The variable through which a local worker learns its orchestrator's process id: a worker
+/// that took its parent at start-up for the orchestrator would take the reaper of an
+/// orchestrator killed while the worker was still loading, and never stop.
+pub const ORCHESTRATOR_PID: &str = "HOURGLASS_ORCHESTRATOR_PID";
+
 /// How often running workers are polled.
 const POLL: Duration = Duration::from_millis(20);
 

@@ -191,6 +191,7 @@ pub(crate) fn start(
         .args(members.iter().map(|member| &member.run_dir))
         .arg("--device")
         .arg(launch.device.to_string())
+        .env(crate::ORCHESTRATOR_PID, std::process::id().to_string())
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(io("cannot share", &log_path))?)
         .stderr(log);
