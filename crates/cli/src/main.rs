@@ -12,7 +12,7 @@ use hourglass_data::Registry;
 use hourglass_orchestrator::{SweepLayout, SweepOptions, WorkerCommand};
 use hourglass_report::References;
 use hourglass_spec::result::{
-    CONFIG_FILE, EpochRecord, RESULT_FILE, RunResult, RunStatus, write_atomic,
+    CONFIG_FILE, EpochRecord, RESULT_FILE, RunResult, RunStatus, write_once,
 };
 use hourglass_spec::{Catalog, DeviceName, Experiment, RunConfig, RunId};
 
@@ -536,9 +536,11 @@ impl Results<'_> {
         let path = self.run_dirs[run].join(RESULT_FILE);
         let json = serde_json::to_vec_pretty(&result).expect("results serialize");
         exit_if_orphaned();
+        // A result already there is the orchestrator's, which pruned the run meanwhile.
         let written =
-            write_atomic(&path, &json).with_context(|| format!("cannot write {}", path.display()));
-        let completed = result.status == RunStatus::Completed;
+            write_once(&path, &json).with_context(|| format!("cannot write {}", path.display()));
+        let completed = result.status == RunStatus::Completed || written.as_ref().is_ok_and(|w| !w);
+        let written = written.map(|_| ());
         self.written = match (std::mem::replace(&mut self.written, Ok(true)), written) {
             (Err(first), _) => Err(first),
             (Ok(_), Err(error)) => Err(error),
@@ -566,5 +568,10 @@ impl hourglass_train::PackProgress for PackResults<'_> {
     ) {
         self.results
             .record(run, outcome.map_err(anyhow::Error::from));
+    }
+
+    /// The orchestrator ends a run of a pack by recording its result (a pruned one).
+    fn stopped(&mut self, run: usize) -> bool {
+        self.results.run_dirs[run].join(RESULT_FILE).exists()
     }
 }

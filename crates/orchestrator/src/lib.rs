@@ -331,11 +331,11 @@ pub fn run_sweep(
         }
         let mut still_running = Vec::with_capacity(running.len());
         for mut job in running {
-            let mut pruned = None;
             let packed = job.members.len() > 1;
             for member in job.members.iter_mut().filter(|member| !member.ended) {
                 let run = &experiment.runs[member.index];
                 let epochs = run.config.train.epochs;
+                let mut pruned = None;
                 for record in member.new_epochs() {
                     progress.epoch_ended(run, &record, epochs);
                     if let Some(rungs) = &mut rungs
@@ -345,38 +345,35 @@ pub fn run_sweep(
                         break;
                     }
                 }
-                // The runs of a pack end one by one, each with its result, while the worker
-                // trains the others; a lone run's result is read when its worker exits.
-                if packed
-                    && pruned.is_none()
-                    && let Some(result) = finished_result(&member.run_dir)
-                {
-                    member.ended = true;
-                    summary.count(result.status);
-                    progress.run_finished(run, &result);
-                }
-            }
-            if let Some((record, metric, verdict)) = pruned {
-                // Pruning is refused with packs by the spec: a pruned job has one run.
-                job.stop();
-                let member = &job.members[0];
-                let run = &experiment.runs[member.index];
-                if let Some(slurm) = &slurm {
-                    slurm.cancel(&slurm_task(&job).into_iter().collect::<Vec<_>>())?;
-                }
-                // A worker may have finished in the moment before it was stopped.
-                let result = match finished_result(&member.run_dir) {
-                    Some(result) => result,
-                    None => worker::record_pruned(
+                // A pruned run's result is recorded here; the worker of a pack sees it and
+                // drops the run, a lone run's worker is stopped below. Should the worker have
+                // recorded the run's own result first, that one stands.
+                let result = match pruned {
+                    Some((record, metric, verdict)) => Some(worker::record_pruned(
                         run,
                         &member.run_dir,
                         &record,
                         (metric, verdict.value),
                         verdict.reason,
-                    )?,
+                    )?),
+                    // The runs of a pack end one by one, each with its result, while the
+                    // worker trains the others; a lone run's result is read when its worker
+                    // exits.
+                    None if packed => finished_result(&member.run_dir),
+                    None => None,
                 };
-                summary.count(result.status);
-                progress.run_finished(run, &result);
+                if let Some(result) = result {
+                    member.ended = true;
+                    summary.count(result.status);
+                    progress.run_finished(run, &result);
+                }
+            }
+            if job.members.iter().all(|member| member.ended) {
+                // Nothing is left to wait for: a pruned lone run's worker is still training.
+                job.stop();
+                if let Some(slurm) = &slurm {
+                    slurm.cancel(&slurm_task(&job).into_iter().collect::<Vec<_>>())?;
+                }
                 continue;
             }
             let ending = match (&job.process, &slurm) {

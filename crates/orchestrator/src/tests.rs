@@ -428,62 +428,83 @@ fn runs_go_only_to_slots_that_offer_their_backend() {
     assert_eq!(log.lines().count(), 4);
 }
 
-/// A worker that appends four epochs to `metrics.jsonl`, 0.2 s apart, with `val_loss` v / epoch
-/// where v is the `values` entry at the run's latent size (1-based), then completes.
+/// A worker that trains its runs (one, or a pack) for four epochs, 0.2 s apart, appending to
+/// each run's `metrics.jsonl` a record with `val_loss` v / epoch, where v is the `values` entry
+/// at the run's latent size (1-based), then completes them. As the real worker does, it drops
+/// a run whose result appears meanwhile (pruned), and leaves a result already there alone.
 fn epoch_worker(root: &Path, values: &str) -> WorkerCommand {
-    completing_after(
-        root,
-        &format!(
-            "latent=$(sed -n 's/^latent = //p' \"$1/config.toml\"); \
+    sh(&format!(
+        "set -C; for e in 1 2 3 4; do \
+           for dir in \"$@\"; do \
+             [ \"$dir\" = --device ] && break; \
+             [ -e \"$dir/result.json\" ] && continue; \
+             latent=$(sed -n 's/^latent = //p' \"$dir/config.toml\"); \
              v=$(echo '{values}' | cut -d' ' -f$latent); \
-             for e in 1 2 3 4; do \
-               loss=$(awk \"BEGIN {{ print $v / $e }}\"); \
-               echo \"{{\\\"epoch\\\":$e,\\\"train_loss\\\":1.0,\\\"val_loss\\\":$loss,\\\"seconds\\\":0.2}}\" >> \"$1/metrics.jsonl\"; \
-               sleep 0.2; \
-             done"
-        ),
-    )
+             loss=$(awk \"BEGIN {{ print $v / $e }}\"); \
+             echo \"{{\\\"epoch\\\":$e,\\\"train_loss\\\":1.0,\\\"val_loss\\\":$loss,\\\"seconds\\\":0.2}}\" >> \"$dir/metrics.jsonl\"; \
+           done; \
+           sleep 0.2; \
+         done; \
+         for dir in \"$@\"; do \
+           [ \"$dir\" = --device ] && break; \
+           printf '{{\"id\":\"%s\",\"status\":\"completed\",\"config\":%s,\"metrics\":{{\"test_mse\":0.5}}}}' \
+             \"$(basename \"$dir\")\" \"$(cat {config_json})\" > \"$dir/result.json\" 2>/dev/null; \
+         done; true",
+        config_json = root.join("config.json").display(),
+    ))
 }
 
 #[test]
-fn successive_halving_prunes_runs_outside_the_best_fraction_of_each_rung() {
-    let reports = tempfile::tempdir().unwrap();
-    // One worker, so runs reach the rungs in sweep order; rungs at epochs 1 and 2 (4 is last).
-    let experiment = experiment(
-        6,
-        "[train]\nepochs = 4\n[sweep.pruning]\ngrace_epochs = 1\nreduction_factor = 2\n",
-    );
-    let layout = prepare(&experiment, reports.path());
-    let worker = epoch_worker(&layout.root, "3 5 1 4 2 6");
-    let summary = sweep(&experiment, &layout, &worker).unwrap();
-    assert_eq!((summary.completed, summary.pruned), (2, 4), "{summary:?}");
-    // Epoch 1: 3 goes on (first); 5 > 3 stops; 1 goes on; 4 is not in the best 2 of
-    // {3, 5, 1, 4}; 2 is in the best 2 of five; 6 is not in the best 3 of six.
-    // Epoch 2: 1.5 goes on (first); 0.5 goes on; 1.0 is not the best of {1.5, 0.5, 1.0}.
-    let expected = [
-        (1, RunStatus::Completed, 4.0),
-        (2, RunStatus::Pruned, 1.0),
-        (3, RunStatus::Completed, 4.0),
-        (4, RunStatus::Pruned, 1.0),
-        (5, RunStatus::Pruned, 2.0),
-        (6, RunStatus::Pruned, 1.0),
-    ];
-    for (run, (latent, status, epochs)) in experiment.runs.iter().zip(expected) {
-        assert_eq!(run.config.model.latent, latent);
-        let result = finished_result(&layout.run_dir(run)).unwrap();
-        assert_eq!(result.status, status, "latent {latent}: {result:?}");
-        if status == RunStatus::Pruned {
-            assert_eq!(result.metrics["epochs_run"], epochs, "latent {latent}");
-            let reason = result.error.unwrap();
-            assert!(
-                reason.starts_with(&format!("pruned at epoch {epochs}: val_loss")),
-                "{reason}"
-            );
+fn successive_halving_prunes_runs_outside_the_best_fraction_of_each_rung_alone_or_packed() {
+    for pack in [1, 6] {
+        let reports = tempfile::tempdir().unwrap();
+        // One worker, so runs reach the rungs in sweep order; rungs at epochs 1 and 2 (4 is
+        // last). Packed, the six runs train in that one worker together.
+        let experiment = experiment(
+            6,
+            &format!(
+                "pack = {pack}\n[train]\nepochs = 4\n\
+                 [sweep.pruning]\ngrace_epochs = 1\nreduction_factor = 2\n"
+            ),
+        );
+        let layout = prepare(&experiment, reports.path());
+        let worker = epoch_worker(&layout.root, "3 5 1 4 2 6");
+        let summary = sweep(&experiment, &layout, &worker).unwrap();
+        assert_eq!((summary.completed, summary.pruned), (2, 4), "{summary:?}");
+        // Epoch 1: 3 goes on (first); 5 > 3 stops; 1 goes on; 4 is not in the best 2 of
+        // {3, 5, 1, 4}; 2 is in the best 2 of five; 6 is not in the best 3 of six.
+        // Epoch 2: 1.5 goes on (first); 0.5 goes on; 1.0 is not the best of {1.5, 0.5, 1.0}.
+        let expected = [
+            (1, RunStatus::Completed, 4.0),
+            (2, RunStatus::Pruned, 1.0),
+            (3, RunStatus::Completed, 4.0),
+            (4, RunStatus::Pruned, 1.0),
+            (5, RunStatus::Pruned, 2.0),
+            (6, RunStatus::Pruned, 1.0),
+        ];
+        for (run, (latent, status, epochs)) in experiment.runs.iter().zip(expected) {
+            assert_eq!(run.config.model.latent, latent);
+            let run_dir = layout.run_dir(run);
+            let result = finished_result(&run_dir).unwrap();
+            assert_eq!(result.status, status, "pack {pack}, latent {latent}: {result:?}");
+            let trained = read_epochs(&run_dir.join(METRICS_FILE)).len();
+            if status == RunStatus::Pruned {
+                assert_eq!(result.metrics["epochs_run"], epochs, "latent {latent}");
+                let reason = result.error.unwrap();
+                assert!(
+                    reason.starts_with(&format!("pruned at epoch {epochs}: val_loss")),
+                    "{reason}"
+                );
+                // Its worker stopped training it, while a packed one trained the others on.
+                assert!(trained < 4, "pack {pack}, latent {latent}: {trained} epochs");
+            } else {
+                assert_eq!(trained, 4, "pack {pack}, latent {latent}");
+            }
         }
+        // A resumed sweep keeps the pruned runs as they are.
+        let again = sweep(&experiment, &layout, &worker).unwrap();
+        assert_eq!((again.skipped, again.pruned), (6, 4));
     }
-    // A resumed sweep keeps the pruned runs as they are.
-    let again = sweep(&experiment, &layout, &worker).unwrap();
-    assert_eq!((again.skipped, again.pruned), (6, 4));
 }
 
 #[test]

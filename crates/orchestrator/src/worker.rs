@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use hourglass_spec::result::{
     CONFIG_FILE, EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, RunStatus, is_temporary,
-    metric, write_atomic,
+    metric, write_atomic, write_once,
 };
 use hourglass_spec::{DeviceName, RunSpec};
 
@@ -309,8 +309,17 @@ fn record(
     };
     let result_path = run_dir.join(RESULT_FILE);
     let json = serde_json::to_vec_pretty(&result).expect("results serialize");
-    write_atomic(&result_path, &json).map_err(io("cannot write", &result_path))?;
-    Ok(result)
+    // The worker may have recorded the run's own result first: the first result stands.
+    if write_once(&result_path, &json).map_err(io("cannot write", &result_path))? {
+        return Ok(result);
+    }
+    match crate::finished_result(run_dir) {
+        Some(recorded) => Ok(recorded),
+        None => {
+            write_atomic(&result_path, &json).map_err(io("cannot write", &result_path))?;
+            Ok(result)
+        }
+    }
 }
 
 /// The last lines of a worker's log.

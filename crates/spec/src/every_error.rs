@@ -408,11 +408,6 @@ fn resources_rs() -> Vec<Case> {
             "executor = \"slurm\"\npack = 4\n",
         ),
         resources(
-            "pack with pruning",
-            "resources.pack",
-            "pack = 4\n\n[sweep.pruning]\ngrace_epochs = 1\n",
-        ),
-        resources(
             "timeout without a unit",
             "resources.timeout",
             "timeout = \"90\"\n",

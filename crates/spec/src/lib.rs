@@ -113,17 +113,6 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             .map_err(|mut pruning_problems| problems.append(&mut pruning_problems))
             .ok()
     });
-    if let (Some(_), Some(pack)) = (&pruning, &file.resources.pack)
-        && *pack.get_ref() > 1
-    {
-        problems.push(
-            Diagnostic::new("resources.pack", "cannot be used with [sweep.pruning]")
-                .with_hint(
-                    "a packed run is not stopped alone yet: remove `pack` or [sweep.pruning]",
-                )
-                .at(Some(pack.span())),
-        );
-    }
     let base = run_table(source);
     let (axes, combinations, axis_spans) = match sweep_axes(&file, &base) {
         Ok(expansion) => expansion,

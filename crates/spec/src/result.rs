@@ -214,6 +214,36 @@ pub fn is_temporary(file_name: &str) -> bool {
 /// Writes `bytes` to `path` so that readers see the old content or the new, never a part:
 /// write a temporary file beside it, fsync it, rename it over `path`, fsync the folder.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_through_temporary(path, bytes, |temporary| {
+        std::fs::rename(temporary, path).map(|()| true)
+    })
+    .map(|_| ())
+}
+
+/// Writes `bytes` to `path` atomically, as [`write_atomic`] does, unless `path` exists:
+/// `Ok(false)` then, and `path` is left as it is. Of several processes writing the same file
+/// this way, the first wins and the others learn that they lost (a run's result, which the
+/// worker that trains it and the orchestrator that prunes it may both write).
+pub fn write_once(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<bool> {
+    write_through_temporary(path, bytes, |temporary| {
+        // A hard link, unlike a rename, never replaces its target.
+        let linked = std::fs::hard_link(temporary, path);
+        std::fs::remove_file(temporary)?;
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// Writes and fsyncs `bytes` in a temporary file beside `path`, hands it to `publish`, which
+/// puts it in place, and fsyncs the folder; the temporary file is removed on failure.
+fn write_through_temporary(
+    path: &std::path::Path,
+    bytes: &[u8],
+    publish: impl FnOnce(&std::path::Path) -> std::io::Result<bool>,
+) -> std::io::Result<bool> {
     use std::io::Write;
     let dir = path
         .parent()
@@ -228,8 +258,9 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         let mut file = std::fs::File::create(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        std::fs::File::open(dir)?.sync_all()
+        let published = publish(&temporary)?;
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(published)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&temporary);
@@ -266,5 +297,19 @@ mod tests {
         std::fs::write(blocked.join("x"), b"").unwrap();
         assert!(write_atomic(&blocked, b"new").is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"kept");
+    }
+
+    #[test]
+    fn the_first_write_once_wins_and_the_later_ones_leave_the_file_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("result.json");
+        assert!(write_once(&path, b"first").unwrap());
+        assert!(!write_once(&path, b"second").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("result.json")]);
     }
 }

@@ -5,7 +5,7 @@
 //! data order, corruption and ε streams, its own optimizer state and learning rate, its
 //! `metrics.jsonl`, early stopping and result. The step minimises the sum of the runs' losses,
 //! whose gradient with respect to each run's weights is that run's own. A run that diverges,
-//! stops early or cannot load its data leaves the pack and the others go on.
+//! stops early, is pruned or cannot load its data leaves the pack and the others go on.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,11 +29,17 @@ pub trait PackProgress: Send {
     /// Run `run` ended, with its final metrics or why it failed; called once per run, as
     /// soon as the run ends.
     fn run_finished(&mut self, run: usize, outcome: Result<BTreeMap<String, f64>, TrainError>);
+    /// Whether run `run` was ended from outside the pack (pruned by the orchestrator, which
+    /// recorded its result): it then leaves the pack with no further event. Asked for every
+    /// run after every step.
+    fn stopped(&mut self, _run: usize) -> bool {
+        false
+    }
 }
 
 /// Trains the runs `configs`, whose folders are `run_dirs`, as one pack on `device`, on a
 /// thread pool as [`crate::train_run`] does. Every run ends through
-/// `progress.run_finished`; runs whose [`RunConfig::pack_key`]s differ from the first run's
+/// `progress.run_finished` but those [`PackProgress::stopped`] from outside; runs whose [`RunConfig::pack_key`]s differ from the first run's
 /// fail without training.
 pub fn train_pack(
     configs: &[RunConfig],
@@ -59,6 +65,8 @@ enum Leaving {
     Finished,
     /// It failed.
     Failed(TrainError),
+    /// It was ended from outside ([`PackProgress::stopped`]).
+    Stopped,
 }
 
 /// The runs being trained together, with their packed model, objective and optimizer, all
@@ -144,7 +152,8 @@ fn train_on_this_thread(
         for step in 0..steps_per_epoch {
             let range = step * batch_size..((step + 1) * batch_size).min(examples);
             let done = run::epochs_done(epoch, step, steps_per_epoch);
-            let leaving = pack.step(range, epoch, step + 1, done, &device);
+            let mut leaving = pack.step(range, epoch, step + 1, done, &device);
+            pack.add_stopped(&mut leaving, progress);
             // A diverged run's weights are its own: the others' are as if it had not been there.
             pack.leave(leaving, &clock, &eval_device, progress);
             if pack.members.is_empty() {
@@ -247,6 +256,18 @@ impl Pack<'_> {
         leaving
     }
 
+    /// Adds the runs ended from outside ([`PackProgress::stopped`]) to `leaving`, which stays
+    /// in ascending order of index.
+    fn add_stopped(&self, leaving: &mut Vec<(usize, Leaving)>, progress: &mut dyn PackProgress) {
+        for (index, member) in self.members.iter().enumerate() {
+            let left = leaving.iter().any(|(leaving, _)| *leaving == index);
+            if !left && progress.stopped(member.position) {
+                leaving.push((index, Leaving::Stopped));
+            }
+        }
+        leaving.sort_by_key(|(index, _)| *index);
+    }
+
     /// Takes the `leaving` runs (by index in the pack, ascending) out of the pack, finishing
     /// or failing each, and shrinks the model, objective and optimizer to the runs that stay.
     fn leave(
@@ -281,6 +302,7 @@ impl Pack<'_> {
                         .finish(&trained, seconds, clock.stepping_seconds, eval_device)
                 }
                 Leaving::Failed(error) => Err(error),
+                Leaving::Stopped => continue,
             };
             progress.run_finished(member.position, outcome);
         }

@@ -1,6 +1,7 @@
 //! Packed training is the same training: a run trained in a pack gives the metrics it gives
 //! trained alone, for every kind that packs and both optimizers, and a run that diverges in a
-//! pack fails alone while the others finish as if it had not been there.
+//! pack fails alone, and one stopped from outside leaves it, while the others finish as if
+//! neither had been there.
 
 mod common;
 
@@ -61,33 +62,63 @@ fn alone(configs: &[RunConfig]) -> Vec<Outcome> {
         .collect()
 }
 
-/// Collects each run's outcome.
-struct Outcomes(Vec<Option<Result<BTreeMap<String, f64>, String>>>);
+/// Collects each run's outcome; stops run `stop` after its first epoch, as the orchestrator
+/// stops a pruned run.
+struct Outcomes {
+    outcomes: Vec<Option<Result<BTreeMap<String, f64>, String>>>,
+    stop: Option<usize>,
+    stopping: bool,
+}
 
 impl PackProgress for Outcomes {
+    fn epoch_ended(&mut self, run: usize, _record: &EpochRecord, _epochs: usize) {
+        self.stopping |= Some(run) == self.stop;
+    }
+
     fn run_finished(&mut self, run: usize, outcome: Result<BTreeMap<String, f64>, TrainError>) {
-        assert!(self.0[run].is_none(), "run {run} ended twice");
-        self.0[run] = Some(outcome.map_err(|e| e.to_string()));
+        assert!(self.outcomes[run].is_none(), "run {run} ended twice");
+        assert_ne!(Some(run), self.stop, "a stopped run ended");
+        self.outcomes[run] = Some(outcome.map_err(|e| e.to_string()));
+    }
+
+    fn stopped(&mut self, run: usize) -> bool {
+        self.stopping && Some(run) == self.stop
     }
 }
 
-/// The runs trained as one pack.
-fn packed(configs: &[RunConfig]) -> Vec<Outcome> {
+/// The runs trained as one pack, run `stop` stopped after its first epoch: each run's outcome
+/// (`None` if it never ended) and epoch records.
+fn packed_stopping(
+    configs: &[RunConfig],
+    stop: Option<usize>,
+) -> Vec<(Option<Result<BTreeMap<String, f64>, String>>, Vec<EpochRecord>)> {
     let (registry, _) = common::registry_and_catalog();
     let dirs: Vec<tempfile::TempDir> = configs
         .iter()
         .map(|_| tempfile::tempdir().unwrap())
         .collect();
     let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
-    let mut outcomes = Outcomes(vec![None; configs.len()]);
+    let mut outcomes = Outcomes {
+        outcomes: vec![None; configs.len()],
+        stop,
+        stopping: false,
+    };
     train_pack(configs, &registry, &paths, &Device::flex(), &mut outcomes);
     outcomes
-        .0
+        .outcomes
         .into_iter()
         .zip(&dirs)
-        .map(|(outcome, dir)| {
+        .map(|(outcome, dir)| (outcome, epochs(dir.path())))
+        .collect()
+}
+
+/// The runs trained as one pack.
+fn packed(configs: &[RunConfig]) -> Vec<Outcome> {
+    packed_stopping(configs, None)
+        .into_iter()
+        .map(|(outcome, records)| {
             let outcome = outcome.expect("every run of a pack ends");
-            outcome.map(|metrics| (metrics, epochs(dir.path())))
+            outcome.map(|metrics| (metrics, records))
         })
         .collect()
 }
@@ -232,7 +263,7 @@ fn every_kind_that_packs_trains_in_a_pack_as_it_trains_alone() {
 }
 
 #[test]
-fn a_run_that_diverges_in_a_pack_fails_alone_and_the_others_train_on() {
+fn a_run_that_diverges_or_is_stopped_leaves_the_pack_and_the_others_train_on() {
     let _turn = TURNS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -243,9 +274,18 @@ fn a_run_that_diverges_in_a_pack_fails_alone_and_the_others_train_on() {
             (9, "", "learning_rate = 0.01", ""),
             (10, "", "learning_rate = 1000.0", ""),
             (11, "", "learning_rate = 0.02", ""),
+            (12, "", "learning_rate = 0.03", ""),
         ],
     );
-    let (alone, packed) = (alone(&configs), packed(&configs));
+    let alone = alone(&configs[..3]);
+    let mut packed = packed_stopping(&configs, Some(3));
+    let (stopped, records) = packed.pop().unwrap();
+    assert!(stopped.is_none(), "{stopped:?}");
+    assert_eq!(records.len(), 1, "the stopped run trained on: {records:?}");
+    let packed: Vec<Outcome> = packed
+        .into_iter()
+        .map(|(outcome, records)| outcome.unwrap().map(|metrics| (metrics, records)))
+        .collect();
     for outcome in [&alone[1], &packed[1]] {
         assert!(
             matches!(outcome, Err(error) if error.starts_with("diverged at epoch")),
