@@ -119,23 +119,17 @@ impl PackedAutoencoder {
             .collect()
     }
 
-    /// This pack with every parameter replaced by `update` of it, given in the order of
-    /// [`Self::parameters`].
-    pub fn map_parameters(&self, mut update: impl FnMut(usize, Tensor<3>) -> Tensor<3>) -> Self {
-        let layers = self
-            .layers
-            .iter()
+    /// Replaces every parameter by `update` of it, given in the order of [`Self::parameters`].
+    /// Each parameter is handed over, not cloned, so an update may reuse its memory.
+    pub fn update_parameters(&mut self, mut update: impl FnMut(usize, Tensor<3>) -> Tensor<3>) {
+        self.layers = std::mem::take(&mut self.layers)
+            .into_iter()
             .enumerate()
             .map(|(i, layer)| PackedLinear {
-                weight: update(2 * i, layer.weight.clone()),
-                bias: update(2 * i + 1, layer.bias.clone()),
+                weight: update(2 * i, layer.weight),
+                bias: update(2 * i + 1, layer.bias),
             })
             .collect();
-        Self {
-            template: self.template.clone(),
-            layers,
-            encoder_layers: self.encoder_layers,
-        }
     }
 
     /// The weight matrices of every run (not the biases), input side first.

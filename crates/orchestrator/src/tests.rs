@@ -486,7 +486,10 @@ fn successive_halving_prunes_runs_outside_the_best_fraction_of_each_rung_alone_o
             assert_eq!(run.config.model.latent, latent);
             let run_dir = layout.run_dir(run);
             let result = finished_result(&run_dir).unwrap();
-            assert_eq!(result.status, status, "pack {pack}, latent {latent}: {result:?}");
+            assert_eq!(
+                result.status, status,
+                "pack {pack}, latent {latent}: {result:?}"
+            );
             let trained = read_epochs(&run_dir.join(METRICS_FILE)).len();
             if status == RunStatus::Pruned {
                 assert_eq!(result.metrics["epochs_run"], epochs, "latent {latent}");
@@ -496,7 +499,10 @@ fn successive_halving_prunes_runs_outside_the_best_fraction_of_each_rung_alone_o
                     "{reason}"
                 );
                 // Its worker stopped training it, while a packed one trained the others on.
-                assert!(trained < 4, "pack {pack}, latent {latent}: {trained} epochs");
+                assert!(
+                    trained < 4,
+                    "pack {pack}, latent {latent}: {trained} epochs"
+                );
             } else {
                 assert_eq!(trained, 4, "pack {pack}, latent {latent}");
             }

@@ -10,6 +10,7 @@ pub mod backend;
 mod batch;
 mod compression;
 mod evaluate;
+mod host_memory;
 mod images;
 mod latent;
 mod optimizer;

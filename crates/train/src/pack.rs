@@ -113,9 +113,8 @@ fn train_on_this_thread(
     let eval_device = device.clone().inner();
     let device = device.clone().autodiff();
     let models: Vec<_> = members.iter().map(|m| m.run.init_model(&device)).collect();
-    let model = PackedAutoencoder::pack(&models)
-        .expect("pack keys admit MLPs only")
-        .map_parameters(|_, parameter| parameter.inner().autodiff().require_grad());
+    let mut model = PackedAutoencoder::pack(&models).expect("pack keys admit MLPs only");
+    model.update_parameters(|_, parameter| parameter.inner().autodiff().require_grad());
     let objectives = members.iter().map(|m| m.run.objective.clone()).collect();
     let objective = PackedObjective::new(objectives).expect("pack keys admit these objectives");
     let settings = members
@@ -214,7 +213,8 @@ impl Pack<'_> {
             .terms(&self.model, input, target, noise, done)
             .total; // [runs]
         let values: Vec<f32> = losses.clone().into_data().try_to_vec().expect("f32 losses");
-        self.model = self.optimizer.step(&self.model, &losses.sum().backward());
+        let grads = losses.sum().backward();
+        self.optimizer.step(&mut self.model, &grads);
         self.members
             .iter_mut()
             .zip(values)
@@ -312,7 +312,7 @@ impl Pack<'_> {
         let indices: Vec<i64> = staying.iter().map(|&i| i as i64).collect();
         let indices =
             Tensor::<1, Int>::from_data(TensorData::new(indices, [staying.len()]), eval_device);
-        self.model = self.model.map_parameters(|_, parameter| {
+        self.model.update_parameters(|_, parameter| {
             parameter
                 .inner()
                 .select(0, indices.clone())

@@ -10,6 +10,8 @@
 
 use burn::prelude::*;
 use burn::tensor::{Gradients, TensorData};
+
+use crate::host_memory;
 use hourglass_models::PackedAutoencoder;
 use hourglass_spec::{Optimizer, RunConfig};
 use rayon::prelude::*;
@@ -127,16 +129,12 @@ impl PackedOptimizer {
         }
     }
 
-    /// `model` after one step along the gradients in `grads`.
-    pub(crate) fn step(
-        &mut self,
-        model: &PackedAutoencoder,
-        grads: &Gradients,
-    ) -> PackedAutoencoder {
+    /// Moves `model` one step along the gradients in `grads`.
+    pub(crate) fn step(&mut self, model: &mut PackedAutoencoder, grads: &Gradients) {
         self.time += 1;
         let adam = AdamStep::at(self.time);
         let (kind, decays) = (self.kind, self.decays);
-        model.map_parameters(|index, parameter| {
+        model.update_parameters(|index, parameter| {
             let grad = parameter
                 .grad(grads)
                 .expect("every parameter is in the loss");
@@ -243,8 +241,9 @@ impl DeviceState {
     }
 }
 
-/// One parameter's update on the host: the formulas of the tensor path, element by element,
-/// in one pass, runs and blocks spread over the thread pool.
+/// One parameter's update on the host, in place where the backend allows (see
+/// `host_memory.rs`): the formulas of the tensor path, element by element, in one pass, runs
+/// and blocks spread over the thread pool.
 fn host_step(
     kind: Optimizer,
     runs: &[RunSettings],
@@ -254,9 +253,21 @@ fn host_step(
     grad: Tensor<3>,
     moments: &mut [Vec<f32>],
 ) -> Tensor<3> {
-    let (shape, device) = (value.shape(), value.device());
-    let mut values = host_values(value);
-    let grads = host_values(grad);
+    host_memory::update_values(value, grad, |values, grads| {
+        fused_update(kind, runs, decays, adam, values, grads, moments);
+    })
+}
+
+/// [`host_step`] on the parameter's values and gradient.
+fn fused_update(
+    kind: Optimizer,
+    runs: &[RunSettings],
+    decays: bool,
+    adam: AdamStep,
+    values: &mut [f32],
+    grads: &[f32],
+    moments: &mut [Vec<f32>],
+) {
     let size = values.len() / runs.len();
     let per_run = values.par_chunks_mut(size).zip(grads.par_chunks(size));
     match (kind, moments) {
@@ -303,7 +314,6 @@ fn host_step(
             }),
         _ => unreachable!("the state holds what the optimizer keeps"),
     }
-    Tensor::from_data(TensorData::new(values, shape), &device)
 }
 
 /// The gradient with the coupled L2 penalty added, as the tensor path adds it: to every run
@@ -316,17 +326,10 @@ fn decayed(grad: f32, value: f32, decays: bool, run: &RunSettings) -> f32 {
     }
 }
 
-/// The values of a float tensor, row-major.
-fn host_values(tensor: Tensor<3>) -> Vec<f32> {
-    tensor
-        .into_data()
-        .try_into_vec()
-        .expect("parameters and gradients are f32")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host_memory::host_values;
     use hourglass_models::AutoencoderConfig;
     use hourglass_spec::{Activation, CodeActivation, OutputActivation};
 
@@ -341,77 +344,82 @@ mod tests {
     }
 
     /// Both paths take the same steps, for both optimizers, runs that differ in every
-    /// setting, and after a run leaves.
+    /// setting, and after a run leaves, on each CPU backend (whose parameters the host path
+    /// updates in place, when no other tensor shares them).
     #[test]
     fn the_fused_host_update_is_the_tensor_update() {
-        let device = Device::flex();
-        let autodiff = device.clone().autodiff();
-        let config = AutoencoderConfig {
-            shape: vec![6],
-            conv_channels: None,
-            hidden: vec![5],
-            latent: 2,
-            activation: Activation::Relu,
-            code_activation: CodeActivation::Sigmoid,
-            output: OutputActivation::Sigmoid,
-            variational: false,
-        };
-        let models: Vec<_> = (0..3).map(|_| config.init(&autodiff)).collect();
-        let pack = PackedAutoencoder::pack(&models)
-            .unwrap()
-            .map_parameters(|_, p| p.inner().autodiff().require_grad());
-        let inputs: Vec<f32> = (0..3 * 4 * 6).map(|i| (i % 7) as f32 / 7.0).collect();
-        let input = Tensor::<3>::from_data(TensorData::new(inputs, [3, 4, 6]), &autodiff);
-        let runs = vec![
-            RunSettings {
-                learning_rate: 0.1,
-                weight_decay: 0.0,
-                momentum: 0.9,
-            },
-            RunSettings {
-                learning_rate: 0.01,
-                weight_decay: 0.05,
-                momentum: 0.0,
-            },
-            RunSettings {
-                learning_rate: 0.03,
-                weight_decay: 0.2,
-                momentum: 0.5,
-            },
-        ];
-        let staying = [0, 2];
-        let indices = Tensor::<1, Int>::from_data(staying.map(|i| i as i64), &device);
-        let keep = |_: usize, p: Tensor<3>| {
-            let kept = p.inner().select(0, indices.clone());
-            kept.autodiff().require_grad()
-        };
-        for kind in [Optimizer::Adam, Optimizer::Sgd] {
-            let mut host = PackedOptimizer::new(kind, runs.clone(), &pack, &device, true);
-            let mut tensors = PackedOptimizer::new(kind, runs.clone(), &pack, &device, false);
-            let (mut by_host, mut by_tensors) = (pack.clone(), pack.clone());
-            let mut input = input.clone();
-            for step in 0..4 {
-                if step == 2 {
-                    by_host = by_host.map_parameters(keep);
-                    by_tensors = by_tensors.map_parameters(keep);
-                    input = input.select(0, indices.clone().autodiff());
-                    host.select(&staying);
-                    tensors.select(&staying);
+        let mut devices = vec![Device::flex()];
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)]
+        devices.push(Device::libtorch());
+        for device in devices {
+            let autodiff = device.clone().autodiff();
+            let config = AutoencoderConfig {
+                shape: vec![6],
+                conv_channels: None,
+                hidden: vec![5],
+                latent: 2,
+                activation: Activation::Relu,
+                code_activation: CodeActivation::Sigmoid,
+                output: OutputActivation::Sigmoid,
+                variational: false,
+            };
+            let models: Vec<_> = (0..3).map(|_| config.init(&autodiff)).collect();
+            let mut pack = PackedAutoencoder::pack(&models).unwrap();
+            pack.update_parameters(|_, p| p.inner().autodiff().require_grad());
+            let inputs: Vec<f32> = (0..3 * 4 * 6).map(|i| (i % 7) as f32 / 7.0).collect();
+            let input = Tensor::<3>::from_data(TensorData::new(inputs, [3, 4, 6]), &autodiff);
+            let runs = vec![
+                RunSettings {
+                    learning_rate: 0.1,
+                    weight_decay: 0.0,
+                    momentum: 0.9,
+                },
+                RunSettings {
+                    learning_rate: 0.01,
+                    weight_decay: 0.05,
+                    momentum: 0.0,
+                },
+                RunSettings {
+                    learning_rate: 0.03,
+                    weight_decay: 0.2,
+                    momentum: 0.5,
+                },
+            ];
+            let staying = [0, 2];
+            let indices = Tensor::<1, Int>::from_data(staying.map(|i| i as i64), &device);
+            let keep = |_: usize, p: Tensor<3>| {
+                let kept = p.inner().select(0, indices.clone());
+                kept.autodiff().require_grad()
+            };
+            for kind in [Optimizer::Adam, Optimizer::Sgd] {
+                let mut host = PackedOptimizer::new(kind, runs.clone(), &pack, &device, true);
+                let mut tensors = PackedOptimizer::new(kind, runs.clone(), &pack, &device, false);
+                let (mut by_host, mut by_tensors) = (pack.clone(), pack.clone());
+                let mut input = input.clone();
+                for step in 0..4 {
+                    if step == 2 {
+                        by_host.update_parameters(keep);
+                        by_tensors.update_parameters(keep);
+                        input = input.select(0, indices.clone().autodiff());
+                        host.select(&staying);
+                        tensors.select(&staying);
+                    }
+                    let grads = loss(&by_host, &input);
+                    host.step(&mut by_host, &grads);
+                    let grads = loss(&by_tensors, &input);
+                    tensors.step(&mut by_tensors, &grads);
                 }
-                by_host = host.step(&by_host, &loss(&by_host, &input));
-                by_tensors = tensors.step(&by_tensors, &loss(&by_tensors, &input));
-            }
-            let (by_host, by_tensors) = (values(&by_host), values(&by_tensors));
-            assert_ne!(
-                by_host,
-                values(&pack.map_parameters(keep)),
-                "{kind:?} stood still"
-            );
-            for (a, b) in by_host.iter().zip(&by_tensors) {
-                assert!(
-                    (a - b).abs() <= 1e-6 * a.abs().max(1.0),
-                    "{kind:?}: {a} != {b}"
-                );
+                let (by_host, by_tensors) = (values(&by_host), values(&by_tensors));
+                let mut kept = pack.clone();
+                kept.update_parameters(keep);
+                assert_ne!(by_host, values(&kept), "{kind:?} stood still");
+                for (a, b) in by_host.iter().zip(&by_tensors) {
+                    assert!(
+                        (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+                        "{kind:?}: {a} != {b}"
+                    );
+                }
             }
         }
     }

@@ -91,7 +91,10 @@ impl PackProgress for Outcomes {
 fn packed_stopping(
     configs: &[RunConfig],
     stop: Option<usize>,
-) -> Vec<(Option<Result<BTreeMap<String, f64>, String>>, Vec<EpochRecord>)> {
+) -> Vec<(
+    Option<Result<BTreeMap<String, f64>, String>>,
+    Vec<EpochRecord>,
+)> {
     let (registry, _) = common::registry_and_catalog();
     let dirs: Vec<tempfile::TempDir> = configs
         .iter()
