@@ -1,6 +1,7 @@
 //! Sweeps through a real Slurm: `executor = "slurm"` on the single-node cluster that
 //! `cargo xtask ci` starts on this machine (slurmctld, slurmd and munge from Debian, through
-//! `xtask/slurm/start-slurm.sh`). Each run is a task of a job array running the real worker.
+//! `xtask/slurm/start-slurm.sh`). Each run, or each pack of runs, is a task of a job array
+//! running the real worker.
 
 mod common;
 
@@ -25,28 +26,56 @@ fn require_slurm() {
 
 /// A spec of six small MNIST runs (latent 2 to 64) through Slurm, two at once.
 fn slurm_spec(dir: &Path, name: &str, epochs: usize) -> PathBuf {
+    spec_through_slurm(
+        dir,
+        name,
+        epochs,
+        "",
+        "\"model.latent\" = [2, 4, 8, 16, 32, 64]",
+    )
+}
+
+/// A spec of small MNIST runs through Slurm, two tasks at once, with `resources` added to its
+/// `[resources]` and the sweep `parameters`.
+fn spec_through_slurm(
+    dir: &Path,
+    name: &str,
+    epochs: usize,
+    resources: &str,
+    parameters: &str,
+) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     let spec = format!(
         "[experiment]\nname = \"{name}\"\nseed = 11\n\n[data]\ndataset = \"mnist\"\n\
          validation = 0.05\ntrain_limit = 1000\ntest_limit = 200\n\n[model]\nhidden = [32]\n\n\
          [train]\nbatch_size = 100\nlearning_rate = 3e-3\nepochs = {epochs}\n\n\
-         [resources]\nexecutor = \"slurm\"\nthreads_per_worker = 1\n\n\
+         [resources]\nexecutor = \"slurm\"\nthreads_per_worker = 1\n{resources}\n\
          [resources.slurm]\ncpus_per_task = 1\narray_parallelism = 2\ntime_limit = \"10m\"\n\n\
-         [sweep.parameters]\n\"model.latent\" = [2, 4, 8, 16, 32, 64]\n"
+         [sweep.parameters]\n{parameters}\n"
     );
     std::fs::write(&path, spec).unwrap();
     path
 }
 
-/// The runs each job array of the sweep was submitted with, from `slurm/jobs.json`.
-fn submitted_runs(sweep: &Path) -> Vec<String> {
+/// The runs of each array task the sweep submitted, from `slurm/jobs.json`: a lone run's id,
+/// or a pack's ids.
+fn submitted_tasks(sweep: &Path) -> Vec<Vec<String>> {
+    let id = |run: &serde_json::Value| run.as_str().unwrap().to_string();
     read_json(&sweep.join("slurm/jobs.json"))
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|job| job["runs"].as_array().unwrap().clone())
-        .map(|run| run.as_str().unwrap().to_string())
+        .map(|task| match task.as_array() {
+            Some(pack) => pack.iter().map(id).collect(),
+            None => vec![id(&task)],
+        })
         .collect()
+}
+
+/// The runs each job array of the sweep was submitted with.
+fn submitted_runs(sweep: &Path) -> Vec<String> {
+    submitted_tasks(sweep).into_iter().flatten().collect()
 }
 
 /// The statuses of the runs with a result so far.
@@ -105,6 +134,44 @@ fn six_runs_complete_as_array_tasks_and_a_failing_task_reports_its_exit_code() {
         }
     }
     // A second sweep submits nothing: every run has its result.
+    let again = run_sweep(&spec, &reports);
+    assert!(text(&again.stdout).contains("6 already finished"));
+    assert_eq!(submitted_runs(&sweep).len(), 6);
+}
+
+#[test]
+fn a_pack_of_runs_trains_in_one_array_task() {
+    require_slurm();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_through_slurm(
+        dir.path(),
+        "slurm-packs",
+        2,
+        "pack = 3",
+        "\"train.learning_rate\" = [1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3]",
+    );
+    let reports = dir.path().join("reports");
+    let output = run_sweep(&spec, &reports);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("slurm-packs: 6 completed"), "{stdout}");
+    let sweep = reports.join("slurm-packs");
+    let tasks = submitted_tasks(&sweep);
+    assert_eq!(tasks.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3]);
+    for run in run_dirs(&sweep) {
+        let result = read_json(&run.join("result.json"));
+        assert_eq!(result["status"], "completed", "{result}");
+        // The task's log, copied to each of its runs, has every run's epochs.
+        let id = run.file_name().unwrap().to_str().unwrap();
+        let task = tasks
+            .iter()
+            .find(|task| task.iter().any(|r| r == id))
+            .unwrap();
+        let log = std::fs::read_to_string(run.join("worker.log")).unwrap();
+        for packed in task {
+            assert!(log.contains(&format!("{packed}: epoch 2/2")), "{log}");
+        }
+    }
     let again = run_sweep(&spec, &reports);
     assert!(text(&again.stdout).contains("6 already finished"));
     assert_eq!(submitted_runs(&sweep).len(), 6);

@@ -84,8 +84,9 @@ enum Command {
         /// The run's folder, or the folders of a pack's runs.
         #[arg(required_unless_present = "run_list")]
         run_dirs: Vec<PathBuf>,
-        /// A file of run folders, one per line: the worker trains the one on line
-        /// `$SLURM_ARRAY_TASK_ID + 1` (how Slurm array tasks find their run).
+        /// A file of run folders, one task per line (a pack's folders separated by tabs):
+        /// the worker trains those on line `$SLURM_ARRAY_TASK_ID + 1` (how Slurm array tasks
+        /// find their runs).
         #[arg(long, conflicts_with = "run_dirs")]
         run_list: Option<PathBuf>,
         /// The device to train on: `cpu`, `cuda:N` or `gpu:N`.
@@ -129,7 +130,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             device,
         } => {
             let run_dirs = match run_list {
-                Some(list) => vec![array_task_run(&list)?],
+                Some(list) => array_task_runs(&list)?,
                 None => run_dirs,
             };
             worker(&run_dirs, &device, &cli.datasets)
@@ -424,8 +425,9 @@ impl hourglass_train::Progress for EpochLines {
     }
 }
 
-/// The run folder on line `$SLURM_ARRAY_TASK_ID + 1` of `list`.
-fn array_task_run(list: &Path) -> Result<PathBuf> {
+/// The run folders on line `$SLURM_ARRAY_TASK_ID + 1` of `list` (a pack's separated by
+/// tabs).
+fn array_task_runs(list: &Path) -> Result<Vec<PathBuf>> {
     let task: usize = std::env::var("SLURM_ARRAY_TASK_ID")
         .context("--run-list is for Slurm array tasks, but SLURM_ARRAY_TASK_ID is not set")?
         .parse()
@@ -436,7 +438,7 @@ fn array_task_run(list: &Path) -> Result<PathBuf> {
         .lines()
         .nth(task)
         .with_context(|| format!("{} has no line for task {task}", list.display()))?;
-    Ok(PathBuf::from(line))
+    Ok(line.split('\t').map(PathBuf::from).collect())
 }
 
 /// Trains the runs of `run_dirs`, one alone or several as a pack, and writes each run's

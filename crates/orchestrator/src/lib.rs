@@ -17,7 +17,7 @@ mod lock;
 mod slurm;
 mod worker;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -228,20 +228,25 @@ pub fn run_sweep(
             // running are followed, not submitted again.
             slurm.refresh(true)?;
             let mut waiting = VecDeque::new();
+            let mut adopted: BTreeMap<Task, Vec<Member>> = BTreeMap::new();
             for (index, attempt) in queue.drain(..) {
                 let run = &experiment.runs[index];
                 match slurm.adoptable(run.id.as_str()) {
                     Some(task) => {
                         progress.run_started(run, index, total);
                         let member = Member::new(index, attempt, &layout.run_dir(run));
-                        running.push(Running {
-                            slot: 0,
-                            process: Process::Slurm(task),
-                            members: vec![member],
-                        });
+                        adopted.entry(task).or_default().push(member);
                     }
                     None => waiting.push_back((index, attempt)),
                 }
+            }
+            // The unfinished runs of a pack's task are followed as one job again.
+            for (task, members) in adopted {
+                running.push(Running {
+                    slot: 0,
+                    process: Process::Slurm(task),
+                    members,
+                });
             }
             queue = waiting;
             Some(slurm)
@@ -301,25 +306,39 @@ pub fn run_sweep(
                 }
             }
             Some(slurm) if !queue.is_empty() => {
-                let batch: Vec<(usize, u32)> = queue.drain(..).collect();
-                let mut runs = Vec::with_capacity(batch.len());
-                for &(index, attempt) in &batch {
-                    let run = &experiment.runs[index];
-                    if attempt == 0 {
-                        progress.run_started(run, index, total);
-                    }
-                    let run_dir = layout.run_dir(run);
-                    worker::prepare(run, &run_dir)?;
-                    runs.push((run, run_dir));
+                // Every queued run goes now, one array task per pack.
+                let mut packs = Vec::new();
+                while !queue.is_empty() {
+                    packs.push(take_pack(experiment, &mut queue, 0));
                 }
-                let tasks = slurm.submit(&runs)?;
-                for ((index, attempt), (task, (_, run_dir))) in
-                    batch.into_iter().zip(tasks.into_iter().zip(runs))
+                let mut tasks = Vec::with_capacity(packs.len());
+                for pack in &packs {
+                    let mut runs = Vec::with_capacity(pack.len());
+                    for &(index, attempt) in pack {
+                        let run = &experiment.runs[index];
+                        if attempt == 0 {
+                            progress.run_started(run, index, total);
+                        }
+                        let run_dir = layout.run_dir(run);
+                        worker::prepare(run, &run_dir)?;
+                        runs.push((run, run_dir));
+                    }
+                    tasks.push(runs);
+                }
+                let submitted = slurm.submit(&tasks)?;
+                for (pack, (task, runs)) in packs.into_iter().zip(submitted.into_iter().zip(tasks))
                 {
+                    let members = pack
+                        .into_iter()
+                        .zip(runs)
+                        .map(|((index, attempt), (_, run_dir))| {
+                            Member::new(index, attempt, &run_dir)
+                        })
+                        .collect();
                     running.push(Running {
                         slot: 0,
                         process: Process::Slurm(task),
-                        members: vec![Member::new(index, attempt, &run_dir)],
+                        members,
                     });
                 }
             }
@@ -368,8 +387,9 @@ pub fn run_sweep(
                     progress.run_finished(run, &result);
                 }
             }
-            if job.members.iter().all(|member| member.ended) {
-                // Nothing is left to wait for: a pruned lone run's worker is still training.
+            if !packed && job.members[0].ended {
+                // A pruned lone run's worker trains on: it is stopped. A pack's worker drops
+                // its pruned runs and exits once every run has ended.
                 job.stop();
                 if let Some(slurm) = &slurm {
                     slurm.cancel(&slurm_task(&job).into_iter().collect::<Vec<_>>())?;
@@ -377,9 +397,12 @@ pub fn run_sweep(
                 continue;
             }
             let ending = match (&job.process, &slurm) {
-                (Process::Slurm(task), Some(slurm)) => slurm
-                    .ending(task, &job.members[0].run_dir)
-                    .map(|state| Ending::Slurm(task.clone(), state)),
+                (Process::Slurm(task), Some(slurm)) => {
+                    let run_dirs = job.members.iter().map(|member| member.run_dir.as_path());
+                    slurm
+                        .ending(task, run_dirs)
+                        .map(|state| Ending::Slurm(task.clone(), state))
+                }
                 // A pack trains its runs together: K runs may take K runs' time.
                 _ => job.poll(
                     resources

@@ -1,6 +1,7 @@
 //! The Slurm executor: a sweep's unfinished runs go to the cluster as one job array per
 //! submission (`sbatch --array=0-N%P`), task `i` training the run on line `i + 1` of the
-//! array's run list (`hourglass worker --run-list LIST`). The reports and data set folders
+//! array's run list (`hourglass worker --run-list LIST`), or the runs of a pack, whose
+//! folders share the line, separated by tabs. The reports and data set folders
 //! must be shared between this machine and the nodes: results come back as the workers'
 //! `result.json` files, exactly as from local workers.
 //!
@@ -46,8 +47,34 @@ impl std::fmt::Display for Task {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Submission {
     job: String,
-    /// Run ids by task index.
-    runs: Vec<String>,
+    /// The runs of each task, by task index.
+    runs: Vec<TaskRuns>,
+}
+
+/// The runs an array task trains.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum TaskRuns {
+    /// One run's id (a plain string in `jobs.json`, as before packs).
+    Alone(String),
+    /// The ids of a pack's runs.
+    Pack(Vec<String>),
+}
+
+impl TaskRuns {
+    fn of(runs: &[(&RunSpec, PathBuf)]) -> Self {
+        match runs {
+            [(run, _)] => Self::Alone(run.id.to_string()),
+            _ => Self::Pack(runs.iter().map(|(run, _)| run.id.to_string()).collect()),
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        match self {
+            Self::Alone(run) => run == id,
+            Self::Pack(runs) => runs.iter().any(|run| run == id),
+        }
+    }
 }
 
 /// Where a task stands, as `scontrol` reports it.
@@ -124,7 +151,7 @@ impl SlurmExecutor {
                     .runs
                     .iter()
                     .enumerate()
-                    .filter(move |(_, run)| *run == id)
+                    .filter(move |(_, runs)| runs.contains(id))
                     .map(|(index, _)| Task {
                         job: submission.job.clone(),
                         index,
@@ -133,15 +160,28 @@ impl SlurmExecutor {
             .collect()
     }
 
-    /// Submits `runs` (with their folders) as one job array and records it; returns each
-    /// run's task, in order.
-    pub fn submit(&mut self, runs: &[(&RunSpec, PathBuf)]) -> Result<Vec<Task>, SweepError> {
+    /// Submits `tasks`, each one run or a pack's runs (with their folders), as one job array
+    /// and records it; returns each one's array task, in order.
+    pub fn submit(&mut self, tasks: &[Vec<(&RunSpec, PathBuf)>]) -> Result<Vec<Task>, SweepError> {
         let number = self.submissions.len();
         let list = self.dir.join(format!("array-{number}.runs"));
         let mut lines = String::new();
-        for (_, run_dir) in runs {
-            let run_dir = std::path::absolute(run_dir).map_err(io("cannot resolve", run_dir))?;
-            lines.push_str(&utf8(&run_dir)?);
+        for runs in tasks {
+            let mut folders = Vec::with_capacity(runs.len());
+            for (_, run_dir) in runs {
+                let run_dir =
+                    std::path::absolute(run_dir).map_err(io("cannot resolve", run_dir))?;
+                let folder = utf8(&run_dir)?;
+                if folder.contains(['\t', '\n']) {
+                    return Err(SweepError::Slurm {
+                        message: format!(
+                            "{folder:?} holds a tab or a newline, which separate run folders in an array's run list"
+                        ),
+                    });
+                }
+                folders.push(folder);
+            }
+            lines.push_str(&folders.join("\t"));
             lines.push('\n');
         }
         write_atomic(&list, lines.as_bytes()).map_err(io("cannot write", &list))?;
@@ -149,7 +189,7 @@ impl SlurmExecutor {
         write_atomic(&script, self.batch_script(&list)?.as_bytes())
             .map_err(io("cannot write", &script))?;
 
-        let mut array = format!("--array=0-{}", runs.len() - 1);
+        let mut array = format!("--array=0-{}", tasks.len() - 1);
         if let Some(parallel) = self.settings.array_parallelism {
             array.push_str(&format!("%{parallel}"));
         }
@@ -184,13 +224,13 @@ impl SlurmExecutor {
         }
         let submission = Submission {
             job: job.clone(),
-            runs: runs.iter().map(|(run, _)| run.id.to_string()).collect(),
+            runs: tasks.iter().map(|runs| TaskRuns::of(runs)).collect(),
         };
         self.submissions.push(submission);
         let jobs = self.dir.join(JOBS_FILE);
         let json = serde_json::to_vec_pretty(&self.submissions).expect("submissions serialize");
         write_atomic(&jobs, &json).map_err(io("cannot write", &jobs))?;
-        Ok((0..runs.len())
+        Ok((0..tasks.len())
             .map(|index| {
                 let task = Task {
                     job: job.clone(),
@@ -216,7 +256,7 @@ impl SlurmExecutor {
         words.push("--device".into());
         words.push(quote(&self.settings.device().to_string()));
         Ok(format!(
-            "#!/bin/sh\n# {}: array task i trains the run on line i + 1 of the list.\nexec {}\n",
+            "#!/bin/sh\n# {}: array task i trains the runs on line i + 1 of the list.\nexec {}\n",
             self.job_name,
             words.join(" ")
         ))
@@ -272,15 +312,22 @@ impl SlurmExecutor {
         Ok(())
     }
 
-    /// How `task` ended, once it has; its log is then copied into `run_dir`.
-    pub fn ending(&self, task: &Task, run_dir: &Path) -> Option<TaskState> {
+    /// How `task` ended, once it has; its log is then copied into each of `run_dirs`, the
+    /// folders of its runs.
+    pub fn ending<'a>(
+        &self,
+        task: &Task,
+        run_dirs: impl IntoIterator<Item = &'a Path>,
+    ) -> Option<TaskState> {
         let state = self.states.get(task)?;
         if *state == TaskState::Live {
             return None;
         }
         let log = self.dir.join("logs").join(format!("{task}.log"));
-        // A task that never started has no log; its state says why.
-        let _ = std::fs::copy(&log, run_dir.join(WORKER_LOG));
+        for run_dir in run_dirs {
+            // A task that never started has no log; its state says why.
+            let _ = std::fs::copy(&log, run_dir.join(WORKER_LOG));
+        }
         Some(state.clone())
     }
 

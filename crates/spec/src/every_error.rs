@@ -403,11 +403,6 @@ fn resources_rs() -> Vec<Case> {
         ),
         resources("pack of zero runs", "resources.pack", "pack = 0\n"),
         resources(
-            "pack with the slurm executor",
-            "resources.pack",
-            "executor = \"slurm\"\npack = 4\n",
-        ),
-        resources(
             "timeout without a unit",
             "resources.timeout",
             "timeout = \"90\"\n",

@@ -289,11 +289,6 @@ pub(crate) fn check_resources(section: &ResourcesSection) -> Result<Resources, V
                     section.timeout.as_ref().map(|t| Some(t.span())),
                     "Slurm ends runs at `resources.slurm.time_limit`",
                 ),
-                (
-                    "resources.pack",
-                    section.pack.as_ref().map(|p| Some(p.span())),
-                    "each Slurm array task trains one run; remove `pack`",
-                ),
             ];
             for (key, span, hint) in local_only {
                 if let Some(span) = span {
