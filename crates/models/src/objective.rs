@@ -94,7 +94,8 @@ impl Objective {
             let device = input.device();
             let directions = |batch| penalty::rademacher(projections * batch, features, &device);
             terms.total = terms.total
-                + penalty::jacobian_penalty(model, input, &output.code, directions) * weight;
+                + penalty::jacobian_penalty(model, input, || output.code.clone(), directions)
+                    * weight;
         }
         if self.weight_l1 > 0.0
             && let Some(l1) = penalty::weight_l1(model.weights())
@@ -193,9 +194,14 @@ mod tests {
                 .total,
         );
         let with = contractive.terms(&model, input.clone(), input.clone(), None, 0.0);
-        let code = model.encode(input.clone());
+        let code = || model.encode(input.clone());
         let directions = |batch| penalty::rademacher(batch, 6, &device);
-        let penalty = scalar(penalty::jacobian_penalty(&model, input, &code, directions));
+        let penalty = scalar(penalty::jacobian_penalty(
+            &model,
+            input.clone(),
+            code,
+            directions,
+        ));
         assert!((scalar(with.reconstruction) - base).abs() < 1e-6);
         assert!((scalar(with.total) - base - 0.5 * penalty).abs() < 1e-5);
     }

@@ -161,8 +161,8 @@ pub fn rademacher(count: usize, features: usize, device: &Device) -> Tensor<2> {
 }
 
 /// Mean squared Frobenius norm of `model`'s encoder Jacobian (of the code, or a VAE's μ) at
-/// `input`, whose encoding `code` the caller has already computed: exact for a one-layer
-/// encoder (from `code`, no further pass), else estimated from the random directions that
+/// `input`, whose encoding `code()` gives: exact for a one-layer encoder (from the code, no
+/// further pass), else estimated, without the code, from the random directions that
 /// `directions(batch)` draws (`[K · batch, input]`, as [`contractive_estimate`] takes them);
 /// the caller picks K and the generator.
 ///
@@ -171,11 +171,12 @@ pub fn rademacher(count: usize, features: usize, device: &Device) -> Tensor<2> {
 pub fn jacobian_penalty(
     model: &Autoencoder,
     input: Tensor<2>,
-    code: &Code,
+    code: impl FnOnce() -> Code,
     directions: impl FnOnce(usize) -> Tensor<2>,
 ) -> Tensor<1> {
     match model.single_layer_encoder() {
         Some(layer) => {
+            let code = code();
             let weight = layer.weight.val();
             let weight = if model.is_variational() {
                 weight.narrow(1, 0, model.latent())
@@ -184,8 +185,8 @@ pub fn jacobian_penalty(
             };
             contractive_exact(
                 weight,
-                code.pre_activation.clone(),
-                code.mean.clone(),
+                code.pre_activation,
+                code.mean,
                 model.code_activation(),
             )
         }

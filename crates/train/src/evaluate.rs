@@ -151,7 +151,7 @@ pub(crate) fn jacobian_frobenius(model: &Autoencoder, split: &Split, device: &De
     let per_example = JACOBIAN_PROJECTIONS.div_ceil(split.len().max(1));
     for (index, chunk) in chunks(split).into_iter().enumerate() {
         let input = batch::inputs(split, &chunk, device);
-        let code = model.encode(input.clone());
+        let code = || model.encode(input.clone());
         let directions = |batch| {
             let signs = evaluation_noise(index, |rng| {
                 let count = per_example * batch * features;
@@ -161,7 +161,8 @@ pub(crate) fn jacobian_frobenius(model: &Autoencoder, split: &Split, device: &De
             });
             batch::tensor(signs, features, device) // [K · batch, features]
         };
-        let mean: f32 = penalty::jacobian_penalty(model, input, &code, directions).into_scalar();
+        let mean: f32 =
+            penalty::jacobian_penalty(model, input.clone(), code, directions).into_scalar();
         total += f64::from(mean) * chunk.len() as f64;
     }
     (total / split.len() as f64).sqrt()
