@@ -488,3 +488,49 @@ fn packed_runs_match_their_unpacked_twins_and_a_diverging_one_fails_alone() {
         }
     }
 }
+
+/// Four runs in one pack under successive halving: a run outside the best half at a rung gets
+/// its pruned result from the orchestrator and leaves the pack there, while the others train
+/// on to their last epoch.
+#[test]
+fn a_run_pruned_in_a_pack_leaves_it_and_the_others_train_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("pruned-pack.toml");
+    std::fs::write(
+        &spec,
+        "[experiment]\nname = \"pruned-pack\"\nseed = 5\n\n[data]\ndataset = \"mnist\"\n\
+         validation = 0.1\ntrain_limit = 2000\ntest_limit = 200\n\n[model]\nhidden = [64]\n\
+         latent = 8\n\n[train]\nbatch_size = 20\nepochs = 8\n\n[resources]\npack = 4\n\n\
+         [sweep.pruning]\ngrace_epochs = 1\nreduction_factor = 2\n\n[sweep.parameters]\n\
+         \"train.learning_rate\" = [3e-3, 1e-3, 3e-4, 1e-4]\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let output = run_sweep(&spec, &reports);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let (mut pruned, mut completed) = (0, 0);
+    for run in run_dirs(&reports.join("pruned-pack")) {
+        let result = read_json(&run.join("result.json"));
+        let trained = std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count();
+        match result["status"].as_str().unwrap() {
+            "pruned" => {
+                pruned += 1;
+                let reason = result["error"].as_str().unwrap();
+                assert!(reason.starts_with("pruned at epoch "), "{reason}");
+                assert!(trained < 8, "a pruned run trained on: {trained} epochs");
+            }
+            status => {
+                assert_eq!(status, "completed", "{result}");
+                completed += 1;
+                assert_eq!(trained, 8);
+            }
+        }
+    }
+    assert!(pruned >= 1 && completed >= 1, "{stdout}");
+    let summary = format!("pruned-pack: {completed} completed, 0 failed, {pruned} pruned");
+    assert!(stdout.contains(&summary), "{stdout}");
+}
