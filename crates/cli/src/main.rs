@@ -5,6 +5,7 @@ mod progress;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -493,7 +494,11 @@ fn worker(run_dirs: &[PathBuf], device: &str, datasets: &Path) -> Result<ExitCod
                     prefix: format!("{}: ", RunId::of(config)),
                 })
                 .collect();
-            let mut pack = PackResults { results, lines };
+            let mut pack = PackResults {
+                results,
+                lines,
+                checked: vec![Instant::now(); configs.len()],
+            };
             hourglass_train::train_pack(&configs, &registry, run_dirs, &device, &mut pack);
             results = pack.results;
         }
@@ -515,7 +520,8 @@ struct Results<'a> {
 }
 
 impl Results<'_> {
-    /// Writes the result of run `run` (by position) atomically.
+    /// Writes the result of run `run` (by position) atomically, unless the orchestrator has
+    /// recorded one (pruned) first.
     fn record(&mut self, run: usize, outcome: Result<BTreeMap<String, f64>>) {
         let config = self.configs[run].clone();
         let id = RunId::of(&config);
@@ -541,6 +547,12 @@ impl Results<'_> {
         // A result already there is the orchestrator's, which pruned the run meanwhile.
         let written =
             write_once(&path, &json).with_context(|| format!("cannot write {}", path.display()));
+        if let Ok(false) = written {
+            println!(
+                "{}: ended, but the orchestrator had recorded its result first",
+                result.id
+            );
+        }
         let completed = result.status == RunStatus::Completed || written.as_ref().is_ok_and(|w| !w);
         let written = written.map(|_| ());
         self.written = match (std::mem::replace(&mut self.written, Ok(true)), written) {
@@ -556,7 +568,13 @@ struct PackResults<'a> {
     results: Results<'a>,
     /// One per run.
     lines: Vec<EpochLines>,
+    /// When each run's folder was last looked at for a result recorded by the orchestrator.
+    checked: Vec<Instant>,
 }
+
+/// Least time between two looks for a pruned run's result: on a cluster's network file system
+/// a look is a metadata call to the server.
+const RESULT_CHECK: Duration = Duration::from_millis(250);
 
 impl hourglass_train::PackProgress for PackResults<'_> {
     fn epoch_ended(&mut self, run: usize, record: &EpochRecord, epochs: usize) {
@@ -574,6 +592,10 @@ impl hourglass_train::PackProgress for PackResults<'_> {
 
     /// The orchestrator ends a run of a pack by recording its result (a pruned one).
     fn stopped(&mut self, run: usize) -> bool {
+        if self.checked[run].elapsed() < RESULT_CHECK {
+            return false;
+        }
+        self.checked[run] = Instant::now();
         self.results.run_dirs[run].join(RESULT_FILE).exists()
     }
 }

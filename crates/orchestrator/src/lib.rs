@@ -262,7 +262,11 @@ pub fn run_sweep(
             if let Some(slurm) = &slurm {
                 // Cancelled tasks leave no result: their runs are trained on the next sweep.
                 slurm.cancel(&running.iter().filter_map(slurm_task).collect::<Vec<_>>())?;
-                summary.unfinished += running.len();
+                summary.unfinished += running
+                    .iter()
+                    .flat_map(|job| &job.members)
+                    .filter(|member| !member.ended)
+                    .count();
                 progress.cancelled(running.len());
                 break;
             }

@@ -457,6 +457,35 @@ mod tests {
     }
 
     #[test]
+    fn jobs_json_names_lone_runs_by_their_id_and_packs_by_their_ids() {
+        // A lone run's id is a plain string, as in the `jobs.json` of sweeps before packs.
+        let text = r#"[{"job": "7", "runs": ["a", ["b", "c"]]}, {"job": "8", "runs": ["c"]}]"#;
+        let submissions: Vec<Submission> = serde_json::from_str(text).unwrap();
+        let executor = SlurmExecutor {
+            settings: Slurm::default(),
+            dir: PathBuf::new(),
+            worker: WorkerCommand {
+                program: PathBuf::new(),
+                args: Vec::new(),
+            },
+            threads: None,
+            job_name: String::new(),
+            submissions,
+            states: BTreeMap::new(),
+            refreshed: None,
+        };
+        let task = |job: &str, index| Task {
+            job: job.into(),
+            index,
+        };
+        assert_eq!(executor.tasks_of("a"), [task("7", 0)]);
+        assert_eq!(executor.tasks_of("b"), [task("7", 1)]);
+        assert_eq!(executor.tasks_of("c"), [task("7", 1), task("8", 0)]);
+        let written = serde_json::to_string(&executor.submissions).unwrap();
+        assert_eq!(written, text.replace(' ', ""));
+    }
+
+    #[test]
     fn quoting_keeps_a_word_whole_for_sh() {
         let word = "it's a $HOME `dir`";
         let output = Command::new("sh")

@@ -428,7 +428,7 @@ fn runs_go_only_to_slots_that_offer_their_backend() {
     assert_eq!(log.lines().count(), 4);
 }
 
-/// A worker that trains its runs (one, or a pack) for four epochs, 0.2 s apart, appending to
+/// A worker that trains its runs (one, or a pack) for four epochs, 0.3 s apart, appending to
 /// each run's `metrics.jsonl` a record with `val_loss` v / epoch, where v is the `values` entry
 /// at the run's latent size (1-based), then completes them. As the real worker does, it drops
 /// a run whose result appears meanwhile (pruned), and leaves a result already there alone.
@@ -441,9 +441,9 @@ fn epoch_worker(root: &Path, values: &str) -> WorkerCommand {
              latent=$(sed -n 's/^latent = //p' \"$dir/config.toml\"); \
              v=$(echo '{values}' | cut -d' ' -f$latent); \
              loss=$(awk \"BEGIN {{ print $v / $e }}\"); \
-             echo \"{{\\\"epoch\\\":$e,\\\"train_loss\\\":1.0,\\\"val_loss\\\":$loss,\\\"seconds\\\":0.2}}\" >> \"$dir/metrics.jsonl\"; \
+             echo \"{{\\\"epoch\\\":$e,\\\"train_loss\\\":1.0,\\\"val_loss\\\":$loss,\\\"seconds\\\":0.3}}\" >> \"$dir/metrics.jsonl\"; \
            done; \
-           sleep 0.2; \
+           sleep 0.3; \
          done; \
          for dir in \"$@\"; do \
            [ \"$dir\" = --device ] && break; \

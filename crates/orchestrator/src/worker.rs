@@ -315,6 +315,7 @@ fn record(
     }
     match crate::finished_result(run_dir) {
         Some(recorded) => Ok(recorded),
+        // A result that does not parse is not a run's: it is replaced, as an unfinished run's.
         None => {
             write_atomic(&result_path, &json).map_err(io("cannot write", &result_path))?;
             Ok(result)

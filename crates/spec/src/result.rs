@@ -202,11 +202,13 @@ impl EpochMetric {
     }
 }
 
-/// What [`write_atomic`] puts in the names of its temporary files, `.<file>.tmp-<pid>`.
+/// What [`write_atomic`] and [`write_once`] put in the names of their temporary files,
+/// `.<file>.tmp-<pid>-<nanoseconds>`.
 const TEMPORARY_MARK: &str = ".tmp-";
 
-/// Whether `file_name` is a temporary file of [`write_atomic`]: what a process killed in the
-/// middle of a write leaves behind, safe to delete before the write is done again.
+/// Whether `file_name` is a temporary file of [`write_atomic`] or [`write_once`]: what a
+/// process killed in the middle of a write leaves behind, safe to delete before the write is
+/// done again.
 pub fn is_temporary(file_name: &str) -> bool {
     file_name.starts_with('.') && file_name.contains(TEMPORARY_MARK)
 }
@@ -226,12 +228,13 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
 /// worker that trains it and the orchestrator that prunes it may both write).
 pub fn write_once(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<bool> {
     write_through_temporary(path, bytes, |temporary| {
-        // A hard link, unlike a rename, never replaces its target.
+        // A hard link, unlike a rename, never replaces its target. Once linked, the file is
+        // published: a temporary left behind is a leftover that `is_temporary` names.
         let linked = std::fs::hard_link(temporary, path);
-        std::fs::remove_file(temporary)?;
+        let removed = std::fs::remove_file(temporary);
         match linked {
             Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => removed.map(|()| false),
             Err(e) => Err(e),
         }
     })
@@ -253,7 +256,15 @@ fn write_through_temporary(
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let temporary = dir.join(format!(".{name}{TEMPORARY_MARK}{}", std::process::id()));
+    // Unique across processes that share the folder, even on different hosts of a cluster
+    // (an orchestrator and a Slurm task may write one run's result): pid and clock.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    let temporary = dir.join(format!(
+        ".{name}{TEMPORARY_MARK}{}-{nanos}",
+        std::process::id()
+    ));
     let written = (|| {
         let mut file = std::fs::File::create(&temporary)?;
         file.write_all(bytes)?;

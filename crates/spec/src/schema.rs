@@ -91,19 +91,23 @@ pub(crate) struct SlurmSection {
     /// Partition (`--partition`); the cluster's default when absent.
     #[schemars(with = "Option<String>")]
     pub partition: Option<Spanned<String>>,
-    /// Wall-time limit of each run, e.g. `"30m"`, `"2h"` (`--time`, in whole minutes).
+    /// Wall-time limit of each array task, e.g. `"30m"`, `"2h"` (`--time`, in whole
+    /// minutes): of one run, or of a whole pack with `resources.pack`.
     #[schemars(with = "Option<String>")]
     pub time_limit: Option<Spanned<String>>,
-    /// CPUs of each run (`--cpus-per-task`), also its compute threads.
+    /// CPUs of each array task, one run or a pack (`--cpus-per-task`), also its compute
+    /// threads.
     #[schemars(with = "Option<usize>")]
     pub cpus_per_task: Option<Spanned<usize>>,
-    /// GPUs of each run (`--gpus-per-task`); runs then train on `cuda:0`, the task's GPU.
+    /// GPUs of each array task (`--gpus-per-task`); runs then train on `cuda:0`, the task's
+    /// GPU.
     #[schemars(with = "Option<usize>")]
     pub gpus_per_task: Option<Spanned<usize>>,
-    /// Memory of each run, e.g. `"8G"` (`--mem`).
+    /// Memory of each array task, one run or a pack, e.g. `"8G"` (`--mem`).
     #[schemars(with = "Option<String>")]
     pub mem: Option<Spanned<String>>,
-    /// Runs of the sweep at once (`--array=...%N`); the cluster's limits when absent.
+    /// Array tasks (runs, or packs) of the sweep at once (`--array=...%N`); the cluster's
+    /// limits when absent.
     #[schemars(with = "Option<usize>")]
     pub array_parallelism: Option<Spanned<usize>>,
     /// Further sbatch options, one argument each, e.g. `["--account=lab", "--qos=short"]`.

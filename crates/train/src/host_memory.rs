@@ -78,7 +78,7 @@ fn update_flex(
 /// libtorch's memory is written through its data pointer, when burn-tch says that no other
 /// tensor shares the storage (`can_mut`): exactly when burn-tch itself would write in place.
 #[cfg(feature = "tch")]
-#[allow(deprecated, unsafe_code)]
+#[allow(deprecated)]
 fn update_libtorch(
     value: Tensor<3>,
     grad: Tensor<3>,
@@ -93,19 +93,25 @@ fn update_libtorch(
     let lendable = |tensor: &<LibTorch as BackendTypes>::FloatTensorPrimitive| {
         tensor.dtype() == DType::F32 && tensor.tensor.is_contiguous()
     };
-    if !(value.can_mut() && lendable(&value) && lendable(&grad)) {
+    let length = value.tensor.numel();
+    if !(value.can_mut() && lendable(&value) && lendable(&grad) && length > 0) {
         let (value, grad) = (
             Tensor::from_primitive::<LibTorch>(value),
             Tensor::from_primitive::<LibTorch>(grad),
         );
         return update_copies(value, grad, update);
     }
-    let (length, grad_length) = (value.tensor.numel(), grad.tensor.numel());
-    assert_eq!(length, grad_length, "a gradient has its parameter's shape");
-    // SAFETY: both tensors are contiguous f32 tensors on the CPU (their device is libtorch's
-    // CPU) of `length` elements; `value`'s storage is shared with no other tensor
-    // (`can_mut`), and `grad` is another tensor, so the slices neither alias nor are read or
-    // written by anyone else while `update` runs. Both tensors outlive the slices.
+    assert_eq!(
+        length,
+        grad.tensor.numel(),
+        "a gradient has its parameter's shape"
+    );
+    // SAFETY: both tensors are contiguous f32 tensors of `length` > 0 elements on libtorch's
+    // CPU device, so their data pointers are valid, aligned and non-null for `length` values.
+    // `can_mut` says that no other tensor shares `value`'s storage, `grad`'s included: the
+    // mutable slice aliases nothing, and nothing else reads or writes it while `update` runs.
+    // Both tensors outlive the slices.
+    #[allow(unsafe_code)]
     let (values, grads) = unsafe {
         (
             std::slice::from_raw_parts_mut(value.tensor.data_ptr().cast::<f32>(), length),
@@ -114,4 +120,55 @@ fn update_libtorch(
     };
     update(values, grads);
     Tensor::from_primitive::<LibTorch>(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where a CPU tensor's first value lies in memory.
+    fn address(tensor: Tensor<3>) -> usize {
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)]
+        if tensor.device() == Device::libtorch() {
+            let tensor = tensor.try_into_primitive::<LibTorch>().unwrap();
+            return tensor.tensor.data_ptr() as usize;
+        }
+        let tensor = tensor.try_into_primitive::<Flex>().unwrap();
+        tensor.as_slice::<f32>().unwrap().as_ptr() as usize
+    }
+
+    #[test]
+    fn an_unshared_tensor_is_updated_where_it_lies_and_a_shared_one_is_copied() {
+        let mut devices = vec![Device::flex()];
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)]
+        devices.push(Device::libtorch());
+        for device in devices {
+            let ones =
+                || Tensor::<3>::from_data(TensorData::new(vec![1.0f32; 6], [1, 2, 3]), &device);
+            let grad = Tensor::<3>::from_data(TensorData::new(vec![0.5f32; 6], [1, 2, 3]), &device);
+            let step = |values: &mut [f32], grads: &[f32]| {
+                for (value, grad) in values.iter_mut().zip(grads) {
+                    *value -= grad;
+                }
+            };
+            let alone = ones();
+            let before = address(alone.clone());
+            let updated = update_values(alone, grad.clone(), step);
+            assert_eq!(address(updated.clone()), before, "{device:?} copied");
+            assert_eq!(host_values(updated), [0.5; 6]);
+
+            let shared = ones();
+            let holder = shared.clone();
+            let updated = update_values(shared, grad.clone(), step);
+            assert_ne!(address(updated.clone()), address(holder.clone()));
+            assert_eq!(host_values(updated), [0.5; 6]);
+            assert_eq!(
+                host_values(holder),
+                [1.0; 6],
+                "{device:?} wrote a shared tensor"
+            );
+        }
+    }
 }

@@ -10,11 +10,11 @@
 
 use burn::prelude::*;
 use burn::tensor::{Gradients, TensorData};
-
-use crate::host_memory;
 use hourglass_models::PackedAutoencoder;
 use hourglass_spec::{Optimizer, RunConfig};
 use rayon::prelude::*;
+
+use crate::host_memory;
 
 /// Adam's settings (burn's defaults but ε, which follows PyTorch's as `optimizer.rs` does).
 const ADAM_BETA_1: f32 = 0.9;

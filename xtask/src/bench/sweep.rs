@@ -102,8 +102,8 @@ pub fn run_sweeps(libtorch: &[(&'static str, String)], threads: &str) -> Result<
 }
 
 /// The time the runs of the sweep in `sweep_dir` spent in training steps, from each run's
-/// `samples_per_second`: their sum one by one, the longest run's in packs of `pack`, whose
-/// runs step together.
+/// `samples_per_second`: their sum one by one, the longest run's when `pack` > 1 (the
+/// benchmark packs all its runs in one pack, whose runs step together).
 fn stepping_seconds(sweep_dir: &std::path::Path, pack: usize) -> Result<f64, String> {
     let runs = sweep_dir.join("runs");
     let entries = std::fs::read_dir(&runs).map_err(|e| format!("cannot list {runs:?}: {e}"))?;
