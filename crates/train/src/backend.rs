@@ -80,6 +80,16 @@ pub(crate) fn is_cpu(device: &Device) -> bool {
     device == Device::flex()
 }
 
+/// The CPU devices compiled in: flex, and libtorch's CPU with the `tch` feature.
+#[cfg(test)]
+pub(crate) fn cpu_devices() -> Vec<Device> {
+    let mut devices = vec![Device::flex()];
+    #[cfg(feature = "tch")]
+    #[allow(deprecated)]
+    devices.push(Device::libtorch());
+    devices
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,11 +140,7 @@ mod tests {
 
     #[test]
     fn an_unshared_tensor_is_updated_where_it_lies_and_a_shared_one_is_copied() {
-        let mut devices = vec![Device::flex()];
-        #[cfg(feature = "tch")]
-        #[allow(deprecated)]
-        devices.push(Device::libtorch());
-        for device in devices {
+        for device in crate::backend::cpu_devices() {
             let ones =
                 || Tensor::<3>::from_data(TensorData::new(vec![1.0f32; 6], [1, 2, 3]), &device);
             let grad = Tensor::<3>::from_data(TensorData::new(vec![0.5f32; 6], [1, 2, 3]), &device);

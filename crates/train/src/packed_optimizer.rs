@@ -348,11 +348,7 @@ mod tests {
     /// updates in place, when no other tensor shares them).
     #[test]
     fn the_fused_host_update_is_the_tensor_update() {
-        let mut devices = vec![Device::flex()];
-        #[cfg(feature = "tch")]
-        #[allow(deprecated)]
-        devices.push(Device::libtorch());
-        for device in devices {
+        for device in crate::backend::cpu_devices() {
             let autodiff = device.clone().autodiff();
             let config = AutoencoderConfig {
                 shape: vec![6],
