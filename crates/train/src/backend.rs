@@ -83,11 +83,12 @@ pub(crate) fn is_cpu(device: &Device) -> bool {
 /// The CPU devices compiled in: flex, and libtorch's CPU with the `tch` feature.
 #[cfg(test)]
 pub(crate) fn cpu_devices() -> Vec<Device> {
-    let mut devices = vec![Device::flex()];
-    #[cfg(feature = "tch")]
-    #[allow(deprecated)]
-    devices.push(Device::libtorch());
-    devices
+    vec![
+        Device::flex(),
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)]
+        Device::libtorch(),
+    ]
 }
 
 #[cfg(test)]
