@@ -275,16 +275,8 @@ pub fn run_sweep(
         match &mut slurm {
             None => {
                 while let Some((position, slot)) = placeable(experiment, &queue, &running) {
-                    let runs: Vec<(&RunSpec, Member)> = take_pack(experiment, &mut queue, position)
-                        .into_iter()
-                        .map(|(index, attempt)| {
-                            let run = &experiment.runs[index];
-                            if attempt == 0 {
-                                progress.run_started(run, index, total);
-                            }
-                            (run, Member::new(index, attempt, &layout.run_dir(run)))
-                        })
-                        .collect();
+                    let pack = take_pack(experiment, &mut queue, position);
+                    let runs = starting(experiment, layout, pack, &mut *progress);
                     let launch = Launch {
                         runs,
                         slot,
@@ -313,36 +305,18 @@ pub fn run_sweep(
                 // Every queued run goes now, one array task per pack.
                 let mut packs = Vec::new();
                 while !queue.is_empty() {
-                    packs.push(take_pack(experiment, &mut queue, 0));
+                    let pack = take_pack(experiment, &mut queue, 0);
+                    packs.push(starting(experiment, layout, pack, &mut *progress));
                 }
-                let mut tasks = Vec::with_capacity(packs.len());
-                for pack in &packs {
-                    let mut runs = Vec::with_capacity(pack.len());
-                    for &(index, attempt) in pack {
-                        let run = &experiment.runs[index];
-                        if attempt == 0 {
-                            progress.run_started(run, index, total);
-                        }
-                        let run_dir = layout.run_dir(run);
-                        worker::prepare(run, &run_dir)?;
-                        runs.push((run, run_dir));
-                    }
-                    tasks.push(runs);
+                for (run, member) in packs.iter().flatten() {
+                    worker::prepare(run, &member.run_dir)?;
                 }
-                let submitted = slurm.submit(&tasks)?;
-                for (pack, (task, runs)) in packs.into_iter().zip(submitted.into_iter().zip(tasks))
-                {
-                    let members = pack
-                        .into_iter()
-                        .zip(runs)
-                        .map(|((index, attempt), (_, run_dir))| {
-                            Member::new(index, attempt, &run_dir)
-                        })
-                        .collect();
+                let tasks = slurm.submit(&packs)?;
+                for (task, runs) in tasks.into_iter().zip(packs) {
                     running.push(Running {
                         slot: 0,
                         process: Process::Slurm(task),
-                        members,
+                        members: runs.into_iter().map(|(_, member)| member).collect(),
                     });
                 }
             }
@@ -456,6 +430,25 @@ pub fn packs(experiment: &Experiment) -> Vec<Vec<usize>> {
         packs.push(pack.into_iter().map(|(index, _)| index).collect());
     }
     packs
+}
+
+/// The runs of `pack` (indices and attempts) with their members, each reported started on its
+/// first attempt.
+fn starting<'e>(
+    experiment: &'e Experiment,
+    layout: &SweepLayout,
+    pack: Vec<(usize, u32)>,
+    progress: &mut dyn SweepProgress,
+) -> Vec<(&'e RunSpec, Member)> {
+    pack.into_iter()
+        .map(|(index, attempt)| {
+            let run = &experiment.runs[index];
+            if attempt == 0 {
+                progress.run_started(run, index, experiment.runs.len());
+            }
+            (run, Member::new(index, attempt, &layout.run_dir(run)))
+        })
+        .collect()
 }
 
 /// Takes the queued run at `position` out of the queue, with the queued runs that can train

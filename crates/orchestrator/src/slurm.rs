@@ -21,6 +21,7 @@ use hourglass_spec::result::write_atomic;
 use hourglass_spec::{RunSpec, Slurm};
 use serde::{Deserialize, Serialize};
 
+use crate::worker::Member;
 use crate::{SweepError, WORKER_LOG, WorkerCommand, io};
 
 /// The sweep folder's subfolder of batch scripts, run lists, task logs and `jobs.json`.
@@ -62,7 +63,7 @@ enum TaskRuns {
 }
 
 impl TaskRuns {
-    fn of(runs: &[(&RunSpec, PathBuf)]) -> Self {
+    fn of(runs: &[(&RunSpec, Member)]) -> Self {
         match runs {
             [(run, _)] => Self::Alone(run.id.to_string()),
             _ => Self::Pack(runs.iter().map(|(run, _)| run.id.to_string()).collect()),
@@ -162,15 +163,15 @@ impl SlurmExecutor {
 
     /// Submits `tasks`, each one run or a pack's runs (with their folders), as one job array
     /// and records it; returns each one's array task, in order.
-    pub fn submit(&mut self, tasks: &[Vec<(&RunSpec, PathBuf)>]) -> Result<Vec<Task>, SweepError> {
+    pub fn submit(&mut self, tasks: &[Vec<(&RunSpec, Member)>]) -> Result<Vec<Task>, SweepError> {
         let number = self.submissions.len();
         let list = self.dir.join(format!("array-{number}.runs"));
         let mut lines = String::new();
         for runs in tasks {
             let mut folders = Vec::with_capacity(runs.len());
-            for (_, run_dir) in runs {
-                let run_dir =
-                    std::path::absolute(run_dir).map_err(io("cannot resolve", run_dir))?;
+            for (_, member) in runs {
+                let run_dir = std::path::absolute(&member.run_dir)
+                    .map_err(io("cannot resolve", &member.run_dir))?;
                 let folder = utf8(&run_dir)?;
                 if folder.contains(['\t', '\n']) {
                     return Err(SweepError::Slurm {

@@ -39,8 +39,8 @@ pub trait PackProgress: Send {
 
 /// Trains the runs `configs`, whose folders are `run_dirs`, as one pack on `device`, on a
 /// thread pool as [`crate::train_run`] does. Every run ends through `progress.run_finished`,
-/// except those stopped from outside ([`PackProgress::stopped`]); runs whose [`RunConfig::pack_key`]s differ from the first run's
-/// fail without training.
+/// except those stopped from outside ([`PackProgress::stopped`]); runs whose
+/// [`RunConfig::pack_key`]s differ from the first run's fail without training.
 pub fn train_pack(
     configs: &[RunConfig],
     registry: &Registry,
