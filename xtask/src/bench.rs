@@ -1,5 +1,5 @@
 //! `cargo xtask bench`: training samples/s of hourglass's CPU backends (flex, and tch on the
-//! libtorch of `target/libtorch`) against PyTorch twins of the same models timed in the same
+//! libtorch of `cargo xtask setup-libtorch`) against PyTorch twins of the same models timed in the same
 //! run with the same thread count, and the machine's fp32 GEMM rate, as a text table and as
 //! `reports/bench/index.html`; then a sweep of 16 small runs trained packed, one by one and by
 //! a PyTorch loop (`sweep.txt`); then the time to build a 500-run report.
@@ -12,7 +12,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::{CI_FEATURES, cargo, resolved, run, setup_libtorch, workspace_root};
+use crate::{CI_FEATURES, ci_cargo, libtorch_venv, resolved, run, setup_libtorch, workspace_root};
 
 /// Runs every benchmark and writes the comparison.
 pub fn run_all() -> Result<(), String> {
@@ -21,12 +21,12 @@ pub fn run_all() -> Result<(), String> {
         .map_or(1, |n| n.get())
         .to_string();
     let ours = json_lines(
-        workspace_bench("throughput", &libtorch)
+        workspace_bench("throughput", &libtorch)?
             .env("RAYON_NUM_THREADS", &threads)
             .env("OMP_NUM_THREADS", &threads),
     )?;
     let theirs = json_lines(
-        Command::new(workspace_root().join("target/libtorch/bin/python"))
+        Command::new(libtorch_venv()?.join("bin/python"))
             .arg(workspace_root().join("xtask/bench/pytorch_twin.py"))
             .args(["--threads", &threads]),
     )?;
@@ -44,18 +44,17 @@ pub fn run_all() -> Result<(), String> {
     let path = dir.join("sweep.txt");
     std::fs::write(&path, sweeps).map_err(|e| format!("cannot write {path:?}: {e}"))?;
     eprintln!("xtask: wrote {}", dir.join("index.html").display());
-    run(&mut workspace_bench("report", &libtorch))
+    run(&mut workspace_bench("report", &libtorch)?)
 }
 
 /// `cargo bench` of the workspace's bench `name`, built as CI builds (dev profile, its
-/// features), so that it shares CI's build.
-fn workspace_bench(name: &str, libtorch: &[(&'static str, String)]) -> Command {
-    let mut command = cargo();
+/// features, its target folder), so that it shares CI's build.
+fn workspace_bench(name: &str, libtorch: &[(&'static str, String)]) -> Result<Command, String> {
+    let mut command = ci_cargo(libtorch)?;
     command
-        .envs(libtorch.iter().cloned())
         .args(["bench", "--profile", "dev", "--workspace", "--bench", name])
         .args(["--features", CI_FEATURES]);
-    command
+    Ok(command)
 }
 
 /// The JSON objects that `command` prints, one per line (other lines are passed through).

@@ -14,6 +14,8 @@
 //!   a local Slurm for the Slurm tests (`xtask/slurm/stop-slurm.sh` stops it).
 
 mod bench;
+#[cfg(test)]
+mod tidy;
 
 use std::process::{Command, ExitCode};
 
@@ -114,14 +116,36 @@ fn exports(env: &Env) -> String {
         .collect()
 }
 
-/// Makes `target/libtorch`, a virtual environment with torch [`TORCH_VERSION`] from PyPI
+/// The folder of what xtask installs once per machine rather than once per clone:
+/// `$HOURGLASS_CACHE`, else `$XDG_CACHE_HOME/hourglass`, else `~/.cache/hourglass`. A fresh
+/// clone on a machine that has run CI before finds torch and its build cache there.
+pub fn machine_cache() -> Result<std::path::PathBuf, String> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("HOURGLASS_CACHE") {
+        return Ok(dir.into());
+    }
+    if let Some(dir) = var("XDG_CACHE_HOME") {
+        return Ok(std::path::PathBuf::from(dir).join("hourglass"));
+    }
+    var("HOME")
+        .map(|home| std::path::PathBuf::from(home).join(".cache/hourglass"))
+        .ok_or_else(|| "set HOURGLASS_CACHE or HOME: xtask keeps torch and CI's build there".into())
+}
+
+/// The virtual environment of torch [`TORCH_VERSION`], keyed by that version in the
+/// [`machine_cache`].
+pub fn libtorch_venv() -> Result<std::path::PathBuf, String> {
+    Ok(machine_cache()?.join(format!("torch-{TORCH_VERSION}")))
+}
+
+/// Makes [`libtorch_venv`], a virtual environment with torch [`TORCH_VERSION`] from PyPI
 /// (the CUDA build: 3.8 GB of wheels with its nvidia-* ones, which libtorch loads even on a
-/// CPU, 6.8 GB installed), when it is not there yet; returns the environment that building and running with
-/// the `tch` feature need: torch-sys finds libtorch through the environment's Python, and the
-/// binaries find its shared libraries on `LD_LIBRARY_PATH`. Also written to
-/// `target/libtorch/env.sh`.
+/// CPU, 6.8 GB installed), when it is not there yet; returns the environment that building
+/// and running with the `tch` feature need: torch-sys finds libtorch through the
+/// environment's Python, and the binaries find its shared libraries on `LD_LIBRARY_PATH`.
+/// Also written to `env.sh` in that environment.
 fn setup_libtorch() -> Result<Env, String> {
-    let venv = workspace_root().join("target/libtorch");
+    let venv = libtorch_venv()?;
     let python = venv.join("bin/python");
     let torch_version = || {
         Command::new(&python)
@@ -133,6 +157,7 @@ fn setup_libtorch() -> Result<Env, String> {
     };
     if torch_version().is_none_or(|v| v.split('+').next() != Some(TORCH_VERSION)) {
         if !python.exists() {
+            std::fs::create_dir_all(&venv).map_err(|e| format!("cannot create {venv:?}: {e}"))?;
             run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
         }
         install_torch(&python, &venv)?;
@@ -205,9 +230,11 @@ fn install_torch(python: &std::path::Path, venv: &std::path::Path) -> Result<(),
 }
 
 fn print_exports(env: &Env) {
+    let script =
+        libtorch_venv().map_or_else(|e| e, |venv| venv.join("env.sh").display().to_string());
     eprintln!(
         "xtask: libtorch {TORCH_VERSION} is ready; build and run with `--features tch` after \
-         these lines (also in target/libtorch/env.sh):"
+         these lines (also in {script}):"
     );
     print!("{}", exports(env));
 }
@@ -329,36 +356,131 @@ fn install_test_packages() -> Result<(), String> {
     }
     let apt = |args: &[&str]| {
         let mut command = as_root("apt-get");
-        command.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+        command
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            // Waits for another apt-get, such as the Slurm script's, rather than failing.
+            .args(["-o", "DPkg::Lock::Timeout=600"])
+            .args(args);
         command
     };
     run(&mut apt(&["update", "-q"]))?;
     run(apt(&["install", "-y", "-q"]).args(&missing))
 }
 
-/// The features CI builds with: every backend whose build needs no GPU toolkit, so that its
-/// tests run (libtorch comes from [`setup_libtorch`]).
-const CI_FEATURES: &str = "hourglass-cli/tch";
+/// The features CI builds with, in one build: every backend whose build needs no GPU toolkit.
+/// The tests of libtorch's `tch` run on the CPU (libtorch comes from [`setup_libtorch`]);
+/// wgpu's are compiled but cannot run without a GPU. The cuda feature is left out: its build
+/// script (cubecl-llvm's tracel-llvm-bundler) downloads LLVM from GitHub, which CI cannot
+/// reach. A separate `cargo check` of wgpu compiled burn's dependency tree a second time.
+const CI_FEATURES: &str = "hourglass-cli/tch,hourglass-cli/wgpu";
 
-/// GPU backends that CI compiles but cannot run (no GPU): wgpu. The cuda feature is left out:
-/// its build script (cubecl-llvm's tracel-llvm-bundler) downloads LLVM from GitHub, which CI
-/// cannot reach.
-const CHECKED_GPU_FEATURES: &str = "hourglass-cli/wgpu";
+/// The target folder of CI's build: in the [`machine_cache`], so that a fresh clone on a
+/// machine that has run CI before rebuilds only the workspace's crates. Cargo hashes a path
+/// dependency by its place in the workspace, not on the disk, so clones in other folders
+/// share the artifacts; it locks the folder while it builds.
+pub fn ci_target() -> Result<std::path::PathBuf, String> {
+    Ok(machine_cache()?.join("target"))
+}
 
+/// `cargo` with CI's target folder and `libtorch`'s environment.
+fn ci_cargo(libtorch: &[(&'static str, String)]) -> Result<Command, String> {
+    let mut command = cargo();
+    command
+        .envs(libtorch.iter().cloned())
+        .env("CARGO_TARGET_DIR", ci_target()?);
+    Ok(command)
+}
+
+/// How long each step of `cargo xtask ci` took, printed at the end.
+#[derive(Default)]
+struct Steps(Vec<(&'static str, std::time::Duration)>);
+
+impl Steps {
+    /// Runs `step`, recording its time as `name`.
+    fn time<T>(&mut self, name: &'static str, step: impl FnOnce() -> T) -> T {
+        let started = std::time::Instant::now();
+        let result = step();
+        self.0.push((name, started.elapsed()));
+        result
+    }
+
+    fn print(&self, total: std::time::Duration) {
+        eprintln!("xtask: ci steps (seconds):");
+        for (name, took) in &self.0 {
+            eprintln!("xtask:   {:>7.0}  {name}", took.as_secs_f64());
+        }
+        eprintln!("xtask:   {:>7.0}  in all", total.as_secs_f64());
+    }
+}
+
+/// Runs `command` with each line it writes to standard error (cargo's `Running` lines,
+/// which start each test binary) prefixed by the seconds since `clock`, so that CI's log
+/// shows where its time goes. Standard output, where the tests' results go, is unchanged.
+fn run_with_times(command: &mut Command, clock: std::time::Instant) -> Result<(), String> {
+    use std::io::BufRead as _;
+    eprintln!("xtask: running {command:?}");
+    let mut child = command
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    let stderr = child.stderr.take().expect("standard error is piped");
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.map_err(|e| format!("cannot read the output of {command:?}: {e}"))?;
+        eprintln!("[{:>5.0} s] {line}", clock.elapsed().as_secs_f64());
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed ({status})"))
+    }
+}
+
+/// Everything CI checks. What only the tests need (Debian's packages, taplo, Slurm) installs
+/// beside torch and the build, which need none of it.
 fn ci() -> Result<(), String> {
-    install_test_packages()?;
-    install_taplo()?;
-    start_slurm()?;
-    let libtorch = resolved(&setup_libtorch()?);
-    run(cargo().args(["fmt", "--all", "--check"]))?;
-    run(cargo()
-        .args(["check", "--workspace", "--all-targets"])
-        .args(["--features", CHECKED_GPU_FEATURES]))?;
-    run(cargo()
-        .envs(libtorch.clone())
-        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
-        .args(["--features", CI_FEATURES]))?;
-    run(cargo()
-        .envs(libtorch)
-        .args(["test", "--workspace", "--doc", "--features", CI_FEATURES]))
+    let clock = std::time::Instant::now();
+    let mut steps = Steps::default();
+    let installs = std::thread::spawn(|| {
+        let started = std::time::Instant::now();
+        install_test_packages()?;
+        install_taplo()?;
+        start_slurm()?;
+        Ok::<_, String>(started.elapsed())
+    });
+    let libtorch = steps.time("torch (setup-libtorch)", setup_libtorch)?;
+    let libtorch = resolved(&libtorch);
+    steps.time("cargo fmt --check", || {
+        run(cargo().args(["fmt", "--all", "--check"]))
+    })?;
+    steps.time("build (cargo test --no-run)", || {
+        run(ci_cargo(&libtorch)?
+            .args(["test", "--workspace", "--all-targets", "--no-run"])
+            .args(["--features", CI_FEATURES]))
+    })?;
+    let installed = steps.time("waiting for the test packages", || {
+        installs
+            .join()
+            .map_err(|_| "the installs of the test packages panicked".to_string())?
+    })?;
+    steps
+        .0
+        .push(("test packages, taplo, Slurm (beside the above)", installed));
+    let tests = steps.time("tests", || {
+        run_with_times(
+            ci_cargo(&libtorch)?
+                .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
+                .args(["--features", CI_FEATURES]),
+            clock,
+        )
+    });
+    let doc_tests = steps.time("doc tests", || {
+        run(ci_cargo(&libtorch)?
+            .args(["test", "--workspace", "--doc"])
+            .args(["--features", CI_FEATURES]))
+    });
+    steps.print(clock.elapsed());
+    tests.and(doc_tests)
 }

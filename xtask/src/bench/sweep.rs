@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Instant;
 
-use crate::{CI_FEATURES, cargo, run, workspace_root};
+use crate::{CI_FEATURES, run, workspace_root};
 
 /// The learning rates of the sweep; each trains with [`REPEATS`] seeds.
 const LEARNING_RATES: [f64; 4] = [3e-4, 1e-3, 2e-3, 3e-3];
@@ -34,8 +34,7 @@ fn spec(name: &str, backend: &str, pack: usize) -> String {
 /// Runs the benchmark with `threads` compute threads and the `libtorch` environment;
 /// returns its table as text.
 pub fn run_sweeps(libtorch: &[(&'static str, String)], threads: &str) -> Result<String, String> {
-    run(cargo()
-        .envs(libtorch.iter().cloned())
+    run(crate::ci_cargo(libtorch)?
         // Exactly as CI builds (tests included): a narrower build unifies features
         // differently and rebuilds burn and polars.
         .args(["build", "--quiet", "--workspace", "--all-targets"])
@@ -56,7 +55,7 @@ pub fn run_sweeps(libtorch: &[(&'static str, String)], threads: &str) -> Result<
             std::fs::write(&path, spec(&name, backend, pack))
                 .map_err(|e| format!("cannot write {path:?}: {e}"))?;
             let started = Instant::now();
-            run(Command::new(root.join("target/debug/hourglass"))
+            run(Command::new(crate::ci_target()?.join("debug/hourglass"))
                 .current_dir(&root)
                 .envs(libtorch.iter().cloned())
                 .env("RAYON_NUM_THREADS", threads)
@@ -79,7 +78,7 @@ pub fn run_sweeps(libtorch: &[(&'static str, String)], threads: &str) -> Result<
         .collect();
     let seeds: Vec<String> = (1..=RUNS).map(|seed| seed.to_string()).collect();
     let pytorch = super::json_lines(
-        Command::new(root.join("target/libtorch/bin/python"))
+        Command::new(crate::libtorch_venv()?.join("bin/python"))
             .arg(root.join("xtask/bench/pytorch_sweep.py"))
             .arg("--mnist")
             .arg(root.join("datasets/mnist"))
