@@ -26,7 +26,10 @@ fn validate_lists_the_runs_of_the_quickstart() {
     let output = hourglass(&["validate", "experiments/quickstart.toml"]);
     assert!(output.status.success());
     let stdout = text(&output.stdout);
-    assert!(stdout.starts_with("quickstart: 3 runs\n"), "{stdout}");
+    assert!(
+        stdout.starts_with("quickstart: 3 runs: 3 vanilla\n"),
+        "{stdout}"
+    );
     for latent in ["model.latent=2", "model.latent=8", "model.latent=32"] {
         assert_eq!(stdout.matches(latent).count(), 1, "{stdout}");
     }
@@ -378,15 +381,19 @@ fn early_stopping_ends_a_run_once_validation_stops_improving() {
 
 /// Ctrl-C (SIGINT) stops scheduling: the running run finishes and is kept, nothing is marked
 /// failed, the exit code is 130 with a hint to resume, and the same command finishes the rest.
+/// The sweep is interrupted, then resumed by pasting the command it printed into a shell: the
+/// spec and the reports lie in a folder whose name has a space.
 #[test]
 fn an_interrupted_sweep_finishes_its_running_run_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = small_spec(dir.path(), "interrupt", "learning_rate = 1e-3");
+    let folder = dir.path().join("my sweeps");
+    std::fs::create_dir(&folder).unwrap();
+    let spec = small_spec(&folder, "interrupt", "learning_rate = 1e-3");
     let four_runs = std::fs::read_to_string(&spec)
         .unwrap()
         .replace("[4, 16]", "[4, 8, 12, 16]");
     std::fs::write(&spec, four_runs).unwrap();
-    let reports = dir.path().join("reports");
+    let reports = folder.join("reports");
     let child = sweep_command(&spec, &reports)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -403,10 +410,7 @@ fn an_interrupted_sweep_finishes_its_running_run_and_resumes() {
     let output = child.wait_with_output().unwrap();
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(130), "{stdout}");
-    assert!(
-        stdout.contains("interrupted") && stdout.contains("to resume"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("interrupted"), "{stdout}");
     let finished: Vec<PathBuf> = run_dirs(&reports.join("interrupt"))
         .into_iter()
         .filter(|run| run.join("result.json").exists())
@@ -417,9 +421,92 @@ fn an_interrupted_sweep_finishes_its_running_run_and_resumes() {
         "completed"
     );
 
-    let output = run_sweep(&spec, &reports);
-    assert!(output.status.success());
-    assert!(text(&output.stdout).contains("3 completed, 0 failed, 0 pruned, 1 already finished"));
+    let hint = stdout
+        .lines()
+        .find_map(|line| line.split_once("to resume, run the same command again: "))
+        .map(|(_, command)| command.to_string())
+        .unwrap_or_else(|| panic!("no resume hint in {stdout}"));
+    let binaries = Path::new(env!("CARGO_BIN_EXE_hourglass")).parent().unwrap();
+    let path = format!("{}:{}", binaries.display(), std::env::var("PATH").unwrap());
+    let output = Command::new("sh")
+        .args(["-c", &hint])
+        .env("PATH", path)
+        .current_dir(common::repo())
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{hint}\n{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.contains("3 completed, 0 failed, 0 pruned, 1 already finished"),
+        "{stdout}"
+    );
+}
+
+/// Every command finds the project from a folder inside it, and says which flag to pass from
+/// a folder outside any project.
+#[test]
+fn commands_work_from_any_folder_of_the_project_and_name_the_flag_outside_it() {
+    let inside = common::repo().join("crates/cli");
+    let output = Command::new(env!("CARGO_BIN_EXE_hourglass"))
+        .current_dir(&inside)
+        .args(["validate", "../../experiments/quickstart.toml"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).starts_with("quickstart: 3 runs"));
+
+    let outside = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_hourglass"))
+        .current_dir(outside.path())
+        .arg("datasets")
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: no hourglass project in") && stderr.contains("--datasets DIR"),
+        "{stderr}"
+    );
+}
+
+/// A reader that stops reading (`hourglass validate SPEC --runs | head -1`) ends the program
+/// quietly, with no panic.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    // 2,000 runs: far more listing than a pipe buffers.
+    let spec = small_spec(dir.path(), "pipe", "learning_rate = 1e-3")
+        .to_string_lossy()
+        .into_owned();
+    let text_of_spec = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text_of_spec.replace("[4, 16]", &format!("{:?}", (1..=2000).collect::<Vec<_>>())),
+    )
+    .unwrap();
+    for args in [vec!["validate", spec.as_str(), "--runs"], vec!["datasets"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hourglass"))
+            .current_dir(common::repo())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        let stderr = text(&output.stderr);
+        assert!(!first.is_empty(), "{args:?}");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
 }
 
 /// Five SGD runs that differ in learning rate, packed four to a worker: one run diverges in
@@ -445,7 +532,7 @@ fn packed_runs_match_their_unpacked_twins_and_a_diverging_one_fails_alone() {
     let (packed, alone) = (spec_with(4), spec_with(1));
     let listing = text(&hourglass(&["validate", packed.to_str().unwrap()]).stdout);
     assert!(
-        listing.contains("2 workers, packs of up to 4 runs"),
+        listing.contains("2 worker processes (resources.pack = 4), run by 1 at a time:"),
         "{listing}"
     );
     assert!(listing.contains("worker 1: 4 runs packed: "), "{listing}");

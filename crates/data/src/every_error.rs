@@ -237,6 +237,19 @@ fn manifest_rs() -> Vec<Case> {
                 &labels(),
             )
         }),
+        case(
+            "several missing keys, listed at once",
+            "licence, source",
+            |root| {
+                idx(
+                    root,
+                    &IDX.replace("source = \"generated\"\n", "")
+                        .replace("licence = \"CC0\"\n", ""),
+                    &images(),
+                    &labels(),
+                )
+            },
+        ),
         case("unknown format", "npy", |root| {
             idx(
                 root,

@@ -84,6 +84,14 @@ pub enum DataError {
         /// What is wrong.
         message: String,
     },
+    /// The data set asked for is a folder whose `dataset.toml` cannot be used.
+    #[error("data set `{name}` cannot be used: {cause}")]
+    Unusable {
+        /// The name asked for (its folder's).
+        name: String,
+        /// Why its manifest was skipped.
+        cause: Arc<DataError>,
+    },
 }
 
 /// The data sets found under a root folder.
@@ -91,6 +99,8 @@ pub enum DataError {
 pub struct Registry {
     root: PathBuf,
     datasets: BTreeMap<String, (PathBuf, Manifest)>,
+    /// Folder name to why its `dataset.toml` was skipped.
+    unusable: BTreeMap<String, Arc<DataError>>,
     loaded: Loaded,
 }
 
@@ -115,9 +125,12 @@ impl fmt::Debug for Loaded {
 }
 
 impl Registry {
-    /// Finds every `dataset.toml` under `root` (one or two folders down).
+    /// Finds every `dataset.toml` under `root` (one or two folders down). A manifest that
+    /// cannot be read or is invalid leaves its folder out ([`Self::unusable`]) and fails
+    /// only the runs that ask for that data set.
     pub fn discover(root: &Path) -> Result<Self, DataError> {
         let mut datasets: BTreeMap<String, (PathBuf, Manifest)> = BTreeMap::new();
+        let mut unusable = BTreeMap::new();
         for entry in walkdir::WalkDir::new(root)
             .min_depth(2)
             .max_depth(3)
@@ -135,8 +148,15 @@ impl Registry {
                 continue;
             }
             let path = entry.path();
-            let manifest = Manifest::read(path)?;
             let dir = path.parent().expect("a file has a parent").to_path_buf();
+            let manifest = match Manifest::read(path) {
+                Ok(manifest) => manifest,
+                Err(error) => {
+                    let folder = dir.file_name().unwrap_or_default().to_string_lossy();
+                    unusable.insert(folder.into_owned(), Arc::new(error));
+                    continue;
+                }
+            };
             if let Some((first, _)) = datasets.get(&manifest.name) {
                 return Err(DataError::Duplicate {
                     name: manifest.name,
@@ -149,8 +169,17 @@ impl Registry {
         Ok(Self {
             root: root.to_path_buf(),
             datasets,
+            unusable,
             loaded: Loaded::default(),
         })
+    }
+
+    /// The data set folders left out, by folder name, with why: each is a warning unless a
+    /// spec names that data set.
+    pub fn unusable(&self) -> impl Iterator<Item = (&str, &DataError)> {
+        self.unusable
+            .iter()
+            .map(|(folder, error)| (folder.as_str(), error.as_ref()))
     }
 
     /// The data sets, by name.
@@ -184,6 +213,12 @@ impl Registry {
     }
 
     fn entry(&self, name: &str) -> Result<&(PathBuf, Manifest), DataError> {
+        if let Some(cause) = self.unusable.get(name) {
+            return Err(DataError::Unusable {
+                name: name.to_string(),
+                cause: Arc::clone(cause),
+            });
+        }
         self.datasets.get(name).ok_or_else(|| DataError::Unknown {
             name: name.to_string(),
             root: self.root.clone(),

@@ -7,6 +7,9 @@ use serde::Deserialize;
 
 use crate::DataError;
 
+/// The keys of [`Manifest`] that have no default.
+const REQUIRED_KEYS: [&str; 6] = ["name", "format", "licence", "source", "shape", "sha256"];
+
 /// The manifest of one data set folder.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,6 +131,20 @@ impl Manifest {
             path: path.to_path_buf(),
             message,
         };
+        // Syntax and types are located by the parser; missing keys are listed all at once
+        // (serde stops at the first, placed at line 1, column 1).
+        let table: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let missing: Vec<&str> = REQUIRED_KEYS
+            .into_iter()
+            .filter(|key| !table.contains_key(*key))
+            .collect();
+        if !missing.is_empty() {
+            return Err(invalid(format!(
+                "missing {} (every dataset.toml sets {})",
+                missing.join(", "),
+                REQUIRED_KEYS.join(", ")
+            )));
+        }
         let manifest: Manifest = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         if manifest.shape.is_empty() || manifest.shape.contains(&0) {
             return Err(invalid(format!(

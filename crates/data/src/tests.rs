@@ -40,6 +40,29 @@ fn discovers_and_loads_a_data_set_scaled_to_unit_range() {
 }
 
 #[test]
+fn an_invalid_manifest_fails_only_its_own_data_set() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny(dir.path());
+    std::fs::create_dir(dir.path().join("broken")).unwrap();
+    std::fs::write(
+        dir.path().join("broken/dataset.toml"),
+        "name = \"broken\"\n",
+    )
+    .unwrap();
+    let registry = Registry::discover(dir.path()).unwrap();
+    assert_eq!(registry.load("tiny", "train").unwrap().len(), 4);
+    let unusable: Vec<_> = registry.unusable().map(|(folder, _)| folder).collect();
+    assert_eq!(unusable, ["broken"]);
+    let error = registry.load("broken", "train").unwrap_err().to_string();
+    assert!(
+        error.starts_with("data set `broken` cannot be used: invalid manifest")
+            && error.contains("missing format, licence, source, shape, sha256"),
+        "{error}"
+    );
+    assert!(!registry.shapes().contains_key("broken"));
+}
+
+#[test]
 fn a_registry_and_its_clones_read_each_split_once() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path());

@@ -1,0 +1,350 @@
+//! The subcommands of `hourglass` but the worker's (`worker.rs`): validate, sweep, report,
+//! compare, schema and datasets.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use hourglass_data::Registry;
+use hourglass_orchestrator::{SweepLayout, SweepOptions, WorkerCommand};
+use hourglass_report::References;
+use hourglass_spec::{Catalog, Experiment};
+
+use crate::SchemaOf;
+
+/// `println!` that returns the error of a closed standard output instead of panicking (see
+/// [`is_broken_pipe`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// Whether `error` comes from writing to a pipe whose reader has gone.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `count` and its noun: `one` for one, else `many`.
+fn counted(count: usize, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
+/// Runs listed whole by `validate`; larger sweeps show their first and last few.
+const LISTED_RUNS: usize = 20;
+
+pub fn registry(datasets: &Path) -> Result<Registry> {
+    Registry::discover(datasets)
+        .with_context(|| format!("cannot list the data sets in {}", datasets.display()))
+}
+
+/// Warns of each data set folder left out for an unusable `dataset.toml`; returns how many.
+fn warn_of_unusable(registry: &Registry) -> usize {
+    let mut count = 0;
+    for (folder, error) in registry.unusable() {
+        eprintln!("warning: data set folder `{folder}` left out: {error}");
+        count += 1;
+    }
+    count
+}
+
+/// Loads and validates a spec; a spec error is printed in full and yields `None`.
+pub fn load(spec: &Path, datasets: &Path) -> Result<Option<Experiment>> {
+    let registry = registry(datasets)?;
+    warn_of_unusable(&registry);
+    let catalog = Catalog {
+        datasets: registry.shapes(),
+        labels: registry.labels(),
+        backends: hourglass_train::backend::compiled(),
+    };
+    match hourglass_spec::load(spec, &catalog) {
+        Ok(experiment) => Ok(Some(experiment)),
+        Err(error) => {
+            eprintln!("{error}");
+            Ok(None)
+        }
+    }
+}
+
+pub fn validate(spec: &Path, datasets: &Path, every_run: bool) -> Result<ExitCode> {
+    let Some(experiment) = load(spec, datasets)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let runs = &experiment.runs;
+    let collapsed = experiment.expanded - runs.len();
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for run in runs {
+        *kinds
+            .entry(format!("{:?}", run.config.model.kind).to_lowercase())
+            .or_default() += 1;
+    }
+    let kinds: Vec<String> = kinds
+        .iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
+        .collect();
+    let collapsed = if collapsed > 0 {
+        format!(
+            " ({} expanded, {} collapsed)",
+            experiment.expanded,
+            counted(collapsed, "duplicate", "duplicates")
+        )
+    } else {
+        String::new()
+    };
+    out!(
+        "{}: {}{collapsed}: {}",
+        experiment.name,
+        counted(runs.len(), "run", "runs"),
+        kinds.join(", ")
+    )?;
+    let shown = if every_run || runs.len() <= LISTED_RUNS {
+        runs.len()
+    } else {
+        LISTED_RUNS / 2
+    };
+    for run in &runs[..shown] {
+        out!("  {}", run.summary())?;
+    }
+    if shown < runs.len() {
+        let hidden = runs.len() - 2 * shown;
+        out!(
+            "  ... {} more (list them all with --runs)",
+            counted(hidden, "run", "runs")
+        )?;
+        for run in &runs[runs.len() - shown..] {
+            out!("  {}", run.summary())?;
+        }
+    }
+    if experiment.resources.pack > 1 {
+        let packs = hourglass_orchestrator::packs(&experiment);
+        let at_once: usize = experiment
+            .resources
+            .slots
+            .iter()
+            .fold(0, |sum, slot| sum.saturating_add(slot.workers));
+        out!(
+            "{} (resources.pack = {}), run by {} at a time:",
+            counted(packs.len(), "worker process", "worker processes"),
+            experiment.resources.pack,
+            at_once.min(packs.len())
+        )?;
+        for (number, pack) in packs.iter().enumerate() {
+            let ids: Vec<&str> = pack.iter().map(|&i| runs[i].id.as_str()).collect();
+            let what = match pack.len() {
+                1 => "1 run alone".to_string(),
+                count => format!("{count} runs packed"),
+            };
+            out!("  worker {}: {what}: {}", number + 1, ids.join(" "))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first Ctrl-C (SIGINT) or SIGTERM sets `stop`: no run starts any more and running ones
+/// finish. A second one ends the orchestrator at once; its workers notice and stop, and their
+/// runs, left without a result, are trained again on resume.
+pub fn stop_on_interrupt(stop: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first, so it fires only once the flag was already set by an earlier signal.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
+            .context("cannot install the Ctrl-C handler")?;
+        signal_hook::flag::register(signal, stop.clone())
+            .context("cannot install the Ctrl-C handler")?;
+    }
+    Ok(())
+}
+
+pub fn sweep(
+    spec: &Path,
+    datasets: &Path,
+    reports: &Path,
+    retry_failed: bool,
+    references: &References,
+) -> Result<ExitCode> {
+    let Some(experiment) = load(spec, datasets)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let spec_text =
+        std::fs::read_to_string(spec).with_context(|| format!("cannot read {}", spec.display()))?;
+    let datasets = std::path::absolute(datasets).context("cannot resolve the data set folder")?;
+    let worker = WorkerCommand {
+        program: std::env::current_exe().context("cannot find the hourglass executable")?,
+        args: vec![
+            "--datasets".into(),
+            datasets.into_os_string(),
+            "worker".into(),
+        ],
+    };
+    let layout = SweepLayout::new(reports, &experiment);
+    let options = SweepOptions {
+        retry_failed,
+        ..SweepOptions::default()
+    };
+    stop_on_interrupt(&options.stop)?;
+    let mut display = crate::progress::SweepDisplay::new(
+        &layout.root,
+        &experiment.name,
+        experiment.runs.len(),
+        references,
+    );
+    let summary = hourglass_orchestrator::run_sweep(
+        &experiment,
+        &spec_text,
+        &layout,
+        &worker,
+        &options,
+        &mut display,
+    )?;
+    display.finish();
+    out!(
+        "{}: {} completed, {} failed, {} pruned, {} already finished (skipped)",
+        experiment.name,
+        summary.completed,
+        summary.failed,
+        summary.pruned,
+        summary.skipped
+    )?;
+    // A report failure is reported but does not undo or fail the training that finished.
+    match hourglass_report::write_report(&layout.root, &experiment.name, references) {
+        Ok(files) => out!("report: {}", files.html.display())?,
+        Err(error) => eprintln!("warning: no report written: {error}"),
+    }
+    if summary.unfinished > 0 {
+        out!(
+            "{} unfinished; to resume, run the same command again: {}",
+            counted(summary.unfinished, "run", "runs"),
+            this_command()
+        )?;
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if summary.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn report(sweep_dir: &Path, references: &References) -> Result<ExitCode> {
+    let title = sweep_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let files = hourglass_report::write_report(sweep_dir, &title, references)?;
+    out!(
+        "report: {}\ntable: {}",
+        files.html.display(),
+        files.csv.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn compare(a: &Path, b: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
+    let out = out.unwrap_or_else(|| {
+        a.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let files = hourglass_report::write_comparison(a, b, &out)?;
+    out!(
+        "{} shared configurations\ncomparison: {}\ntable: {}",
+        files.shared,
+        files.html.display(),
+        files.markdown.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn schema(of: SchemaOf, out: Option<&Path>) -> Result<ExitCode> {
+    let schema = match of {
+        SchemaOf::Spec => hourglass_spec::json_schema(),
+        SchemaOf::References => References::json_schema(),
+    };
+    match out {
+        Some(path) => hourglass_spec::result::write_atomic(path, schema.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => out!("{}", schema.trim_end())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the data sets; fails when a folder's `dataset.toml` is unusable.
+pub fn datasets(root: &Path) -> Result<ExitCode> {
+    let registry = registry(root)?;
+    for manifest in registry.manifests() {
+        let splits: Vec<String> = manifest
+            .splits
+            .iter()
+            .map(|(name, files)| format!("{name} {}", files.examples))
+            .collect();
+        out!(
+            "{:<16} shape {:?}  {}  ({})",
+            manifest.name,
+            manifest.shape,
+            splits.join(", "),
+            manifest.licence
+        )?;
+    }
+    Ok(if warn_of_unusable(&registry) == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// This process's command line as `hourglass ARGS...`, each argument quoted for a POSIX shell
+/// where it needs it, so that it can be pasted back as printed.
+fn this_command() -> String {
+    std::iter::once("hourglass".to_string())
+        .chain(
+            std::env::args_os()
+                .skip(1)
+                .map(|arg| shell_quoted(&arg.to_string_lossy())),
+        )
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `word` as a POSIX shell reads it back: bare when it holds only characters no shell
+/// interprets, else in single quotes (a quote inside written `'\''`).
+fn shell_quoted(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_quoted_only_where_a_shell_would_split_or_expand_them() {
+        assert_eq!(
+            shell_quoted("experiments/quickstart.toml"),
+            "experiments/quickstart.toml"
+        );
+        assert_eq!(shell_quoted("my specs/a.toml"), "'my specs/a.toml'");
+        assert_eq!(shell_quoted("it's $HOME"), "'it'\\''s $HOME'");
+        assert_eq!(shell_quoted(""), "''");
+    }
+
+    #[test]
+    fn a_count_of_one_takes_the_singular() {
+        assert_eq!(counted(1, "run", "runs"), "1 run");
+        assert_eq!(counted(0, "run", "runs"), "0 runs");
+    }
+}
