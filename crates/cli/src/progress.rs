@@ -90,8 +90,13 @@ impl<'a> SweepDisplay<'a> {
 impl SweepProgress for SweepDisplay<'_> {
     fn run_skipped(&mut self, run: &RunSpec, result: &RunResult) {
         self.ended.count(result.status);
+        let hint = if result.status == RunStatus::Failed {
+            " (--retry-failed trains it again)"
+        } else {
+            ""
+        };
         self.say(format!(
-            "{} already {}, skipped",
+            "{} already {}, skipped{hint}",
             run.id,
             result.status.name()
         ));
