@@ -5,6 +5,7 @@
 
 use crate::catalog::Catalog;
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::ranges;
 use crate::resources::{Executor, Pruning, Resources};
 use crate::schema::{
     Architecture, CodeActivation, ModelKind, NoiseKind, OutputActivation, Reconstruction,
@@ -44,26 +45,41 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             Some("use e.g. 0.1 to hold out a tenth of the training split".into()),
         );
     }
-    for (key, limit) in [
+    let model = &config.model;
+    // Counts, each in its documented range.
+    let counts = [
         ("data.train_limit", data.train_limit),
         ("data.test_limit", data.test_limit),
-    ] {
-        if limit == Some(0) {
-            problem(
-                key,
-                "a limit of 0 examples leaves nothing to use".into(),
-                None,
-            );
+        ("model.latent", Some(model.latent)),
+        ("train.batch_size", Some(config.train.batch_size)),
+        ("train.epochs", Some(config.train.epochs)),
+        (
+            "train.early_stopping.patience",
+            config.train.early_stopping.as_ref().map(|e| e.patience),
+        ),
+        (
+            "regularizers.contractive.projections",
+            config
+                .regularizers
+                .contractive
+                .as_ref()
+                .map(|c| c.projections),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, count)| Some((key, count?)))
+    .chain(model.hidden.iter().map(|&width| ("model.hidden", width)))
+    .chain(
+        model
+            .channels
+            .iter()
+            .flatten()
+            .map(|&channels| ("model.channels", channels)),
+    );
+    for (key, count) in counts {
+        if let Some(diagnostic) = ranges::check_integer(key, count as i128) {
+            problem(key, diagnostic.message, diagnostic.hint);
         }
-    }
-
-    let model = &config.model;
-    if model.latent == 0 {
-        problem(
-            "model.latent",
-            "latent size must be at least 1".into(),
-            None,
-        );
     }
     if let Some(features) = input_features
         && model.latent >= features
@@ -75,13 +91,6 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
                 model.latent, data.dataset
             ),
             Some("an autoencoder compresses: choose a latent size below the input size".into()),
-        );
-    }
-    if model.hidden.contains(&0) {
-        problem(
-            "model.hidden",
-            "hidden layer widths must be at least 1".into(),
-            None,
         );
     }
     if config.loss.reconstruction == Reconstruction::Bce
@@ -106,11 +115,10 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     }
     if model.architecture == Architecture::Conv {
         let channels = model.conv_channels();
-        if channels.is_empty() || channels.contains(&0) {
+        if channels.is_empty() {
             problem(
                 "model.channels",
-                "the conv architecture needs at least one convolution, each with at least 1 channel"
-                    .into(),
+                "the conv architecture needs at least one convolution".into(),
                 None,
             );
         }
@@ -196,11 +204,6 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             "a contractive autoencoder needs `regularizers.contractive`".into(),
             Some("set `regularizers.contractive = { weight = 0.1 }`".into()),
         ),
-        Some(contractive) if contractive.projections == 0 => problem(
-            "regularizers.contractive.projections",
-            "the estimator needs at least 1 projection".into(),
-            None,
-        ),
         _ => {}
     }
     match &config.noise {
@@ -252,31 +255,12 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             None,
         );
     }
-    if train.batch_size == 0 {
+    if train.early_stopping.is_some() && data.validation == 0.0 {
         problem(
-            "train.batch_size",
-            "batch size must be at least 1".into(),
-            None,
+            "train.early_stopping",
+            "early stopping watches the validation loss, but `data.validation` is 0".into(),
+            Some("hold out a validation split, e.g. `data.validation = 0.1`".into()),
         );
-    }
-    if let Some(early) = &train.early_stopping {
-        if early.patience == 0 {
-            problem(
-                "train.early_stopping.patience",
-                "patience must be at least 1 epoch".into(),
-                None,
-            );
-        }
-        if data.validation == 0.0 {
-            problem(
-                "train.early_stopping",
-                "early stopping watches the validation loss, but `data.validation` is 0".into(),
-                Some("hold out a validation split, e.g. `data.validation = 0.1`".into()),
-            );
-        }
-    }
-    if train.epochs == 0 {
-        problem("train.epochs", "epochs must be at least 1".into(), None);
     }
     if !catalog.backends.contains(&train.backend) {
         let compiled: Vec<&str> = catalog.backends.iter().map(|b| b.name()).collect();

@@ -164,6 +164,18 @@ fn caret_width(line_text: &str, col: usize, span_bytes: usize) -> usize {
     width.max(1)
 }
 
+/// `value` as messages write numbers: the shorter of plain and scientific notation, so `1e30`
+/// rather than 31 digits and `0.001` rather than `1e-3`... whichever is shorter.
+pub(crate) fn number(value: f64) -> String {
+    let plain = value.to_string();
+    let scientific = format!("{value:e}");
+    if scientific.len() < plain.len() {
+        scientific
+    } else {
+        plain
+    }
+}
+
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
 pub(crate) fn did_you_mean<'a>(
     word: &str,

@@ -14,6 +14,7 @@ mod check;
 mod diagnostic;
 mod json_schema;
 mod pack;
+mod ranges;
 mod resources;
 pub mod result;
 mod schema;
@@ -113,7 +114,13 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             .map_err(|mut pruning_problems| problems.append(&mut pruning_problems))
             .ok()
     });
-    let base = run_table(source);
+    let base = match run_table(source) {
+        Ok(base) => base,
+        Err(error) => {
+            problems.push(from_toml_error(&error));
+            return Err(invalid(problems));
+        }
+    };
     let (axes, combinations, axis_spans) = match sweep_axes(&file, &base) {
         Ok(expansion) => expansion,
         Err(mut sweep_problems) => {
@@ -137,22 +144,25 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
 
     let (seed, repeats) = (file.experiment.seed, file.experiment.repeats);
     let last_seed = seed.checked_add(u64::from(repeats.saturating_sub(1)));
-    if last_seed.is_none_or(|last| i64::try_from(last).is_err()) {
-        problems.push(
-            Diagnostic::new(
-                "experiment.seed",
-                format!(
-                    "the runs' seeds go from {seed} to {}, past the largest TOML integer {}",
-                    u128::from(seed) + u128::from(repeats.saturating_sub(1)),
-                    i64::MAX
-                ),
-            )
-            .with_hint("each repeat adds 1 to `seed`; use a smaller seed")
-            .at(locator.value_span("experiment.seed")),
-        );
-        return Err(invalid(problems));
-    }
-
+    let first_seed = match (i64::try_from(seed), last_seed.map(i64::try_from)) {
+        (Ok(first), Some(Ok(_))) => first,
+        _ => {
+            problems.push(
+                Diagnostic::new(
+                    "experiment.seed",
+                    format!(
+                        "the runs' seeds go from {seed} to {}, past the largest TOML integer {}",
+                        u128::from(seed) + u128::from(repeats.saturating_sub(1)),
+                        i64::MAX
+                    ),
+                )
+                .with_hint("each repeat adds 1 to `seed`; use a smaller seed")
+                .at(locator.value_span("experiment.seed")),
+            );
+            return Err(invalid(problems));
+        }
+    };
+    let sweep_span = locator.value_span("sweep.parameters");
     let mut runs = Vec::new();
     let mut expanded = 0;
     let mut seen_problems = BTreeSet::new();
@@ -166,16 +176,17 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             .collect();
         for repeat in 0..file.experiment.repeats {
             expanded += 1;
-            let mut table = base.clone();
-            for (key, value) in &assignments {
-                sweep::assign(&mut table, key, value.clone()).expect("assignments checked");
-            }
-            let seed = file.experiment.seed + u64::from(repeat);
-            let seed = i64::try_from(seed).expect("seeds were checked to fit");
-            table.insert("seed".into(), toml::Value::Integer(seed));
-            let config: RunConfig = toml::Value::Table(table)
-                .try_into()
-                .expect("each swept value was checked on its own against the schema");
+            // The seeds were checked to fit: no overflow.
+            let seed = first_seed + i64::from(repeat);
+            let config = match run_config(&base, &assignments, seed) {
+                Ok(config) => config,
+                Err(problem) => {
+                    if seen_problems.insert((problem.key.clone(), problem.message.clone())) {
+                        problems.push(problem.at(sweep_span.clone()));
+                    }
+                    continue;
+                }
+            };
             let (config, dropped) = config.without_inapplicable();
             let dropped: BTreeMap<&'static str, &'static str> = dropped.into_iter().collect();
             // A swept value that was dropped did not make this run: keep it out of its summary.
@@ -313,14 +324,12 @@ fn sweep_axes(
                 continue;
             }
         };
-        let values = match &parameter.domain {
-            space::Domain::List(values) => values.clone(),
-            _ => vec![parameter.representative()],
-        };
         // The first value that does not fit says what is wrong with the key.
-        if let Some(problem) = values
+        if let Some(problem) = parameter
+            .representatives()
             .into_iter()
             .find_map(|value| check_value(base, key, value).err())
+            .or_else(|| parameter.check_range())
         {
             problems.push(located(problem));
         }
@@ -390,6 +399,32 @@ fn sweep_axes(
     Ok((expansion.axes, expansion.combinations, spans))
 }
 
+/// The configuration of one run: `base` with the swept `assignments` and the run's seed. Each
+/// swept value was checked on its own; together they can still clash (a swept table that
+/// lacks a key that a swept key below it needs).
+fn run_config(
+    base: &toml::Table,
+    assignments: &[(String, toml::Value)],
+    seed: i64,
+) -> Result<RunConfig, Diagnostic> {
+    let mut table = base.clone();
+    for (key, value) in assignments {
+        sweep::assign(&mut table, key, value.clone())?;
+    }
+    table.insert("seed".into(), toml::Value::Integer(seed));
+    toml::Value::Table(table).try_into().map_err(|e| {
+        let keys: Vec<&str> = assignments.iter().map(|(key, _)| key.as_str()).collect();
+        Diagnostic::new(
+            "sweep.parameters",
+            format!(
+                "the swept values of `{}` do not fit together: {}",
+                keys.join("`, `"),
+                plain_types(e.message().trim())
+            ),
+        )
+    })
+}
+
 /// Checks one swept value against the schema by deserializing the run sections with it.
 fn check_value(base: &toml::Table, key: &str, value: toml::Value) -> Result<(), Diagnostic> {
     let mut table = base.clone();
@@ -408,10 +443,11 @@ fn check_value(base: &toml::Table, key: &str, value: toml::Value) -> Result<(), 
 }
 
 /// The run sections of the spec as a table: the spec minus `[experiment]` and `[sweep]`.
-fn run_table(source: &str) -> toml::Table {
-    let mut table: toml::Table = source.parse().expect("the spec parsed once already");
+/// Fails where the schema's types read what a table cannot hold (an integer past `i64::MAX`).
+fn run_table(source: &str) -> Result<toml::Table, toml::de::Error> {
+    let mut table: toml::Table = source.parse()?;
     table.retain(|key, _| RUN_SECTIONS.contains(&key));
-    table
+    Ok(table)
 }
 
 /// The span of the axis that `key` is, or lies under.

@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Diagnostic;
+use crate::ranges;
 use crate::sweep::Axis;
 
 /// The values a swept key can take.
@@ -88,21 +89,54 @@ impl Parameter {
                 ));
             }
         };
+        let pair = |kind: &str| match table[kind].as_array().map(Vec::as_slice) {
+            Some([low, high]) => Ok((low, high)),
+            _ => Err(Diagnostic::new(
+                format!("{key}.{kind}"),
+                format!("expected [low, high], found {}", table[kind]),
+            )),
+        };
+        let ordered = |kind: &str, in_order: bool| {
+            if in_order {
+                Ok(())
+            } else {
+                Err(Diagnostic::new(
+                    format!("{key}.{kind}"),
+                    format!(
+                        "expected [low, high] with low < high, found {}",
+                        table[kind]
+                    ),
+                ))
+            }
+        };
+        // Float bounds: finite, ordered, and `high - low` a finite float too.
         let bounds = |kind: &str| -> Result<(f64, f64), Diagnostic> {
-            match table[kind].as_array().map(Vec::as_slice) {
-                Some([low, high]) => match (number(low), number(high)) {
-                    (Some(low), Some(high)) if low < high => Ok((low, high)),
-                    _ => Err(Diagnostic::new(
-                        format!("{key}.{kind}"),
-                        format!(
-                            "expected [low, high] with low < high, found {}",
+            let (low, high) = pair(kind)?;
+            let problem = |message: String| {
+                Diagnostic::new(format!("{key}.{kind}"), message).with_hint(format!(
+                    "bounds are finite numbers from -{MAX} to {MAX}",
+                    MAX = f64::MAX
+                ))
+            };
+            match (number(low), number(high)) {
+                (Some(low), Some(high)) if low.is_finite() && high.is_finite() => {
+                    ordered(kind, low < high)?;
+                    if (high - low).is_finite() {
+                        Ok((low, high))
+                    } else {
+                        Err(problem(format!(
+                            "the span high - low of {} is out of range",
                             table[kind]
-                        ),
-                    )),
-                },
+                        )))
+                    }
+                }
+                (Some(_), Some(_)) => Err(problem(format!(
+                    "expected finite bounds, found {}",
+                    table[kind]
+                ))),
                 _ => Err(Diagnostic::new(
                     format!("{key}.{kind}"),
-                    format!("expected [low, high], found {}", table[kind]),
+                    format!("expected two numbers, found {}", table[kind]),
                 )),
             }
         };
@@ -120,20 +154,24 @@ impl Parameter {
                 if low <= 0.0 {
                     return Err(Diagnostic::new(
                         format!("{key}.log_uniform"),
-                        format!("a log-uniform range must be positive, found low = {low}"),
+                        format!(
+                            "a log-uniform range must be positive, found low = {}",
+                            crate::diagnostic::number(low)
+                        ),
                     ));
                 }
                 Domain::LogUniform(low, high)
             }
             "int_uniform" => {
-                let (low, high) = bounds("int_uniform")?;
-                if low.fract() != 0.0 || high.fract() != 0.0 {
+                let (low, high) = pair("int_uniform")?;
+                let (Some(low), Some(high)) = (integer(low), integer(high)) else {
                     return Err(Diagnostic::new(
                         format!("{key}.int_uniform"),
-                        "expected integer bounds".to_string(),
+                        format!("expected integer bounds, found {}", table[kind]),
                     ));
-                }
-                Domain::IntUniform(low as i64, high as i64)
+                };
+                ordered("int_uniform", low < high)?;
+                Domain::IntUniform(low, high)
             }
             _ => return Err(expected()),
         };
@@ -144,13 +182,47 @@ impl Parameter {
         })
     }
 
-    /// A value of the domain's type, to type-check the key before any draw.
-    pub fn representative(&self) -> toml::Value {
+    /// Values of the domain that stand for all: every listed value, or a distribution's
+    /// lowest and highest draw, to check the key before any draw.
+    pub fn representatives(&self) -> Vec<toml::Value> {
         match &self.domain {
-            Domain::List(values) => values[0].clone(),
-            Domain::Uniform(low, _) | Domain::LogUniform(low, _) => toml::Value::Float(*low),
-            Domain::IntUniform(low, _) => toml::Value::Integer(*low),
+            Domain::List(values) => values.clone(),
+            Domain::Uniform(low, high) | Domain::LogUniform(low, high) => {
+                vec![
+                    toml::Value::Float(*low),
+                    toml::Value::Float(high.next_down()),
+                ]
+            }
+            Domain::IntUniform(low, high) => {
+                vec![toml::Value::Integer(*low), toml::Value::Integer(*high)]
+            }
         }
+    }
+
+    /// The problem with a distribution whose draws can leave the documented range of its key.
+    pub fn check_range(&self) -> Option<Diagnostic> {
+        let kind = match self.domain {
+            Domain::List(_) => return None,
+            Domain::Uniform(..) => "uniform",
+            Domain::LogUniform(..) => "log_uniform",
+            Domain::IntUniform(..) => "int_uniform",
+        };
+        let range = ranges::range_of(&self.key)?;
+        let ends = self.representatives();
+        let inside = |value: &toml::Value| match value {
+            toml::Value::Integer(i) => range.contains_integer(i128::from(*i)),
+            other => other.as_float().is_some_and(|x| range.contains(x)),
+        };
+        (!ends.iter().all(inside)).then(|| {
+            let ends: Vec<String> = ends.iter().map(ranges::show).collect();
+            Diagnostic::new(
+                format!("{}.{kind}", self.key),
+                format!(
+                    "draws from {} to {} can leave the range of `{}`: expected {range}",
+                    ends[0], ends[1], self.key
+                ),
+            )
+        })
     }
 
     fn draw(&self, rng: &mut ChaCha8Rng) -> toml::Value {
@@ -169,6 +241,17 @@ fn number(value: &toml::Value) -> Option<f64> {
     value
         .as_float()
         .or_else(|| value.as_integer().map(|i| i as f64))
+}
+
+/// An integer bound: an integer, or a float without a fraction that is exact as a float.
+fn integer(value: &toml::Value) -> Option<i64> {
+    /// 2^53: floats are exact integers up to here.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        toml::Value::Integer(i) => Some(*i),
+        toml::Value::Float(x) if x.fract() == 0.0 && x.abs() <= EXACT => Some(*x as i64),
+        _ => None,
+    }
 }
 
 fn describe(value: &toml::Value) -> String {

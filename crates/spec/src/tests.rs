@@ -552,7 +552,9 @@ fn resources_are_read_and_checked() {
         "{MINIMAL}\n[resources]\nworkers = 0\ntimeout = \"soon\"\n"
     ));
     assert!(
-        text.contains("`resources.workers`: must be at least 1"),
+        text.contains(
+            "`resources.workers`: 0 is out of range: expected an integer from 1 to 4294967295"
+        ),
         "{text}"
     );
     assert!(
@@ -624,7 +626,7 @@ fn pruning_is_read_and_checked() {
          [sweep.pruning]\nreduction_factor = 1\n",
     );
     assert!(
-        text.contains("`sweep.pruning.reduction_factor`: must be at least 2"),
+        text.contains("`sweep.pruning.reduction_factor`: 1 is out of range: expected an integer from 2 to 4294967295"),
         "{text}"
     );
     let text = error_text(
