@@ -101,7 +101,8 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             diagnostics,
         }
     };
-    let file: SpecFile = toml::from_str(source).map_err(|e| invalid(vec![from_toml_error(&e)]))?;
+    let file: SpecFile =
+        toml::from_str(source).map_err(|e| invalid(vec![from_toml_error(&e, &locator)]))?;
 
     let mut problems = check_experiment(&file.experiment, &locator);
     let resources =
@@ -117,7 +118,7 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
     let base = match run_table(source) {
         Ok(base) => base,
         Err(error) => {
-            problems.push(from_toml_error(&error));
+            problems.push(from_toml_error(&error, &locator));
             return Err(invalid(problems));
         }
     };
@@ -419,7 +420,7 @@ fn run_config(
             format!(
                 "the swept values of `{}` do not fit together: {}",
                 keys.join("`, `"),
-                plain_types(e.message().trim())
+                plain_types(e.message().trim(), None)
             ),
         )
     })
@@ -434,9 +435,11 @@ fn check_value(base: &toml::Table, key: &str, value: toml::Value) -> Result<(), 
         .try_into::<RunConfig>()
         .map(drop)
         .map_err(|e| {
-            let mut problem = from_toml_error(&e);
+            let mut problem = from_toml_error(&e, &Locator::new(""));
+            let shown = ranges::show(&value);
+            problem.message = out_of_type_range(e.message(), key, &format!("swept value {shown}"))
+                .unwrap_or_else(|| format!("swept value {shown}: {}", problem.message));
             problem.key = key.to_string();
-            problem.message = format!("swept value {value}: {}", problem.message);
             problem.span = None;
             problem
         })
@@ -458,8 +461,9 @@ fn axis_for(key: &str, axes: &[Axis], spans: &[Range<usize>]) -> Option<Range<us
         .map(|(_, span)| span.clone())
 }
 
-/// Turns a toml error into a diagnostic, with a "did you mean" for unknown keys and variants.
-fn from_toml_error(error: &toml::de::Error) -> Diagnostic {
+/// Turns a toml error into a diagnostic, with a "did you mean" for unknown keys and variants,
+/// and the dotted key of a value of the wrong type or out of its range.
+fn from_toml_error(error: &toml::de::Error, locator: &Locator) -> Diagnostic {
     let message = error.message().trim().to_string();
     let diagnostic = Diagnostic::new("", message.clone()).at(error.span());
     for kind in ["field", "variant"] {
@@ -484,14 +488,43 @@ fn from_toml_error(error: &toml::de::Error) -> Diagnostic {
             ..diagnostic
         };
     }
+    // An empty span is the whole document's (a missing section).
+    let key = error
+        .span()
+        .filter(|span| !span.is_empty())
+        .and_then(|span| locator.key_at(&span))
+        .unwrap_or_default();
+    let written = error.span().and_then(|span| locator.source.get(span));
+    let message = written
+        .and_then(|written| out_of_type_range(&message, &key, written.trim()))
+        .unwrap_or_else(|| plain_types(&message, ranges::range_of(&key)));
     Diagnostic {
-        message: plain_types(&message),
+        key,
+        message,
         ..diagnostic
     }
 }
 
-/// Serde's Rust type names in a message, in the words of a spec's author.
-fn plain_types(message: &str) -> String {
+/// The message of a toml error about an integer that its key's type cannot hold, `written`
+/// as it is: out of range, with the key's range, rather than of the wrong type.
+fn out_of_type_range(message: &str, key: &str, written: &str) -> Option<String> {
+    let too_large = message.starts_with("u64 value was too large")
+        || message.starts_with("invalid value: integer");
+    let range = ranges::range_of(key).filter(|_| too_large)?;
+    Some(ranges::out_of_range(key, written, range).message)
+}
+
+/// Serde's Rust type names in a message, in the words of a spec's author; an integer type is
+/// the key's `range` when it has one.
+fn plain_types(message: &str, range: Option<ranges::Range>) -> String {
+    let message = match range {
+        Some(range) => ["usize", "u64", "u32", "u8"]
+            .iter()
+            .fold(message.to_string(), |text, rust| {
+                text.replace(&format!("expected {rust}"), &format!("expected {range}"))
+            }),
+        None => message.to_string(),
+    };
     [
         ("expected usize", "expected a non-negative integer"),
         ("expected u64", "expected a non-negative integer"),
@@ -503,9 +536,7 @@ fn plain_types(message: &str) -> String {
         ("expected a string", "expected a string in quotes"),
     ]
     .iter()
-    .fold(message.to_string(), |text, (rust, plain)| {
-        text.replace(rust, plain)
-    })
+    .fold(message, |text, (rust, plain)| text.replace(rust, plain))
 }
 
 fn quoted(items: &[&str]) -> String {
@@ -518,14 +549,45 @@ fn quoted(items: &[&str]) -> String {
 
 /// Finds where a dotted key's value is written in the source.
 struct Locator<'a> {
+    source: &'a str,
     document: Option<toml::Spanned<toml::de::DeTable<'a>>>,
 }
 
 impl<'a> Locator<'a> {
     fn new(source: &'a str) -> Self {
         Self {
+            source,
             document: toml::de::DeTable::parse(source).ok(),
         }
+    }
+
+    /// The dotted key whose value holds `span`, the deepest one (a table of an array of
+    /// tables adds no index: `resources.slots.workers`). Every table is searched: one made by
+    /// a header or a dotted key has no span around its keys.
+    fn key_at(&self, span: &Range<usize>) -> Option<String> {
+        fn in_value(
+            value: &toml::Spanned<toml::de::DeValue<'_>>,
+            span: &Range<usize>,
+        ) -> Option<Vec<String>> {
+            let deeper = match value.get_ref() {
+                toml::de::DeValue::Table(table) => in_table(table, span),
+                toml::de::DeValue::Array(items) => {
+                    items.iter().find_map(|item| in_value(item, span))
+                }
+                _ => None,
+            };
+            let holds = value.span().start <= span.start && span.end <= value.span().end;
+            deeper.or_else(|| holds.then(Vec::new))
+        }
+        fn in_table(table: &toml::de::DeTable<'_>, span: &Range<usize>) -> Option<Vec<String>> {
+            table.iter().find_map(|(key, value)| {
+                let mut path = in_value(value, span)?;
+                path.insert(0, key.get_ref().to_string());
+                Some(path)
+            })
+        }
+        let path = in_table(self.document.as_ref()?.get_ref(), span)?;
+        Some(path.join("."))
     }
 
     /// The span of the value at `key` (`seed` is `experiment.seed`), or of the closest table
@@ -553,6 +615,8 @@ impl<'a> Locator<'a> {
     }
 }
 
+#[cfg(test)]
+mod edges;
 #[cfg(test)]
 mod every_error;
 #[cfg(test)]
