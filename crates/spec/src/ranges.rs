@@ -251,6 +251,23 @@ mod tests {
     }
 
     #[test]
+    fn the_reference_spec_states_every_range() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../experiments/reference.toml");
+        let reference = std::fs::read_to_string(path).expect("the reference spec is readable");
+        for (key, range) in RANGES {
+            let stated = reference.lines().any(|line| {
+                let line = line.trim_start_matches('#');
+                line.split_whitespace().next() == Some(key) && line.ends_with(&range.to_string())
+            });
+            assert!(
+                stated,
+                "experiments/reference.toml does not state `{key}`: {range}"
+            );
+        }
+    }
+
+    #[test]
     fn every_key_is_listed_once() {
         let mut keys: Vec<&str> = RANGES.iter().map(|(key, _)| *key).collect();
         keys.sort();
