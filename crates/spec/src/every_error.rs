@@ -748,5 +748,32 @@ fn every_spec_error() {
         "(no file)",
         &error,
     );
+    // A file that is not UTF-8 text: Latin-1 `é` on line 2, and a lone continuation byte.
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    for (name, bytes) in [
+        (
+            "latin-1 text",
+            b"[experiment]\nname = \"caf\xe9\"\n\n[data]\ndataset = \"mnist\"\n".as_slice(),
+        ),
+        (
+            "a continuation byte first",
+            b"\x80[experiment]\n".as_slice(),
+        ),
+    ] {
+        let path = dir.path().join("spec.toml");
+        std::fs::write(&path, bytes).expect("the spec is written");
+        let error = load(&path, &catalog).expect_err("the spec is not UTF-8");
+        let shown = error
+            .to_string()
+            .replace(&dir.path().display().to_string(), "<tmp>");
+        assert_eq!(error.diagnostics().len(), 1, "{shown}");
+        assert!(shown.starts_with("error: the file is not UTF-8"), "{shown}");
+        let input = bytes.escape_ascii().to_string().replace("\\n", "\n    ");
+        writeln!(
+            text,
+            "## spec file that is not UTF-8: {name}\n\n    {input}\n{shown}\n"
+        )
+        .expect("string write");
+    }
     insta::assert_snapshot!("every_spec_error", text);
 }

@@ -76,11 +76,41 @@ const RUN_SECTIONS: [&str; 7] = [
 
 /// Reads and validates the spec at `path`.
 pub fn load(path: &Path, catalog: &Catalog) -> Result<Experiment, SpecError> {
-    let source = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+    let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(path, &source, catalog)
+    parse(path, &utf8(path, bytes)?, catalog)
+}
+
+/// The text of the spec at `path`, or an error located at its first byte that is not UTF-8.
+fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, SpecError> {
+    String::from_utf8(bytes).map_err(|error| {
+        let utf8 = error.utf8_error();
+        let start = utf8.valid_up_to();
+        let bytes = error.as_bytes();
+        let end = utf8.error_len().map_or(bytes.len(), |len| start + len);
+        let invalid: Vec<String> = bytes[start..end]
+            .iter()
+            .map(|byte| format!("0x{byte:02x}"))
+            .collect();
+        // The text quoted shows U+FFFD for what is not UTF-8; up to the first, it is the file's.
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let diagnostic = Diagnostic::new(
+            "",
+            format!(
+                "the file is not UTF-8 text: byte {} is not valid UTF-8 here",
+                invalid.join(" ")
+            ),
+        )
+        .with_hint("save the spec as UTF-8 (TOML files are UTF-8)")
+        .at(Some(start..start + char::REPLACEMENT_CHARACTER.len_utf8()));
+        SpecError::Invalid {
+            path: path.to_path_buf(),
+            text,
+            diagnostics: vec![diagnostic],
+        }
+    })
 }
 
 /// Validates `source`, the text of the spec at `path`.
