@@ -4,7 +4,7 @@
 //! so one pass reports every problem.
 
 use crate::catalog::Catalog;
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Diagnostic, did_you_mean, number};
 use crate::ranges;
 use crate::resources::{Executor, Pruning, Resources};
 use crate::schema::{
@@ -41,7 +41,10 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     if !(0.0..1.0).contains(&data.validation) {
         problem(
             "data.validation",
-            format!("validation fraction {} is outside [0, 1)", data.validation),
+            format!(
+                "validation fraction {} is outside [0, 1)",
+                number(data.validation)
+            ),
             Some("use e.g. 0.1 to hold out a tenth of the training split".into()),
         );
     }
@@ -165,7 +168,11 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     }
     for (key, value) in amounts {
         if !non_negative(value) {
-            problem(key, format!("{value} must be a finite number ≥ 0"), None);
+            problem(
+                key,
+                format!("{} must be a finite number ≥ 0", number(value)),
+                None,
+            );
         }
     }
     if model.is(ModelKind::Sparse)
@@ -185,7 +192,10 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
         if !(sparsity.target > 0.0 && sparsity.target < 1.0) {
             problem(
                 "regularizers.sparsity.target",
-                format!("target activation {} is outside (0, 1)", sparsity.target),
+                format!(
+                    "target activation {} is outside (0, 1)",
+                    number(sparsity.target)
+                ),
                 None,
             );
         }
@@ -227,7 +237,7 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
                 };
                 problem(
                     "noise.level",
-                    format!("noise level {} is not {expected}", noise.level),
+                    format!("noise level {} is not {expected}", number(noise.level)),
                     None,
                 );
             }
@@ -241,7 +251,7 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             "train.learning_rate",
             format!(
                 "learning rate {} must be a finite number > 0",
-                train.learning_rate
+                number(train.learning_rate)
             ),
             Some("typical values are 1e-4 to 1e-2".into()),
         );
@@ -251,7 +261,7 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     {
         problem(
             "train.momentum",
-            format!("momentum {momentum} is outside [0, 1)"),
+            format!("momentum {} is outside [0, 1)", number(momentum)),
             None,
         );
     }

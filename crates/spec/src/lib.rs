@@ -12,6 +12,7 @@
 mod catalog;
 mod check;
 mod diagnostic;
+mod duplicates;
 mod json_schema;
 mod pack;
 mod ranges;
@@ -148,11 +149,18 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
     let base = match run_table(source) {
         Ok(base) => base,
         Err(error) => {
-            problems.push(from_toml_error(&error, &locator));
+            // The checks of [resources] may have found the same integer out of range.
+            let problem = from_toml_error(&error, &locator);
+            if !problems
+                .iter()
+                .any(|p| p.key == problem.key && p.message == problem.message)
+            {
+                problems.push(problem);
+            }
             return Err(invalid(problems));
         }
     };
-    let (axes, combinations, axis_spans) = match sweep_axes(&file, &base) {
+    let (axes, combinations, axis_spans) = match sweep_axes(&file, &base, &locator) {
         Ok(expansion) => expansion,
         Err(mut sweep_problems) => {
             problems.append(&mut sweep_problems);
@@ -248,7 +256,16 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             for problem in run_problems {
                 if seen_problems.insert((problem.key.clone(), problem.message.clone())) {
                     let span = axis_for(&problem.key, &axes, &axis_spans)
-                        .or_else(|| locator.value_span(&problem.key));
+                        .or_else(|| locator.written_span(&problem.key))
+                        .or_else(|| match problem.key.as_str() {
+                            // A backend that no slot offers, not written: the default, which
+                            // the slots (or the Slurm tasks' device) do not offer.
+                            "train.backend" => locator.value_span(match resources.executor {
+                                Executor::Local => "resources.slots",
+                                Executor::Slurm(_) => "resources.slurm.gpus_per_task",
+                            }),
+                            key => locator.value_span(key),
+                        });
                     problems.push(problem.at(span));
                 }
             }
@@ -326,6 +343,7 @@ fn check_experiment(experiment: &schema::ExperimentSection, locator: &Locator) -
 fn sweep_axes(
     file: &SpecFile,
     base: &toml::Table,
+    locator: &Locator,
 ) -> Result<(Vec<Axis>, Vec<Vec<usize>>, Vec<Range<usize>>), Vec<Diagnostic>> {
     let mut problems = Vec::new();
     let mut parameters = Vec::new();
@@ -415,18 +433,21 @@ fn sweep_axes(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let expansion =
-        space::expand(&parameters, &zip, &combine, file.experiment.seed).map_err(|problem| {
-            let span = match problem.key.as_str() {
-                "sweep.samples" => file.sweep.samples.as_ref().map(toml::Spanned::span),
-                "sweep.parameters" => spans.last().cloned(),
-                key => parameters
+    let expansion = space::expand(&parameters, &zip, &combine, file.experiment.seed).map_err(
+        |(problem, group)| {
+            // A problem of the whole sweep points at its zip group or its table.
+            let span = match (problem.key.as_str(), group) {
+                (_, Some(group)) => Some(file.sweep.zip[group].span()),
+                ("sweep.samples", _) => file.sweep.samples.as_ref().map(toml::Spanned::span),
+                ("sweep.parameters", _) => locator.value_span("sweep.parameters"),
+                (key, _) => parameters
                     .iter()
                     .position(|p| key.starts_with(&p.key))
                     .map(|i| spans[i].clone()),
             };
             vec![problem.at(span)]
-        })?;
+        },
+    )?;
     Ok((expansion.axes, expansion.combinations, spans))
 }
 
@@ -452,6 +473,10 @@ fn run_config(
                 keys.join("`, `"),
                 plain_types(e.message().trim(), None)
             ),
+        )
+        .with_hint(
+            "a swept table replaces the whole table: give it every key that the keys swept \
+             below it need",
         )
     })
 }
@@ -496,6 +521,30 @@ fn axis_for(key: &str, axes: &[Axis], spans: &[Range<usize>]) -> Option<Range<us
 fn from_toml_error(error: &toml::de::Error, locator: &Locator) -> Diagnostic {
     let message = error.message().trim().to_string();
     let diagnostic = Diagnostic::new("", message.clone()).at(error.span());
+    if let Some(span) = error.span() {
+        if message.starts_with("duplicate key")
+            && let Some((message, hint)) = duplicates::explain(locator.source, &span)
+        {
+            return Diagnostic {
+                message,
+                hint: Some(hint),
+                ..diagnostic
+            };
+        }
+        // A letter that looks like an ASCII one but is not: say which, as the parser cannot.
+        if let Some(c) = locator
+            .source
+            .get(span.start..)
+            .and_then(|s| s.chars().next())
+            && !c.is_ascii()
+            && c.is_alphanumeric()
+        {
+            return Diagnostic {
+                message: format!("{message}: {}", not_ascii(c)),
+                ..diagnostic
+            };
+        }
+    }
     for kind in ["field", "variant"] {
         let Some(rest) = message.strip_prefix(&format!("unknown {kind} `")) else {
             continue;
@@ -505,6 +554,14 @@ fn from_toml_error(error: &toml::de::Error, locator: &Locator) -> Diagnostic {
         };
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
         let what = if kind == "field" { "key" } else { "value" };
+        // A key with a look-alike of an ASCII letter prints as the key it imitates.
+        if let Some(c) = word.chars().find(|c| !c.is_ascii()) {
+            return Diagnostic {
+                message: format!("unknown {what} `{word}`: {}", not_ascii(c)),
+                hint: Some(format!("expected one of {}", quoted(&candidates))),
+                ..diagnostic
+            };
+        }
         let message = format!("unknown {what} `{word}`");
         let hint = match (did_you_mean(word, candidates.iter().copied()), kind) {
             (Some(near), "field") => format!("did you mean `{near}`?"),
@@ -536,11 +593,16 @@ fn from_toml_error(error: &toml::de::Error, locator: &Locator) -> Diagnostic {
 }
 
 /// The message of a toml error about an integer that its key's type cannot hold, `written`
-/// as it is: out of range, with the key's range, rather than of the wrong type.
+/// as it is: out of range, with the key's range (a TOML integer's, for a key without one),
+/// rather than of the wrong type or in Rust's words (`as i128`).
 fn out_of_type_range(message: &str, key: &str, written: &str) -> Option<String> {
     let too_large = message.starts_with("u64 value was too large")
-        || message.starts_with("invalid value: integer");
-    let range = ranges::range_of(key).filter(|_| too_large)?;
+        || message.starts_with("invalid value: integer")
+        || (message.starts_with("invalid type: integer") && message.contains(" as i128"));
+    if !too_large {
+        return None;
+    }
+    let range = ranges::range_of(key).unwrap_or(ranges::Range::Integer(i64::MIN, i64::MAX));
     Some(ranges::out_of_range(key, written, range).message)
 }
 
@@ -555,7 +617,20 @@ fn plain_types(message: &str, range: Option<ranges::Range>) -> String {
             }),
         None => message.to_string(),
     };
+    // `expected struct ModelSection`: a table, whatever its Rust name.
+    let message = match message.split_once("expected struct ") {
+        Some((before, after)) => {
+            let name_end = after
+                .find(|c: char| !c.is_alphanumeric() && c != '_')
+                .unwrap_or(after.len());
+            format!("{before}expected a table{}", &after[name_end..])
+        }
+        None => message,
+    };
     [
+        ("wanted string or table", "expected a name in quotes"),
+        ("invalid type: map", "invalid type: table"),
+        ("invalid type: sequence", "invalid type: list"),
         ("expected usize", "expected a non-negative integer"),
         ("expected u64", "expected a non-negative integer"),
         ("expected u32", "expected a non-negative integer"),
@@ -567,6 +642,12 @@ fn plain_types(message: &str, range: Option<ranges::Range>) -> String {
     ]
     .iter()
     .fold(message, |text, (rust, plain)| text.replace(rust, plain))
+}
+
+/// `` `е` (U+0435) is not ASCII ``: a character that keys and names cannot hold, though it may
+/// look like one that they can.
+fn not_ascii(c: char) -> String {
+    format!("`{c}` (U+{:04X}) is not ASCII", u32::from(c))
 }
 
 fn quoted(items: &[&str]) -> String {
@@ -617,12 +698,41 @@ impl<'a> Locator<'a> {
             })
         }
         let path = in_table(self.document.as_ref()?.get_ref(), span)?;
-        Some(path.join("."))
+        let bare = |part: &str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        let parts: Vec<String> = path
+            .into_iter()
+            .map(|part| {
+                if bare(&part) {
+                    part
+                } else {
+                    format!("{part:?}")
+                }
+            })
+            .collect();
+        Some(parts.join("."))
     }
 
     /// The span of the value at `key` (`seed` is `experiment.seed`), or of the closest table
     /// written above it.
     fn value_span(&self, key: &str) -> Option<Range<usize>> {
+        self.span(key).map(|(span, _)| span)
+    }
+
+    /// The span of the value at `key`, when it is written.
+    fn written_span(&self, key: &str) -> Option<Range<usize>> {
+        self.span(key)
+            .filter(|(_, written)| *written)
+            .map(|(span, _)| span)
+    }
+
+    /// The span of the value at `key` or of the closest table above it, and whether it is the
+    /// key's own.
+    fn span(&self, key: &str) -> Option<(Range<usize>, bool)> {
         let key = if key == "seed" {
             "experiment.seed"
         } else {
@@ -631,17 +741,13 @@ impl<'a> Locator<'a> {
         let document = self.document.as_ref()?;
         let mut parts = key.split('.');
         let mut current = document.get_ref().get(parts.next()?)?;
-        let mut span = current.span();
         for part in parts {
             match current.get_ref().get(part) {
-                Some(next) => {
-                    current = next;
-                    span = current.span();
-                }
-                None => break,
+                Some(next) => current = next,
+                None => return Some((current.span(), false)),
             }
         }
-        Some(span)
+        Some((current.span(), true))
     }
 }
 

@@ -209,10 +209,22 @@ impl fmt::Display for Range {
     }
 }
 
-/// A numeric TOML value as messages write numbers (`1e30`, not 31 digits).
+/// A TOML value as messages and summaries write it, numbers in the shorter of plain and
+/// scientific notation (`1e30`, not 31 digits).
 pub(crate) fn show(value: &toml::Value) -> String {
     match value {
         toml::Value::Float(x) => number(*x),
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(show).collect();
+            format!("[{}]", items.join(", "))
+        }
+        toml::Value::Table(table) => {
+            let entries: Vec<String> = table
+                .iter()
+                .map(|(key, value)| format!("{key} = {}", show(value)))
+                .collect();
+            format!("{{ {} }}", entries.join(", "))
+        }
         other => other.to_string(),
     }
 }

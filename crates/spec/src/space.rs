@@ -85,7 +85,7 @@ impl Parameter {
             Some(other) => {
                 return Err(Diagnostic::new(
                     format!("{key}.samples"),
-                    format!("expected a positive integer, found {other}"),
+                    format!("expected a positive integer, found {}", ranges::show(other)),
                 ));
             }
         };
@@ -93,7 +93,7 @@ impl Parameter {
             Some([low, high]) => Ok((low, high)),
             _ => Err(Diagnostic::new(
                 format!("{key}.{kind}"),
-                format!("expected [low, high], found {}", table[kind]),
+                format!("expected [low, high], found {}", ranges::show(&table[kind])),
             )),
         };
         let ordered = |kind: &str, in_order: bool| {
@@ -104,7 +104,7 @@ impl Parameter {
                     format!("{key}.{kind}"),
                     format!(
                         "expected [low, high] with low < high, found {}",
-                        table[kind]
+                        ranges::show(&table[kind])
                     ),
                 ))
             }
@@ -114,8 +114,8 @@ impl Parameter {
             let (low, high) = pair(kind)?;
             let problem = |message: String| {
                 Diagnostic::new(format!("{key}.{kind}"), message).with_hint(format!(
-                    "bounds are finite numbers from -{MAX} to {MAX}",
-                    MAX = f64::MAX
+                    "bounds are finite numbers from -{max} to {max}, at most {max} apart",
+                    max = crate::diagnostic::number(f64::MAX)
                 ))
             };
             match (number(low), number(high)) {
@@ -126,17 +126,17 @@ impl Parameter {
                     } else {
                         Err(problem(format!(
                             "the span high - low of {} is out of range",
-                            table[kind]
+                            ranges::show(&table[kind])
                         )))
                     }
                 }
                 (Some(_), Some(_)) => Err(problem(format!(
                     "expected finite bounds, found {}",
-                    table[kind]
+                    ranges::show(&table[kind])
                 ))),
                 _ => Err(Diagnostic::new(
                     format!("{key}.{kind}"),
-                    format!("expected two numbers, found {}", table[kind]),
+                    format!("expected two numbers, found {}", ranges::show(&table[kind])),
                 )),
             }
         };
@@ -167,7 +167,10 @@ impl Parameter {
                 let (Some(low), Some(high)) = (integer(low), integer(high)) else {
                     return Err(Diagnostic::new(
                         format!("{key}.int_uniform"),
-                        format!("expected integer bounds, found {}", table[kind]),
+                        format!(
+                            "expected integer bounds, found {}",
+                            ranges::show(&table[kind])
+                        ),
                     ));
                 };
                 ordered("int_uniform", low < high)?;
@@ -201,25 +204,23 @@ impl Parameter {
 
     /// The problem with a distribution whose draws can leave the documented range of its key.
     pub fn check_range(&self) -> Option<Diagnostic> {
-        let kind = match self.domain {
+        let (kind, draws) = match self.domain {
             Domain::List(_) => return None,
-            Domain::Uniform(..) => "uniform",
-            Domain::LogUniform(..) => "log_uniform",
-            Domain::IntUniform(..) => "int_uniform",
+            Domain::Uniform(low, high) => ("uniform", half_open(low, high)),
+            Domain::LogUniform(low, high) => ("log_uniform", half_open(low, high)),
+            Domain::IntUniform(low, high) => ("int_uniform", format!("[{low}, {high}]")),
         };
         let range = ranges::range_of(&self.key)?;
-        let ends = self.representatives();
         let inside = |value: &toml::Value| match value {
             toml::Value::Integer(i) => range.contains_integer(i128::from(*i)),
             other => other.as_float().is_some_and(|x| range.contains(x)),
         };
-        (!ends.iter().all(inside)).then(|| {
-            let ends: Vec<String> = ends.iter().map(ranges::show).collect();
+        (!self.representatives().iter().all(inside)).then(|| {
             Diagnostic::new(
                 format!("{}.{kind}", self.key),
                 format!(
-                    "draws from {} to {} can leave the range of `{}`: expected {range}",
-                    ends[0], ends[1], self.key
+                    "draws in {draws} can leave the range of `{}`: expected {range}",
+                    self.key
                 ),
             )
         })
@@ -241,6 +242,15 @@ fn number(value: &toml::Value) -> Option<f64> {
     value
         .as_float()
         .or_else(|| value.as_integer().map(|i| i as f64))
+}
+
+/// `[low, high)` as messages write it.
+fn half_open(low: f64, high: f64) -> String {
+    let (low, high) = (
+        crate::diagnostic::number(low),
+        crate::diagnostic::number(high),
+    );
+    format!("[{low}, {high})")
 }
 
 /// An integer bound: an integer, or a float without a fraction that is exact as a float.
@@ -296,13 +306,14 @@ pub(crate) struct Expansion {
 
 /// Expands `parameters` (in key order) whose indices in `zip` groups vary together.
 /// Checks that zipped keys have equal lengths and that grid distributions say how many
-/// values to draw; problems name the key.
+/// values to draw; problems name the key, and the index in `zip` of a group they are about.
 pub(crate) fn expand(
     parameters: &[Parameter],
     zip: &[Vec<usize>],
     combine: &Combine,
     seed: u64,
-) -> Result<Expansion, Diagnostic> {
+) -> Result<Expansion, (Diagnostic, Option<usize>)> {
+    let in_group = |group: &Vec<usize>| zip.iter().position(|g| g == group);
     // Groups: each zip group, then every parameter in none, in key order.
     let mut groups: Vec<Vec<usize>> = zip.to_vec();
     for i in 0..parameters.len() {
@@ -319,18 +330,21 @@ pub(crate) fn expand(
                     let values = match (&p.domain, p.samples) {
                         (Domain::List(values), _) => values.clone(),
                         (_, Some(samples)) if samples > MAX_RUNS => {
-                            return Err(too_many_runs(&format!("{}.samples", p.key), samples));
+                            return Err((
+                                too_many_runs(&format!("{}.samples", p.key), samples),
+                                None,
+                            ));
                         }
                         (_, Some(samples)) => {
                             let mut rng = stream(seed, &p.key);
                             (0..samples).map(|_| p.draw(&mut rng)).collect()
                         }
                         (_, None) => {
-                            return Err(Diagnostic::new(
+                            return Err((Diagnostic::new(
                                 &p.key,
                                 "a grid needs to know how many values to draw from a distribution",
                             )
-                            .with_hint("add `samples = N` to it, or use `strategy = \"random\"`"));
+                            .with_hint("add `samples = N` to it, or use `strategy = \"random\"`"), None));
                         }
                     };
                     Ok(Axis {
@@ -343,15 +357,16 @@ pub(crate) fn expand(
             for group in &groups {
                 let length = axes[group[0]].values.len();
                 if let Some(&other) = group.iter().find(|&&i| axes[i].values.len() != length) {
-                    return Err(Diagnostic::new(
-                        &axes[other].key,
+                    let problem = Diagnostic::new(
+                        "sweep.zip",
                         format!(
                             "zipped keys vary together and need lists of one length: `{}` has {length} values, `{}` has {}",
                             axes[group[0]].key,
                             axes[other].key,
                             axes[other].values.len()
                         ),
-                    ));
+                    );
+                    return Err((problem, in_group(group)));
                 }
                 lengths.push(length);
             }
@@ -361,7 +376,10 @@ pub(crate) fn expand(
                 .filter(|&product| product <= MAX_RUNS);
             if configurations.is_none() {
                 let product = lengths.iter().map(|&l| l as f64).product::<f64>();
-                return Err(too_many_runs("sweep.parameters", product));
+                return Err((
+                    too_many_runs("sweep.parameters", crate::diagnostic::number(product)),
+                    None,
+                ));
             }
             let mut combinations = vec![vec![0; axes.len()]];
             for (group, length) in groups.iter().zip(lengths) {
@@ -382,12 +400,15 @@ pub(crate) fn expand(
         }
         Combine::Random { samples } => {
             if *samples > MAX_RUNS {
-                return Err(too_many_runs("sweep.samples", samples));
+                return Err((too_many_runs("sweep.samples", samples), None));
             }
             if let Some(p) = parameters.iter().find(|p| p.samples.is_some()) {
-                return Err(Diagnostic::new(
-                    format!("{}.samples", p.key),
-                    "per-key `samples` belongs to grids; a random sweep draws `sweep.samples` configurations",
+                return Err((
+                    Diagnostic::new(
+                        format!("{}.samples", p.key),
+                        "per-key `samples` belongs to grids; a random sweep draws `sweep.samples` configurations",
+                    ),
+                    None,
                 ));
             }
             let mut axes: Vec<Axis> = parameters
@@ -406,10 +427,15 @@ pub(crate) fn expand(
                     !matches!(parameters[i].domain, Domain::List(_))
                         || axes[i].values.len() != length
                 }) {
-                    return Err(Diagnostic::new(
-                        &parameters[bad].key,
-                        "zipped keys vary together and need lists of one length",
-                    ));
+                    let problem = Diagnostic::new(
+                        "sweep.zip",
+                        format!(
+                            "zipped keys vary together and need lists of one length, but `{}` is \
+                             not a list as long as `{}`",
+                            parameters[bad].key, parameters[group[0]].key
+                        ),
+                    );
+                    return Err((problem, in_group(group)));
                 }
             }
             let mut rng = stream(seed, "sweep.samples");
@@ -465,8 +491,9 @@ mod tests {
         let expansion = expand(&parameters, &[vec![0, 2]], &Combine::Grid, 0).unwrap();
         assert_eq!(expansion.combinations.len(), 6);
         assert!(expansion.combinations.iter().all(|c| c[0] == c[2]));
-        let err = expand(&parameters, &[vec![0, 1]], &Combine::Grid, 0).unwrap_err();
+        let (err, group) = expand(&parameters, &[vec![0, 1]], &Combine::Grid, 0).unwrap_err();
         assert!(err.message.contains("one length"), "{}", err.message);
+        assert_eq!((err.key.as_str(), group), ("sweep.zip", Some(0)));
     }
 
     #[test]
@@ -521,6 +548,7 @@ mod tests {
         assert!(
             expand(&without, &[], &Combine::Grid, 1)
                 .unwrap_err()
+                .0
                 .hint
                 .unwrap()
                 .contains("samples = N")
