@@ -269,6 +269,65 @@ fn durations_past_a_year_or_not_positive_are_refused() {
     }
 }
 
+/// `spec` sweeping `key` over `{ kind = [low, high] }`, drawing `samples` values in a grid, or
+/// one per configuration of a random sweep.
+fn swept_spec(
+    mut spec: Spec,
+    key: &str,
+    kind: &str,
+    (low, high): (&str, &str),
+    samples: Option<&str>,
+) -> Spec {
+    let mut distribution = format!("{{ {kind} = [{low}, {high}]");
+    if let Some(samples) = samples {
+        distribution.push_str(&format!(", samples = {samples}"));
+        spec.remove("sweep.samples");
+        spec.insert("sweep.strategy".into(), "\"grid\"".into());
+    }
+    distribution.push_str(" }");
+    spec.insert(format!("sweep.parameters.\"{key}\""), distribution);
+    spec
+}
+
+/// Checks that every value an accepted `experiment` draws for `key` lies in its range.
+fn draws_in_range(experiment: &Experiment, key: &str) -> bool {
+    let range = range_of(key).expect("swept keys are numeric");
+    experiment.runs.iter().all(|run| {
+        run.assignments.iter().all(|(swept, value)| {
+            let value = value.as_float().or(value.as_integer().map(|i| i as f64));
+            swept != key || value.is_none_or(|value| range.contains(value))
+        })
+    })
+}
+
+#[test]
+fn every_distribution_with_edge_bounds_is_refused_or_draws_in_range() {
+    for key in ["regularizers.weight_decay", "train.epochs"] {
+        for kind in ["uniform", "log_uniform", "int_uniform", "choice"] {
+            for low in EDGES {
+                for high in EDGES {
+                    let source = text(&swept_spec(base_for(key), key, kind, (low, high), None));
+                    if let Ok(experiment) = outcome(&source) {
+                        assert!(draws_in_range(&experiment, key), "{source}");
+                    }
+                }
+            }
+        }
+        for samples in EDGES {
+            let source = text(&swept_spec(
+                base_for(key),
+                key,
+                "uniform",
+                ("1", "2"),
+                Some(samples),
+            ));
+            if let Ok(experiment) = outcome(&source) {
+                assert!(draws_in_range(&experiment, key), "{source}");
+            }
+        }
+    }
+}
+
 /// A swept key with a distribution of edge bounds: the key, the distribution, the bounds, and
 /// whether the sweep is a grid with per-key `samples` (also an edge) or random.
 fn distribution() -> impl Strategy<Value = (String, &'static str, String, String, Option<String>)> {
@@ -307,19 +366,14 @@ proptest! {
         swept in prop::option::of(distribution()),
     ) {
         let first = assignments.first().map_or("", |((key, _), _)| *key);
-        let mut spec = base_for(first);
+        let mut spec = match &swept {
+            Some((key, kind, low, high, samples)) => {
+                swept_spec(base_for(first), key, kind, (low, high), samples.as_deref())
+            }
+            None => base_for(first),
+        };
         for ((key, _), edge) in &assignments {
             set(&mut spec, key, &written(key, edge, "h"));
-        }
-        if let Some((key, kind, low, high, samples)) = &swept {
-            let mut distribution = format!("{{ {kind} = [{low}, {high}]");
-            if let Some(samples) = samples {
-                distribution.push_str(&format!(", samples = {samples}"));
-                spec.remove("sweep.samples");
-                spec.insert("sweep.strategy".into(), "\"grid\"".into());
-            }
-            distribution.push_str(" }");
-            spec.insert(format!("sweep.parameters.\"{key}\""), distribution);
         }
         let source = text(&spec);
         let result = outcome(&source);
@@ -336,15 +390,7 @@ proptest! {
             }
         }
         if let (Ok(experiment), Some((key, _, _, _, _))) = (&result, &swept) {
-            let range = range_of(key).expect("swept keys are numeric");
-            for run in &experiment.runs {
-                for (swept_key, value) in &run.assignments {
-                    let value = value.as_float().or(value.as_integer().map(|i| i as f64));
-                    if swept_key == key && let Some(value) = value {
-                        prop_assert!(range.contains(value), "{} = {} drawn:\n{}", key, value, source);
-                    }
-                }
-            }
+            prop_assert!(draws_in_range(experiment, key), "{}", source);
         }
     }
 }

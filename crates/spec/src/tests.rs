@@ -657,6 +657,27 @@ fn pruning_rungs_grow_geometrically_and_keep_the_best_fraction() {
 }
 
 #[test]
+fn rungs_and_worker_counts_at_the_edges_do_not_overflow() {
+    // Rungs grace · η^k past usize::MAX are never reached: no panic, no wrap to a small rung.
+    for (grace_epochs, reduction_factor) in [(usize::MAX / 2, 3), (1 << 40, 1 << 40), (3, 2)] {
+        let pruning = Pruning {
+            metric: EpochMetric::ValLoss,
+            grace_epochs,
+            reduction_factor,
+        };
+        assert!(!pruning.is_rung(usize::MAX));
+        assert!(pruning.is_rung(grace_epochs));
+        assert!(!pruning.is_rung(grace_epochs + 1));
+    }
+    // A Slurm slot's workers are unlimited; a local slot beside it adds to none.
+    let resources = Resources {
+        slots: vec![Slot::cpu(usize::MAX), Slot::cpu(2)],
+        ..Resources::default()
+    };
+    assert_eq!(resources.workers(), usize::MAX);
+}
+
+#[test]
 fn early_stopping_waits_for_patience_epochs_after_the_best() {
     let rule = EarlyStopping {
         patience: 2,
