@@ -25,7 +25,8 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
 
     let data = &config.data;
     let shape = catalog.datasets.get(&data.dataset);
-    let input_features = shape.map(|shape| shape.iter().product::<usize>());
+    // A data set's shape comes from its dataset.toml: saturate rather than overflow.
+    let input_features = shape.map(|shape| shape.iter().fold(1usize, |n, &d| n.saturating_mul(d)));
     if input_features.is_none() {
         let known: Vec<&str> = catalog.datasets.keys().map(String::as_str).collect();
         let hint = match did_you_mean(&data.dataset, known.iter().copied()) {

@@ -313,6 +313,19 @@ fn every_distribution_with_edge_bounds_is_refused_or_draws_in_range() {
                 }
             }
         }
+        // Neighbouring floats: a span of one ulp, logarithms that are the same float.
+        for (low, high) in [
+            ("1", "1.0000000000000002"),
+            ("1e308", "1.0000000000000002e308"),
+            ("5e-324", "1e-323"),
+        ] {
+            for kind in ["uniform", "log_uniform"] {
+                let source = text(&swept_spec(base_for(key), key, kind, (low, high), None));
+                if let Ok(experiment) = outcome(&source) {
+                    assert!(draws_in_range(&experiment, key), "{source}");
+                }
+            }
+        }
         for samples in EDGES {
             let source = text(&swept_spec(
                 base_for(key),

@@ -405,6 +405,12 @@ fn space_rs() -> Vec<Case> {
             "regularizers.weight_decay.uniform",
             "\n[sweep.parameters]\n\"regularizers.weight_decay\" = { uniform = [-1e308, 1e308], samples = 2 }\n",
         ),
+        minimal(
+            "log-uniform bounds too close to draw between",
+            "regularizers.weight_decay.log_uniform",
+            "\n[sweep.parameters]\n\"regularizers.weight_decay\" = \
+             { log_uniform = [1e308, 1.0000000000000002e308], samples = 2 }\n",
+        ),
         swept(
             "distribution bounds that are not numbers",
             "model.latent.int_uniform",

@@ -160,6 +160,17 @@ impl Parameter {
                         ),
                     ));
                 }
+                if low.ln() >= high.ln() {
+                    return Err(Diagnostic::new(
+                        format!("{key}.log_uniform"),
+                        format!(
+                            "bounds {} are too close for a log-uniform draw: their logarithms \
+                             are the same float",
+                            ranges::show(&table[kind])
+                        ),
+                    )
+                    .with_hint("use `uniform`, or bounds further apart"));
+                }
                 Domain::LogUniform(low, high)
             }
             "int_uniform" => {
