@@ -4,7 +4,7 @@
 //! so one pass reports every problem.
 
 use crate::catalog::Catalog;
-use crate::diagnostic::{Diagnostic, did_you_mean, number};
+use crate::diagnostic::{Diagnostic, did_you_mean, not_ascii, number};
 use crate::ranges;
 use crate::resources::{Executor, Pruning, Resources};
 use crate::schema::{
@@ -29,15 +29,22 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     let input_features = shape.map(|shape| shape.iter().fold(1usize, |n, &d| n.saturating_mul(d)));
     if input_features.is_none() {
         let known: Vec<&str> = catalog.datasets.keys().map(String::as_str).collect();
-        let hint = match did_you_mean(&data.dataset, known.iter().copied()) {
-            Some(name) => format!("did you mean `{name}`?"),
-            None => format!("data sets found under datasets/: {}", list_or_none(&known)),
+        let found = format!("data sets found under datasets/: {}", list_or_none(&known));
+        let (message, hint) = match (
+            not_ascii(&data.dataset),
+            did_you_mean(&data.dataset, known.iter().copied()),
+        ) {
+            (Some(not_ascii), _) => (
+                format!("unknown data set `{}`: {not_ascii}", data.dataset),
+                found,
+            ),
+            (None, Some(name)) => (
+                format!("unknown data set `{}`", data.dataset),
+                format!("did you mean `{name}`?"),
+            ),
+            (None, None) => (format!("unknown data set `{}`", data.dataset), found),
         };
-        problem(
-            "data.dataset",
-            format!("unknown data set `{}`", data.dataset),
-            Some(hint),
-        );
+        problem("data.dataset", message, Some(hint));
     }
     if !(0.0..1.0).contains(&data.validation) {
         problem(

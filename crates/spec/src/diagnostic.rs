@@ -254,6 +254,13 @@ pub(crate) fn number(value: f64) -> String {
     }
 }
 
+/// `` `е` (U+0435) is not ASCII `` for the first character of `word` that is not ASCII: keys
+/// and names are, though a letter of another script may look the same.
+pub(crate) fn not_ascii(word: &str) -> Option<String> {
+    let c = word.chars().find(|c| !c.is_ascii())?;
+    Some(format!("`{c}` (U+{:04X}) is not ASCII", u32::from(c)))
+}
+
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
 pub(crate) fn did_you_mean<'a>(
     word: &str,

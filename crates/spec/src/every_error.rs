@@ -305,6 +305,11 @@ fn lib_rs() -> Vec<Case> {
             "\n[sweep.parameters]\n\"experiment.seed\" = [1, 2]\n",
         ),
         minimal(
+            "sweep key with a letter that is not ascii",
+            "U+043E",
+            "\n[sweep.parameters]\n\"m\u{43e}del.latent\" = [8, 16]\n",
+        ),
+        minimal(
             "unknown swept key",
             "laten",
             "\n[sweep.parameters]\n\"model.laten\" = [8]\n",
@@ -646,6 +651,11 @@ fn check_rs() -> Vec<Case> {
             "unknown data set far from every known one",
             "data.dataset",
             "[experiment]\nname = \"x\"\n\n[data]\ndataset = \"cifar10\"\n",
+        ),
+        case(
+            "data set name with a letter that is not ascii",
+            "U+0456",
+            "[experiment]\nname = \"x\"\n\n[data]\ndataset = \"mn\u{456}st\"\n",
         ),
         minimal(
             "validation fraction of 1",

@@ -39,7 +39,7 @@ pub use schema::{
 };
 pub use sweep::{Axis, RunId, RunSpec};
 
-use diagnostic::did_you_mean;
+use diagnostic::{did_you_mean, not_ascii};
 use schema::SpecFile;
 
 /// A validated experiment: its identity and every run it expands to.
@@ -353,12 +353,14 @@ fn sweep_axes(
         let located = |d: Diagnostic| d.at(Some(span.clone()));
         let section = key.split('.').next().unwrap_or_default();
         if !RUN_SECTIONS.contains(&section) {
-            let hint = match did_you_mean(section, RUN_SECTIONS) {
-                Some(near) if near != section => format!("did you mean `{near}`?"),
-                _ => format!(
-                    "sweep keys are dotted paths into [{}], e.g. \"model.latent\", or a whole section",
-                    RUN_SECTIONS.join("], [")
-                ),
+            let paths = format!(
+                "sweep keys are dotted paths into [{}], e.g. \"model.latent\", or a whole section",
+                RUN_SECTIONS.join("], [")
+            );
+            let hint = match (not_ascii(section), did_you_mean(section, RUN_SECTIONS)) {
+                (Some(not_ascii), _) => format!("{not_ascii}; {paths}"),
+                (None, Some(near)) if near != section => format!("did you mean `{near}`?"),
+                _ => paths,
             };
             problems.push(located(
                 Diagnostic::new(format!("sweep.parameters.\"{key}\""), "cannot be swept")
@@ -536,11 +538,11 @@ fn from_toml_error(error: &toml::de::Error, locator: &Locator) -> Diagnostic {
             .source
             .get(span.start..)
             .and_then(|s| s.chars().next())
-            && !c.is_ascii()
             && c.is_alphanumeric()
+            && let Some(not_ascii) = not_ascii(&c.to_string())
         {
             return Diagnostic {
-                message: format!("{message}: {}", not_ascii(c)),
+                message: format!("{message}: {not_ascii}"),
                 ..diagnostic
             };
         }
@@ -555,9 +557,9 @@ fn from_toml_error(error: &toml::de::Error, locator: &Locator) -> Diagnostic {
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
         let what = if kind == "field" { "key" } else { "value" };
         // A key with a look-alike of an ASCII letter prints as the key it imitates.
-        if let Some(c) = word.chars().find(|c| !c.is_ascii()) {
+        if let Some(not_ascii) = not_ascii(word) {
             return Diagnostic {
-                message: format!("unknown {what} `{word}`: {}", not_ascii(c)),
+                message: format!("unknown {what} `{word}`: {not_ascii}"),
                 hint: Some(format!("expected one of {}", quoted(&candidates))),
                 ..diagnostic
             };
@@ -642,12 +644,6 @@ fn plain_types(message: &str, range: Option<ranges::Range>) -> String {
     ]
     .iter()
     .fold(message, |text, (rust, plain)| text.replace(rust, plain))
-}
-
-/// `` `е` (U+0435) is not ASCII ``: a character that keys and names cannot hold, though it may
-/// look like one that they can.
-fn not_ascii(c: char) -> String {
-    format!("`{c}` (U+{:04X}) is not ASCII", u32::from(c))
 }
 
 fn quoted(items: &[&str]) -> String {
