@@ -459,6 +459,12 @@ fn space_rs() -> Vec<Case> {
             "\n[sweep.parameters]\n\"model.latent\" = { int_uniform = [8, 16], samples = 200 }\n\
              \"train.epochs\" = { int_uniform = [1, 9], samples = 200 }\n",
         ),
+        case(
+            "grid times repeats beyond the run limit",
+            "sweep.parameters",
+            "[experiment]\nname = \"x\"\nrepeats = 2000\n\n[data]\ndataset = \"mnist\"\n\n\
+             [sweep.parameters]\n\"model.latent\" = [8, 16, 32, 64, 128, 256]\n",
+        ),
         minimal(
             "random samples beyond the run limit",
             "sweep.samples",

@@ -173,11 +173,21 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         .saturating_mul(file.experiment.repeats as usize)
         > space::MAX_RUNS
     {
-        let count = combinations.len() as u64 * u64::from(file.experiment.repeats);
-        problems.push(
+        let (configurations, repeats) = (combinations.len(), file.experiment.repeats);
+        let count = configurations as u64 * u64::from(repeats);
+        // With a sweep, the whole sweep is too large: point at it and say what multiplies.
+        let problem = if configurations > 1 {
+            space::too_many_runs("sweep.parameters", count)
+                .with_hint(format!(
+                    "{configurations} configurations times `experiment.repeats` = {repeats}; \
+                     split the sweep into several specs, or repeat fewer times"
+                ))
+                .at(locator.value_span("sweep.parameters"))
+        } else {
             space::too_many_runs("experiment.repeats", count)
-                .at(locator.value_span("experiment.repeats")),
-        );
+                .at(locator.value_span("experiment.repeats"))
+        };
+        problems.push(problem);
         return Err(invalid(problems));
     }
 
