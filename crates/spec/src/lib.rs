@@ -504,8 +504,13 @@ fn check_value(base: &toml::Table, key: &str, value: toml::Value) -> Result<(), 
         .map_err(|e| {
             let mut problem = from_toml_error(&e, &Locator::new(""));
             let shown = ranges::show(&value);
+            // A type error of the value itself speaks of the swept key's range.
+            let message = match problem.hint {
+                None => plain_types(e.message().trim(), ranges::range_of(key)),
+                Some(_) => problem.message,
+            };
             problem.message = out_of_type_range(e.message(), key, &format!("swept value {shown}"))
-                .unwrap_or_else(|| format!("swept value {shown}: {}", problem.message));
+                .unwrap_or_else(|| format!("swept value {shown}: {message}"));
             problem.key = key.to_string();
             problem.span = None;
             problem

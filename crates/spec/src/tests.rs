@@ -259,7 +259,7 @@ fn swept_value_of_the_wrong_type_points_at_the_sweep_entry() {
     let text = error_text(&source);
     assert!(
         text.contains(
-            "swept value \"two\": invalid type: string \"two\", expected a non-negative integer"
+            "swept value \"two\": invalid type: string \"two\", expected an integer from 1 to 4294967295"
         ),
         "{text}"
     );
