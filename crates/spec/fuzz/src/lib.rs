@@ -40,7 +40,7 @@ pub fn check(source: &str) {
             let rendered = error.to_string();
             assert!(rendered.starts_with("error: "), "an error renders as text");
             // Long values and lines are cut: what is printed does not grow with the input.
-            let most = 4_000 * (error.diagnostics().len() + 1) + 2 * source.len().min(1_000);
+            let most = 8_000 * (error.diagnostics().len() + 1) + 2 * source.len().min(1_000);
             assert!(
                 rendered.len() <= most,
                 "{} bytes of error for {} diagnostics",
