@@ -106,6 +106,16 @@ fn taplo_refuses_what_the_schema_forbids() {
             "[sweep.parameters]\n\"train.learning_rate\" = { log_uniform = [0.0, 1e-2] }\n",
             "log_uniform",
         ),
+        (
+            "out-of-range",
+            "[train]\noptimizer = \"sgd\"\nmomentum = 1.0\n",
+            "greater than or equal to the maximum of 1.0",
+        ),
+        (
+            "count-past-its-range",
+            "[resources]\nworkers = 4294967296\n",
+            "greater than the maximum of 4294967295",
+        ),
     ] {
         let output = taplo_check(&[spec(name, body)]);
         let stderr = String::from_utf8_lossy(&output.stderr);

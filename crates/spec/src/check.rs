@@ -4,7 +4,8 @@
 //! so one pass reports every problem.
 
 use crate::catalog::Catalog;
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Diagnostic, did_you_mean, not_ascii, number};
+use crate::ranges;
 use crate::resources::{Executor, Pruning, Resources};
 use crate::schema::{
     Architecture, CodeActivation, ModelKind, NoiseKind, OutputActivation, Reconstruction,
@@ -24,46 +25,72 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
 
     let data = &config.data;
     let shape = catalog.datasets.get(&data.dataset);
-    let input_features = shape.map(|shape| shape.iter().product::<usize>());
+    // A data set's shape comes from its dataset.toml: saturate rather than overflow.
+    let input_features = shape.map(|shape| shape.iter().fold(1usize, |n, &d| n.saturating_mul(d)));
     if input_features.is_none() {
         let known: Vec<&str> = catalog.datasets.keys().map(String::as_str).collect();
-        let hint = match did_you_mean(&data.dataset, known.iter().copied()) {
-            Some(name) => format!("did you mean `{name}`?"),
-            None => format!("data sets found under datasets/: {}", list_or_none(&known)),
+        let found = format!("data sets found under datasets/: {}", list_or_none(&known));
+        let (message, hint) = match (
+            not_ascii(&data.dataset),
+            did_you_mean(&data.dataset, known.iter().copied()),
+        ) {
+            (Some(not_ascii), _) => (
+                format!("unknown data set `{}`: {not_ascii}", data.dataset),
+                found,
+            ),
+            (None, Some(name)) => (
+                format!("unknown data set `{}`", data.dataset),
+                format!("did you mean `{name}`?"),
+            ),
+            (None, None) => (format!("unknown data set `{}`", data.dataset), found),
         };
-        problem(
-            "data.dataset",
-            format!("unknown data set `{}`", data.dataset),
-            Some(hint),
-        );
+        problem("data.dataset", message, Some(hint));
     }
     if !(0.0..1.0).contains(&data.validation) {
         problem(
             "data.validation",
-            format!("validation fraction {} is outside [0, 1)", data.validation),
+            format!(
+                "validation fraction {} is outside [0, 1)",
+                number(data.validation)
+            ),
             Some("use e.g. 0.1 to hold out a tenth of the training split".into()),
         );
     }
-    for (key, limit) in [
+    let model = &config.model;
+    // Counts, each in its documented range.
+    let counts = [
         ("data.train_limit", data.train_limit),
         ("data.test_limit", data.test_limit),
-    ] {
-        if limit == Some(0) {
-            problem(
-                key,
-                "a limit of 0 examples leaves nothing to use".into(),
-                None,
-            );
+        ("model.latent", Some(model.latent)),
+        ("train.batch_size", Some(config.train.batch_size)),
+        ("train.epochs", Some(config.train.epochs)),
+        (
+            "train.early_stopping.patience",
+            config.train.early_stopping.as_ref().map(|e| e.patience),
+        ),
+        (
+            "regularizers.contractive.projections",
+            config
+                .regularizers
+                .contractive
+                .as_ref()
+                .map(|c| c.projections),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, count)| Some((key, count?)))
+    .chain(model.hidden.iter().map(|&width| ("model.hidden", width)))
+    .chain(
+        model
+            .channels
+            .iter()
+            .flatten()
+            .map(|&channels| ("model.channels", channels)),
+    );
+    for (key, count) in counts {
+        if let Some(diagnostic) = ranges::check_integer(key, count as i128) {
+            problem(key, diagnostic.message, diagnostic.hint);
         }
-    }
-
-    let model = &config.model;
-    if model.latent == 0 {
-        problem(
-            "model.latent",
-            "latent size must be at least 1".into(),
-            None,
-        );
     }
     if let Some(features) = input_features
         && model.latent >= features
@@ -75,13 +102,6 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
                 model.latent, data.dataset
             ),
             Some("an autoencoder compresses: choose a latent size below the input size".into()),
-        );
-    }
-    if model.hidden.contains(&0) {
-        problem(
-            "model.hidden",
-            "hidden layer widths must be at least 1".into(),
-            None,
         );
     }
     if config.loss.reconstruction == Reconstruction::Bce
@@ -106,11 +126,10 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     }
     if model.architecture == Architecture::Conv {
         let channels = model.conv_channels();
-        if channels.is_empty() || channels.contains(&0) {
+        if channels.is_empty() {
             problem(
                 "model.channels",
-                "the conv architecture needs at least one convolution, each with at least 1 channel"
-                    .into(),
+                "the conv architecture needs at least one convolution".into(),
                 None,
             );
         }
@@ -157,7 +176,11 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     }
     for (key, value) in amounts {
         if !non_negative(value) {
-            problem(key, format!("{value} must be a finite number ≥ 0"), None);
+            problem(
+                key,
+                format!("{} must be a finite number ≥ 0", number(value)),
+                None,
+            );
         }
     }
     if model.is(ModelKind::Sparse)
@@ -177,7 +200,10 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
         if !(sparsity.target > 0.0 && sparsity.target < 1.0) {
             problem(
                 "regularizers.sparsity.target",
-                format!("target activation {} is outside (0, 1)", sparsity.target),
+                format!(
+                    "target activation {} is outside (0, 1)",
+                    number(sparsity.target)
+                ),
                 None,
             );
         }
@@ -195,11 +221,6 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             "model.kind",
             "a contractive autoencoder needs `regularizers.contractive`".into(),
             Some("set `regularizers.contractive = { weight = 0.1 }`".into()),
-        ),
-        Some(contractive) if contractive.projections == 0 => problem(
-            "regularizers.contractive.projections",
-            "the estimator needs at least 1 projection".into(),
-            None,
         ),
         _ => {}
     }
@@ -224,7 +245,7 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
                 };
                 problem(
                     "noise.level",
-                    format!("noise level {} is not {expected}", noise.level),
+                    format!("noise level {} is not {expected}", number(noise.level)),
                     None,
                 );
             }
@@ -238,7 +259,7 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             "train.learning_rate",
             format!(
                 "learning rate {} must be a finite number > 0",
-                train.learning_rate
+                number(train.learning_rate)
             ),
             Some("typical values are 1e-4 to 1e-2".into()),
         );
@@ -248,35 +269,16 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     {
         problem(
             "train.momentum",
-            format!("momentum {momentum} is outside [0, 1)"),
+            format!("momentum {} is outside [0, 1)", number(momentum)),
             None,
         );
     }
-    if train.batch_size == 0 {
+    if train.early_stopping.is_some() && data.validation == 0.0 {
         problem(
-            "train.batch_size",
-            "batch size must be at least 1".into(),
-            None,
+            "train.early_stopping",
+            "early stopping watches the validation loss, but `data.validation` is 0".into(),
+            Some("hold out a validation split, e.g. `data.validation = 0.1`".into()),
         );
-    }
-    if let Some(early) = &train.early_stopping {
-        if early.patience == 0 {
-            problem(
-                "train.early_stopping.patience",
-                "patience must be at least 1 epoch".into(),
-                None,
-            );
-        }
-        if data.validation == 0.0 {
-            problem(
-                "train.early_stopping",
-                "early stopping watches the validation loss, but `data.validation` is 0".into(),
-                Some("hold out a validation split, e.g. `data.validation = 0.1`".into()),
-            );
-        }
-    }
-    if train.epochs == 0 {
-        problem("train.epochs", "epochs must be at least 1".into(), None);
     }
     if !catalog.backends.contains(&train.backend) {
         let compiled: Vec<&str> = catalog.backends.iter().map(|b| b.name()).collect();

@@ -84,7 +84,10 @@ fn record(out: &mut String, name: &str, key: &str, input: &str, error: &SpecErro
         text.contains(key),
         "{name}: the error does not mention `{key}`:\n{text}"
     );
-    let input: String = input.lines().map(|line| format!("    {line}\n")).collect();
+    let input: String = input
+        .lines()
+        .map(|line| format!("    {}\n", crate::diagnostic::cut(line, 100)))
+        .collect();
     writeln!(out, "## {name}\n\n{input}\n{text}\n").expect("string write");
 }
 
@@ -151,6 +154,67 @@ fn lib_rs() -> Vec<Case> {
             "\n[train]\noptimizer = \"sgd\"\nmomentum = \"high\"\n",
         ),
         minimal("number for a list", "64", "\n[model]\nhidden = 64\n"),
+        minimal(
+            "number for a table",
+            "train.early_stopping",
+            "\n[train]\nearly_stopping = 3\n",
+        ),
+        minimal("number for a name", "model.kind", "\n[model]\nkind = 5\n"),
+        minimal(
+            "integer past the largest toml integer",
+            "model.latent",
+            "\n[model]\nlatent = 18446744073709551615\n",
+        ),
+        minimal(
+            "integer below the smallest toml integer",
+            "model.latent",
+            "\n[model]\nlatent = -9223372036854775809\n",
+        ),
+        minimal(
+            "count past its range",
+            "model.hidden",
+            "\n[model]\nhidden = [64, 4294967296]\n",
+        ),
+        minimal(
+            "very long string for a number",
+            "train.learning_rate",
+            &format!("\n[train]\nlearning_rate = \"{}\"\n", "9".repeat(10_000)),
+        ),
+        minimal(
+            "error far into a long line",
+            "model.hidden",
+            &format!("\n[model]\nhidden = [{}\"wide\"]\n", "64, ".repeat(2_000)),
+        ),
+        minimal(
+            "table written twice",
+            "table [model]",
+            "\n[model]\nlatent = 8\n\n[model]\nhidden = [64]\n",
+        ),
+        minimal(
+            "table given with a header and with dotted keys",
+            "table `train.early_stopping`",
+            "\n[train.early_stopping]\npatience = 3\n\n[train]\nearly_stopping.min_delta = 0.1\n",
+        ),
+        minimal(
+            "key given twice",
+            "train.epochs",
+            "\n[train]\nepochs = 5\nbatch_size = 32\nepochs = 6\n",
+        ),
+        minimal(
+            "unquoted key with a letter that is not ascii",
+            "U+0435",
+            "\n[model]\nlat\u{435}nt = 8\n",
+        ),
+        minimal(
+            "quoted key with a letter that is not ascii",
+            "U+0435",
+            "\n[model]\n\"lat\u{435}nt\" = 8\n",
+        ),
+        minimal(
+            "value with a letter that is not ascii",
+            "U+0430",
+            "\n[model]\nkind = \"v\u{430}e\"\n",
+        ),
         case(
             "number for a string",
             "5",
@@ -241,6 +305,11 @@ fn lib_rs() -> Vec<Case> {
             "\n[sweep.parameters]\n\"experiment.seed\" = [1, 2]\n",
         ),
         minimal(
+            "sweep key with a letter that is not ascii",
+            "U+043E",
+            "\n[sweep.parameters]\n\"m\u{43e}del.latent\" = [8, 16]\n",
+        ),
+        minimal(
             "unknown swept key",
             "laten",
             "\n[sweep.parameters]\n\"model.laten\" = [8]\n",
@@ -249,6 +318,18 @@ fn lib_rs() -> Vec<Case> {
             "swept value of the wrong type",
             "train.epochs",
             "\n[sweep.parameters]\n\"train.epochs\" = [1, \"two\"]\n",
+        ),
+        minimal(
+            "swept integer out of its range",
+            "data.normal_class",
+            "\n[evaluate]\ntasks = [\"anomaly\"]\n\n[sweep.parameters]\n\"data.normal_class\" = [3, 300]\n",
+        ),
+        minimal(
+            "swept values that do not fit together",
+            "regularizers.sparsity.target",
+            "\n[model]\nkind = \"sparse\"\ncode_activation = \"sigmoid\"\n\n\
+             [regularizers]\nsparsity = { weight = 1e-3 }\n\n[sweep.parameters]\n\
+             \"regularizers\" = [{ activation_l1 = 0.1 }]\n\"regularizers.sparsity.target\" = [0.1]\n",
         ),
         minimal(
             "key in two zip groups",
@@ -319,6 +400,38 @@ fn space_rs() -> Vec<Case> {
             "train.learning_rate.log_uniform",
             "\n[sweep.parameters]\n\"train.learning_rate\" = { log_uniform = [0, 0.1], samples = 2 }\n",
         ),
+        minimal(
+            "distribution bounds that are not finite",
+            "train.learning_rate.uniform",
+            "\n[sweep.parameters]\n\"train.learning_rate\" = { uniform = [1e-4, inf], samples = 2 }\n",
+        ),
+        minimal(
+            "distribution bounds whose span overflows",
+            "regularizers.weight_decay.uniform",
+            "\n[sweep.parameters]\n\"regularizers.weight_decay\" = { uniform = [-1e308, 1e308], samples = 2 }\n",
+        ),
+        minimal(
+            "log-uniform bounds too close to draw between",
+            "regularizers.weight_decay.log_uniform",
+            "\n[sweep.parameters]\n\"regularizers.weight_decay\" = \
+             { log_uniform = [1e308, 1.0000000000000002e308], samples = 2 }\n",
+        ),
+        swept(
+            "distribution bounds that are not numbers",
+            "model.latent.int_uniform",
+            "{ int_uniform = [\"8\", 16], samples = 2 }",
+        ),
+        swept(
+            "integer draws that can leave the key's range",
+            "model.latent.int_uniform",
+            "{ int_uniform = [1, 9223372036854775807], samples = 2 }",
+        ),
+        minimal(
+            "float draws that can leave the key's range",
+            "train.momentum.uniform",
+            "\n[train]\noptimizer = \"sgd\"\n\n[sweep.parameters]\n\
+             \"train.momentum\" = { uniform = [0.5, 1.5], samples = 2 }\n",
+        ),
         swept(
             "fractional integer bounds",
             "model.latent.int_uniform",
@@ -345,6 +458,12 @@ fn space_rs() -> Vec<Case> {
             "sweep.parameters",
             "\n[sweep.parameters]\n\"model.latent\" = { int_uniform = [8, 16], samples = 200 }\n\
              \"train.epochs\" = { int_uniform = [1, 9], samples = 200 }\n",
+        ),
+        case(
+            "grid times repeats beyond the run limit",
+            "sweep.parameters",
+            "[experiment]\nname = \"x\"\nrepeats = 2000\n\n[data]\ndataset = \"mnist\"\n\n\
+             [sweep.parameters]\n\"model.latent\" = [8, 16, 32, 64, 128, 256]\n",
         ),
         minimal(
             "random samples beyond the run limit",
@@ -408,6 +527,21 @@ fn resources_rs() -> Vec<Case> {
             "timeout = \"90\"\n",
         ),
         resources(
+            "timeout past a year",
+            "resources.timeout",
+            "timeout = \"1e300h\"\n",
+        ),
+        resources(
+            "timeout too short to be a duration",
+            "resources.timeout",
+            "timeout = \"1e-300s\"\n",
+        ),
+        resources(
+            "count past its range",
+            "resources.workers",
+            "workers = 4294967296\n",
+        ),
+        resources(
             "workers together with slots",
             "resources.workers",
             "workers = 2\n\n[[resources.slots]]\ndevice = \"cpu\"\nbackends = [\"flex\"]\n",
@@ -469,6 +603,11 @@ fn resources_rs() -> Vec<Case> {
             "time_limit = \"120\"\n",
         ),
         slurm(
+            "time limit past a year",
+            "resources.slurm.time_limit",
+            "time_limit = \"9000h\"\n",
+        ),
+        slurm(
             "zero cpus per task",
             "resources.slurm.cpus_per_task",
             "cpus_per_task = 0\n",
@@ -518,6 +657,11 @@ fn check_rs() -> Vec<Case> {
             "unknown data set far from every known one",
             "data.dataset",
             "[experiment]\nname = \"x\"\n\n[data]\ndataset = \"cifar10\"\n",
+        ),
+        case(
+            "data set name with a letter that is not ascii",
+            "U+0456",
+            "[experiment]\nname = \"x\"\n\n[data]\ndataset = \"mn\u{456}st\"\n",
         ),
         minimal(
             "validation fraction of 1",
@@ -651,6 +795,11 @@ fn check_rs() -> Vec<Case> {
             "\n[train]\nlearning_rate = 0.0\n",
         ),
         minimal(
+            "learning rate far below 0",
+            "-1e30",
+            "\n[train]\nlearning_rate = -1e30\n",
+        ),
+        minimal(
             "momentum of 1 or more",
             "train.momentum",
             "\n[train]\noptimizer = \"sgd\"\nmomentum = 1.0\n",
@@ -748,5 +897,32 @@ fn every_spec_error() {
         "(no file)",
         &error,
     );
+    // A file that is not UTF-8 text: Latin-1 `é` on line 2, and a lone continuation byte.
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    for (name, bytes) in [
+        (
+            "latin-1 text",
+            b"[experiment]\nname = \"caf\xe9\"\n\n[data]\ndataset = \"mnist\"\n".as_slice(),
+        ),
+        (
+            "a continuation byte first",
+            b"\x80[experiment]\n".as_slice(),
+        ),
+    ] {
+        let path = dir.path().join("spec.toml");
+        std::fs::write(&path, bytes).expect("the spec is written");
+        let error = load(&path, &catalog).expect_err("the spec is not UTF-8");
+        let shown = error
+            .to_string()
+            .replace(&dir.path().display().to_string(), "<tmp>");
+        assert_eq!(error.diagnostics().len(), 1, "{shown}");
+        assert!(shown.starts_with("error: the file is not UTF-8"), "{shown}");
+        let input = bytes.escape_ascii().to_string().replace("\\n", "\n    ");
+        writeln!(
+            text,
+            "## spec file that is not UTF-8: {name}\n\n    {input}\n{shown}\n"
+        )
+        .expect("string write");
+    }
     insta::assert_snapshot!("every_spec_error", text);
 }

@@ -12,8 +12,10 @@
 mod catalog;
 mod check;
 mod diagnostic;
+mod duplicates;
 mod json_schema;
 mod pack;
+mod ranges;
 mod resources;
 pub mod result;
 mod schema;
@@ -37,7 +39,7 @@ pub use schema::{
 };
 pub use sweep::{Axis, RunId, RunSpec};
 
-use diagnostic::did_you_mean;
+use diagnostic::{did_you_mean, not_ascii};
 use schema::SpecFile;
 
 /// A validated experiment: its identity and every run it expands to.
@@ -75,11 +77,41 @@ const RUN_SECTIONS: [&str; 7] = [
 
 /// Reads and validates the spec at `path`.
 pub fn load(path: &Path, catalog: &Catalog) -> Result<Experiment, SpecError> {
-    let source = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+    let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(path, &source, catalog)
+    parse(path, &utf8(path, bytes)?, catalog)
+}
+
+/// The text of the spec at `path`, or an error located at its first byte that is not UTF-8.
+fn utf8(path: &Path, bytes: Vec<u8>) -> Result<String, SpecError> {
+    String::from_utf8(bytes).map_err(|error| {
+        let utf8 = error.utf8_error();
+        let start = utf8.valid_up_to();
+        let bytes = error.as_bytes();
+        let end = utf8.error_len().map_or(bytes.len(), |len| start + len);
+        let invalid: Vec<String> = bytes[start..end]
+            .iter()
+            .map(|byte| format!("0x{byte:02x}"))
+            .collect();
+        // The text quoted shows U+FFFD for what is not UTF-8; up to the first, it is the file's.
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let diagnostic = Diagnostic::new(
+            "",
+            format!(
+                "the file is not UTF-8 text: byte {} is not valid UTF-8 here",
+                invalid.join(" ")
+            ),
+        )
+        .with_hint("save the spec as UTF-8 (TOML files are UTF-8)")
+        .at(Some(start..start + char::REPLACEMENT_CHARACTER.len_utf8()));
+        SpecError::Invalid {
+            path: path.to_path_buf(),
+            text,
+            diagnostics: vec![diagnostic],
+        }
+    })
 }
 
 /// Validates `source`, the text of the spec at `path`.
@@ -100,7 +132,8 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             diagnostics,
         }
     };
-    let file: SpecFile = toml::from_str(source).map_err(|e| invalid(vec![from_toml_error(&e)]))?;
+    let file: SpecFile =
+        toml::from_str(source).map_err(|e| invalid(vec![from_toml_error(&e, &locator)]))?;
 
     let mut problems = check_experiment(&file.experiment, &locator);
     let resources =
@@ -113,8 +146,21 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             .map_err(|mut pruning_problems| problems.append(&mut pruning_problems))
             .ok()
     });
-    let base = run_table(source);
-    let (axes, combinations, axis_spans) = match sweep_axes(&file, &base) {
+    let base = match run_table(source) {
+        Ok(base) => base,
+        Err(error) => {
+            // The checks of [resources] may have found the same integer out of range.
+            let problem = from_toml_error(&error, &locator);
+            if !problems
+                .iter()
+                .any(|p| p.key == problem.key && p.message == problem.message)
+            {
+                problems.push(problem);
+            }
+            return Err(invalid(problems));
+        }
+    };
+    let (axes, combinations, axis_spans) = match sweep_axes(&file, &base, &locator) {
         Ok(expansion) => expansion,
         Err(mut sweep_problems) => {
             problems.append(&mut sweep_problems);
@@ -127,32 +173,45 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         .saturating_mul(file.experiment.repeats as usize)
         > space::MAX_RUNS
     {
-        let count = combinations.len() as u64 * u64::from(file.experiment.repeats);
-        problems.push(
+        let (configurations, repeats) = (combinations.len(), file.experiment.repeats);
+        let count = configurations as u64 * u64::from(repeats);
+        // With a sweep, the whole sweep is too large: point at it and say what multiplies.
+        let problem = if configurations > 1 {
+            space::too_many_runs("sweep.parameters", count)
+                .with_hint(format!(
+                    "{configurations} configurations times `experiment.repeats` = {repeats}; \
+                     split the sweep into several specs, or repeat fewer times"
+                ))
+                .at(locator.value_span("sweep.parameters"))
+        } else {
             space::too_many_runs("experiment.repeats", count)
-                .at(locator.value_span("experiment.repeats")),
-        );
+                .at(locator.value_span("experiment.repeats"))
+        };
+        problems.push(problem);
         return Err(invalid(problems));
     }
 
     let (seed, repeats) = (file.experiment.seed, file.experiment.repeats);
     let last_seed = seed.checked_add(u64::from(repeats.saturating_sub(1)));
-    if last_seed.is_none_or(|last| i64::try_from(last).is_err()) {
-        problems.push(
-            Diagnostic::new(
-                "experiment.seed",
-                format!(
-                    "the runs' seeds go from {seed} to {}, past the largest TOML integer {}",
-                    u128::from(seed) + u128::from(repeats.saturating_sub(1)),
-                    i64::MAX
-                ),
-            )
-            .with_hint("each repeat adds 1 to `seed`; use a smaller seed")
-            .at(locator.value_span("experiment.seed")),
-        );
-        return Err(invalid(problems));
-    }
-
+    let first_seed = match (i64::try_from(seed), last_seed.map(i64::try_from)) {
+        (Ok(first), Some(Ok(_))) => first,
+        _ => {
+            problems.push(
+                Diagnostic::new(
+                    "experiment.seed",
+                    format!(
+                        "the runs' seeds go from {seed} to {}, past the largest TOML integer {}",
+                        u128::from(seed) + u128::from(repeats.saturating_sub(1)),
+                        i64::MAX
+                    ),
+                )
+                .with_hint("each repeat adds 1 to `seed`; use a smaller seed")
+                .at(locator.value_span("experiment.seed")),
+            );
+            return Err(invalid(problems));
+        }
+    };
+    let sweep_span = locator.value_span("sweep.parameters");
     let mut runs = Vec::new();
     let mut expanded = 0;
     let mut seen_problems = BTreeSet::new();
@@ -166,16 +225,17 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             .collect();
         for repeat in 0..file.experiment.repeats {
             expanded += 1;
-            let mut table = base.clone();
-            for (key, value) in &assignments {
-                sweep::assign(&mut table, key, value.clone()).expect("assignments checked");
-            }
-            let seed = file.experiment.seed + u64::from(repeat);
-            let seed = i64::try_from(seed).expect("seeds were checked to fit");
-            table.insert("seed".into(), toml::Value::Integer(seed));
-            let config: RunConfig = toml::Value::Table(table)
-                .try_into()
-                .expect("each swept value was checked on its own against the schema");
+            // The seeds were checked to fit: no overflow.
+            let seed = first_seed + i64::from(repeat);
+            let config = match run_config(&base, &assignments, seed) {
+                Ok(config) => config,
+                Err(problem) => {
+                    if seen_problems.insert((problem.key.clone(), problem.message.clone())) {
+                        problems.push(problem.at(sweep_span.clone()));
+                    }
+                    continue;
+                }
+            };
             let (config, dropped) = config.without_inapplicable();
             let dropped: BTreeMap<&'static str, &'static str> = dropped.into_iter().collect();
             // A swept value that was dropped did not make this run: keep it out of its summary.
@@ -206,7 +266,16 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             for problem in run_problems {
                 if seen_problems.insert((problem.key.clone(), problem.message.clone())) {
                     let span = axis_for(&problem.key, &axes, &axis_spans)
-                        .or_else(|| locator.value_span(&problem.key));
+                        .or_else(|| locator.written_span(&problem.key))
+                        .or_else(|| match problem.key.as_str() {
+                            // A backend that no slot offers, not written: the default, which
+                            // the slots (or the Slurm tasks' device) do not offer.
+                            "train.backend" => locator.value_span(match resources.executor {
+                                Executor::Local => "resources.slots",
+                                Executor::Slurm(_) => "resources.slurm.gpus_per_task",
+                            }),
+                            key => locator.value_span(key),
+                        });
                     problems.push(problem.at(span));
                 }
             }
@@ -284,6 +353,7 @@ fn check_experiment(experiment: &schema::ExperimentSection, locator: &Locator) -
 fn sweep_axes(
     file: &SpecFile,
     base: &toml::Table,
+    locator: &Locator,
 ) -> Result<(Vec<Axis>, Vec<Vec<usize>>, Vec<Range<usize>>), Vec<Diagnostic>> {
     let mut problems = Vec::new();
     let mut parameters = Vec::new();
@@ -293,12 +363,14 @@ fn sweep_axes(
         let located = |d: Diagnostic| d.at(Some(span.clone()));
         let section = key.split('.').next().unwrap_or_default();
         if !RUN_SECTIONS.contains(&section) {
-            let hint = match did_you_mean(section, RUN_SECTIONS) {
-                Some(near) if near != section => format!("did you mean `{near}`?"),
-                _ => format!(
-                    "sweep keys are dotted paths into [{}], e.g. \"model.latent\", or a whole section",
-                    RUN_SECTIONS.join("], [")
-                ),
+            let paths = format!(
+                "sweep keys are dotted paths into [{}], e.g. \"model.latent\", or a whole section",
+                RUN_SECTIONS.join("], [")
+            );
+            let hint = match (not_ascii(section), did_you_mean(section, RUN_SECTIONS)) {
+                (Some(not_ascii), _) => format!("{not_ascii}; {paths}"),
+                (None, Some(near)) if near != section => format!("did you mean `{near}`?"),
+                _ => paths,
             };
             problems.push(located(
                 Diagnostic::new(format!("sweep.parameters.\"{key}\""), "cannot be swept")
@@ -313,14 +385,12 @@ fn sweep_axes(
                 continue;
             }
         };
-        let values = match &parameter.domain {
-            space::Domain::List(values) => values.clone(),
-            _ => vec![parameter.representative()],
-        };
         // The first value that does not fit says what is wrong with the key.
-        if let Some(problem) = values
+        if let Some(problem) = parameter
+            .representatives()
             .into_iter()
             .find_map(|value| check_value(base, key, value).err())
+            .or_else(|| parameter.check_range())
         {
             problems.push(located(problem));
         }
@@ -375,19 +445,52 @@ fn sweep_axes(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let expansion =
-        space::expand(&parameters, &zip, &combine, file.experiment.seed).map_err(|problem| {
-            let span = match problem.key.as_str() {
-                "sweep.samples" => file.sweep.samples.as_ref().map(toml::Spanned::span),
-                "sweep.parameters" => spans.last().cloned(),
-                key => parameters
+    let expansion = space::expand(&parameters, &zip, &combine, file.experiment.seed).map_err(
+        |(problem, group)| {
+            // A problem of the whole sweep points at its zip group or its table.
+            let span = match (problem.key.as_str(), group) {
+                (_, Some(group)) => Some(file.sweep.zip[group].span()),
+                ("sweep.samples", _) => file.sweep.samples.as_ref().map(toml::Spanned::span),
+                ("sweep.parameters", _) => locator.value_span("sweep.parameters"),
+                (key, _) => parameters
                     .iter()
                     .position(|p| key.starts_with(&p.key))
                     .map(|i| spans[i].clone()),
             };
             vec![problem.at(span)]
-        })?;
+        },
+    )?;
     Ok((expansion.axes, expansion.combinations, spans))
+}
+
+/// The configuration of one run: `base` with the swept `assignments` and the run's seed. Each
+/// swept value was checked on its own; together they can still clash (a swept table that
+/// lacks a key that a swept key below it needs).
+fn run_config(
+    base: &toml::Table,
+    assignments: &[(String, toml::Value)],
+    seed: i64,
+) -> Result<RunConfig, Diagnostic> {
+    let mut table = base.clone();
+    for (key, value) in assignments {
+        sweep::assign(&mut table, key, value.clone())?;
+    }
+    table.insert("seed".into(), toml::Value::Integer(seed));
+    toml::Value::Table(table).try_into().map_err(|e| {
+        let keys: Vec<&str> = assignments.iter().map(|(key, _)| key.as_str()).collect();
+        Diagnostic::new(
+            "sweep.parameters",
+            format!(
+                "the swept values of `{}` do not fit together: {}",
+                keys.join("`, `"),
+                plain_types(e.message().trim(), None)
+            ),
+        )
+        .with_hint(
+            "a swept table replaces the whole table: give it every key that the keys swept \
+             below it need",
+        )
+    })
 }
 
 /// Checks one swept value against the schema by deserializing the run sections with it.
@@ -399,19 +502,27 @@ fn check_value(base: &toml::Table, key: &str, value: toml::Value) -> Result<(), 
         .try_into::<RunConfig>()
         .map(drop)
         .map_err(|e| {
-            let mut problem = from_toml_error(&e);
+            let mut problem = from_toml_error(&e, &Locator::new(""));
+            let shown = ranges::show(&value);
+            // A type error of the value itself speaks of the swept key's range.
+            let message = match problem.hint {
+                None => plain_types(e.message().trim(), ranges::range_of(key)),
+                Some(_) => problem.message,
+            };
+            problem.message = out_of_type_range(e.message(), key, &format!("swept value {shown}"))
+                .unwrap_or_else(|| format!("swept value {shown}: {message}"));
             problem.key = key.to_string();
-            problem.message = format!("swept value {value}: {}", problem.message);
             problem.span = None;
             problem
         })
 }
 
 /// The run sections of the spec as a table: the spec minus `[experiment]` and `[sweep]`.
-fn run_table(source: &str) -> toml::Table {
-    let mut table: toml::Table = source.parse().expect("the spec parsed once already");
+/// Fails where the schema's types read what a table cannot hold (an integer past `i64::MAX`).
+fn run_table(source: &str) -> Result<toml::Table, toml::de::Error> {
+    let mut table: toml::Table = source.parse()?;
     table.retain(|key, _| RUN_SECTIONS.contains(&key));
-    table
+    Ok(table)
 }
 
 /// The span of the axis that `key` is, or lies under.
@@ -422,10 +533,35 @@ fn axis_for(key: &str, axes: &[Axis], spans: &[Range<usize>]) -> Option<Range<us
         .map(|(_, span)| span.clone())
 }
 
-/// Turns a toml error into a diagnostic, with a "did you mean" for unknown keys and variants.
-fn from_toml_error(error: &toml::de::Error) -> Diagnostic {
+/// Turns a toml error into a diagnostic, with a "did you mean" for unknown keys and variants,
+/// and the dotted key of a value of the wrong type or out of its range.
+fn from_toml_error(error: &toml::de::Error, locator: &Locator) -> Diagnostic {
     let message = error.message().trim().to_string();
     let diagnostic = Diagnostic::new("", message.clone()).at(error.span());
+    if let Some(span) = error.span() {
+        if message.starts_with("duplicate key")
+            && let Some((message, hint)) = duplicates::explain(locator.source, &span)
+        {
+            return Diagnostic {
+                message,
+                hint: Some(hint),
+                ..diagnostic
+            };
+        }
+        // A letter that looks like an ASCII one but is not: say which, as the parser cannot.
+        if let Some(c) = locator
+            .source
+            .get(span.start..)
+            .and_then(|s| s.chars().next())
+            && c.is_alphanumeric()
+            && let Some(not_ascii) = not_ascii(&c.to_string())
+        {
+            return Diagnostic {
+                message: format!("{message}: {not_ascii}"),
+                ..diagnostic
+            };
+        }
+    }
     for kind in ["field", "variant"] {
         let Some(rest) = message.strip_prefix(&format!("unknown {kind} `")) else {
             continue;
@@ -435,6 +571,14 @@ fn from_toml_error(error: &toml::de::Error) -> Diagnostic {
         };
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
         let what = if kind == "field" { "key" } else { "value" };
+        // A key with a look-alike of an ASCII letter prints as the key it imitates.
+        if let Some(not_ascii) = not_ascii(word) {
+            return Diagnostic {
+                message: format!("unknown {what} `{word}`: {not_ascii}"),
+                hint: Some(format!("expected one of {}", quoted(&candidates))),
+                ..diagnostic
+            };
+        }
         let message = format!("unknown {what} `{word}`");
         let hint = match (did_you_mean(word, candidates.iter().copied()), kind) {
             (Some(near), "field") => format!("did you mean `{near}`?"),
@@ -448,15 +592,62 @@ fn from_toml_error(error: &toml::de::Error) -> Diagnostic {
             ..diagnostic
         };
     }
+    // An empty span is the whole document's (a missing section).
+    let key = error
+        .span()
+        .filter(|span| !span.is_empty())
+        .and_then(|span| locator.key_at(&span))
+        .unwrap_or_default();
+    let written = error.span().and_then(|span| locator.source.get(span));
+    let message = written
+        .and_then(|written| out_of_type_range(&message, &key, written.trim()))
+        .unwrap_or_else(|| plain_types(&message, ranges::range_of(&key)));
     Diagnostic {
-        message: plain_types(&message),
+        key,
+        message,
         ..diagnostic
     }
 }
 
-/// Serde's Rust type names in a message, in the words of a spec's author.
-fn plain_types(message: &str) -> String {
+/// The message of a toml error about an integer that its key's type cannot hold, `written`
+/// as it is: out of range, with the key's range (a TOML integer's, for a key without one),
+/// rather than of the wrong type or in Rust's words (`as i128`).
+fn out_of_type_range(message: &str, key: &str, written: &str) -> Option<String> {
+    let too_large = message.starts_with("u64 value was too large")
+        || message.starts_with("invalid value: integer")
+        || (message.starts_with("invalid type: integer") && message.contains(" as i128"));
+    if !too_large {
+        return None;
+    }
+    let range = ranges::range_of(key).unwrap_or(ranges::Range::Integer(i64::MIN, i64::MAX));
+    Some(ranges::out_of_range(key, written, range).message)
+}
+
+/// Serde's Rust type names in a message, in the words of a spec's author; an integer type is
+/// the key's `range` when it has one.
+fn plain_types(message: &str, range: Option<ranges::Range>) -> String {
+    let message = match range {
+        Some(range) => ["usize", "u64", "u32", "u8"]
+            .iter()
+            .fold(message.to_string(), |text, rust| {
+                text.replace(&format!("expected {rust}"), &format!("expected {range}"))
+            }),
+        None => message.to_string(),
+    };
+    // `expected struct ModelSection`: a table, whatever its Rust name.
+    let message = match message.split_once("expected struct ") {
+        Some((before, after)) => {
+            let name_end = after
+                .find(|c: char| !c.is_alphanumeric() && c != '_')
+                .unwrap_or(after.len());
+            format!("{before}expected a table{}", &after[name_end..])
+        }
+        None => message,
+    };
     [
+        ("wanted string or table", "expected a name in quotes"),
+        ("invalid type: map", "invalid type: table"),
+        ("invalid type: sequence", "invalid type: list"),
         ("expected usize", "expected a non-negative integer"),
         ("expected u64", "expected a non-negative integer"),
         ("expected u32", "expected a non-negative integer"),
@@ -467,9 +658,7 @@ fn plain_types(message: &str) -> String {
         ("expected a string", "expected a string in quotes"),
     ]
     .iter()
-    .fold(message.to_string(), |text, (rust, plain)| {
-        text.replace(rust, plain)
-    })
+    .fold(message, |text, (rust, plain)| text.replace(rust, plain))
 }
 
 fn quoted(items: &[&str]) -> String {
@@ -482,19 +671,79 @@ fn quoted(items: &[&str]) -> String {
 
 /// Finds where a dotted key's value is written in the source.
 struct Locator<'a> {
+    source: &'a str,
     document: Option<toml::Spanned<toml::de::DeTable<'a>>>,
 }
 
 impl<'a> Locator<'a> {
     fn new(source: &'a str) -> Self {
         Self {
+            source,
             document: toml::de::DeTable::parse(source).ok(),
         }
+    }
+
+    /// The dotted key whose value holds `span`, the deepest one (a table of an array of
+    /// tables adds no index: `resources.slots.workers`). Every table is searched: one made by
+    /// a header or a dotted key has no span around its keys.
+    fn key_at(&self, span: &Range<usize>) -> Option<String> {
+        fn in_value(
+            value: &toml::Spanned<toml::de::DeValue<'_>>,
+            span: &Range<usize>,
+        ) -> Option<Vec<String>> {
+            let deeper = match value.get_ref() {
+                toml::de::DeValue::Table(table) => in_table(table, span),
+                toml::de::DeValue::Array(items) => {
+                    items.iter().find_map(|item| in_value(item, span))
+                }
+                _ => None,
+            };
+            let holds = value.span().start <= span.start && span.end <= value.span().end;
+            deeper.or_else(|| holds.then(Vec::new))
+        }
+        fn in_table(table: &toml::de::DeTable<'_>, span: &Range<usize>) -> Option<Vec<String>> {
+            table.iter().find_map(|(key, value)| {
+                let mut path = in_value(value, span)?;
+                path.insert(0, key.get_ref().to_string());
+                Some(path)
+            })
+        }
+        let path = in_table(self.document.as_ref()?.get_ref(), span)?;
+        let bare = |part: &str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        let parts: Vec<String> = path
+            .into_iter()
+            .map(|part| {
+                if bare(&part) {
+                    part
+                } else {
+                    format!("{part:?}")
+                }
+            })
+            .collect();
+        Some(parts.join("."))
     }
 
     /// The span of the value at `key` (`seed` is `experiment.seed`), or of the closest table
     /// written above it.
     fn value_span(&self, key: &str) -> Option<Range<usize>> {
+        self.span(key).map(|(span, _)| span)
+    }
+
+    /// The span of the value at `key`, when it is written.
+    fn written_span(&self, key: &str) -> Option<Range<usize>> {
+        self.span(key)
+            .filter(|(_, written)| *written)
+            .map(|(span, _)| span)
+    }
+
+    /// The span of the value at `key` or of the closest table above it, and whether it is the
+    /// key's own.
+    fn span(&self, key: &str) -> Option<(Range<usize>, bool)> {
         let key = if key == "seed" {
             "experiment.seed"
         } else {
@@ -503,20 +752,18 @@ impl<'a> Locator<'a> {
         let document = self.document.as_ref()?;
         let mut parts = key.split('.');
         let mut current = document.get_ref().get(parts.next()?)?;
-        let mut span = current.span();
         for part in parts {
             match current.get_ref().get(part) {
-                Some(next) => {
-                    current = next;
-                    span = current.span();
-                }
-                None => break,
+                Some(next) => current = next,
+                None => return Some((current.span(), false)),
             }
         }
-        Some(span)
+        Some((current.span(), true))
     }
 }
 
+#[cfg(test)]
+mod edges;
 #[cfg(test)]
 mod every_error;
 #[cfg(test)]

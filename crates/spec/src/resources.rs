@@ -7,6 +7,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::diagnostic::Diagnostic;
+use crate::ranges;
 use crate::result::EpochMetric;
 use crate::schema::{
     Backend, ExecutorKind, PruningSection, ResourcesSection, SlotSection, SlurmSection,
@@ -112,7 +113,9 @@ const RESERVED_SBATCH_OPTIONS: [&str; 7] = [
 impl Resources {
     /// Worker processes at once, over all slots.
     pub fn workers(&self) -> usize {
-        self.slots.iter().map(|slot| slot.workers).sum()
+        self.slots
+            .iter()
+            .fold(0, |sum, slot| sum.saturating_add(slot.workers))
     }
 
     /// Whether some slot offers `backend`.
@@ -224,7 +227,11 @@ impl Pruning {
     pub fn is_rung(&self, epoch: usize) -> bool {
         let mut rung = self.grace_epochs;
         while rung < epoch {
-            rung *= self.reduction_factor;
+            // A rung past `usize::MAX` is never reached.
+            match rung.checked_mul(self.reduction_factor) {
+                Some(next) if next > rung => rung = next,
+                _ => return false,
+            }
         }
         rung == epoch
     }
@@ -234,7 +241,7 @@ impl Pruning {
     pub fn promotes(&self, value: f64, recorded: &[f64]) -> bool {
         let mut values: Vec<f64> = recorded.iter().copied().chain([value]).collect();
         values.sort_by(f64::total_cmp);
-        let kept = (values.len() / self.reduction_factor).max(1);
+        let kept = (values.len() / self.reduction_factor.max(1)).max(1);
         value <= values[kept - 1]
     }
 }
@@ -242,27 +249,14 @@ impl Pruning {
 /// Checks `[resources]`.
 pub(crate) fn check_resources(section: &ResourcesSection) -> Result<Resources, Vec<Diagnostic>> {
     let mut problems = Vec::new();
-    let workers = at_least_one(&mut problems, "resources.workers", &section.workers);
-    let threads_per_worker = at_least_one(
+    let workers = count(&mut problems, "resources.workers", &section.workers);
+    let threads_per_worker = count(
         &mut problems,
         "resources.threads_per_worker",
         &section.threads_per_worker,
     );
-    let pack = at_least_one(&mut problems, "resources.pack", &section.pack);
-    let timeout = section.timeout.as_ref().and_then(|text| {
-        let parsed = parse_duration(text.get_ref());
-        if parsed.is_none() {
-            problems.push(
-                Diagnostic::new(
-                    "resources.timeout",
-                    format!("cannot read {:?} as a duration", text.get_ref()),
-                )
-                .with_hint("write a positive number with a unit: \"90s\", \"30m\" or \"2h\"")
-                .at(Some(text.span())),
-            );
-        }
-        parsed
-    });
+    let pack = count(&mut problems, "resources.pack", &section.pack);
+    let timeout = duration(&mut problems, "resources.timeout", &section.timeout);
     let executor = match (
         section.executor.as_ref().map(|e| *e.get_ref()),
         &section.slurm,
@@ -360,21 +354,53 @@ pub(crate) fn check_resources(section: &ResourcesSection) -> Result<Resources, V
     }
 }
 
-fn at_least_one(
+/// The count at `key`, when it is set and in its range (a problem otherwise).
+fn count(
     problems: &mut Vec<Diagnostic>,
     key: &str,
     value: &Option<Spanned<usize>>,
 ) -> Option<usize> {
     let value = value.as_ref()?;
-    if *value.get_ref() == 0 {
-        problems.push(Diagnostic::new(key, "must be at least 1").at(Some(value.span())));
+    if let Some(problem) = ranges::check_integer(key, *value.get_ref() as i128) {
+        problems.push(problem.at(Some(value.span())));
         return None;
     }
     Some(*value.get_ref())
 }
 
+/// The longest duration a spec may give, a year: far beyond any run, and small enough that a
+/// pack's time limit (K runs' worth) is still a `Duration`.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The duration at `key`, when it is set and readable (a problem otherwise).
+fn duration(
+    problems: &mut Vec<Diagnostic>,
+    key: &str,
+    value: &Option<Spanned<String>>,
+) -> Option<Duration> {
+    let value = value.as_ref()?;
+    let text = value.get_ref();
+    let problem = match parse_duration(text) {
+        Some(Ok(duration)) => return Some(duration),
+        Some(Err(())) => Diagnostic::new(
+            key,
+            format!(
+                "duration {text:?} is out of range: expected more than 0s and at most {}h (365 days)",
+                MAX_DURATION.as_secs() / 3600
+            ),
+        ),
+        None => Diagnostic::new(key, format!("cannot read {text:?} as a duration")),
+    };
+    problems.push(
+        problem
+            .with_hint("write a positive number with a unit: \"90s\", \"30m\" or \"2h\"")
+            .at(Some(value.span())),
+    );
+    None
+}
+
 fn check_slot(slot: &SlotSection, problems: &mut Vec<Diagnostic>) -> Option<Slot> {
-    let workers = at_least_one(problems, "resources.slots.workers", &slot.workers).unwrap_or(1);
+    let workers = count(problems, "resources.slots.workers", &slot.workers).unwrap_or(1);
     let Some(device) = DeviceName::parse(slot.device.get_ref()) else {
         problems.push(
             Diagnostic::new(
@@ -448,31 +474,19 @@ fn check_slurm(section: &SlurmSection, problems: &mut Vec<Diagnostic>) -> Slurm 
         },
         "a size in megabytes or with a unit: \"4000\", \"8G\"",
     );
-    let time_limit_minutes = section.time_limit.as_ref().and_then(|limit| {
-        let minutes = parse_duration(limit.get_ref()).map(|d| d.as_secs().div_ceil(60).max(1));
-        if minutes.is_none() {
-            problems.push(
-                Diagnostic::new(
-                    "resources.slurm.time_limit",
-                    format!("cannot read {:?} as a duration", limit.get_ref()),
-                )
-                .with_hint("write a positive number with a unit: \"90s\", \"30m\" or \"2h\"")
-                .at(Some(limit.span())),
-            );
-        }
-        minutes
-    });
-    let cpus_per_task = at_least_one(
+    let time_limit_minutes = duration(problems, "resources.slurm.time_limit", &section.time_limit)
+        .map(|limit| limit.as_secs().div_ceil(60).max(1));
+    let cpus_per_task = count(
         problems,
         "resources.slurm.cpus_per_task",
         &section.cpus_per_task,
     );
-    let gpus_per_task = at_least_one(
+    let gpus_per_task = count(
         problems,
         "resources.slurm.gpus_per_task",
         &section.gpus_per_task,
     );
-    let array_parallelism = at_least_one(
+    let array_parallelism = count(
         problems,
         "resources.slurm.array_parallelism",
         &section.array_parallelism,
@@ -514,20 +528,16 @@ fn check_slurm(section: &SlurmSection, problems: &mut Vec<Diagnostic>) -> Slurm 
 /// Checks `[sweep.pruning]`.
 pub(crate) fn check_pruning(section: &PruningSection) -> Result<Pruning, Vec<Diagnostic>> {
     let mut problems = Vec::new();
-    let grace_epochs = at_least_one(
+    let grace_epochs = count(
         &mut problems,
         "sweep.pruning.grace_epochs",
         &section.grace_epochs,
     );
-    let reduction_factor = section.reduction_factor.as_ref().map(|eta| {
-        if *eta.get_ref() < 2 {
-            problems.push(
-                Diagnostic::new("sweep.pruning.reduction_factor", "must be at least 2")
-                    .at(Some(eta.span())),
-            );
-        }
-        *eta.get_ref()
-    });
+    let reduction_factor = count(
+        &mut problems,
+        "sweep.pruning.reduction_factor",
+        &section.reduction_factor,
+    );
     if problems.is_empty() {
         Ok(Pruning {
             metric: section.metric,
@@ -539,8 +549,9 @@ pub(crate) fn check_pruning(section: &PruningSection) -> Result<Pruning, Vec<Dia
     }
 }
 
-/// `"90s"`, `"1.5m"`, `"2h"` as a duration.
-fn parse_duration(text: &str) -> Option<Duration> {
+/// `"90s"`, `"1.5m"`, `"2h"` as a duration: `None` when it cannot be read, `Err` when it is
+/// not more than 0s and at most [`MAX_DURATION`].
+fn parse_duration(text: &str) -> Option<Result<Duration, ()>> {
     let text = text.trim();
     let unit = text.chars().last()?;
     let scale = match unit {
@@ -550,5 +561,12 @@ fn parse_duration(text: &str) -> Option<Duration> {
         _ => return None,
     };
     let number: f64 = text[..text.len() - 1].trim().parse().ok()?;
-    (number > 0.0 && number.is_finite()).then(|| Duration::from_secs_f64(number * scale))
+    let seconds = number * scale;
+    let in_range = seconds > 0.0 && seconds <= MAX_DURATION.as_secs_f64();
+    Some(
+        in_range
+            .then(|| Duration::from_secs_f64(seconds))
+            .filter(|duration| !duration.is_zero())
+            .ok_or(()),
+    )
 }

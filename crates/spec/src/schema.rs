@@ -52,7 +52,8 @@ pub(crate) struct ResourcesSection {
     /// Compute threads of each worker (`RAYON_NUM_THREADS`, `OMP_NUM_THREADS`).
     #[schemars(with = "Option<usize>")]
     pub threads_per_worker: Option<Spanned<usize>>,
-    /// Longest a run may take, e.g. `"90s"`, `"30m"`, `"2h"` (a pack of K runs, K times that).
+    /// Longest a run may take, e.g. `"90s"`, `"30m"`, `"2h"` (a pack of K runs, K times that):
+    /// more than 0s, at most `"8760h"` (a year).
     #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
     /// Restarts of a run whose worker died or timed out without recording a result.
@@ -92,7 +93,8 @@ pub(crate) struct SlurmSection {
     #[schemars(with = "Option<String>")]
     pub partition: Option<Spanned<String>>,
     /// Wall-time limit of each array task, e.g. `"30m"`, `"2h"` (`--time`, in whole
-    /// minutes): of one run, or of a whole pack with `resources.pack`.
+    /// minutes): of one run, or of a whole pack with `resources.pack`; more than 0s, at most
+    /// `"8760h"` (a year).
     #[schemars(with = "Option<String>")]
     pub time_limit: Option<Spanned<String>>,
     /// CPUs of each array task, one run or a pack (`--cpus-per-task`), also its compute

@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Diagnostic;
+use crate::ranges;
 use crate::sweep::Axis;
 
 /// The values a swept key can take.
@@ -84,25 +85,58 @@ impl Parameter {
             Some(other) => {
                 return Err(Diagnostic::new(
                     format!("{key}.samples"),
-                    format!("expected a positive integer, found {other}"),
+                    format!("expected a positive integer, found {}", ranges::show(other)),
                 ));
             }
         };
+        let pair = |kind: &str| match table[kind].as_array().map(Vec::as_slice) {
+            Some([low, high]) => Ok((low, high)),
+            _ => Err(Diagnostic::new(
+                format!("{key}.{kind}"),
+                format!("expected [low, high], found {}", ranges::show(&table[kind])),
+            )),
+        };
+        let ordered = |kind: &str, in_order: bool| {
+            if in_order {
+                Ok(())
+            } else {
+                Err(Diagnostic::new(
+                    format!("{key}.{kind}"),
+                    format!(
+                        "expected [low, high] with low < high, found {}",
+                        ranges::show(&table[kind])
+                    ),
+                ))
+            }
+        };
+        // Float bounds: finite, ordered, and `high - low` a finite float too.
         let bounds = |kind: &str| -> Result<(f64, f64), Diagnostic> {
-            match table[kind].as_array().map(Vec::as_slice) {
-                Some([low, high]) => match (number(low), number(high)) {
-                    (Some(low), Some(high)) if low < high => Ok((low, high)),
-                    _ => Err(Diagnostic::new(
-                        format!("{key}.{kind}"),
-                        format!(
-                            "expected [low, high] with low < high, found {}",
-                            table[kind]
-                        ),
-                    )),
-                },
+            let (low, high) = pair(kind)?;
+            let problem = |message: String| {
+                Diagnostic::new(format!("{key}.{kind}"), message).with_hint(format!(
+                    "bounds are finite numbers from -{max} to {max}, at most {max} apart",
+                    max = crate::diagnostic::number(f64::MAX)
+                ))
+            };
+            match (number(low), number(high)) {
+                (Some(low), Some(high)) if low.is_finite() && high.is_finite() => {
+                    ordered(kind, low < high)?;
+                    if (high - low).is_finite() {
+                        Ok((low, high))
+                    } else {
+                        Err(problem(format!(
+                            "the span high - low of {} is out of range",
+                            ranges::show(&table[kind])
+                        )))
+                    }
+                }
+                (Some(_), Some(_)) => Err(problem(format!(
+                    "expected finite bounds, found {}",
+                    ranges::show(&table[kind])
+                ))),
                 _ => Err(Diagnostic::new(
                     format!("{key}.{kind}"),
-                    format!("expected [low, high], found {}", table[kind]),
+                    format!("expected two numbers, found {}", ranges::show(&table[kind])),
                 )),
             }
         };
@@ -120,20 +154,38 @@ impl Parameter {
                 if low <= 0.0 {
                     return Err(Diagnostic::new(
                         format!("{key}.log_uniform"),
-                        format!("a log-uniform range must be positive, found low = {low}"),
+                        format!(
+                            "a log-uniform range must be positive, found low = {}",
+                            crate::diagnostic::number(low)
+                        ),
                     ));
+                }
+                if low.ln() >= high.ln() {
+                    return Err(Diagnostic::new(
+                        format!("{key}.log_uniform"),
+                        format!(
+                            "bounds {} are too close for a log-uniform draw: their logarithms \
+                             are the same float",
+                            ranges::show(&table[kind])
+                        ),
+                    )
+                    .with_hint("use `uniform`, or bounds further apart"));
                 }
                 Domain::LogUniform(low, high)
             }
             "int_uniform" => {
-                let (low, high) = bounds("int_uniform")?;
-                if low.fract() != 0.0 || high.fract() != 0.0 {
+                let (low, high) = pair("int_uniform")?;
+                let (Some(low), Some(high)) = (integer(low), integer(high)) else {
                     return Err(Diagnostic::new(
                         format!("{key}.int_uniform"),
-                        "expected integer bounds".to_string(),
+                        format!(
+                            "expected integer bounds, found {}",
+                            ranges::show(&table[kind])
+                        ),
                     ));
-                }
-                Domain::IntUniform(low as i64, high as i64)
+                };
+                ordered("int_uniform", low < high)?;
+                Domain::IntUniform(low, high)
             }
             _ => return Err(expected()),
         };
@@ -144,13 +196,45 @@ impl Parameter {
         })
     }
 
-    /// A value of the domain's type, to type-check the key before any draw.
-    pub fn representative(&self) -> toml::Value {
+    /// Values of the domain that stand for all: every listed value, or a distribution's
+    /// lowest and highest draw, to check the key before any draw.
+    pub fn representatives(&self) -> Vec<toml::Value> {
         match &self.domain {
-            Domain::List(values) => values[0].clone(),
-            Domain::Uniform(low, _) | Domain::LogUniform(low, _) => toml::Value::Float(*low),
-            Domain::IntUniform(low, _) => toml::Value::Integer(*low),
+            Domain::List(values) => values.clone(),
+            Domain::Uniform(low, high) | Domain::LogUniform(low, high) => {
+                vec![
+                    toml::Value::Float(*low),
+                    toml::Value::Float(high.next_down()),
+                ]
+            }
+            Domain::IntUniform(low, high) => {
+                vec![toml::Value::Integer(*low), toml::Value::Integer(*high)]
+            }
         }
+    }
+
+    /// The problem with a distribution whose draws can leave the documented range of its key.
+    pub fn check_range(&self) -> Option<Diagnostic> {
+        let (kind, draws) = match self.domain {
+            Domain::List(_) => return None,
+            Domain::Uniform(low, high) => ("uniform", half_open(low, high)),
+            Domain::LogUniform(low, high) => ("log_uniform", half_open(low, high)),
+            Domain::IntUniform(low, high) => ("int_uniform", format!("[{low}, {high}]")),
+        };
+        let range = ranges::range_of(&self.key)?;
+        let inside = |value: &toml::Value| match value {
+            toml::Value::Integer(i) => range.contains_integer(i128::from(*i)),
+            other => other.as_float().is_some_and(|x| range.contains(x)),
+        };
+        (!self.representatives().iter().all(inside)).then(|| {
+            Diagnostic::new(
+                format!("{}.{kind}", self.key),
+                format!(
+                    "draws in {draws} can leave the range of `{}`: expected {range}",
+                    self.key
+                ),
+            )
+        })
     }
 
     fn draw(&self, rng: &mut ChaCha8Rng) -> toml::Value {
@@ -169,6 +253,26 @@ fn number(value: &toml::Value) -> Option<f64> {
     value
         .as_float()
         .or_else(|| value.as_integer().map(|i| i as f64))
+}
+
+/// `[low, high)` as messages write it.
+fn half_open(low: f64, high: f64) -> String {
+    let (low, high) = (
+        crate::diagnostic::number(low),
+        crate::diagnostic::number(high),
+    );
+    format!("[{low}, {high})")
+}
+
+/// An integer bound: an integer, or a float without a fraction that is exact as a float.
+fn integer(value: &toml::Value) -> Option<i64> {
+    /// 2^53: floats are exact integers up to here.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        toml::Value::Integer(i) => Some(*i),
+        toml::Value::Float(x) if x.fract() == 0.0 && x.abs() <= EXACT => Some(*x as i64),
+        _ => None,
+    }
 }
 
 fn describe(value: &toml::Value) -> String {
@@ -213,13 +317,14 @@ pub(crate) struct Expansion {
 
 /// Expands `parameters` (in key order) whose indices in `zip` groups vary together.
 /// Checks that zipped keys have equal lengths and that grid distributions say how many
-/// values to draw; problems name the key.
+/// values to draw; problems name the key, and the index in `zip` of a group they are about.
 pub(crate) fn expand(
     parameters: &[Parameter],
     zip: &[Vec<usize>],
     combine: &Combine,
     seed: u64,
-) -> Result<Expansion, Diagnostic> {
+) -> Result<Expansion, (Diagnostic, Option<usize>)> {
+    let in_group = |group: &Vec<usize>| zip.iter().position(|g| g == group);
     // Groups: each zip group, then every parameter in none, in key order.
     let mut groups: Vec<Vec<usize>> = zip.to_vec();
     for i in 0..parameters.len() {
@@ -236,18 +341,21 @@ pub(crate) fn expand(
                     let values = match (&p.domain, p.samples) {
                         (Domain::List(values), _) => values.clone(),
                         (_, Some(samples)) if samples > MAX_RUNS => {
-                            return Err(too_many_runs(&format!("{}.samples", p.key), samples));
+                            return Err((
+                                too_many_runs(&format!("{}.samples", p.key), samples),
+                                None,
+                            ));
                         }
                         (_, Some(samples)) => {
                             let mut rng = stream(seed, &p.key);
                             (0..samples).map(|_| p.draw(&mut rng)).collect()
                         }
                         (_, None) => {
-                            return Err(Diagnostic::new(
+                            return Err((Diagnostic::new(
                                 &p.key,
                                 "a grid needs to know how many values to draw from a distribution",
                             )
-                            .with_hint("add `samples = N` to it, or use `strategy = \"random\"`"));
+                            .with_hint("add `samples = N` to it, or use `strategy = \"random\"`"), None));
                         }
                     };
                     Ok(Axis {
@@ -260,15 +368,16 @@ pub(crate) fn expand(
             for group in &groups {
                 let length = axes[group[0]].values.len();
                 if let Some(&other) = group.iter().find(|&&i| axes[i].values.len() != length) {
-                    return Err(Diagnostic::new(
-                        &axes[other].key,
+                    let problem = Diagnostic::new(
+                        "sweep.zip",
                         format!(
                             "zipped keys vary together and need lists of one length: `{}` has {length} values, `{}` has {}",
                             axes[group[0]].key,
                             axes[other].key,
                             axes[other].values.len()
                         ),
-                    ));
+                    );
+                    return Err((problem, in_group(group)));
                 }
                 lengths.push(length);
             }
@@ -278,7 +387,10 @@ pub(crate) fn expand(
                 .filter(|&product| product <= MAX_RUNS);
             if configurations.is_none() {
                 let product = lengths.iter().map(|&l| l as f64).product::<f64>();
-                return Err(too_many_runs("sweep.parameters", product));
+                return Err((
+                    too_many_runs("sweep.parameters", crate::diagnostic::number(product)),
+                    None,
+                ));
             }
             let mut combinations = vec![vec![0; axes.len()]];
             for (group, length) in groups.iter().zip(lengths) {
@@ -299,12 +411,15 @@ pub(crate) fn expand(
         }
         Combine::Random { samples } => {
             if *samples > MAX_RUNS {
-                return Err(too_many_runs("sweep.samples", samples));
+                return Err((too_many_runs("sweep.samples", samples), None));
             }
             if let Some(p) = parameters.iter().find(|p| p.samples.is_some()) {
-                return Err(Diagnostic::new(
-                    format!("{}.samples", p.key),
-                    "per-key `samples` belongs to grids; a random sweep draws `sweep.samples` configurations",
+                return Err((
+                    Diagnostic::new(
+                        format!("{}.samples", p.key),
+                        "per-key `samples` belongs to grids; a random sweep draws `sweep.samples` configurations",
+                    ),
+                    None,
                 ));
             }
             let mut axes: Vec<Axis> = parameters
@@ -323,10 +438,15 @@ pub(crate) fn expand(
                     !matches!(parameters[i].domain, Domain::List(_))
                         || axes[i].values.len() != length
                 }) {
-                    return Err(Diagnostic::new(
-                        &parameters[bad].key,
-                        "zipped keys vary together and need lists of one length",
-                    ));
+                    let problem = Diagnostic::new(
+                        "sweep.zip",
+                        format!(
+                            "zipped keys vary together and need lists of one length, but `{}` is \
+                             not a list as long as `{}`",
+                            parameters[bad].key, parameters[group[0]].key
+                        ),
+                    );
+                    return Err((problem, in_group(group)));
                 }
             }
             let mut rng = stream(seed, "sweep.samples");
@@ -382,8 +502,9 @@ mod tests {
         let expansion = expand(&parameters, &[vec![0, 2]], &Combine::Grid, 0).unwrap();
         assert_eq!(expansion.combinations.len(), 6);
         assert!(expansion.combinations.iter().all(|c| c[0] == c[2]));
-        let err = expand(&parameters, &[vec![0, 1]], &Combine::Grid, 0).unwrap_err();
+        let (err, group) = expand(&parameters, &[vec![0, 1]], &Combine::Grid, 0).unwrap_err();
         assert!(err.message.contains("one length"), "{}", err.message);
+        assert_eq!((err.key.as_str(), group), ("sweep.zip", Some(0)));
     }
 
     #[test]
@@ -438,6 +559,7 @@ mod tests {
         assert!(
             expand(&without, &[], &Combine::Grid, 1)
                 .unwrap_err()
+                .0
                 .hint
                 .unwrap()
                 .contains("samples = N")

@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, number};
+use crate::ranges;
 use crate::schema::RunConfig;
 
 /// One swept key and the values it takes, in file order.
@@ -93,7 +94,8 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// One line describing the run: id, shape, optimisation and swept values.
+    /// One line describing the run: id, shape, optimisation and swept values, numbers in the
+    /// shorter of plain and scientific notation.
     pub fn summary(&self) -> String {
         let c = &self.config;
         let mut widths = vec!["in".to_string()];
@@ -107,14 +109,14 @@ impl RunSpec {
             widths.join("-"),
             c.data.dataset,
             c.train.optimizer,
-            c.train.learning_rate,
+            number(c.train.learning_rate),
             c.train.batch_size,
             c.train.epochs,
             c.seed,
         )
         .to_lowercase();
         for (key, value) in &self.assignments {
-            write!(line, "  {key}={value}").expect("string write");
+            write!(line, "  {key}={}", ranges::show(value)).expect("string write");
         }
         line
     }

@@ -259,7 +259,7 @@ fn swept_value_of_the_wrong_type_points_at_the_sweep_entry() {
     let text = error_text(&source);
     assert!(
         text.contains(
-            "swept value \"two\": invalid type: string \"two\", expected a non-negative integer"
+            "swept value \"two\": invalid type: string \"two\", expected an integer from 1 to 4294967295"
         ),
         "{text}"
     );
@@ -552,7 +552,9 @@ fn resources_are_read_and_checked() {
         "{MINIMAL}\n[resources]\nworkers = 0\ntimeout = \"soon\"\n"
     ));
     assert!(
-        text.contains("`resources.workers`: must be at least 1"),
+        text.contains(
+            "`resources.workers`: 0 is out of range: expected an integer from 1 to 4294967295"
+        ),
         "{text}"
     );
     assert!(
@@ -624,7 +626,7 @@ fn pruning_is_read_and_checked() {
          [sweep.pruning]\nreduction_factor = 1\n",
     );
     assert!(
-        text.contains("`sweep.pruning.reduction_factor`: must be at least 2"),
+        text.contains("`sweep.pruning.reduction_factor`: 1 is out of range: expected an integer from 2 to 4294967295"),
         "{text}"
     );
     let text = error_text(
@@ -652,6 +654,27 @@ fn pruning_rungs_grow_geometrically_and_keep_the_best_fraction() {
     assert!(pruning.promotes(0.5, &[1.0]));
     assert!(pruning.promotes(1.5, &[1.0, 2.0, 3.0, 4.0, 5.0]));
     assert!(!pruning.promotes(2.5, &[1.0, 2.0, 3.0, 4.0, 5.0]));
+}
+
+#[test]
+fn rungs_and_worker_counts_at_the_edges_do_not_overflow() {
+    // Rungs grace · η^k past usize::MAX are never reached: no panic, no wrap to a small rung.
+    for (grace_epochs, reduction_factor) in [(usize::MAX / 2, 3), (1 << 40, 1 << 40), (3, 2)] {
+        let pruning = Pruning {
+            metric: EpochMetric::ValLoss,
+            grace_epochs,
+            reduction_factor,
+        };
+        assert!(!pruning.is_rung(usize::MAX));
+        assert!(pruning.is_rung(grace_epochs));
+        assert!(!pruning.is_rung(grace_epochs + 1));
+    }
+    // A Slurm slot's workers are unlimited; a local slot beside it adds to none.
+    let resources = Resources {
+        slots: vec![Slot::cpu(usize::MAX), Slot::cpu(2)],
+        ..Resources::default()
+    };
+    assert_eq!(resources.workers(), usize::MAX);
 }
 
 #[test]

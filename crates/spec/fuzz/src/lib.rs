@@ -1,10 +1,10 @@
 //! What the fuzz targets check of a spec, shared with the regression tests that replay the
 //! inputs the fuzzer found (`tests/spec_fuzz_regressions.rs` includes this file).
 //!
-//! Parsing any text must return, not panic. An error must render (its spans point into the
-//! text). An experiment must be usable: a safe name, distinct runs whose ids are the hashes of
-//! their configurations, and configurations that survive the `config.toml` round trip a worker
-//! makes.
+//! Parsing any text must return, not panic. An error must render in the `error:` form (its
+//! spans point into the text) at a size that does not grow with long values or lines. An
+//! experiment must be usable: a safe name, distinct runs whose ids are the hashes of their
+//! configurations, and configurations that survive the `config.toml` round trip a worker makes.
 
 use std::path::Path;
 
@@ -38,7 +38,15 @@ pub fn check(source: &str) {
         Ok(experiment) => experiment,
         Err(error) => {
             let rendered = error.to_string();
-            assert!(!rendered.is_empty(), "an error renders as text");
+            assert!(rendered.starts_with("error: "), "an error renders as text");
+            // Long values and lines are cut: what is printed does not grow with the input.
+            let most = 8_000 * (error.diagnostics().len() + 1) + 2 * source.len().min(1_000);
+            assert!(
+                rendered.len() <= most,
+                "{} bytes of error for {} diagnostics",
+                rendered.len(),
+                error.diagnostics().len()
+            );
             return;
         }
     };
