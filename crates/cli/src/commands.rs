@@ -68,6 +68,11 @@ pub fn load(spec: &Path, datasets: &Path) -> Result<Option<Experiment>> {
     };
     match hourglass_spec::load(spec, &catalog) {
         Ok(experiment) => Ok(Some(experiment)),
+        // A file that cannot be read has no located diagnostics, which carry the `error:`.
+        Err(error @ hourglass_spec::SpecError::Read { .. }) => {
+            eprintln!("error: {error}");
+            Ok(None)
+        }
         Err(error) => {
             eprintln!("{error}");
             Ok(None)
