@@ -192,3 +192,18 @@ enum SchemaOf {
     /// `references.toml`.
     References,
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cause_its_context_already_quotes_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error = anyhow::Error::new(io)
+            .context("cannot read x: no such file")
+            .context("cannot list the data sets");
+        assert_eq!(
+            super::message(&error),
+            "cannot list the data sets: cannot read x: no such file"
+        );
+    }
+}
