@@ -36,7 +36,8 @@ fn slurm_spec(dir: &Path, name: &str, epochs: usize) -> PathBuf {
 }
 
 /// A spec of small MNIST runs through Slurm, two tasks at once, with `resources` added to its
-/// `[resources]` and the sweep `parameters`.
+/// `[resources]` and the sweep `parameters`; an sbatch option hourglass does not set passes
+/// through `extra_args`.
 fn spec_through_slurm(
     dir: &Path,
     name: &str,
@@ -50,7 +51,8 @@ fn spec_through_slurm(
          validation = 0.05\ntrain_limit = 1000\ntest_limit = 200\n\n[model]\nhidden = [32]\n\n\
          [train]\nbatch_size = 100\nlearning_rate = 3e-3\nepochs = {epochs}\n\n\
          [resources]\nexecutor = \"slurm\"\nthreads_per_worker = 1\n{resources}\n\
-         [resources.slurm]\ncpus_per_task = 1\narray_parallelism = 2\ntime_limit = \"10m\"\n\n\
+         [resources.slurm]\ncpus_per_task = 1\narray_parallelism = 2\ntime_limit = \"10m\"\n\
+         extra_args = [\"--comment=hourglass test\"]\n\n\
          [sweep.parameters]\n{parameters}\n"
     );
     std::fs::write(&path, spec).unwrap();
@@ -261,4 +263,47 @@ fn an_interrupted_sweep_cancels_its_tasks() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(statuses(&sweep).is_empty(), "{:?}", statuses(&sweep));
+}
+
+/// The real sbatch reads an unambiguous prefix of a long option as the option
+/// (`getopt_long`), so a prefix of an option hourglass sets would override it: validate
+/// refuses every prefix of each.
+#[test]
+fn validate_refuses_every_prefix_of_the_options_hourglass_gives_sbatch() {
+    require_slurm();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("by-prefix.log");
+    let submitted = Command::new("sbatch")
+        .args(["--wait", "--quiet", "--wrap=echo read as --output"])
+        .arg(format!("--outp={}", log.display()))
+        .output()
+        .unwrap();
+    assert!(submitted.status.success(), "{}", text(&submitted.stderr));
+    let written = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(written.contains("read as --output"), "{written:?}");
+
+    let reserved = [
+        "--array",
+        "--output",
+        "--error",
+        "--wrap",
+        "--parsable",
+        "--job-name",
+        "--export",
+    ];
+    for option in reserved {
+        for end in 3..=option.len() {
+            let prefix = &option[..end];
+            let spec = spec_through_slurm(dir.path(), "prefix", 1, "", "\"model.latent\" = [2]");
+            let text_of_spec = std::fs::read_to_string(&spec).unwrap().replace(
+                "extra_args = [\"--comment=hourglass test\"]",
+                &format!("extra_args = [\"{prefix}=x\"]"),
+            );
+            std::fs::write(&spec, text_of_spec).unwrap();
+            let output = hourglass(&["validate", spec.to_str().unwrap()]);
+            let stderr = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{prefix}: {stderr}");
+            assert!(stderr.contains(option), "{prefix}: {stderr}");
+        }
+    }
 }

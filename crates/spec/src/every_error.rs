@@ -632,6 +632,16 @@ fn resources_rs() -> Vec<Case> {
             "resources.slurm.extra_args",
             "extra_args = [\"--array=0-3\"]\n",
         ),
+        slurm(
+            "extra argument that sbatch reads as one hourglass sets",
+            "resources.slurm.extra_args",
+            "extra_args = [\"--outp=/tmp/x\"]\n",
+        ),
+        slurm(
+            "extra argument that sbatch could read as one of two that hourglass sets",
+            "resources.slurm.extra_args",
+            "extra_args = [\"--e=x\"]\n",
+        ),
         minimal(
             "zero grace epochs",
             "sweep.pruning.grace_epochs",

@@ -99,7 +99,9 @@ impl Slurm {
     }
 }
 
-/// sbatch options that hourglass sets itself and `extra_args` may not.
+/// sbatch options that hourglass sets itself and `extra_args` may not, in full or in part:
+/// sbatch reads long options with `getopt_long`, which takes any unambiguous prefix of a name
+/// as that option (`--outp=FILE` sets `--output`), and refuses an ambiguous one.
 const RESERVED_SBATCH_OPTIONS: [&str; 7] = [
     "--array",
     "--output",
@@ -501,10 +503,8 @@ fn check_slurm(section: &SlurmSection, problems: &mut Vec<Diagnostic>) -> Slurm 
         let problem = if !name.starts_with("--") || !plain_name || arg.chars().any(char::is_control)
         {
             Some("is not one sbatch option: write `--name=value` as one string".to_string())
-        } else if RESERVED_SBATCH_OPTIONS.contains(&name) {
-            Some(format!("`{name}` is set by hourglass itself"))
         } else {
-            None
+            reserved_sbatch_option(name)
         };
         match problem {
             Some(message) => problems.push(
@@ -522,6 +522,30 @@ fn check_slurm(section: &SlurmSection, problems: &mut Vec<Diagnostic>) -> Slurm 
         mem,
         array_parallelism,
         extra_args,
+    }
+}
+
+/// Why the long option `name` (`--` included) may not be given, when sbatch could read it as
+/// an option hourglass sets: one of them in full, or a prefix of one or more.
+fn reserved_sbatch_option(name: &str) -> Option<String> {
+    let matches: Vec<&str> = RESERVED_SBATCH_OPTIONS
+        .into_iter()
+        .filter(|option| option.starts_with(name))
+        .collect();
+    match matches[..] {
+        [] => None,
+        [option] if option == name => Some(format!("`{name}` is set by hourglass itself")),
+        [option] => Some(format!(
+            "sbatch may read `{name}` as `{option}`, which hourglass sets itself"
+        )),
+        _ => Some(format!(
+            "sbatch could read `{name}` as {}, which hourglass sets itself",
+            matches
+                .iter()
+                .map(|option| format!("`{option}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )),
     }
 }
 
@@ -569,4 +593,30 @@ fn parse_duration(text: &str) -> Option<Result<Duration, ()>> {
             .filter(|duration| !duration.is_zero())
             .ok_or(()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_prefix_of_an_option_hourglass_sets_is_refused_and_other_options_pass() {
+        for option in RESERVED_SBATCH_OPTIONS {
+            for end in 3..=option.len() {
+                let prefix = &option[..end];
+                let why = reserved_sbatch_option(prefix)
+                    .unwrap_or_else(|| panic!("{prefix} (a prefix of {option}) passed"));
+                assert!(why.contains(option), "{prefix}: {why}");
+            }
+        }
+        for allowed in [
+            "--account",
+            "--qos",
+            "--comment",
+            "--exclusive",
+            "--partition",
+        ] {
+            assert_eq!(reserved_sbatch_option(allowed), None, "{allowed}");
+        }
+    }
 }
