@@ -13,7 +13,7 @@ use hourglass_data::Registry;
 use hourglass_orchestrator::{SweepLayout, SweepOptions, WorkerCommand};
 use hourglass_report::References;
 use hourglass_spec::result::{
-    CONFIG_FILE, EpochRecord, RESULT_FILE, RunResult, RunStatus, write_once,
+    self, CONFIG_FILE, EpochRecord, Recorded, RecordedConfig, RunResult, RunStatus,
 };
 use hourglass_spec::{Catalog, DeviceName, Experiment, RunConfig, RunId};
 
@@ -337,7 +337,15 @@ fn report(sweep_dir: &Path, references: &References) -> Result<ExitCode> {
         files.html.display(),
         files.csv.display()
     );
-    Ok(ExitCode::SUCCESS)
+    // The report is written without them, but it is incomplete.
+    for reason in &files.unreadable {
+        eprintln!("warning: left out of the report: {reason}");
+    }
+    Ok(if files.unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn compare(a: &Path, b: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
@@ -523,8 +531,9 @@ impl Results<'_> {
     /// Writes the result of run `run` (by position) atomically, unless the orchestrator has
     /// recorded one (pruned) first.
     fn record(&mut self, run: usize, outcome: Result<BTreeMap<String, f64>>) {
-        let config = self.configs[run].clone();
-        let id = RunId::of(&config);
+        let config = &self.configs[run];
+        let id = RunId::of(config);
+        let config = RecordedConfig::from(config);
         let result = match outcome {
             Ok(metrics) => RunResult {
                 id,
@@ -541,12 +550,11 @@ impl Results<'_> {
                 metrics: Default::default(),
             },
         };
-        let path = self.run_dirs[run].join(RESULT_FILE);
-        let json = serde_json::to_vec_pretty(&result).expect("results serialize");
         exit_if_orphaned();
         // A result already there is the orchestrator's, which pruned the run meanwhile.
-        let written =
-            write_once(&path, &json).with_context(|| format!("cannot write {}", path.display()));
+        let written = result::write(&self.run_dirs[run], &result)
+            .map(|recorded| matches!(recorded, Recorded::Written))
+            .context("cannot record the run's result");
         if let Ok(false) = written {
             println!(
                 "{}: ended, but the orchestrator had recorded its result first",
@@ -596,6 +604,6 @@ impl hourglass_train::PackProgress for PackResults<'_> {
             return false;
         }
         self.checked[run] = Instant::now();
-        self.results.run_dirs[run].join(RESULT_FILE).exists()
+        result::is_recorded(&self.results.run_dirs[run])
     }
 }

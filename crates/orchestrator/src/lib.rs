@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hourglass_spec::result::{
-    EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, RunStatus, read_epochs, write_atomic,
+    self, EpochRecord, METRICS_FILE, ResultError, RunResult, RunStatus, read_epochs, write_atomic,
 };
 use hourglass_spec::{Executor, Experiment, Resources, RunSpec};
 
@@ -67,6 +67,9 @@ pub enum SweepError {
         /// What went wrong, with the command's own message.
         message: String,
     },
+    /// A run's result could not be written, or was written by a newer hourglass.
+    #[error(transparent)]
+    Result(#[from] ResultError),
     /// A file of the sweep could not be written or read.
     #[error("{what} {}: {source}", path.display())]
     Io {
@@ -167,10 +170,9 @@ impl SweepLayout {
 }
 
 /// The result recorded in `run_dir`, if the run is finished. A result file that cannot be
-/// parsed counts as unfinished, so the run is trained again rather than trusted.
+/// read counts as unfinished, so the run is trained again rather than trusted.
 pub fn finished_result(run_dir: &Path) -> Option<RunResult> {
-    let text = std::fs::read_to_string(run_dir.join(RESULT_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
+    result::read(run_dir).ok().flatten()
 }
 
 /// Runs every unfinished run of `experiment` (and failed ones with `retry_failed`), each on a
@@ -195,8 +197,8 @@ pub fn run_sweep(
     let mut queue = VecDeque::new();
     for (index, run) in experiment.runs.iter().enumerate() {
         let run_dir = layout.run_dir(run);
-        match finished_result(&run_dir) {
-            Some(result) if !(options.retry_failed && result.status == RunStatus::Failed) => {
+        match result::read(&run_dir) {
+            Ok(Some(result)) if !(options.retry_failed && result.status == RunStatus::Failed) => {
                 summary.skipped += 1;
                 // Completed counts the runs trained now; failures and prunings are reported
                 // wherever they happened.
@@ -208,6 +210,9 @@ pub fn run_sweep(
                 }
                 progress.run_skipped(run, &result);
             }
+            // Training the run again would replace a result that a newer hourglass wrote.
+            Err(error @ ResultError::Newer { .. }) => return Err(error.into()),
+            // Unfinished, failed and retried, or a result that cannot be read: trained.
             _ => queue.push_back((index, 0)),
         }
     }

@@ -9,8 +9,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use hourglass_spec::result::{
-    CONFIG_FILE, EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, RunStatus, is_temporary,
-    metric, write_atomic, write_once,
+    self, CONFIG_FILE, EpochRecord, METRICS_FILE, RESULT_FILE, Recorded, RecordedConfig, RunResult,
+    RunStatus, is_temporary, metric, write_atomic,
 };
 use hourglass_spec::{DeviceName, RunSpec};
 
@@ -304,22 +304,13 @@ fn record(
         id: run.id.clone(),
         status,
         error,
-        config: run.config.clone(),
+        config: RecordedConfig::from(&run.config),
         metrics,
     };
-    let result_path = run_dir.join(RESULT_FILE);
-    let json = serde_json::to_vec_pretty(&result).expect("results serialize");
     // The worker may have recorded the run's own result first: the first result stands.
-    if write_once(&result_path, &json).map_err(io("cannot write", &result_path))? {
-        return Ok(result);
-    }
-    match crate::finished_result(run_dir) {
-        Some(recorded) => Ok(recorded),
-        // A result that does not parse is not a run's: it is replaced, as an unfinished run's.
-        None => {
-            write_atomic(&result_path, &json).map_err(io("cannot write", &result_path))?;
-            Ok(result)
-        }
+    match result::write(run_dir, &result).map_err(SweepError::Result)? {
+        Recorded::Written => Ok(result),
+        Recorded::Lost(first) => Ok(first),
     }
 }
 
