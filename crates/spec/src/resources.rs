@@ -110,9 +110,11 @@ const RESERVED_SBATCH_OPTIONS: [&str; 7] = [
 ];
 
 impl Resources {
-    /// Worker processes at once, over all slots.
+    /// Worker processes at once, over all slots (saturating: no count overflows).
     pub fn workers(&self) -> usize {
-        self.slots.iter().map(|slot| slot.workers).sum()
+        self.slots
+            .iter()
+            .fold(0, |workers, slot| workers.saturating_add(slot.workers))
     }
 
     /// Whether some slot offers `backend`.
@@ -220,11 +222,17 @@ pub struct Pruning {
 }
 
 impl Pruning {
-    /// Whether `epoch` is a rung.
+    /// Whether `epoch` is a rung. Rungs past what a `usize` holds do not exist, so any
+    /// `grace_epochs`, `reduction_factor` and epoch give an answer (the epochs read back from a
+    /// resumed sweep's `metrics.jsonl` included).
     pub fn is_rung(&self, epoch: usize) -> bool {
         let mut rung = self.grace_epochs;
         while rung < epoch {
-            rung *= self.reduction_factor;
+            match rung.checked_mul(self.reduction_factor) {
+                Some(next) if next > rung => rung = next,
+                // Past usize::MAX, or a factor below 2 that never climbs.
+                _ => return false,
+            }
         }
         rung == epoch
     }

@@ -655,6 +655,34 @@ fn pruning_rungs_grow_geometrically_and_keep_the_best_fraction() {
 }
 
 #[test]
+fn rungs_and_worker_counts_of_huge_values_neither_overflow_nor_panic() {
+    let huge = Pruning {
+        metric: EpochMetric::ValLoss,
+        grace_epochs: usize::MAX / 2 + 1,
+        reduction_factor: 3,
+    };
+    assert!(huge.is_rung(usize::MAX / 2 + 1));
+    assert!(!huge.is_rung(usize::MAX));
+    let steep = Pruning {
+        grace_epochs: 2,
+        reduction_factor: usize::MAX,
+        ..huge
+    };
+    assert!(steep.is_rung(2) && !steep.is_rung(3) && !steep.is_rung(usize::MAX));
+    let flat = Pruning {
+        grace_epochs: 2,
+        reduction_factor: 1,
+        ..huge
+    };
+    assert!(flat.is_rung(2) && !flat.is_rung(4));
+    let resources = Resources {
+        slots: vec![Slot::cpu(usize::MAX), Slot::cpu(usize::MAX)],
+        ..Resources::default()
+    };
+    assert_eq!(resources.workers(), usize::MAX);
+}
+
+#[test]
 fn early_stopping_waits_for_patience_epochs_after_the_best() {
     let rule = EarlyStopping {
         patience: 2,
