@@ -6,7 +6,7 @@ use std::path::Path;
 use hourglass_spec::{Backend, Catalog};
 
 use super::*;
-use hourglass_spec::result::{CONFIG_FILE, RESULT_FILE};
+use hourglass_spec::result::{CONFIG_FILE, METRICS_FILE, RESULT_FILE, read_epochs};
 
 /// An experiment of `runs` runs (latent 1, 2, ...) with `resources` appended to its
 /// `[resources]` (which may open further sections).
