@@ -1,6 +1,6 @@
 //! The Slurm executor ([`Executor`]): a sweep's unfinished runs go to the cluster as one job
-//! array per submission (`sbatch --array=0-N%P`), task `i` training the run on line `i + 1` of the
-//! array's run list (`hourglass worker --run-list LIST`), or the runs of a pack, whose
+//! array per submission (`sbatch --array=0-N%P`), task `i` training the run on line `i + 1`
+//! of the array's run list (`hourglass worker --run-list LIST`), or the runs of a pack, whose
 //! folders share the line, separated by tabs. The reports and data set folders
 //! must be shared between this machine and the nodes: results come back as the workers'
 //! `result.json` files, exactly as from local workers.
