@@ -250,7 +250,15 @@ pub fn report(sweep_dir: &Path, references: &References) -> Result<ExitCode> {
         files.html.display(),
         files.csv.display()
     )?;
-    Ok(ExitCode::SUCCESS)
+    // The report is written without them, but it is incomplete.
+    for reason in &files.unreadable {
+        eprintln!("warning: left out of the report: {reason}");
+    }
+    Ok(if files.unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub fn compare(a: &Path, b: &Path, out: Option<PathBuf>) -> Result<ExitCode> {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hourglass_spec::result::{
-    CONFIG_FILE, EpochRecord, RESULT_FILE, RunResult, RunStatus, write_once,
+    self, CONFIG_FILE, EpochRecord, Recorded, RecordedConfig, RunResult, RunStatus,
 };
 use hourglass_spec::{DeviceName, RunConfig, RunId};
 
@@ -178,8 +178,9 @@ impl Results<'_> {
     /// Writes the result of run `run` (by position) atomically, unless the orchestrator has
     /// recorded one (pruned) first.
     fn record(&mut self, run: usize, outcome: Result<BTreeMap<String, f64>>) {
-        let config = self.configs[run].clone();
-        let id = RunId::of(&config);
+        let config = &self.configs[run];
+        let id = RunId::of(config);
+        let config = RecordedConfig::from(config);
         let result = match outcome {
             Ok(metrics) => RunResult {
                 id,
@@ -196,12 +197,11 @@ impl Results<'_> {
                 metrics: Default::default(),
             },
         };
-        let path = self.run_dirs[run].join(RESULT_FILE);
-        let json = serde_json::to_vec_pretty(&result).expect("results serialize");
         exit_if_orphaned();
         // A result already there is the orchestrator's, which pruned the run meanwhile.
-        let written =
-            write_once(&path, &json).with_context(|| format!("cannot write {}", path.display()));
+        let written = result::write(&self.run_dirs[run], &result)
+            .map(|recorded| matches!(recorded, Recorded::Written))
+            .context("cannot record the run's result");
         if let Ok(false) = written {
             println!(
                 "{}: ended, but the orchestrator had recorded its result first",
@@ -251,6 +251,6 @@ impl hourglass_train::PackProgress for PackResults<'_> {
             return false;
         }
         self.checked[run] = Instant::now();
-        self.results.run_dirs[run].join(RESULT_FILE).exists()
+        result::is_recorded(&self.results.run_dirs[run])
     }
 }

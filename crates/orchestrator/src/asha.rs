@@ -75,3 +75,35 @@ impl Rungs {
             .filter(|value| !value.is_nan())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hourglass_spec::result::EpochMetric;
+
+    use super::*;
+
+    fn at(epoch: usize, value: f64) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            train_loss: value,
+            val_loss: Some(value),
+            val_mse: None,
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn huge_rungs_and_epochs_are_judged_without_overflow() {
+        // Rungs past usize::MAX: reading back a resumed sweep's epochs must not panic.
+        let mut rungs = Rungs::new(Pruning {
+            metric: EpochMetric::ValLoss,
+            grace_epochs: usize::MAX / 2,
+            reduction_factor: usize::MAX / 4,
+        });
+        rungs.remember(&[at(1, 0.5), at(usize::MAX / 2, 0.5), at(usize::MAX, 0.4)]);
+        assert!(rungs.judge(&at(usize::MAX, 0.3), usize::MAX).is_none());
+        // At the one rung: 0.9 is not in the best quarter of {0.5, 0.9}.
+        let pruned = rungs.judge(&at(usize::MAX / 2, 0.9), usize::MAX).unwrap();
+        assert_eq!(pruned.value, 0.9);
+    }
+}

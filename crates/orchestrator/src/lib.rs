@@ -11,29 +11,36 @@
 //! abort, kill) gets a failed `result.json` written for it, with its exit status and the tail
 //! of its log, and the sweep goes on; a run stopped by pruning gets a pruned one. This crate
 //! does not link the training code: it talks to workers through processes and files only.
+//!
+//! [`run_sweep`] is one loop over two parts: the sweep's state (`sweep.rs`: queue, running
+//! jobs, rungs, summary) and an [`Executor`](executor::Executor) (`executor.rs`) that starts
+//! workers where they run, locally (`local.rs`) or on Slurm (`slurm.rs`).
 
 mod asha;
+mod executor;
+mod local;
 mod lock;
+mod queue;
+mod run_folder;
 mod slurm;
-mod worker;
+mod sweep;
 
-use std::collections::{BTreeMap, VecDeque};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hourglass_spec::result::{
-    EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, RunStatus, read_epochs, write_atomic,
-};
-use hourglass_spec::{Executor, Experiment, Resources, RunSpec};
+use hourglass_spec::result::{self, EpochRecord, ResultError, RunResult, RunStatus, write_atomic};
+use hourglass_spec::{Experiment, RunSpec};
 
-use asha::Rungs;
+use executor::Executor;
+use local::LocalPool;
 pub use lock::SweepLock;
+use queue::{Queue, Queued};
 pub use slurm::SLURM_DIR;
-use slurm::{SlurmExecutor, Task};
-use worker::{Ending, Launch, Member, Process, Running};
+use slurm::SlurmExecutor;
+use sweep::SweepState;
 
 /// File in a run folder that receives the worker's stdout and stderr.
 pub const WORKER_LOG: &str = "worker.log";
@@ -67,6 +74,9 @@ pub enum SweepError {
         /// What went wrong, with the command's own message.
         message: String,
     },
+    /// A run's result could not be written, or was written by a newer hourglass.
+    #[error(transparent)]
+    Result(#[from] ResultError),
     /// A file of the sweep could not be written or read.
     #[error("{what} {}: {source}", path.display())]
     Io {
@@ -167,10 +177,9 @@ impl SweepLayout {
 }
 
 /// The result recorded in `run_dir`, if the run is finished. A result file that cannot be
-/// parsed counts as unfinished, so the run is trained again rather than trusted.
+/// read counts as unfinished, so the run is trained again rather than trusted.
 pub fn finished_result(run_dir: &Path) -> Option<RunResult> {
-    let text = std::fs::read_to_string(run_dir.join(RESULT_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
+    result::read(run_dir).ok().flatten()
 }
 
 /// Runs every unfinished run of `experiment` (and failed ones with `retry_failed`), each on a
@@ -189,332 +198,65 @@ pub fn run_sweep(
     let spec_copy = layout.root.join("spec.toml");
     write_atomic(&spec_copy, spec_text.as_bytes()).map_err(io("cannot write", &spec_copy))?;
 
-    let mut summary = SweepSummary::default();
-    let mut rungs = experiment.pruning.map(Rungs::new);
-    let total = experiment.runs.len();
-    let mut queue = VecDeque::new();
-    for (index, run) in experiment.runs.iter().enumerate() {
-        let run_dir = layout.run_dir(run);
-        match finished_result(&run_dir) {
-            Some(result) if !(options.retry_failed && result.status == RunStatus::Failed) => {
-                summary.skipped += 1;
-                // Completed counts the runs trained now; failures and prunings are reported
-                // wherever they happened.
-                if result.status != RunStatus::Completed {
-                    summary.count(result.status);
-                }
-                if let Some(rungs) = &mut rungs {
-                    rungs.remember(&read_epochs(&run_dir.join(METRICS_FILE)));
-                }
-                progress.run_skipped(run, &result);
-            }
-            _ => queue.push_back((index, 0)),
+    match &experiment.resources.executor {
+        hourglass_spec::Executor::Local => {
+            let pool = LocalPool::new(&experiment.resources, worker);
+            run_on(pool, experiment, layout, options, progress)
         }
-    }
-
-    let resources = &experiment.resources;
-    let mut running: Vec<Running> = Vec::new();
-    let mut slurm = match &resources.executor {
-        Executor::Local => None,
-        Executor::Slurm(settings) => {
-            let mut slurm = SlurmExecutor::new(
+        hourglass_spec::Executor::Slurm(settings) => {
+            let slurm = SlurmExecutor::new(
                 settings,
                 &layout.root,
                 &experiment.name,
                 worker,
-                resources.threads_per_worker,
+                experiment.resources.threads_per_worker,
             )?;
-            // Tasks that an earlier orchestrator submitted and that are still pending or
-            // running are followed, not submitted again.
-            slurm.refresh(true)?;
-            let mut waiting = VecDeque::new();
-            let mut adopted: BTreeMap<Task, Vec<Member>> = BTreeMap::new();
-            for (index, attempt) in queue.drain(..) {
-                let run = &experiment.runs[index];
-                match slurm.adoptable(run.id.as_str()) {
-                    Some(task) => {
-                        progress.run_started(run, index, total);
-                        let member = Member::new(index, attempt, &layout.run_dir(run));
-                        adopted.entry(task).or_default().push(member);
-                    }
-                    None => waiting.push_back((index, attempt)),
-                }
-            }
-            // The unfinished runs of a pack's task are followed as one job again.
-            for (task, members) in adopted {
-                running.push(Running {
-                    slot: 0,
-                    process: Process::Slurm(task),
-                    members,
-                });
-            }
-            queue = waiting;
-            Some(slurm)
+            run_on(slurm, experiment, layout, options, progress)
         }
-    };
-    let threads = threads_per_worker(resources);
-    let mut stopping = false;
-    while !queue.is_empty() || !running.is_empty() {
-        if !stopping && options.stop.load(Ordering::SeqCst) {
-            stopping = true;
-            summary.unfinished = queue.len();
-            queue.clear();
-            if let Some(slurm) = &slurm {
-                // Cancelled tasks leave no result: their runs are trained on the next sweep.
-                slurm.cancel(&running.iter().filter_map(slurm_task).collect::<Vec<_>>())?;
-                summary.unfinished += running
-                    .iter()
-                    .flat_map(|job| &job.members)
-                    .filter(|member| !member.ended)
-                    .count();
-                progress.cancelled(running.len());
-                break;
-            }
-            progress.stopping(running.len());
-        }
-        match &mut slurm {
-            None => {
-                while let Some((position, slot)) = placeable(experiment, &queue, &running) {
-                    let pack = take_pack(experiment, &mut queue, position);
-                    let runs = starting(experiment, layout, pack, &mut *progress);
-                    let launch = Launch {
-                        runs,
-                        slot,
-                        device: resources.slots[slot].device,
-                        threads,
-                    };
-                    match worker::start(launch, worker)? {
-                        Ok(job) => running.push(job),
-                        Err((members, ending)) => {
-                            for member in members {
-                                let run = &experiment.runs[member.index];
-                                let result = worker::record_death(
-                                    run,
-                                    &member.run_dir,
-                                    &ending,
-                                    member.attempt,
-                                )?;
-                                summary.count(result.status);
-                                progress.run_finished(run, &result);
-                            }
-                        }
-                    }
-                }
-            }
-            Some(slurm) if !queue.is_empty() => {
-                // Every queued run goes now, one array task per pack.
-                let mut packs = Vec::new();
-                while !queue.is_empty() {
-                    let pack = take_pack(experiment, &mut queue, 0);
-                    packs.push(starting(experiment, layout, pack, &mut *progress));
-                }
-                for (run, member) in packs.iter().flatten() {
-                    worker::prepare(run, &member.run_dir)?;
-                }
-                let tasks = slurm.submit(&packs)?;
-                for (task, runs) in tasks.into_iter().zip(packs) {
-                    running.push(Running {
-                        slot: 0,
-                        process: Process::Slurm(task),
-                        members: runs.into_iter().map(|(_, member)| member).collect(),
-                    });
-                }
-            }
-            Some(_) => {}
-        }
-        std::thread::sleep(POLL);
-        if let Some(slurm) = &mut slurm {
-            slurm.refresh(false)?;
-        }
-        let mut still_running = Vec::with_capacity(running.len());
-        for mut job in running {
-            let packed = job.members.len() > 1;
-            for member in job.members.iter_mut().filter(|member| !member.ended) {
-                let run = &experiment.runs[member.index];
-                let epochs = run.config.train.epochs;
-                let mut pruned = None;
-                for record in member.new_epochs() {
-                    progress.epoch_ended(run, &record, epochs);
-                    if let Some(rungs) = &mut rungs
-                        && let Some(verdict) = rungs.judge(&record, epochs)
-                    {
-                        pruned = Some((record, rungs.metric(), verdict));
-                        break;
-                    }
-                }
-                // A pruned run's result is recorded here; the worker of a pack sees it and
-                // drops the run, a lone run's worker is stopped below. Should the worker have
-                // recorded the run's own result first, that one stands.
-                let result = match pruned {
-                    Some((record, metric, verdict)) => Some(worker::record_pruned(
-                        run,
-                        &member.run_dir,
-                        &record,
-                        (metric, verdict.value),
-                        verdict.reason,
-                    )?),
-                    // The runs of a pack end one by one, each with its result, while the
-                    // worker trains the others; a lone run's result is read when its worker
-                    // exits.
-                    None if packed => finished_result(&member.run_dir),
-                    None => None,
-                };
-                if let Some(result) = result {
-                    member.ended = true;
-                    summary.count(result.status);
-                    progress.run_finished(run, &result);
-                }
-            }
-            if !packed && job.members[0].ended {
-                // A pruned lone run's worker trains on: it is stopped. A pack's worker drops
-                // its pruned runs and exits once every run has ended.
-                job.stop();
-                if let Some(slurm) = &slurm {
-                    slurm.cancel(&slurm_task(&job).into_iter().collect::<Vec<_>>())?;
-                }
-                continue;
-            }
-            let ending = match (&job.process, &slurm) {
-                (Process::Slurm(task), Some(slurm)) => {
-                    let run_dirs = job.members.iter().map(|member| member.run_dir.as_path());
-                    slurm
-                        .ending(task, run_dirs)
-                        .map(|state| Ending::Slurm(task.clone(), state))
-                }
-                // A pack trains its runs together: K runs may take K runs' time.
-                _ => job.poll(
-                    resources
-                        .timeout
-                        .map(|limit| limit * job.members.len() as u32),
-                ),
-            };
-            let Some(ending) = ending else {
-                still_running.push(job);
-                continue;
-            };
-            for member in job.members.iter().filter(|member| !member.ended) {
-                let run = &experiment.runs[member.index];
-                let result = match finished_result(&member.run_dir) {
-                    Some(result) => result,
-                    None if member.attempt < resources.retries => {
-                        queue.push_front((member.index, member.attempt + 1));
-                        continue;
-                    }
-                    None => worker::record_death(run, &member.run_dir, &ending, member.attempt)?,
-                };
-                summary.count(result.status);
-                progress.run_finished(run, &result);
-            }
-        }
-        running = still_running;
     }
-    Ok(summary)
 }
 
-/// The Slurm task of a run, if it runs on Slurm.
-fn slurm_task(job: &Running) -> Option<&Task> {
-    match &job.process {
-        Process::Slurm(task) => Some(task),
-        Process::Local { .. } => None,
+/// The sweep's loop, the same on every executor: resume, adopt what an earlier orchestrator
+/// left running, then start what the executor places, poll, and stop when asked, until no
+/// run is queued or running.
+fn run_on<E: Executor>(
+    mut executor: E,
+    experiment: &Experiment,
+    layout: &SweepLayout,
+    options: &SweepOptions,
+    progress: &mut dyn SweepProgress,
+) -> Result<SweepSummary, SweepError> {
+    let mut sweep = SweepState::resume(experiment, layout, options.retry_failed, progress)?;
+    sweep.adopt(&mut executor)?;
+    while !sweep.is_done() {
+        if options.stop.load(Ordering::SeqCst) {
+            sweep.stop(&mut executor)?;
+            if sweep.is_done() {
+                break;
+            }
+        }
+        sweep.start(&mut executor)?;
+        std::thread::sleep(POLL);
+        executor.refresh()?;
+        sweep.poll(&mut executor)?;
     }
+    Ok(sweep.summary())
 }
 
 /// How a fresh sweep of `experiment` packs its runs (`[resources] pack`): the runs of each
 /// worker, by index in the experiment, in the order the workers start. Runs that cannot pack
 /// are alone. A resumed sweep packs the runs it still has to train the same way.
 pub fn packs(experiment: &Experiment) -> Vec<Vec<usize>> {
-    let mut queue: VecDeque<(usize, u32)> = (0..experiment.runs.len()).map(|i| (i, 0)).collect();
+    let mut queue = Queue::new(experiment);
+    for index in 0..experiment.runs.len() {
+        queue.push_back(Queued { index, attempt: 0 });
+    }
     let mut packs = Vec::new();
     while !queue.is_empty() {
-        let pack = take_pack(experiment, &mut queue, 0);
-        packs.push(pack.into_iter().map(|(index, _)| index).collect());
+        let pack = queue.take_pack(0);
+        packs.push(pack.into_iter().map(|queued| queued.index).collect());
     }
     packs
-}
-
-/// The runs of `pack` (indices and attempts) with their members, each reported started on its
-/// first attempt.
-fn starting<'e>(
-    experiment: &'e Experiment,
-    layout: &SweepLayout,
-    pack: Vec<(usize, u32)>,
-    progress: &mut dyn SweepProgress,
-) -> Vec<(&'e RunSpec, Member)> {
-    pack.into_iter()
-        .map(|(index, attempt)| {
-            let run = &experiment.runs[index];
-            if attempt == 0 {
-                progress.run_started(run, index, experiment.runs.len());
-            }
-            (run, Member::new(index, attempt, &layout.run_dir(run)))
-        })
-        .collect()
-}
-
-/// Takes the queued run at `position` out of the queue, with the queued runs that can train
-/// in one pack with it (the same [`RunConfig::pack_key`](hourglass_spec::RunConfig::pack_key),
-/// up to `resources.pack` in all, in queue order); returns their indices and attempts.
-fn take_pack(
-    experiment: &Experiment,
-    queue: &mut VecDeque<(usize, u32)>,
-    position: usize,
-) -> Vec<(usize, u32)> {
-    let first = queue.remove(position).expect("position is in the queue");
-    let mut pack = vec![first];
-    let Some(key) = experiment.runs[first.0].config.pack_key() else {
-        return pack;
-    };
-    let mut position = 0;
-    while pack.len() < experiment.resources.pack && position < queue.len() {
-        if experiment.runs[queue[position].0]
-            .config
-            .pack_key()
-            .as_ref()
-            == Some(&key)
-        {
-            pack.extend(queue.remove(position));
-        } else {
-            position += 1;
-        }
-    }
-    pack
-}
-
-/// The first queued run that a slot with a free worker can take, with that slot: runs start
-/// in order, except that a run waits while the slots offering its backend are busy.
-fn placeable(
-    experiment: &Experiment,
-    queue: &VecDeque<(usize, u32)>,
-    running: &[Running],
-) -> Option<(usize, usize)> {
-    let slots = &experiment.resources.slots;
-    let free: Vec<bool> = slots
-        .iter()
-        .enumerate()
-        .map(|(i, slot)| running.iter().filter(|job| job.slot == i).count() < slot.workers)
-        .collect();
-    queue
-        .iter()
-        .enumerate()
-        .find_map(|(position, &(index, _))| {
-            let backend = experiment.runs[index].config.train.backend;
-            slots
-                .iter()
-                .enumerate()
-                .position(|(i, slot)| free[i] && slot.backends.contains(&backend))
-                .map(|slot| (position, slot))
-        })
-}
-
-/// Compute threads of each local worker: `resources.threads_per_worker`, or else the cores
-/// shared out among the workers that run at once (all of them for one worker), so that
-/// workers whose backends use every core do not crowd each other out.
-fn threads_per_worker(resources: &Resources) -> Option<usize> {
-    resources.threads_per_worker.or_else(|| {
-        let workers = resources.workers();
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        (workers > 1).then(|| (cores / workers).max(1))
-    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! The Slurm executor: a sweep's unfinished runs go to the cluster as one job array per
-//! submission (`sbatch --array=0-N%P`), task `i` training the run on line `i + 1` of the
-//! array's run list (`hourglass worker --run-list LIST`), or the runs of a pack, whose
+//! The Slurm executor ([`Executor`]): a sweep's unfinished runs go to the cluster as one job
+//! array per submission (`sbatch --array=0-N%P`), task `i` training the run on line `i + 1`
+//! of the array's run list (`hourglass worker --run-list LIST`), or the runs of a pack, whose
 //! folders share the line, separated by tabs. The reports and data set folders
 //! must be shared between this machine and the nodes: results come back as the workers'
 //! `result.json` files, exactly as from local workers.
@@ -21,7 +21,8 @@ use hourglass_spec::result::write_atomic;
 use hourglass_spec::{RunSpec, Slurm};
 use serde::{Deserialize, Serialize};
 
-use crate::worker::Member;
+use crate::executor::{Ending, Executor, Job, Launch, Placed};
+use crate::queue::{Queue, Queued};
 use crate::{SweepError, WORKER_LOG, WorkerCommand, io};
 
 /// The sweep folder's subfolder of batch scripts, run lists, task logs and `jobs.json`.
@@ -63,7 +64,7 @@ enum TaskRuns {
 }
 
 impl TaskRuns {
-    fn of(runs: &[(&RunSpec, Member)]) -> Self {
+    fn of(runs: &[(&RunSpec, &Path)]) -> Self {
         match runs {
             [(run, _)] => Self::Alone(run.id.to_string()),
             _ => Self::Pack(runs.iter().map(|(run, _)| run.id.to_string()).collect()),
@@ -80,7 +81,7 @@ impl TaskRuns {
 
 /// Where a task stands, as `scontrol` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum TaskState {
+enum TaskState {
     /// Pending, configuring, running, completing, suspended: it will run or is running.
     Live,
     /// Ended, with Slurm's state (`COMPLETED`, `FAILED`, `CANCELLED`, `TIMEOUT`, ...) and exit
@@ -136,9 +137,8 @@ impl SlurmExecutor {
     }
 
     /// The live task of an earlier submission that trains run `id`, to follow instead of
-    /// submitting the run again.
-    /// (as of the last [`Self::refresh`]).
-    pub fn adoptable(&self, id: &str) -> Option<Task> {
+    /// submitting the run again (as of the last [`Self::refresh_states`]).
+    fn adoptable(&self, id: &str) -> Option<Task> {
         self.tasks_of(id)
             .into_iter()
             .find(|task| self.states.get(task) == Some(&TaskState::Live))
@@ -163,15 +163,15 @@ impl SlurmExecutor {
 
     /// Submits `tasks`, each one run or a pack's runs (with their folders), as one job array
     /// and records it; returns each one's array task, in order.
-    pub fn submit(&mut self, tasks: &[Vec<(&RunSpec, Member)>]) -> Result<Vec<Task>, SweepError> {
+    fn submit(&mut self, tasks: &[Launch<'_>]) -> Result<Vec<Task>, SweepError> {
         let number = self.submissions.len();
         let list = self.dir.join(format!("array-{number}.runs"));
         let mut lines = String::new();
-        for runs in tasks {
-            let mut folders = Vec::with_capacity(runs.len());
-            for (_, member) in runs {
-                let run_dir = std::path::absolute(&member.run_dir)
-                    .map_err(io("cannot resolve", &member.run_dir))?;
+        for launch in tasks {
+            let mut folders = Vec::with_capacity(launch.runs.len());
+            for (_, run_dir) in &launch.runs {
+                let run_dir =
+                    std::path::absolute(run_dir).map_err(io("cannot resolve", run_dir))?;
                 let folder = utf8(&run_dir)?;
                 if folder.contains(['\t', '\n']) {
                     return Err(SweepError::Slurm {
@@ -225,7 +225,10 @@ impl SlurmExecutor {
         }
         let submission = Submission {
             job: job.clone(),
-            runs: tasks.iter().map(|runs| TaskRuns::of(runs)).collect(),
+            runs: tasks
+                .iter()
+                .map(|launch| TaskRuns::of(&launch.runs))
+                .collect(),
         };
         self.submissions.push(submission);
         let jobs = self.dir.join(JOBS_FILE);
@@ -265,7 +268,7 @@ impl SlurmExecutor {
 
     /// Queries the states of the tasks that were live at the last query, at most once per
     /// [`REFRESH`] unless `now`.
-    pub fn refresh(&mut self, now: bool) -> Result<(), SweepError> {
+    fn refresh_states(&mut self, now: bool) -> Result<(), SweepError> {
         if !now && self.refreshed.is_some_and(|at| at.elapsed() < REFRESH) {
             return Ok(());
         }
@@ -313,32 +316,81 @@ impl SlurmExecutor {
         Ok(())
     }
 
-    /// How `task` ended, once it has; its log is then copied into each of `run_dirs`, the
-    /// folders of its runs.
-    pub fn ending<'a>(
-        &self,
-        task: &Task,
-        run_dirs: impl IntoIterator<Item = &'a Path>,
-    ) -> Option<TaskState> {
-        let state = self.states.get(task)?;
-        if *state == TaskState::Live {
-            return None;
-        }
-        let log = self.dir.join("logs").join(format!("{task}.log"));
-        for run_dir in run_dirs {
-            // A task that never started has no log; its state says why.
-            let _ = std::fs::copy(&log, run_dir.join(WORKER_LOG));
-        }
-        Some(state.clone())
-    }
-
     /// Cancels `tasks` (`scancel JOB_INDEX ...`).
-    pub fn cancel(&self, tasks: &[&Task]) -> Result<(), SweepError> {
+    fn cancel_tasks<'a>(
+        &self,
+        tasks: impl IntoIterator<Item = &'a Task>,
+    ) -> Result<(), SweepError> {
+        let tasks: Vec<String> = tasks.into_iter().map(Task::to_string).collect();
         if tasks.is_empty() {
             return Ok(());
         }
-        call(Command::new("scancel").args(tasks.iter().map(|task| task.to_string())))?;
+        call(Command::new("scancel").args(tasks))?;
         Ok(())
+    }
+}
+
+impl Executor for SlurmExecutor {
+    type Handle = Task;
+
+    /// Tasks would run on without the orchestrator: stopped, it cancels them.
+    const CANCELS_WHEN_STOPPED: bool = true;
+
+    /// Tasks that an earlier orchestrator submitted and that are still pending or running are
+    /// followed, not submitted again; the unfinished runs of a pack's task as one job again.
+    fn adopt(&mut self, queue: &mut Queue<'_>) -> Result<Vec<(Task, Vec<Queued>)>, SweepError> {
+        self.refresh_states(true)?;
+        let mut adopted: BTreeMap<Task, Vec<Queued>> = BTreeMap::new();
+        for (task, queued) in queue.extract(|run| self.adoptable(run.id.as_str())) {
+            adopted.entry(task).or_default().push(queued);
+        }
+        Ok(adopted.into_iter().collect())
+    }
+
+    /// Every queued run goes now, one array task per pack.
+    fn place(&self, queue: &mut Queue<'_>, _running: &[Job<Task>]) -> Vec<Placed> {
+        let mut placed = Vec::new();
+        while !queue.is_empty() {
+            placed.push(Placed {
+                slot: 0,
+                runs: queue.take_pack(0),
+            });
+        }
+        placed
+    }
+
+    fn start(&mut self, launches: &[Launch<'_>]) -> Result<Vec<Result<Task, Ending>>, SweepError> {
+        Ok(self.submit(launches)?.into_iter().map(Ok).collect())
+    }
+
+    /// Task states are queried at most once per [`REFRESH`].
+    fn refresh(&mut self) -> Result<(), SweepError> {
+        self.refresh_states(false)
+    }
+
+    /// Once the task has ended, its log is copied into each of its runs' folders.
+    fn ended(&mut self, job: &mut Job<Task>) -> Option<Ending> {
+        let task = &job.handle;
+        let reason = match self.states.get(task)? {
+            TaskState::Live => return None,
+            TaskState::Ended { state, exit_code } => {
+                let status = exit_code.split(':').next().unwrap_or(exit_code);
+                format!("Slurm task {task} ended {state} without a result (exit code {status})")
+            }
+            TaskState::Unknown => {
+                format!("Slurm no longer knows task {task}, and it left no result")
+            }
+        };
+        let log = self.dir.join("logs").join(format!("{task}.log"));
+        for member in &job.members {
+            // A task that never started has no log; its state says why.
+            let _ = std::fs::copy(&log, member.run_dir.join(WORKER_LOG));
+        }
+        Some(Ending(reason))
+    }
+
+    fn cancel(&mut self, jobs: Vec<Job<Task>>) -> Result<(), SweepError> {
+        self.cancel_tasks(jobs.iter().map(|job| &job.handle))
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use hourglass_spec::{Backend, Catalog};
 
 use super::*;
-use hourglass_spec::result::CONFIG_FILE;
+use hourglass_spec::result::{CONFIG_FILE, METRICS_FILE, RESULT_FILE, read_epochs};
 
 /// An experiment of `runs` runs (latent 1, 2, ...) with `resources` appended to its
 /// `[resources]` (which may open further sections).
@@ -139,6 +139,23 @@ fn a_half_written_result_counts_as_unfinished() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(RESULT_FILE), "{\"id\": \"abc\", \"sta").unwrap();
     assert!(finished_result(dir.path()).is_none());
+}
+
+#[test]
+fn a_result_of_a_newer_format_stops_the_sweep_instead_of_being_trained_over() {
+    let reports = tempfile::tempdir().unwrap();
+    let experiment = experiment(1, "");
+    let layout = prepare(&experiment, reports.path());
+    let run_dir = layout.run_dir(&experiment.runs[0]);
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let newer = "{\"format_version\": 99, \"shape\": \"unknown\"}";
+    std::fs::write(run_dir.join(RESULT_FILE), newer).unwrap();
+    let error = sweep(&experiment, &layout, &completing_worker(&layout.root)).unwrap_err();
+    assert!(error.to_string().contains("format_version 99"), "{error}");
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join(RESULT_FILE)).unwrap(),
+        newer
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use hourglass_spec::result::{EpochRecord, RunResult, RunStatus};
+use hourglass_spec::result::{EpochRecord, RecordedConfig, RunResult, RunStatus};
 use hourglass_spec::{Backend, Catalog};
 
 fn write_fixture(dir: &Path) {
@@ -42,14 +42,10 @@ fn write_fixture(dir: &Path) {
                 RunStatus::Completed
             },
             error: failed.then(|| "diverged at epoch 3, step 12: training loss is NaN".into()),
-            config: run.config.clone(),
+            config: RecordedConfig::from(&run.config),
             metrics: if failed { BTreeMap::new() } else { metrics },
         };
-        std::fs::write(
-            run_dir.join("result.json"),
-            serde_json::to_string(&result).unwrap(),
-        )
-        .unwrap();
+        hourglass_spec::result::write(&run_dir, &result).unwrap();
         let epochs: String = (1..=20)
             .map(|epoch| {
                 let loss = 0.1 * scale / epoch as f64;

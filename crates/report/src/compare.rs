@@ -97,6 +97,9 @@ pub struct ComparisonFiles {
     pub markdown: PathBuf,
     /// Configurations found in both sweeps.
     pub shared: usize,
+    /// The `result.json` files of either sweep left out because they could not be read, each
+    /// with why (the page lists them too).
+    pub unreadable: Vec<String>,
 }
 
 /// Compares the sweeps in folders `a` and `b`, writing `compare-<A>-vs-<B>.html` and `.md` into
@@ -107,19 +110,22 @@ pub fn write_comparison(a: &Path, b: &Path, out: &Path) -> Result<ComparisonFile
             .map_or_else(|| "sweep".into(), |n| n.to_string_lossy().into_owned())
     };
     let (name_a, name_b) = (name(a), name(b));
-    let table = comparison(&collect(a)?, &collect(b)?);
+    let (a, b) = (collect(a)?, collect(b)?);
+    let table = comparison(&a.records, &b.records);
     let stem = format!("compare-{name_a}-vs-{name_b}");
     let files = ComparisonFiles {
         html: out.join(format!("{stem}.html")),
         markdown: out.join(format!("{stem}.md")),
         shared: table.rows.len(),
+        unreadable: [a.unreadable, b.unreadable].concat(),
     };
     write_file(&files.markdown, table.to_markdown().as_bytes())?;
-    write_file(&files.html, page(&name_a, &name_b, &table).as_bytes())?;
+    let page = page(&name_a, &name_b, &table, &files.unreadable);
+    write_file(&files.html, page.as_bytes())?;
     Ok(files)
 }
 
-fn page(name_a: &str, name_b: &str, table: &ResultsTable) -> String {
+fn page(name_a: &str, name_b: &str, table: &ResultsTable, unreadable: &[String]) -> String {
     let (a, b) = (escape(name_a), escape(name_b));
     let mut html = String::new();
     let _ = write!(
@@ -152,6 +158,8 @@ fn page(name_a: &str, name_b: &str, table: &ResultsTable) -> String {
         }
         html.push_str("</tr>\n");
     }
-    html.push_str("</tbody></table></div>\n</body></html>\n");
+    html.push_str("</tbody></table></div>\n");
+    crate::html::unreadable_results(&mut html, unreadable);
+    html.push_str("</body></html>\n");
     html
 }

@@ -54,6 +54,7 @@ pub(crate) fn escape(text: &str) -> String {
 pub(crate) fn page(
     title: &str,
     records: &[RunRecord],
+    unreadable: &[String],
     table: &ResultsTable,
     configurations: &ResultsTable,
     references: &[&Reference],
@@ -80,6 +81,7 @@ pub(crate) fn page(
     tasks::anomaly(&mut html, records, table)?;
     stopped_runs(&mut html, records, RunStatus::Failed, "Failed runs");
     stopped_runs(&mut html, records, RunStatus::Pruned, "Pruned runs");
+    unreadable_results(&mut html, unreadable);
     html.push_str(
         "<p>Raw data: <a href=\"results.csv\">results.csv</a>, \
          <a href=\"results.parquet\">results.parquet</a>, <a href=\"results.md\">results.md</a> \
@@ -127,10 +129,10 @@ fn summary(html: &mut String, records: &[RunRecord], best: &BestPerKind<'_>) {
 }
 
 /// The completed run with the lowest [`RANKING_METRIC`] of each model kind, by kind name.
-type BestPerKind<'a> = BTreeMap<&'static str, &'a RunRecord>;
+type BestPerKind<'a> = BTreeMap<&'a str, &'a RunRecord>;
 
 /// Records (with their row index) by model kind.
-type ByKind<'a> = BTreeMap<&'static str, Vec<(usize, &'a RunRecord)>>;
+type ByKind<'a> = BTreeMap<&'a str, Vec<(usize, &'a RunRecord)>>;
 
 /// The best run of each kind (see [`BestPerKind`]).
 fn best_per_kind(records: &[RunRecord]) -> BestPerKind<'_> {
@@ -142,7 +144,7 @@ fn best_per_kind(records: &[RunRecord]) -> BestPerKind<'_> {
         if record.result.status != RunStatus::Completed {
             continue;
         }
-        let kind = record.result.config.model.kind.name();
+        let kind = record.result.config.model_kind();
         let better = best
             .get(kind)
             .is_none_or(|current| value < current.result.metrics[RANKING_METRIC]);
@@ -306,7 +308,7 @@ fn by_kind(records: &[RunRecord]) -> ByKind<'_> {
     let mut groups = ByKind::new();
     for (i, record) in records.iter().enumerate() {
         groups
-            .entry(record.result.config.model.kind.name())
+            .entry(record.result.config.model_kind())
             .or_default()
             .push((i, record));
     }
@@ -503,7 +505,7 @@ fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportEr
 fn images(html: &mut String, best: &BestPerKind<'_>) {
     let mut figures = String::new();
     for (kind, run) in best {
-        let samples = if run.result.config.model.kind == ModelKind::Vae {
+        let samples = if run.result.config.model_kind() == ModelKind::Vae.name() {
             "samples from the prior"
         } else {
             "samples from a Gaussian fitted to the training codes"
@@ -560,6 +562,22 @@ fn stopped_runs(html: &mut String, records: &[RunRecord], status: RunStatus, tit
         );
     }
     html.push_str("</section>\n");
+}
+
+/// A section listing the `result.json` files that could not be read, each with why; their runs
+/// are in no table or plot.
+pub(crate) fn unreadable_results(html: &mut String, unreadable: &[String]) {
+    if unreadable.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<section id=\"unreadable\"><h2>Unreadable results</h2><p>These result files could not \
+         be read, so their runs are left out of this report:</p><ul>",
+    );
+    for reason in unreadable {
+        let _ = write!(html, "<li><code>{}</code></li>", escape(reason));
+    }
+    html.push_str("</ul></section>\n");
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //!
 //! This crate reads saved results only (`runs/*/result.json`, `runs/*/metrics.jsonl`) and
 //! knows nothing of burn, so a report can be rebuilt at any time without training, and this
-//! crate builds and tests in seconds.
+//! crate builds and tests in seconds. A `result.json` that cannot be read does not stop a
+//! report: its run is left out and the page names the file.
 
 mod compare;
 mod html;
@@ -16,7 +17,7 @@ mod tasks;
 use std::path::{Path, PathBuf};
 
 use hourglass_spec::result::{
-    EpochRecord, METRICS_FILE, RESULT_FILE, RunResult, read_epochs, write_atomic,
+    self, EpochRecord, METRICS_FILE, RunResult, read_epochs, write_atomic,
 };
 
 pub use compare::{ComparisonFiles, comparison, write_comparison};
@@ -86,41 +87,48 @@ pub struct RunRecord {
     pub dir: PathBuf,
 }
 
-/// Reads every finished run of the sweep in `sweep_dir`, in id order.
-pub fn collect(sweep_dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
+/// The runs of a sweep as found on disk.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    /// Its finished runs, in id order.
+    pub records: Vec<RunRecord>,
+    /// Why each `result.json` that could not be read was left out (the message names the
+    /// file).
+    pub unreadable: Vec<String>,
+}
+
+/// Reads every finished run of the sweep in `sweep_dir`, in id order; a `result.json` that
+/// cannot be read is left out and listed.
+pub fn collect(sweep_dir: &Path) -> Result<Collected, ReportError> {
     let runs = sweep_dir.join("runs");
-    let mut records = Vec::new();
+    let mut collected = Collected {
+        records: Vec::new(),
+        unreadable: Vec::new(),
+    };
     let walker = walkdir::WalkDir::new(&runs)
-        .min_depth(2)
-        .max_depth(2)
+        .min_depth(1)
+        .max_depth(1)
         .sort_by_file_name();
     for entry in walker.into_iter().filter_map(Result::ok) {
-        if entry.file_name() != RESULT_FILE {
+        if !entry.file_type().is_dir() {
             continue;
         }
-        let path = entry.path();
-        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
-            what: "cannot read",
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let result: RunResult = serde_json::from_str(&text).map_err(|e| ReportError::Result {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let epochs = read_epochs(&path.with_file_name(METRICS_FILE));
-        let dir = entry.path().parent().unwrap_or(&runs).to_path_buf();
-        records.push(RunRecord {
-            result,
-            epochs,
-            images: png_files(&dir),
-            dir,
-        });
+        let dir = entry.into_path();
+        match result::read(&dir) {
+            Ok(Some(result)) => collected.records.push(RunRecord {
+                result,
+                epochs: read_epochs(&dir.join(METRICS_FILE)),
+                images: png_files(&dir),
+                dir,
+            }),
+            Ok(None) => {}
+            Err(error) => collected.unreadable.push(error.to_string()),
+        }
     }
-    if records.is_empty() {
+    if collected.records.is_empty() {
         return Err(ReportError::Empty(sweep_dir.to_path_buf()));
     }
-    Ok(records)
+    Ok(collected)
 }
 
 /// The names of the PNG files in `dir`, sorted.
@@ -148,6 +156,9 @@ pub struct ReportFiles {
     pub configurations: PathBuf,
     /// `index.html`.
     pub html: PathBuf,
+    /// The `result.json` files left out because they could not be read, each with why (the
+    /// page lists them too).
+    pub unreadable: Vec<String>,
 }
 
 /// Writes `results.csv`, `results.parquet`, `configurations.csv` and `index.html` for the
@@ -158,7 +169,10 @@ pub fn write_report(
     title: &str,
     references: &References,
 ) -> Result<ReportFiles, ReportError> {
-    let records = collect(sweep_dir)?;
+    let Collected {
+        records,
+        unreadable,
+    } = collect(sweep_dir)?;
     let table = ResultsTable::from_records(&records);
     let configurations = ResultsTable::by_configuration(&records);
     let files = ReportFiles {
@@ -167,6 +181,7 @@ pub fn write_report(
         markdown: sweep_dir.join(RESULTS_MARKDOWN),
         configurations: sweep_dir.join(CONFIGURATIONS_CSV),
         html: sweep_dir.join(INDEX_HTML),
+        unreadable,
     };
     let write = write_file;
     write(&files.csv, &table.to_csv()?)?;
@@ -178,7 +193,14 @@ pub fn write_report(
         configurations.to_markdown().as_bytes(),
     )?;
     let references: Vec<&Reference> = references.of(title).collect();
-    let page = html::page(title, &records, &table, &configurations, &references)?;
+    let page = html::page(
+        title,
+        &records,
+        &files.unreadable,
+        &table,
+        &configurations,
+        &references,
+    )?;
     write(&files.html, page.as_bytes())?;
     Ok(files)
 }

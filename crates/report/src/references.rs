@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::html::escape;
-use crate::table::{flatten, mean_and_std, number};
+use crate::table::{mean_and_std, number};
 use crate::{ReportError, RunRecord};
 
 /// The references of `references.toml`.
@@ -134,8 +134,7 @@ impl Reference {
     }
 
     fn matches(&self, record: &RunRecord) -> bool {
-        let config = serde_json::to_value(&record.result.config).unwrap_or_default();
-        let settings = flatten(&config);
+        let settings = record.result.config.settings();
         self.filter.iter().all(|(key, wanted)| {
             let wanted = serde_json::to_value(wanted).unwrap_or_default();
             match (settings.get(key), wanted.as_f64()) {

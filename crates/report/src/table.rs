@@ -89,10 +89,8 @@ pub struct ResultsTable {
 impl ResultsTable {
     /// Builds the table of `records`.
     pub fn from_records(records: &[RunRecord]) -> Self {
-        let configs: Vec<BTreeMap<String, serde_json::Value>> = records
-            .iter()
-            .map(|r| flatten(&serde_json::to_value(&r.result.config).expect("configs serialize")))
-            .collect();
+        let configs: Vec<BTreeMap<String, serde_json::Value>> =
+            records.iter().map(|r| r.result.config.settings()).collect();
         let varied = varied_keys(&configs);
         let metrics = metric_names(records);
 
@@ -324,8 +322,7 @@ pub(crate) fn configurations(records: &[RunRecord]) -> Vec<Configuration<'_>> {
         .iter()
         .filter(|r| r.result.status == RunStatus::Completed)
     {
-        let mut settings =
-            flatten(&serde_json::to_value(&record.result.config).expect("configs serialize"));
+        let mut settings = record.result.config.settings();
         settings.remove("seed");
         let key = serde_json::to_string(&settings).expect("settings serialize");
         match index.get(&key) {
@@ -363,34 +360,6 @@ pub(crate) fn mean_and_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
     let std = (values.len() > 1)
         .then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
     (Some(mean), std)
-}
-
-/// A JSON object flattened to dotted keys; arrays stay whole.
-pub(crate) fn flatten(value: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
-    fn walk(
-        prefix: &str,
-        value: &serde_json::Value,
-        out: &mut BTreeMap<String, serde_json::Value>,
-    ) {
-        match value {
-            serde_json::Value::Object(map) => {
-                for (key, value) in map {
-                    let path = if prefix.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{prefix}.{key}")
-                    };
-                    walk(&path, value, out);
-                }
-            }
-            other => {
-                out.insert(prefix.to_string(), other.clone());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk("", value, &mut out);
-    out
 }
 
 /// Keys whose value is not the same in every configuration (absent counts as a value).

@@ -110,7 +110,7 @@ pub(crate) fn rate_distortion(html: &mut String, records: &[RunRecord]) -> Resul
         return Ok(());
     }
     // An 8-bit code of `latent` dimensions takes `latent` bytes.
-    let bytes = |r: &RunRecord| r.result.config.model.latent as f64;
+    let bytes = |r: &RunRecord| r.result.config.latent() as f64;
     let points = |metric: &str, runs: &mut dyn Iterator<Item = &&RunRecord>| {
         let mut points: Vec<(f64, f64)> = runs
             .filter_map(|r| Some((bytes(r), *r.result.metrics.get(metric)?)))
@@ -119,7 +119,7 @@ pub(crate) fn rate_distortion(html: &mut String, records: &[RunRecord]) -> Resul
     };
     let mut kinds: Vec<&str> = completed
         .iter()
-        .map(|r| r.result.config.model.kind.name())
+        .map(|r| r.result.config.model_kind())
         .collect();
     kinds.sort_unstable();
     kinds.dedup();
@@ -131,7 +131,7 @@ pub(crate) fn rate_distortion(html: &mut String, records: &[RunRecord]) -> Resul
                 metric::QUANTIZED_PSNR_DB,
                 &mut completed
                     .iter()
-                    .filter(|r| r.result.config.model.kind.name() == kind),
+                    .filter(|r| r.result.config.model_kind() == kind),
             ),
         })
         .collect();
@@ -192,7 +192,7 @@ pub(crate) fn rate_distortion(html: &mut String, records: &[RunRecord]) -> Resul
              <td class=\"num\">{ratio}</td><td class=\"num\">{code}</td>\
              <td class=\"num\">{pca}</td><td class=\"num\">{jpeg}</td></tr>",
             id = escape(run.result.id.as_str()),
-            kind = run.result.config.model.kind.name(),
+            kind = run.result.config.model_kind(),
             bytes = number(bytes(run)),
             ratio = cell(metric::COMPRESSION_RATIO),
             code = cell(metric::QUANTIZED_PSNR_DB),

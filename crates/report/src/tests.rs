@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hourglass_spec::result::{EpochRecord, RunResult, RunStatus};
+use hourglass_spec::result::{EpochRecord, RecordedConfig, RunResult, RunStatus};
 use hourglass_spec::{Backend, Catalog};
 
 use super::*;
@@ -20,8 +20,7 @@ fn parse_spec(source: &str) -> hourglass_spec::Experiment {
 
 /// Writes `result` as `run_dir/result.json`.
 fn write_result(run_dir: &Path, result: &RunResult) {
-    let json = serde_json::to_string(result).unwrap();
-    std::fs::write(run_dir.join("result.json"), json).unwrap();
+    hourglass_spec::result::write(run_dir, result).unwrap();
 }
 
 /// Writes a sweep of three runs (latent 2, 8 and 32; the last one failed) into `dir`.
@@ -51,7 +50,7 @@ fn write_fixture(dir: &Path) {
             },
             error: failed
                 .then(|| "diverged at epoch 2, step 7: training loss is NaN <b>".to_string()),
-            config: run.config.clone(),
+            config: RecordedConfig::from(&run.config),
             metrics,
         };
         write_result(&run_dir, &result);
@@ -108,7 +107,7 @@ fn parquet_holds_the_same_table_as_the_csv_with_typed_columns() {
     let files = write_report(dir.path(), "fixture", &References::default()).unwrap();
     let file = std::fs::File::open(&files.parquet).unwrap();
     let frame = ParquetReader::new(file).finish().unwrap();
-    let expected = ResultsTable::from_records(&collect(dir.path()).unwrap())
+    let expected = ResultsTable::from_records(&collect(dir.path()).unwrap().records)
         .to_frame()
         .unwrap();
     assert!(frame.equals_missing(&expected), "{frame}\n{expected}");
@@ -168,9 +167,35 @@ fn page_has_a_row_per_run_plots_per_kind_and_setting_and_escapes_errors() {
 fn collect_reads_the_epochs_up_to_a_torn_line() {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());
-    let records = collect(dir.path()).unwrap();
+    let records = collect(dir.path()).unwrap().records;
     assert_eq!(records.len(), 3);
     assert!(records.iter().all(|r| r.epochs.len() == 2));
+}
+
+#[test]
+fn a_corrupt_result_is_left_out_and_named_and_the_report_is_still_written() {
+    let dir = tempfile::tempdir().unwrap();
+    write_fixture(dir.path());
+    let corrupt = dir.path().join("runs/0corrupt");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    std::fs::write(corrupt.join("result.json"), "{\"id\": \"0corrupt\", \"sta").unwrap();
+    // A run folder without a result is unfinished, not unreadable.
+    std::fs::create_dir_all(dir.path().join("runs/1unfinished")).unwrap();
+    let files = write_report(dir.path(), "fixture", &References::default()).unwrap();
+    let named = corrupt.join("result.json").display().to_string();
+    assert_eq!(files.unreadable.len(), 1, "{:?}", files.unreadable);
+    assert!(
+        files.unreadable[0].contains(&named),
+        "{:?}",
+        files.unreadable
+    );
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    assert!(html.contains("Unreadable results") && html.contains(&named));
+    assert!(html.contains("3 runs: 2 completed, 1 failed"), "{html}");
+    assert_eq!(
+        std::fs::read_to_string(files.csv).unwrap().lines().count(),
+        4
+    );
 }
 
 #[test]
@@ -199,7 +224,7 @@ fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
                 RunStatus::Completed
             },
             error: failed.then(|| "boom".to_string()),
-            config: run.config.clone(),
+            config: RecordedConfig::from(&run.config),
             metrics: if failed {
                 BTreeMap::new()
             } else {
@@ -208,7 +233,7 @@ fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
         };
         write_result(&run_dir, &result);
     }
-    let records = collect(dir.path()).unwrap();
+    let records = collect(dir.path()).unwrap().records;
     let table = ResultsTable::by_configuration(&records);
     assert_eq!(
         table.columns,
@@ -264,7 +289,7 @@ fn write_seeded_sweep(dir: &Path, mse: impl Fn(usize, u64) -> Option<f64>) {
             id: run.id.clone(),
             status: RunStatus::Completed,
             error: None,
-            config: run.config.clone(),
+            config: RecordedConfig::from(&run.config),
             metrics: BTreeMap::from([("test_mse".to_string(), value)]),
         };
         write_result(&run_dir, &result);
@@ -287,7 +312,10 @@ fn a_comparison_matches_configurations_and_marks_differences_beyond_the_seed_spr
         8 => Some(2.05 + 0.4 * seed as f64),
         _ => None,
     });
-    let table = comparison(&collect(a.path()).unwrap(), &collect(b.path()).unwrap());
+    let table = comparison(
+        &collect(a.path()).unwrap().records,
+        &collect(b.path()).unwrap().records,
+    );
     assert_eq!(
         table.columns,
         [
@@ -350,7 +378,7 @@ fn write_task_fixture(dir: &Path) {
             id: run.id.clone(),
             status: RunStatus::Completed,
             error: None,
-            config: run.config.clone(),
+            config: RecordedConfig::from(&run.config),
             metrics,
         };
         write_result(&run_dir, &result);

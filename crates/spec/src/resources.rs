@@ -113,11 +113,11 @@ const RESERVED_SBATCH_OPTIONS: [&str; 7] = [
 ];
 
 impl Resources {
-    /// Worker processes at once, over all slots.
+    /// Worker processes at once, over all slots (saturating: no count overflows).
     pub fn workers(&self) -> usize {
         self.slots
             .iter()
-            .fold(0, |sum, slot| sum.saturating_add(slot.workers))
+            .fold(0, |workers, slot| workers.saturating_add(slot.workers))
     }
 
     /// Whether some slot offers `backend`.
@@ -225,13 +225,15 @@ pub struct Pruning {
 }
 
 impl Pruning {
-    /// Whether `epoch` is a rung.
+    /// Whether `epoch` is a rung. Rungs past what a `usize` holds do not exist, so any
+    /// `grace_epochs`, `reduction_factor` and epoch give an answer (the epochs read back from a
+    /// resumed sweep's `metrics.jsonl` included).
     pub fn is_rung(&self, epoch: usize) -> bool {
         let mut rung = self.grace_epochs;
         while rung < epoch {
-            // A rung past `usize::MAX` is never reached.
             match rung.checked_mul(self.reduction_factor) {
                 Some(next) if next > rung => rung = next,
+                // Past usize::MAX, or a factor below 2 that never climbs.
                 _ => return false,
             }
         }

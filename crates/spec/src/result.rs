@@ -3,12 +3,44 @@
 //! Workers write these files, the orchestrator reads them to decide what is finished, and the
 //! report and users' scripts read them to compare runs; the field and metric names are
 //! therefore part of hourglass's interface and only grow.
+//!
+//! `result.json` has one reader, [`read`], and one writer, [`write`]; nothing else parses or
+//! writes the file. Its `format_version` (absent in the files of the first version, which
+//! count as version 1) says how to read it. A change that old readers could not read bumps it;
+//! adding a field or a metric does not. The reader is lenient about what it does not use: the
+//! run's configuration is kept as written ([`RecordedConfig`]), so results outlive renamed and
+//! removed settings, and unknown fields are ignored; it is strict about the values it hands on
+//! (status, metrics, `model.kind`, `model.latent`).
+//!
+//! # Protocol: who writes a run's result
+//!
+//! A run's result is written once, by whichever of two processes gets there first:
+//!
+//! - the **worker** that trains the run writes it when the run ends (completed or failed);
+//! - the **orchestrator** writes it when it prunes the run (ASHA), and for a worker that
+//!   died, timed out or could not start without writing one.
+//!
+//! [`write`] publishes with [`write_once`] (a hard link, which never replaces a file), so the
+//! first writer wins and the later one learns it lost ([`Recorded::Lost`], with the result
+//! that stands). This is also how the orchestrator stops one run of a pack: the worker of a
+//! pack polls its runs' folders ([`is_recorded`], at most every few hundred milliseconds, as
+//! on a cluster's file system each look is a call to the server) and drops a run whose result
+//! appeared. The race where a run completes in the instant it is pruned therefore has one
+//! outcome: the result written first stands, whole, and the other writer reports the run as
+//! that result says. A lone run's worker is killed (or its Slurm task cancelled) after its
+//! pruned result is written; a worker also polls that its orchestrator is alive before it
+//! writes, so a sweep resumed after a kill never races a leftover worker.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::{RunConfig, RunId};
+
+/// The `format_version` that [`write`] writes and the newest that [`read`] reads.
+pub const FORMAT_VERSION: u32 = 1;
 
 /// File name of a run's final record; its presence marks the run as done.
 pub const RESULT_FILE: &str = "result.json";
@@ -119,7 +151,7 @@ impl RunStatus {
     }
 }
 
-/// The content of `result.json`.
+/// The content of `result.json`; read with [`read`], written with [`write`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     /// The run's id.
@@ -129,11 +161,221 @@ pub struct RunResult {
     /// Why it failed, for failed runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The effective configuration.
-    pub config: RunConfig,
+    /// The effective configuration, as recorded.
+    pub config: RecordedConfig,
     /// Final metrics by name: `test_mse`, `test_psnr_db`, `test_loss`, `train_seconds`,
     /// `samples_per_second`, `epochs_run`, ...
     pub metrics: BTreeMap<String, f64>,
+}
+
+/// A run's configuration as its result records it: every key as it was written, known to this
+/// version of hourglass or not, so that a result still reads after a setting is renamed or
+/// removed (a [`RunConfig`] refuses unknown keys). The values readers rely on are checked when
+/// the result is read: `model.kind` (a name) and `model.latent` (a whole number).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "Map<String, Value>")]
+pub struct RecordedConfig {
+    keys: Map<String, Value>,
+    kind: String,
+    latent: usize,
+}
+
+impl RecordedConfig {
+    /// The model kind's name (`vanilla`, `vae`, ...; a kind that this version no longer knows
+    /// keeps its name).
+    pub fn model_kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The code size, `model.latent`.
+    pub fn latent(&self) -> usize {
+        self.latent
+    }
+
+    /// Every setting by its dotted key as sweeps name them (`model.latent`, `train.epochs`);
+    /// tables and lists are values of their key.
+    pub fn settings(&self) -> BTreeMap<String, Value> {
+        fn walk(prefix: &str, keys: &Map<String, Value>, out: &mut BTreeMap<String, Value>) {
+            for (key, value) in keys {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                match value {
+                    Value::Object(table) => walk(&path, table, out),
+                    other => {
+                        out.insert(path, other.clone());
+                    }
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk("", &self.keys, &mut out);
+        out
+    }
+}
+
+impl From<&RunConfig> for RecordedConfig {
+    fn from(config: &RunConfig) -> Self {
+        let keys = match serde_json::to_value(config) {
+            Ok(Value::Object(keys)) => keys,
+            _ => unreachable!("a run config serializes to a JSON object"),
+        };
+        Self {
+            keys,
+            kind: config.model.kind.name().to_string(),
+            latent: config.model.latent,
+        }
+    }
+}
+
+impl TryFrom<Map<String, Value>> for RecordedConfig {
+    type Error = String;
+
+    fn try_from(keys: Map<String, Value>) -> Result<Self, String> {
+        let model = keys.get("model");
+        let value = |key: &str| model.and_then(|model| model.get(key));
+        let kind = value("kind")
+            .and_then(Value::as_str)
+            .ok_or("config.model.kind is not a model kind's name")?
+            .to_string();
+        let latent = value("latent")
+            .and_then(Value::as_u64)
+            .and_then(|latent| usize::try_from(latent).ok())
+            .ok_or("config.model.latent is not a whole number")?;
+        Ok(Self { keys, kind, latent })
+    }
+}
+
+impl Serialize for RecordedConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.keys.serialize(serializer)
+    }
+}
+
+/// What went wrong with a run's `result.json`.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultError {
+    /// The file could not be read or written.
+    #[error("cannot {what} {}: {source}", path.display())]
+    Io {
+        /// `read` or `write`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not a result (not JSON, a field missing or of the wrong type).
+    #[error("invalid result {}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A newer hourglass wrote the file in a format this one cannot read.
+    #[error(
+        "result {} has format_version {found}, newer than this hourglass reads \
+         ({FORMAT_VERSION}) (hint: use the hourglass that wrote it)",
+        path.display()
+    )]
+    Newer {
+        /// The file.
+        path: PathBuf,
+        /// Its `format_version`.
+        found: u32,
+    },
+}
+
+/// How [`write`] went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// This result is the run's.
+    Written,
+    /// Another process recorded the run's result first: that result stands, and here it is.
+    Lost(RunResult),
+}
+
+/// The result recorded in `run_dir`: `None` while the run has none, an error when its
+/// `result.json` cannot be read (corrupt, or written by a newer hourglass).
+pub fn read(run_dir: &Path) -> Result<Option<RunResult>, ResultError> {
+    let path = run_dir.join(RESULT_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ResultError::Io {
+                what: "read",
+                path,
+                source,
+            });
+        }
+    };
+    /// The field that says how to read the rest.
+    #[derive(Deserialize)]
+    struct Header {
+        format_version: Option<u32>,
+    }
+    let invalid = |e: serde_json::Error| ResultError::Invalid {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    let header: Header = serde_json::from_str(&text).map_err(invalid)?;
+    // Absent in the files of version 1, written before the field existed. A version 2 reader
+    // would read version 1 files here into its own shape.
+    match header.format_version.unwrap_or(1) {
+        1 => serde_json::from_str(&text).map(Some).map_err(invalid),
+        found if found > FORMAT_VERSION => Err(ResultError::Newer { path, found }),
+        found => Err(ResultError::Invalid {
+            message: format!("there is no format_version {found}"),
+            path,
+        }),
+    }
+}
+
+/// Records `result` as the result of the run in `run_dir`, unless another process recorded
+/// one first (see the protocol in this module's documentation). The file is written whole,
+/// with its `format_version`, and published atomically. A file there that is not a result
+/// (unreadable as one) is replaced.
+pub fn write(run_dir: &Path, result: &RunResult) -> Result<Recorded, ResultError> {
+    /// `result.json` as written: the version first, then the result's fields.
+    #[derive(Serialize)]
+    struct Versioned<'a> {
+        format_version: u32,
+        #[serde(flatten)]
+        result: &'a RunResult,
+    }
+    let path = run_dir.join(RESULT_FILE);
+    let json = serde_json::to_vec_pretty(&Versioned {
+        format_version: FORMAT_VERSION,
+        result,
+    })
+    .expect("results serialize to JSON");
+    let failed = |source| ResultError::Io {
+        what: "write",
+        path: path.clone(),
+        source,
+    };
+    if write_once(&path, &json).map_err(failed)? {
+        return Ok(Recorded::Written);
+    }
+    match read(run_dir) {
+        Ok(Some(first)) => Ok(Recorded::Lost(first)),
+        // Not a run's result (or gone meanwhile): replaced, as an unfinished run's would be.
+        Ok(None) | Err(ResultError::Invalid { .. }) => {
+            write_atomic(&path, &json).map_err(failed)?;
+            Ok(Recorded::Written)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the run in `run_dir` has a result: how the worker of a pack learns that the
+/// orchestrator pruned one of its runs (a look at the folder, not a read of the file).
+pub fn is_recorded(run_dir: &Path) -> bool {
+    run_dir.join(RESULT_FILE).exists()
 }
 
 /// One line of `metrics.jsonl`: the state after an epoch.
@@ -280,47 +522,4 @@ fn write_through_temporary(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_write_replaces_content_and_leaves_no_temporary_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("result.json");
-        write_atomic(&path, b"first").unwrap();
-        write_atomic(&path, b"second").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"second");
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("result.json")]);
-    }
-
-    #[test]
-    fn failed_atomic_write_keeps_the_old_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("result.json");
-        write_atomic(&path, b"kept").unwrap();
-        // A folder where the file would go makes the rename fail.
-        let blocked = dir.path().join("blocked");
-        std::fs::create_dir(&blocked).unwrap();
-        std::fs::write(blocked.join("x"), b"").unwrap();
-        assert!(write_atomic(&blocked, b"new").is_err());
-        assert_eq!(std::fs::read(&path).unwrap(), b"kept");
-    }
-
-    #[test]
-    fn the_first_write_once_wins_and_the_later_ones_leave_the_file_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("result.json");
-        assert!(write_once(&path, b"first").unwrap());
-        assert!(!write_once(&path, b"second").unwrap());
-        assert_eq!(std::fs::read(&path).unwrap(), b"first");
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("result.json")]);
-    }
-}
+mod tests;

@@ -657,21 +657,28 @@ fn pruning_rungs_grow_geometrically_and_keep_the_best_fraction() {
 }
 
 #[test]
-fn rungs_and_worker_counts_at_the_edges_do_not_overflow() {
-    // Rungs grace · η^k past usize::MAX are never reached: no panic, no wrap to a small rung.
-    for (grace_epochs, reduction_factor) in [(usize::MAX / 2, 3), (1 << 40, 1 << 40), (3, 2)] {
-        let pruning = Pruning {
-            metric: EpochMetric::ValLoss,
-            grace_epochs,
-            reduction_factor,
-        };
-        assert!(!pruning.is_rung(usize::MAX));
-        assert!(pruning.is_rung(grace_epochs));
-        assert!(!pruning.is_rung(grace_epochs + 1));
-    }
-    // A Slurm slot's workers are unlimited; a local slot beside it adds to none.
+fn rungs_and_worker_counts_of_huge_values_neither_overflow_nor_panic() {
+    let huge = Pruning {
+        metric: EpochMetric::ValLoss,
+        grace_epochs: usize::MAX / 2 + 1,
+        reduction_factor: 3,
+    };
+    assert!(huge.is_rung(usize::MAX / 2 + 1));
+    assert!(!huge.is_rung(usize::MAX));
+    let steep = Pruning {
+        grace_epochs: 2,
+        reduction_factor: usize::MAX,
+        ..huge
+    };
+    assert!(steep.is_rung(2) && !steep.is_rung(3) && !steep.is_rung(usize::MAX));
+    let flat = Pruning {
+        grace_epochs: 2,
+        reduction_factor: 1,
+        ..huge
+    };
+    assert!(flat.is_rung(2) && !flat.is_rung(4));
     let resources = Resources {
-        slots: vec![Slot::cpu(usize::MAX), Slot::cpu(2)],
+        slots: vec![Slot::cpu(usize::MAX), Slot::cpu(usize::MAX)],
         ..Resources::default()
     };
     assert_eq!(resources.workers(), usize::MAX);
