@@ -12,7 +12,7 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use crate::ranges::{RANGES, range_of};
-use crate::result::{RunResult, RunStatus};
+use crate::result::{RecordedConfig, RunResult, RunStatus};
 use crate::tests::catalog;
 use crate::*;
 
@@ -203,7 +203,7 @@ fn outcome(source: &str) -> Result<Experiment, String> {
             id: run.id.clone(),
             status: RunStatus::Completed,
             error: None,
-            config: run.config.clone(),
+            config: RecordedConfig::from(&run.config),
             metrics: [("test_mse".to_string(), 0.5)].into(),
         };
         let json = serde_json::to_string(&result).expect("a result serializes");
