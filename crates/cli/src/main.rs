@@ -148,9 +148,9 @@ fn message(error: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let project = Project::default();
-    let datasets = cli.datasets;
+    let data = cli.datasets;
     match cli.command {
-        Command::Validate { spec, runs } => validate(&spec, &project.datasets(datasets)?, runs),
+        Command::Validate { spec, runs } => validate(&spec, &project.datasets(data)?, runs),
         Command::Sweep {
             spec,
             reports,
@@ -158,7 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             references,
         } => sweep(
             &spec,
-            &project.datasets(datasets)?,
+            &project.datasets(data)?,
             &project.folder(reports, "reports", "--reports")?,
             retry_failed,
             &project.references(references),
@@ -168,7 +168,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             references,
         } => report(&sweep_dir, &project.references(references)),
         Command::Compare { a, b, out } => compare(&a, &b, out),
-        Command::Datasets => datasets(&project.datasets(datasets)?),
+        Command::Datasets => datasets(&project.datasets(data)?),
         Command::Schema { of, out } => schema(of, out.as_deref()),
         Command::Worker {
             run_dirs,
@@ -179,7 +179,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(list) => worker::array_task_runs(&list)?,
                 None => run_dirs,
             };
-            worker::run(&run_dirs, &device, &project.datasets(datasets)?)
+            worker::run(&run_dirs, &device, &project.datasets(data)?)
         }
     }
 }

@@ -7,6 +7,23 @@ use serde::Deserialize;
 
 use crate::DataError;
 
+/// Every key of [`Manifest`].
+const KNOWN_KEYS: [&str; 13] = [
+    "name",
+    "format",
+    "description",
+    "licence",
+    "source",
+    "shape",
+    "classes",
+    "anomaly_label",
+    "standardize",
+    "splits",
+    "table",
+    "series",
+    "sha256",
+];
+
 /// The keys of [`Manifest`] that have no default.
 const REQUIRED_KEYS: [&str; 6] = ["name", "format", "licence", "source", "shape", "sha256"];
 
@@ -139,8 +156,18 @@ impl Manifest {
             .filter(|key| !table.contains_key(*key))
             .collect();
         if !missing.is_empty() {
+            let unknown: Vec<String> = table
+                .keys()
+                .filter(|key| !KNOWN_KEYS.contains(&key.as_str()))
+                .map(|key| format!("`{key}`"))
+                .collect();
+            let unknown = if unknown.is_empty() {
+                String::new()
+            } else {
+                format!("; unknown {}", unknown.join(", "))
+            };
             return Err(invalid(format!(
-                "missing {} (every dataset.toml sets {})",
+                "missing {} (every dataset.toml sets {}){unknown}",
                 missing.join(", "),
                 REQUIRED_KEYS.join(", ")
             )));

@@ -361,9 +361,9 @@ mod tests {
         parameters.flat_map(host_values).collect()
     }
 
-    /// Both paths take the same steps to the last bit, for both optimizers, runs that differ
-    /// in every setting, and after a run leaves, on each CPU backend (whose parameters the host
-    /// path updates in place, when no other tensor shares them).
+    /// Both paths take the same steps, to the last bit on flex, for both optimizers, runs that
+    /// differ in every setting, and after a run leaves, on each CPU backend (whose parameters
+    /// the host path updates in place, when no other tensor shares them).
     ///
     /// Why equality holds on every CPU: each element's update is the same sequence of
     /// IEEE-754 operations on both paths (products, sums, one quotient and one square root,
@@ -418,7 +418,8 @@ mod tests {
                 let mut host = PackedOptimizer::new(kind, runs.clone(), &pack, &device, true);
                 let mut tensors = PackedOptimizer::new(kind, runs.clone(), &pack, &device, false);
                 let (mut by_host, mut by_tensors) = (pack.clone(), pack.clone());
-                for step in 0..6 {
+                let steps = 6;
+                for step in 0..steps {
                     if step == 3 {
                         by_host.update_parameters(keep);
                         by_tensors.update_parameters(keep);
@@ -434,8 +435,22 @@ mod tests {
                 let mut kept = pack.clone();
                 kept.update_parameters(keep);
                 assert_ne!(by_host, values(&kept), "{kind:?} stood still");
-                let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&by_host), bits(&by_tensors), "{kind:?} on {device:?}");
+                // flex: to the last bit. libtorch's kernels, compiled by another compiler with
+                // its own choices, rounded one of ~200 values 1 ulp apart after 6 Adam steps on
+                // an AVX-512 Xeon: at most one rounding apart per operation and step is allowed.
+                let ulps_allowed = if device == Device::flex() {
+                    0
+                } else {
+                    8 * steps as i64
+                };
+                for (a, b) in by_host.iter().zip(&by_tensors) {
+                    let ulps =
+                        (i64::from(a.to_bits() as i32) - i64::from(b.to_bits() as i32)).abs();
+                    assert!(
+                        a.signum() == b.signum() && ulps <= ulps_allowed,
+                        "{kind:?} on {device:?}: {a} and {b} are {ulps} ulps apart"
+                    );
+                }
             }
         }
     }
