@@ -206,7 +206,10 @@ fn a_diverging_and_a_panicking_run_fail_alone_in_a_sweep_of_six() {
     .unwrap();
     let validate = hourglass(&["validate", spec.to_str().unwrap()]);
     let listing = text(&validate.stdout);
-    assert!(listing.starts_with("faults: 6 runs: 6 vanilla\n"), "{listing}");
+    assert!(
+        listing.starts_with("faults: 6 runs: 6 vanilla\n"),
+        "{listing}"
+    );
     // The run of latent 64 panics.
     let panicking = run_id(&listing, "-32-64 on mnist");
 
