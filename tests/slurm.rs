@@ -282,16 +282,7 @@ fn validate_refuses_every_prefix_of_the_options_hourglass_gives_sbatch() {
     let written = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(written.contains("read as --output"), "{written:?}");
 
-    let reserved = [
-        "--array",
-        "--output",
-        "--error",
-        "--wrap",
-        "--parsable",
-        "--job-name",
-        "--export",
-    ];
-    for option in reserved {
+    for option in hourglass_spec::RESERVED_SBATCH_OPTIONS {
         for end in 3..=option.len() {
             let prefix = &option[..end];
             let spec = spec_through_slurm(dir.path(), "prefix", 1, "", "\"model.latent\" = [2]");

@@ -47,6 +47,11 @@ fn run(command: &mut Command) -> Result<(), String> {
     let status = command
         .status()
         .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    succeeded(command, status)
+}
+
+/// `Ok` when `command` exited with `status` successfully, else its description.
+fn succeeded(command: &Command, status: std::process::ExitStatus) -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
@@ -436,11 +441,7 @@ fn run_with_times(command: &mut Command, clock: std::time::Instant) -> Result<()
     let status = child
         .wait()
         .map_err(|e| format!("cannot wait for {command:?}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{command:?} failed ({status})"))
-    }
+    succeeded(command, status)
 }
 
 /// Everything CI checks. What only the tests need (Debian's packages, taplo, Slurm) installs

@@ -30,7 +30,9 @@ pub use catalog::{Catalog, Labels};
 pub use diagnostic::{Diagnostic, SpecError};
 pub use json_schema::{json_schema, schema_text};
 pub use pack::PackKey;
-pub use resources::{DeviceName, Executor, Pruning, Resources, Slot, Slurm};
+pub use resources::{
+    DeviceName, Executor, Pruning, RESERVED_SBATCH_OPTIONS, Resources, Slot, Slurm,
+};
 pub use schema::{
     Activation, Architecture, Backend, CodeActivation, ContractivePenalty, DataSection,
     EarlyStopping, EvaluateSection, KlPenalty, LossSection, ModelKind, ModelSection, NoiseKind,

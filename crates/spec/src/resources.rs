@@ -102,7 +102,7 @@ impl Slurm {
 /// sbatch options that hourglass sets itself and `extra_args` may not, in full or in part:
 /// sbatch reads long options with `getopt_long`, which takes any unambiguous prefix of a name
 /// as that option (`--outp=FILE` sets `--output`), and refuses an ambiguous one.
-const RESERVED_SBATCH_OPTIONS: [&str; 7] = [
+pub const RESERVED_SBATCH_OPTIONS: [&str; 7] = [
     "--array",
     "--output",
     "--error",
