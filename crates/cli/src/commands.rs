@@ -211,14 +211,7 @@ pub fn sweep(
         &mut display,
     )?;
     display.finish();
-    out!(
-        "{}: {} completed, {} failed, {} pruned, {} already finished (skipped)",
-        experiment.name,
-        summary.completed,
-        summary.failed,
-        summary.pruned,
-        summary.skipped
-    )?;
+    out!("{}: {summary}", experiment.name)?;
     // A report failure is reported but does not undo or fail the training that finished.
     match hourglass_report::write_report(&layout.root, &experiment.name, references) {
         Ok(files) => out!("report: {}", files.html.display())?,
@@ -232,7 +225,7 @@ pub fn sweep(
         )?;
         return Ok(ExitCode::from(130));
     }
-    Ok(if summary.failed > 0 {
+    Ok(if summary.failed() > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

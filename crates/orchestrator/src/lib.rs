@@ -129,29 +129,80 @@ pub struct SweepOptions {
     pub stop: Arc<AtomicBool>,
 }
 
-/// What a sweep did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SweepSummary {
-    /// Runs trained now and completed.
+/// Runs counted by how they ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ended {
+    /// Runs that completed.
     pub completed: usize,
-    /// Runs that ended failed (now or before, as recorded).
+    /// Runs that failed.
     pub failed: usize,
-    /// Runs already finished before this invocation.
-    pub skipped: usize,
-    /// Runs stopped by pruning (now or before, as recorded).
+    /// Runs stopped by pruning.
     pub pruned: usize,
-    /// Runs not started because the sweep was asked to stop; the next invocation trains them.
-    pub unfinished: usize,
 }
 
-impl SweepSummary {
-    /// Counts a run that ended with `status` in this invocation or an earlier one.
+impl Ended {
+    /// Counts a run that ended with `status`.
     pub fn count(&mut self, status: RunStatus) {
         match status {
             RunStatus::Completed => self.completed += 1,
             RunStatus::Failed => self.failed += 1,
             RunStatus::Pruned => self.pruned += 1,
         }
+    }
+
+    /// All the runs counted.
+    pub fn total(&self) -> usize {
+        self.completed + self.failed + self.pruned
+    }
+}
+
+/// What a sweep did. Every run of the sweep is counted once: in `now`, in `before` or in
+/// `unfinished`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepSummary {
+    /// Runs that ended in this invocation.
+    pub now: Ended,
+    /// Runs that had ended before this invocation, and were skipped.
+    pub before: Ended,
+    /// Runs not started because the sweep was asked to stop; the next invocation trains them.
+    pub unfinished: usize,
+}
+
+impl SweepSummary {
+    /// Failed runs of the sweep, whenever they failed.
+    pub fn failed(&self) -> usize {
+        self.now.failed + self.before.failed
+    }
+}
+
+/// `3 completed, 0 failed, 0 pruned, 2 already finished (skipped: 1 completed, 1 failed)`.
+impl std::fmt::Display for SweepSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Ended {
+            completed,
+            failed,
+            pruned,
+        } = self.now;
+        write!(
+            f,
+            "{completed} completed, {failed} failed, {pruned} pruned, {} already finished (skipped",
+            self.before.total()
+        )?;
+        // How the skipped runs had ended, when not all of them completed.
+        if self.before.completed != self.before.total() {
+            let kinds = [
+                (self.before.completed, "completed"),
+                (self.before.failed, "failed"),
+                (self.before.pruned, "pruned"),
+            ];
+            let said: Vec<String> = kinds
+                .iter()
+                .filter(|(count, _)| *count > 0)
+                .map(|(count, kind)| format!("{count} {kind}"))
+                .collect();
+            write!(f, ": {}", said.join(", "))?;
+        }
+        write!(f, ")")
     }
 }
 

@@ -50,12 +50,7 @@ impl<'s, H> SweepState<'s, H> {
             let run_dir = layout.run_dir(run);
             match result::read(&run_dir) {
                 Ok(Some(result)) if !(retry_failed && result.status == RunStatus::Failed) => {
-                    sweep.summary.skipped += 1;
-                    // Completed counts the runs trained now; failures and prunings are
-                    // reported wherever they happened.
-                    if result.status != RunStatus::Completed {
-                        sweep.summary.count(result.status);
-                    }
+                    sweep.summary.before.count(result.status);
                     if let Some(rungs) = &mut sweep.rungs {
                         rungs.remember(&read_epochs(&run_dir.join(METRICS_FILE)));
                     }
@@ -258,7 +253,7 @@ impl<'s, H> SweepState<'s, H> {
 
     /// Counts and reports a run that ended with `result` in this invocation.
     fn finished(&mut self, run: &RunSpec, result: &RunResult) {
-        self.summary.count(result.status);
+        self.summary.now.count(result.status);
         self.progress.run_finished(run, result);
     }
 }

@@ -69,10 +69,15 @@ fn second_invocation_trains_nothing() {
     assert_eq!(
         first,
         SweepSummary {
-            completed: 3,
-            failed: 0,
-            skipped: 0,
-            pruned: 0,
+            now: Ended {
+                completed: 3,
+                failed: 0,
+                pruned: 0
+            },
+            before: Ended {
+                completed: 0,
+                ..Ended::default()
+            },
             unfinished: 0
         }
     );
@@ -80,10 +85,15 @@ fn second_invocation_trains_nothing() {
     assert_eq!(
         second,
         SweepSummary {
-            completed: 0,
-            failed: 0,
-            skipped: 3,
-            pruned: 0,
+            now: Ended {
+                completed: 0,
+                failed: 0,
+                pruned: 0
+            },
+            before: Ended {
+                completed: 3,
+                ..Ended::default()
+            },
             unfinished: 0
         }
     );
@@ -112,10 +122,15 @@ fn a_crashing_worker_is_recorded_as_failed_and_the_sweep_goes_on() {
     assert_eq!(
         summary,
         SweepSummary {
-            completed: 0,
-            failed: 2,
-            skipped: 0,
-            pruned: 0,
+            now: Ended {
+                completed: 0,
+                failed: 2,
+                pruned: 0
+            },
+            before: Ended {
+                completed: 0,
+                ..Ended::default()
+            },
             unfinished: 0
         }
     );
@@ -132,6 +147,44 @@ fn a_crashing_worker_is_recorded_as_failed_and_the_sweep_goes_on() {
             "{error}"
         );
     }
+}
+
+#[test]
+fn a_second_invocation_counts_each_earlier_ending_once() {
+    let reports = tempfile::tempdir().unwrap();
+    let experiment = experiment(2, "");
+    let layout = prepare(&experiment, reports.path());
+    // The first run's worker fails, the second's completes.
+    let first_id = experiment.runs[0].id.as_str();
+    let worker = completing_after(
+        &layout.root,
+        &format!("case \"$1\" in *{first_id}) exit 3;; esac"),
+    );
+    let first = sweep(&experiment, &layout, &worker).unwrap();
+    assert_eq!((first.now.completed, first.now.failed), (1, 1), "{first:?}");
+
+    let second = sweep(&experiment, &layout, &worker).unwrap();
+    assert_eq!(
+        second,
+        SweepSummary {
+            now: Ended::default(),
+            before: Ended {
+                completed: 1,
+                failed: 1,
+                pruned: 0
+            },
+            unfinished: 0
+        }
+    );
+    assert_eq!(second.failed(), 1);
+    assert_eq!(
+        second.to_string(),
+        "0 completed, 0 failed, 0 pruned, 2 already finished (skipped: 1 completed, 1 failed)"
+    );
+    assert_eq!(
+        first.to_string(),
+        "1 completed, 1 failed, 0 pruned, 0 already finished (skipped)"
+    );
 }
 
 #[test]
@@ -168,7 +221,7 @@ fn a_missing_worker_program_is_a_failed_run_not_a_crash() {
         args: vec![],
     };
     let summary = sweep(&experiment, &layout, &worker).unwrap();
-    assert_eq!(summary.failed, 1);
+    assert_eq!(summary.now.failed, 1);
     let error = recorded_error(&layout, &experiment.runs[0]);
     assert!(
         error.contains("cannot start worker /nonexistent/hourglass"),
@@ -271,7 +324,7 @@ fn workers_run_in_parallel_up_to_the_limit() {
         let layout = prepare(&experiment, reports.path());
         let worker = timed_worker(&layout.root, 0.3);
         let summary = sweep(&experiment, &layout, &worker).unwrap();
-        assert_eq!(summary.completed, 6);
+        assert_eq!(summary.now.completed, 6);
         let spans = std::fs::read_to_string(layout.root.join("spans.log")).unwrap();
         assert_eq!(peak_concurrency(&spans), workers, "{spans}");
     }
@@ -294,7 +347,10 @@ fn workers_share_the_cores_unless_told_their_threads() {
             &layout.root,
             &format!("echo ${{RAYON_NUM_THREADS:-all}} >> {}", threads.display()),
         );
-        assert_eq!(sweep(&experiment, &layout, &worker).unwrap().completed, 2);
+        assert_eq!(
+            sweep(&experiment, &layout, &worker).unwrap().now.completed,
+            2
+        );
         let seen = std::fs::read_to_string(&threads).unwrap();
         assert_eq!(seen, format!("{expected}\n{expected}\n"), "{resources}");
     }
@@ -307,7 +363,7 @@ fn a_run_past_its_timeout_is_killed_and_recorded() {
     let layout = prepare(&experiment, reports.path());
     let worker = sh("echo started; sleep 30");
     let summary = sweep(&experiment, &layout, &worker).unwrap();
-    assert_eq!(summary.failed, 1);
+    assert_eq!(summary.now.failed, 1);
     let error = recorded_error(&layout, &experiment.runs[0]);
     assert!(
         error.contains("timed out after 200ms") && error.contains("started"),
@@ -330,7 +386,7 @@ fn a_dead_worker_is_retried_and_a_recorded_failure_is_not() {
         ),
     );
     let summary = sweep(&experiment, &layout, &worker).unwrap();
-    assert_eq!((summary.completed, summary.failed), (1, 0));
+    assert_eq!((summary.now.completed, summary.now.failed), (1, 0));
     assert_eq!(
         std::fs::read_to_string(&attempts).unwrap().lines().count(),
         3
@@ -344,17 +400,21 @@ fn retry_failed_reruns_failed_runs_only() {
     let layout = prepare(&experiment, reports.path());
     let failing = sh("exit 1");
     let first = sweep(&experiment, &layout, &failing).unwrap();
-    assert_eq!(first.failed, 2);
+    assert_eq!(first.now.failed, 2);
     let worker = completing_worker(&layout.root);
     let plain = sweep(&experiment, &layout, &worker).unwrap();
-    assert_eq!((plain.completed, plain.failed, plain.skipped), (0, 2, 2));
+    assert_eq!((plain.now.total(), plain.before.failed), (0, 2));
     let retried = sweep_retrying(&experiment, &layout, &worker).unwrap();
     assert_eq!(
-        (retried.completed, retried.failed, retried.skipped),
+        (
+            retried.now.completed,
+            retried.now.failed,
+            retried.before.total()
+        ),
         (2, 0, 0)
     );
     let again = sweep_retrying(&experiment, &layout, &worker).unwrap();
-    assert_eq!((again.completed, again.skipped), (0, 2));
+    assert_eq!((again.now.total(), again.before.completed), (0, 2));
 }
 
 #[test]
@@ -378,7 +438,7 @@ fn a_live_lock_holder_is_named_and_a_dead_one_is_taken_over() {
     holder.kill().unwrap();
     holder.wait().unwrap();
     let summary = sweep(&experiment, &layout, &worker).unwrap();
-    assert_eq!(summary.completed, 1);
+    assert_eq!(summary.now.completed, 1);
     assert!(!lock.exists(), "the lock is released when the sweep ends");
 }
 
@@ -405,12 +465,16 @@ fn a_stop_request_lets_running_runs_finish_and_starts_no_more() {
     .unwrap();
     requester.join().unwrap();
     assert_eq!(
-        (summary.completed, summary.failed, summary.unfinished),
+        (
+            summary.now.completed,
+            summary.now.failed,
+            summary.unfinished
+        ),
         (1, 0, 2)
     );
     assert!(finished_result(&layout.run_dir(&experiment.runs[1])).is_none());
     let resumed = sweep(&experiment, &layout, &worker).unwrap();
-    assert_eq!((resumed.completed, resumed.skipped), (2, 1));
+    assert_eq!((resumed.now.completed, resumed.before.total()), (2, 1));
 }
 
 #[test]
@@ -431,7 +495,7 @@ fn runs_go_only_to_slots_that_offer_their_backend() {
         ),
     );
     let summary = sweep(&experiment, &layout, &worker).unwrap();
-    assert_eq!(summary.completed, 4);
+    assert_eq!(summary.now.completed, 4);
     let log = std::fs::read_to_string(devices).unwrap();
     for run in &experiment.runs {
         let device = match run.config.train.backend {
@@ -487,7 +551,11 @@ fn successive_halving_prunes_runs_outside_the_best_fraction_of_each_rung_alone_o
         let layout = prepare(&experiment, reports.path());
         let worker = epoch_worker(&layout.root, "3 5 1 4 2 6");
         let summary = sweep(&experiment, &layout, &worker).unwrap();
-        assert_eq!((summary.completed, summary.pruned), (2, 4), "{summary:?}");
+        assert_eq!(
+            (summary.now.completed, summary.now.pruned),
+            (2, 4),
+            "{summary:?}"
+        );
         // Epoch 1: 3 goes on (first); 5 > 3 stops; 1 goes on; 4 is not in the best 2 of
         // {3, 5, 1, 4}; 2 is in the best 2 of five; 6 is not in the best 3 of six.
         // Epoch 2: 1.5 goes on (first); 0.5 goes on; 1.0 is not the best of {1.5, 0.5, 1.0}.
@@ -526,7 +594,10 @@ fn successive_halving_prunes_runs_outside_the_best_fraction_of_each_rung_alone_o
         }
         // A resumed sweep keeps the pruned runs as they are.
         let again = sweep(&experiment, &layout, &worker).unwrap();
-        assert_eq!((again.skipped, again.pruned), (6, 4));
+        assert_eq!(
+            (again.now.total(), again.before.total(), again.before.pruned),
+            (0, 6, 4)
+        );
     }
 }
 
@@ -553,7 +624,7 @@ fn runs_that_agree_train_in_packs_of_at_most_resources_pack_and_end_one_by_one()
         config_json = layout.root.join("config.json").display(),
     ));
     let summary = sweep(&experiment, &layout, &worker).unwrap();
-    assert_eq!(summary.completed, 7);
+    assert_eq!(summary.now.completed, 7);
     let calls = std::fs::read_to_string(&calls).unwrap();
     let runs_per_worker: Vec<usize> = calls
         .lines()

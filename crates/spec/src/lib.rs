@@ -1,7 +1,8 @@
 //! Experiment specs: the TOML schema, its validation and the expansion of a sweep into runs.
 //!
 //! Parsing happens in passes. First the whole file is deserialized into the schema types, so
-//! syntax errors, wrong types and unknown keys point at `file:line:col`. Then the sweep is
+//! syntax errors, wrong types and unknown keys point at `file:line:col`; a section that cannot
+//! be read is set aside so the others are still read and checked (`sections`). Then the sweep is
 //! expanded: each swept value is written into the spec's table and the run sections are
 //! deserialized again, so swept values are checked like written ones. Last, every run's
 //! configuration goes through the semantic checks, and all problems come back together.
@@ -19,6 +20,7 @@ mod ranges;
 mod resources;
 pub mod result;
 mod schema;
+mod sections;
 mod space;
 mod sweep;
 
@@ -134,10 +136,17 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             diagnostics,
         }
     };
-    let file: SpecFile =
-        toml::from_str(source).map_err(|e| invalid(vec![from_toml_error(&e, &locator)]))?;
+    let sections = sections::deserialize(source);
+    let mut problems: Vec<Diagnostic> = (sections.errors.iter())
+        .map(|error| from_toml_error(error, &locator))
+        .collect();
+    let Some(file) = sections.file else {
+        return Err(invalid(problems));
+    };
 
-    let mut problems = check_experiment(&file.experiment, &locator);
+    // `[experiment]`, `[resources]` and `[sweep.pruning]` are checked on their own, so they are
+    // checked even when another section could not be read.
+    problems.append(&mut check_experiment(&file.experiment, &locator));
     let resources =
         resources::check_resources(&file.resources).unwrap_or_else(|mut resource_problems| {
             problems.append(&mut resource_problems);
@@ -148,6 +157,11 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             .map_err(|mut pruning_problems| problems.append(&mut pruning_problems))
             .ok()
     });
+    // The run sections are checked together, as one run's configuration: not while one of
+    // them is unreadable.
+    if !sections.errors.is_empty() {
+        return Err(invalid(problems));
+    }
     let base = match run_table(source) {
         Ok(base) => base,
         Err(error) => {

@@ -189,6 +189,30 @@ fn unknown_key_points_at_it_and_suggests_the_right_one() {
 }
 
 #[test]
+fn errors_of_independent_sections_come_in_one_pass() {
+    // A semantic error in [experiment], a wrong type in [model], an unknown key in [train], a
+    // semantic error in [resources]: the sections that cannot be read do not hide the others.
+    let source = "[experiment]\nname = \"x\"\nrepeats = 0\n\n[data]\ndataset = \"mnist\"\n\n\
+                  [model]\nlatent = \"eight\"\n\n[train]\nlearning_rat = 0.1\n\n\
+                  [resources]\nworkers = 0\n";
+    let error = parse(Path::new("spec.toml"), source, &catalog()).unwrap_err();
+    let keys: Vec<&str> = (error.diagnostics().iter())
+        .map(|diagnostic| diagnostic.key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "experiment.repeats",
+            "model.latent",
+            "", // an unknown key is named in the message
+            "resources.workers"
+        ],
+        "{error}"
+    );
+    insta::assert_snapshot!(error.to_string());
+}
+
+#[test]
 fn wrong_type_points_at_the_value() {
     let text = error_text(&format!("{MINIMAL}\n[train]\nbatch_size = \"large\"\n"));
     insta::assert_snapshot!(text);
