@@ -67,7 +67,12 @@ pub fn load(spec: &Path, datasets: &Path) -> Result<Option<Experiment>> {
         backends: hourglass_train::backend::compiled(),
     };
     match hourglass_spec::load(spec, &catalog) {
-        Ok(experiment) => Ok(Some(experiment)),
+        Ok(experiment) => {
+            for warning in &experiment.warnings {
+                eprintln!("{warning}");
+            }
+            Ok(Some(experiment))
+        }
         // A file that cannot be read has no located diagnostics, which carry the `error:`.
         Err(error @ hourglass_spec::SpecError::Read { .. }) => {
             eprintln!("error: {error}");

@@ -86,6 +86,7 @@ fn render(path: &Path, source: &str, diagnostics: &[Diagnostic]) -> String {
                 path,
                 source,
                 diagnostic,
+                severity: "error",
             }
             .to_string(),
         );
@@ -100,20 +101,34 @@ fn render(path: &Path, source: &str, diagnostics: &[Diagnostic]) -> String {
     out
 }
 
+/// A warning about `diagnostic`, rendered like an error: the spec is used all the same.
+pub(crate) fn render_warning(path: &Path, source: &str, diagnostic: &Diagnostic) -> String {
+    RenderedDiagnostic {
+        path,
+        source,
+        diagnostic,
+        severity: "warning",
+    }
+    .to_string()
+}
+
 struct RenderedDiagnostic<'a> {
     path: &'a Path,
     source: &'a str,
     diagnostic: &'a Diagnostic,
+    /// `error` or `warning`.
+    severity: &'static str,
 }
 
 impl fmt::Display for RenderedDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.diagnostic;
         let message = readable(&d.message);
+        let severity = self.severity;
         if d.key.is_empty() {
-            writeln!(f, "error: {message}")?;
+            writeln!(f, "{severity}: {message}")?;
         } else {
-            writeln!(f, "error: `{}`: {message}", cut(&d.key, QUOTED_MAX))?;
+            writeln!(f, "{severity}: `{}`: {message}", cut(&d.key, QUOTED_MAX))?;
         }
         let hint = d.hint.as_deref().map(readable);
         match &d.span {

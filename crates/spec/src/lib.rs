@@ -66,6 +66,9 @@ pub struct Experiment {
     pub resources: Resources,
     /// When runs are stopped early as unpromising (`[sweep.pruning]`).
     pub pruning: Option<Pruning>,
+    /// Warnings about values the spec is used with all the same (a learning rate of `1e6`),
+    /// rendered like errors.
+    pub warnings: Vec<String>,
 }
 
 /// Sections of a spec that a run's configuration is made of; the keys a sweep may vary.
@@ -312,6 +315,10 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
+    let warnings = unusual_values(&base, &axes, &axis_spans, &locator)
+        .iter()
+        .map(|warning| diagnostic::render_warning(path, source, warning))
+        .collect();
     Ok(Experiment {
         name: file.experiment.name,
         description: file.experiment.description,
@@ -321,7 +328,42 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         runs,
         resources,
         pruning,
+        warnings,
     })
+}
+
+/// A warning for each key written or swept to a value far outside its usual range (the first
+/// such value of the key).
+fn unusual_values(
+    base: &toml::Table,
+    axes: &[Axis],
+    axis_spans: &[Range<usize>],
+    locator: &Locator,
+) -> Vec<Diagnostic> {
+    ranges::keys_with_usual_range()
+        .filter_map(|key| {
+            let written = value_at(base, key)
+                .and_then(|value| ranges::unusual(key, value))
+                .map(|warning| warning.at(locator.value_span(key)));
+            written.or_else(|| {
+                axes.iter().zip(axis_spans).find_map(|(axis, span)| {
+                    (axis.key == key)
+                        .then(|| axis.values.iter())
+                        .into_iter()
+                        .flatten()
+                        .find_map(|value| ranges::unusual(key, value))
+                        .map(|warning| warning.at(Some(span.clone())))
+                })
+            })
+        })
+        .collect()
+}
+
+/// The value at the dotted `key` of `table`.
+fn value_at<'t>(table: &'t toml::Table, key: &str) -> Option<&'t toml::Value> {
+    let (section, rest) = key.split_once('.')?;
+    rest.split('.')
+        .try_fold(table.get(section)?, |value, part| value.get(part))
 }
 
 /// The problem with a key that is set but applies to no run of the spec.

@@ -209,6 +209,56 @@ impl fmt::Display for Range {
     }
 }
 
+/// Where a key's values usually lie: a value outside is allowed but warned of, as it is more
+/// often a slip (`1e6` for `1e-6`, a width in bytes) than a choice. A list key ranges each item.
+const USUAL: [(&str, f64, f64); 12] = [
+    ("train.learning_rate", 1e-6, 1.0),
+    ("train.epochs", 1.0, 10_000.0),
+    ("train.batch_size", 1.0, 65_536.0),
+    ("model.hidden", 1.0, 65_536.0),
+    ("model.latent", 1.0, 65_536.0),
+    ("model.channels", 1.0, 4_096.0),
+    ("regularizers.weight_decay", 0.0, 1.0),
+    ("regularizers.weight_l1", 0.0, 1.0),
+    ("regularizers.activation_l1", 0.0, 10.0),
+    ("regularizers.sparsity.weight", 0.0, 100.0),
+    ("regularizers.contractive.weight", 0.0, 100.0),
+    ("regularizers.kl.beta", 0.0, 1_000.0),
+];
+
+/// The keys whose values have a usual range.
+pub(crate) fn keys_with_usual_range() -> impl Iterator<Item = &'static str> {
+    USUAL.iter().map(|(key, _, _)| *key)
+}
+
+/// A warning when `value`, given to `key`, lies outside the key's usual range.
+pub(crate) fn unusual(key: &str, value: &toml::Value) -> Option<Diagnostic> {
+    let &(_, low, high) = USUAL.iter().find(|(usual, _, _)| *usual == key)?;
+    let as_float = |value: &toml::Value| match value {
+        toml::Value::Integer(n) => Some(*n as f64),
+        toml::Value::Float(x) => Some(*x),
+        _ => None,
+    };
+    let outside = |value: &toml::Value| as_float(value).is_some_and(|x| x < low || x > high);
+    let offending = match value {
+        toml::Value::Array(items) => items.iter().find(|item| outside(item))?,
+        value if outside(value) => value,
+        _ => return None,
+    };
+    Some(
+        Diagnostic::new(
+            key,
+            format!(
+                "{} is far outside the usual range [{}, {}]",
+                show(offending),
+                number(low),
+                number(high)
+            ),
+        )
+        .with_hint("the spec is used as written; check the value if it is a slip"),
+    )
+}
+
 /// A TOML value as messages and summaries write it, numbers in the shorter of plain and
 /// scientific notation (`1e30`, not 31 digits).
 pub(crate) fn show(value: &toml::Value) -> String {

@@ -213,6 +213,33 @@ fn errors_of_independent_sections_come_in_one_pass() {
 }
 
 #[test]
+fn values_far_outside_their_usual_range_are_warned_of_not_refused() {
+    let written = parse_str(&format!("{MINIMAL}\n[train]\nlearning_rate = 1e6\n")).unwrap();
+    assert_eq!(written.warnings.len(), 1, "{:#?}", written.warnings);
+    insta::assert_snapshot!(written.warnings[0]);
+
+    let swept = parse_str(&format!(
+        "{MINIMAL}\n[sweep.parameters]\n\"model.hidden\" = [[256], [128, 1000000]]\n"
+    ))
+    .unwrap();
+    assert_eq!(swept.runs.len(), 2);
+    let [warning] = swept.warnings.as_slice() else {
+        panic!("{:#?}", swept.warnings)
+    };
+    assert!(
+        warning.starts_with("warning: `model.hidden`: 1000000 is far outside the usual range")
+            && warning.contains("experiments/test.toml:"),
+        "{warning}"
+    );
+
+    let usual = parse_str(&format!(
+        "{MINIMAL}\n[train]\nlearning_rate = 1e-3\nepochs = 50\n\n[model]\nhidden = [512, 64]\n"
+    ))
+    .unwrap();
+    assert!(usual.warnings.is_empty(), "{:#?}", usual.warnings);
+}
+
+#[test]
 fn wrong_type_points_at_the_value() {
     let text = error_text(&format!("{MINIMAL}\n[train]\nbatch_size = \"large\"\n"));
     insta::assert_snapshot!(text);
