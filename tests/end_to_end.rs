@@ -101,9 +101,15 @@ fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
             "result.json",
             "worker.log",
             "codes.csv",
+            "model.safetensors",
+            "model.json",
         ] {
             assert!(run.join(file).is_file(), "{} lacks {file}", run.display());
         }
+        let card = read_json(&run.join("model.json"));
+        assert_eq!(card["run_id"], run.file_name().unwrap().to_str().unwrap());
+        assert_eq!(card["model"]["input_shape"], serde_json::json!([1, 28, 28]));
+        assert_eq!(card["data"]["dataset"], "mnist");
         let result = read_json(&run.join("result.json"));
         assert_eq!(result["status"], "completed", "{result}");
         assert_eq!(
@@ -162,6 +168,62 @@ fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
         std::fs::read_to_string(sweep.join("results.csv")).unwrap(),
         csv
     );
+
+    // A task added to the spec evaluates the saved models: the same runs, nothing trained.
+    let mut text_of_spec = std::fs::read_to_string(&spec).unwrap();
+    text_of_spec.push_str("\n[evaluate]\ntasks = [\"reconstruction\", \"compression\"]\n");
+    std::fs::write(&spec, text_of_spec).unwrap();
+    let evaluated = run_sweep(&spec, &reports);
+    assert!(evaluated.status.success());
+    let stdout = text(&evaluated.stdout);
+    assert_eq!(
+        stdout.matches(": evaluated compression").count(),
+        2,
+        "{stdout}"
+    );
+    assert!(stdout.contains("e2e: 0 completed, 0 failed, 0 pruned, 2 already finished"));
+    assert_eq!(run_dirs(&sweep), runs);
+    let after: Vec<_> = runs.iter().map(|r| modified(r)).collect();
+    assert_eq!(before, after, "a finished run was trained again");
+    for run in &runs {
+        let result = read_json(&run.join("result.json"));
+        assert!(result["metrics"]["quantized_psnr_db"].as_f64().unwrap() > 0.0);
+        assert_eq!(
+            result["metrics"]["epochs_run"], 2.0,
+            "training metrics are kept"
+        );
+        assert_eq!(
+            result["config"]["evaluate"]["tasks"],
+            serde_json::json!(["reconstruction", "compression"])
+        );
+        let card = read_json(&run.join("model.json"));
+        assert_eq!(
+            card["code_ranges"]["low"].as_array().unwrap().len(),
+            card["model"]["latent"].as_u64().unwrap() as usize
+        );
+    }
+    assert!(
+        std::fs::read_to_string(sweep.join("results.csv"))
+            .unwrap()
+            .contains("quantized_psnr_db")
+    );
+
+    // `hourglass evaluate` does the same from the command line.
+    let latent = hourglass(&["evaluate", sweep.to_str().unwrap(), "--tasks", "latent"]);
+    assert!(latent.status.success());
+    assert_eq!(
+        text(&latent.stdout).matches(": evaluated latent").count(),
+        2
+    );
+    for run in &runs {
+        let result = read_json(&run.join("result.json"));
+        assert!(result["metrics"]["probe_accuracy"].as_f64().unwrap() > 0.1);
+        assert!(result["metrics"]["quantized_psnr_db"].as_f64().is_some());
+        assert!(run.join("latent.csv").is_file());
+    }
+    let unknown = hourglass(&["evaluate", sweep.to_str().unwrap(), "--tasks", "compresion"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("no task is named `compresion`"));
 }
 
 #[test]

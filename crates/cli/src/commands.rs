@@ -12,15 +12,6 @@ use hourglass_spec::{Catalog, Experiment};
 
 use crate::SchemaOf;
 
-/// `println!` that returns the error of a closed standard output instead of panicking (see
-/// [`is_broken_pipe`]).
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)
-    }};
-}
-
 /// Whether `error` comes from writing to a pipe whose reader has gone.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
@@ -186,6 +177,9 @@ pub fn sweep(
     };
     let spec_text =
         std::fs::read_to_string(spec).with_context(|| format!("cannot read {}", spec.display()))?;
+    // Tasks the spec gained since its runs finished: their saved models are evaluated.
+    let layout = SweepLayout::new(reports, &experiment);
+    crate::evaluate::evaluate_added_tasks(&experiment, &layout, &registry(datasets)?)?;
     let datasets = std::path::absolute(datasets).context("cannot resolve the data set folder")?;
     let worker = WorkerCommand {
         program: std::env::current_exe().context("cannot find the hourglass executable")?,
@@ -195,7 +189,6 @@ pub fn sweep(
             "worker".into(),
         ],
     };
-    let layout = SweepLayout::new(reports, &experiment);
     let options = SweepOptions {
         retry_failed,
         ..SweepOptions::default()

@@ -1,8 +1,18 @@
 //! `hourglass`: validate specs, run sweeps, train single runs as workers, and write reports.
 //! This file parses the command line and dispatches: `commands.rs` holds the subcommands,
-//! `worker.rs` the worker protocol.
+//! `evaluate.rs` the evaluation of saved models, `worker.rs` the worker protocol.
+
+/// `println!` that returns the error of a closed standard output instead of panicking (see
+/// [`commands::is_broken_pipe`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
 
 mod commands;
+mod evaluate;
 mod progress;
 mod project;
 mod worker;
@@ -13,6 +23,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use commands::{compare, datasets, report, schema, sweep, validate};
+use hourglass_spec::Task;
 use project::Project;
 
 /// Autoencoder experiments from TOML specs.
@@ -99,6 +110,18 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Evaluate the saved models of a sweep's completed runs for tasks they have not run,
+    /// without training, and merge the metrics into their results.
+    Evaluate {
+        /// The sweep's folder, e.g. reports/quickstart.
+        sweep_dir: PathBuf,
+        /// Tasks to run, comma-separated [default: every task that applies to the run: all
+        /// but anomaly, which changes training, and denoising without `[noise]`].
+        #[arg(long, value_delimiter = ',', value_parser = parse_task)]
+        tasks: Option<Vec<Task>>,
+        #[command(flatten)]
+        references: ReferenceArgs,
+    },
     /// Train the run whose config.toml is in RUN_DIR (started by `sweep`; one process per run),
     /// or the runs of several RUN_DIRs as one pack.
     #[command(hide = true)]
@@ -167,6 +190,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             sweep_dir,
             references,
         } => report(&sweep_dir, &project.references(references)),
+        Command::Evaluate {
+            sweep_dir,
+            tasks,
+            references,
+        } => {
+            let registry = commands::registry(&project.datasets(data)?)?;
+            let evaluated = evaluate::evaluate(&sweep_dir, tasks.as_deref(), &registry)?;
+            let reported = report(&sweep_dir, &project.references(references))?;
+            Ok(if evaluated == ExitCode::SUCCESS {
+                reported
+            } else {
+                evaluated
+            })
+        }
         Command::Compare { a, b, out } => compare(&a, &b, out),
         Command::Datasets => datasets(&project.datasets(data)?),
         Command::Schema { of, out } => schema(of, out.as_deref()),
@@ -182,6 +219,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             worker::run(&run_dirs, &device, &project.datasets(data)?)
         }
     }
+}
+
+/// The task named `name`, for `--tasks`.
+fn parse_task(name: &str) -> Result<Task, String> {
+    Task::named(name).ok_or_else(|| {
+        let names: Vec<&str> = Task::ALL.iter().map(|task| task.name()).collect();
+        format!(
+            "no task is named `{name}`: expected one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// The files `hourglass schema` describes.

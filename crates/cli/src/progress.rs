@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
-use hourglass_orchestrator::{SweepProgress, SweepSummary};
+use hourglass_orchestrator::{Ended, SweepProgress};
 use hourglass_report::References;
 use hourglass_spec::RunSpec;
 use hourglass_spec::result::{EpochRecord, RunResult, RunStatus, metric};
@@ -22,7 +22,7 @@ pub struct SweepDisplay<'a> {
     bars: Option<Bars>,
     running: usize,
     /// Runs ended, by how (only `failed` and `pruned` are shown).
-    ended: SweepSummary,
+    ended: Ended,
 }
 
 /// The terminal's bars.
@@ -58,7 +58,7 @@ impl<'a> SweepDisplay<'a> {
             references,
             bars,
             running: 0,
-            ended: SweepSummary::default(),
+            ended: Ended::default(),
         }
     }
 

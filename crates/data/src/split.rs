@@ -174,10 +174,32 @@ impl Standardization {
         }
     }
 
+    /// The mean of each feature.
+    pub fn mean(&self) -> &[f32] {
+        &self.mean
+    }
+
+    /// The standard deviation of each feature, 1 for a constant one: what inputs are
+    /// divided by.
+    pub fn std(&self) -> &[f32] {
+        &self.std
+    }
+
+    /// The standardisation by the given statistics (a saved model's).
+    pub fn from_statistics(mean: Vec<f32>, std: Vec<f32>) -> Self {
+        Self { mean, std }
+    }
+
     /// Replaces every input of `split` by its z-score.
     pub fn apply(&self, split: &mut Split) {
+        self.apply_to_rows(&mut split.inputs);
+    }
+
+    /// Replaces every value of `inputs`, rows of this standardisation's features, by its
+    /// z-score.
+    pub fn apply_to_rows(&self, inputs: &mut [f32]) {
         let features = self.mean.len();
-        for row in split.inputs.chunks_exact_mut(features) {
+        for row in inputs.chunks_exact_mut(features) {
             for ((v, mean), std) in row.iter_mut().zip(&self.mean).zip(&self.std) {
                 *v = (*v - mean) / std;
             }

@@ -6,9 +6,8 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation;
-use hourglass_spec::{
-    Activation, Architecture, CodeActivation, ModelKind, ModelSection, OutputActivation,
-};
+use hourglass_spec::model_card::ModelArchitecture;
+use hourglass_spec::{Activation, CodeActivation, ModelSection, OutputActivation};
 
 use crate::conv::{ConvDecoder, ConvEncoder, ConvGeometry};
 use crate::mlp::Mlp;
@@ -37,16 +36,20 @@ pub struct AutoencoderConfig {
 impl AutoencoderConfig {
     /// The configuration that `[model]` describes, for inputs of `shape`.
     pub fn from_spec(model: &ModelSection, shape: &[usize]) -> Self {
+        Self::from_card(&ModelArchitecture::of(model, shape))
+    }
+
+    /// The configuration of a model card's architecture.
+    pub fn from_card(model: &ModelArchitecture) -> Self {
         Self {
-            shape: shape.to_vec(),
-            conv_channels: (model.architecture == Architecture::Conv)
-                .then(|| model.conv_channels()),
+            shape: model.input_shape.clone(),
+            conv_channels: model.conv_channels.clone(),
             hidden: model.hidden.clone(),
             latent: model.latent,
             activation: model.activation,
             code_activation: model.code_activation,
             output: model.output,
-            variational: model.kind == ModelKind::Vae,
+            variational: model.variational,
         }
     }
 

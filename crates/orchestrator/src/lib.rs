@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hourglass_spec::result::{self, EpochRecord, ResultError, RunResult, RunStatus, write_atomic};
-use hourglass_spec::{Experiment, RunSpec};
+use hourglass_spec::{Experiment, RunId, RunSpec};
 
 use executor::Executor;
 use local::LocalPool;
@@ -223,7 +223,12 @@ impl SweepLayout {
 
     /// The folder of run `run`.
     pub fn run_dir(&self, run: &RunSpec) -> PathBuf {
-        self.root.join("runs").join(run.id.as_str())
+        self.run_dir_of(&run.id)
+    }
+
+    /// The folder of the run with id `id`.
+    pub fn run_dir_of(&self, id: &RunId) -> PathBuf {
+        self.root.join("runs").join(id.as_str())
     }
 }
 

@@ -5,14 +5,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hourglass_spec::RunSpec;
+use hourglass_spec::model_card::{CARD_FILE, MODEL_FILE};
 use hourglass_spec::result::{
     self, CONFIG_FILE, EpochRecord, METRICS_FILE, RESULT_FILE, Recorded, RecordedConfig, RunResult,
     RunStatus, is_temporary, metric, write_atomic,
 };
+use hourglass_spec::{RunId, RunSpec};
 
 use crate::executor::Ending;
-use crate::{SweepError, WORKER_LOG, io};
+use crate::{SweepError, SweepLayout, WORKER_LOG, io};
 
 /// Lines of a dead worker's log quoted in its failed result.
 const LOG_TAIL_LINES: usize = 20;
@@ -27,6 +28,25 @@ pub(crate) fn prepare(run: &RunSpec, run_dir: &Path) -> Result<(), SweepError> {
     write_atomic(&config_path, config.as_bytes()).map_err(io("cannot write", &config_path))
 }
 
+/// Moves the folder of a run from the id that hourglass before 0.2 gave it (its evaluation
+/// tasks included, see [`RunId::former`]) to its id now, when only the former exists, and
+/// records the new id in its result: a finished run is kept, not trained again.
+pub(crate) fn adopt_former_folder(run: &RunSpec, layout: &SweepLayout) -> Result<(), SweepError> {
+    let Some(former) = RunId::former(&run.config) else {
+        return Ok(());
+    };
+    let (from, to) = (layout.run_dir_of(&former), layout.run_dir(run));
+    if to.exists() || !from.is_dir() {
+        return Ok(());
+    }
+    std::fs::rename(&from, &to).map_err(io("cannot rename", &from))?;
+    if let Ok(Some(mut result)) = result::read(&to) {
+        result.id = run.id.clone();
+        result::amend(&to, &result)?;
+    }
+    Ok(())
+}
+
 /// Removes what an earlier attempt left in a run folder before the run starts again:
 /// half-written temporary files of a killed process, its epoch records and log, and the
 /// failed result of a run trained again.
@@ -34,7 +54,7 @@ fn remove_leftovers(run_dir: &Path) -> Result<(), SweepError> {
     let entries = std::fs::read_dir(run_dir).map_err(io("cannot list", run_dir))?;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let leftover = [METRICS_FILE, RESULT_FILE, WORKER_LOG]
+        let leftover = [METRICS_FILE, RESULT_FILE, WORKER_LOG, MODEL_FILE, CARD_FILE]
             .iter()
             .any(|file| name == *file);
         if is_temporary(&name.to_string_lossy()) || leftover {

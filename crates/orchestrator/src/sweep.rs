@@ -8,7 +8,7 @@ use hourglass_spec::{Experiment, RunSpec};
 use crate::asha::Rungs;
 use crate::executor::{Ending, Executor, Job, Launch, Member};
 use crate::queue::{Queue, Queued};
-use crate::run_folder::{prepare, record_death, record_pruned};
+use crate::run_folder::{self, prepare, record_death, record_pruned};
 use crate::{SweepError, SweepLayout, SweepProgress, SweepSummary, finished_result};
 
 /// A sweep in progress on an executor whose jobs are followed by `H`s.
@@ -47,6 +47,7 @@ impl<'s, H> SweepState<'s, H> {
             stopping: false,
         };
         for (index, run) in experiment.runs.iter().enumerate() {
+            run_folder::adopt_former_folder(run, layout)?;
             let run_dir = layout.run_dir(run);
             match result::read(&run_dir) {
                 Ok(Some(result)) if !(retry_failed && result.status == RunStatus::Failed) => {

@@ -188,6 +188,34 @@ fn a_second_invocation_counts_each_earlier_ending_once() {
 }
 
 #[test]
+fn a_finished_run_under_its_former_id_is_adopted_not_trained_again() {
+    let reports = tempfile::tempdir().unwrap();
+    let experiment = parse("[evaluate]\ntasks = [\"compression\"]\n");
+    let run = &experiment.runs[0];
+    let former = RunId::former(&run.config).expect("the tasks were in the former id");
+    let layout = prepare(&experiment, reports.path());
+    // A run finished by hourglass before 0.2, in the folder of its former id.
+    let former_dir = layout.run_dir_of(&former);
+    std::fs::create_dir_all(&former_dir).unwrap();
+    let finished = RunResult {
+        id: former.clone(),
+        status: RunStatus::Completed,
+        error: None,
+        config: (&run.config).into(),
+        metrics: [("test_mse".to_string(), 0.5)].into(),
+    };
+    result::write(&former_dir, &finished).unwrap();
+
+    let worker = completing_worker(&layout.root);
+    let summary = sweep(&experiment, &layout, &worker).unwrap();
+    assert_eq!((summary.now.total(), summary.before.completed), (0, 1));
+    assert!(!former_dir.exists());
+    let adopted = finished_result(&layout.run_dir(run)).unwrap();
+    assert_eq!(adopted.id, run.id);
+    assert_eq!(adopted.metrics, finished.metrics);
+}
+
+#[test]
 fn a_half_written_result_counts_as_unfinished() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(RESULT_FILE), "{\"id\": \"abc\", \"sta").unwrap();

@@ -15,6 +15,7 @@ mod check;
 mod diagnostic;
 mod duplicates;
 mod json_schema;
+pub mod model_card;
 mod pack;
 mod ranges;
 mod resources;
@@ -299,12 +300,14 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
                 }
             }
             let id = RunId::of(&config);
-            if !runs.iter().any(|run: &RunSpec| run.id == id) {
-                runs.push(RunSpec {
+            match runs.iter_mut().find(|run: &&mut RunSpec| run.id == id) {
+                // Configurations that train the same run: it is evaluated for all their tasks.
+                Some(run) => run.config.evaluate.add_tasks(&config.evaluate.tasks),
+                None => runs.push(RunSpec {
                     id,
                     config,
                     assignments: applied,
-                });
+                }),
             }
         }
     }

@@ -192,6 +192,38 @@ impl RecordedConfig {
         self.latent
     }
 
+    /// The evaluation tasks the run has been evaluated for, by name: `evaluate.tasks` (the
+    /// default, reconstruction alone, when it is not recorded).
+    pub fn tasks(&self) -> Vec<String> {
+        match self.keys.get("evaluate").and_then(|e| e.get("tasks")) {
+            Some(Value::Array(tasks)) => (tasks.iter())
+                .filter_map(|task| task.as_str().map(str::to_string))
+                .collect(),
+            _ => vec!["reconstruction".to_string()],
+        }
+    }
+
+    /// This configuration with `tasks` added to its evaluation tasks.
+    pub fn with_tasks(&self, tasks: &[String]) -> Self {
+        let mut all = self.tasks();
+        for task in tasks {
+            if !all.contains(task) {
+                all.push(task.clone());
+            }
+        }
+        let mut keys = self.keys.clone();
+        let evaluate = keys
+            .entry("evaluate")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(evaluate) = evaluate {
+            evaluate.insert("tasks".into(), all.into());
+        }
+        Self {
+            keys,
+            ..self.clone()
+        }
+    }
+
     /// Every setting by its dotted key as sweeps name them (`model.latent`, `train.epochs`);
     /// tables and lists are values of their key.
     pub fn settings(&self) -> BTreeMap<String, Value> {
@@ -340,19 +372,8 @@ pub fn read(run_dir: &Path) -> Result<Option<RunResult>, ResultError> {
 /// with its `format_version`, and published atomically. A file there that is not a result
 /// (unreadable as one) is replaced.
 pub fn write(run_dir: &Path, result: &RunResult) -> Result<Recorded, ResultError> {
-    /// `result.json` as written: the version first, then the result's fields.
-    #[derive(Serialize)]
-    struct Versioned<'a> {
-        format_version: u32,
-        #[serde(flatten)]
-        result: &'a RunResult,
-    }
     let path = run_dir.join(RESULT_FILE);
-    let json = serde_json::to_vec_pretty(&Versioned {
-        format_version: FORMAT_VERSION,
-        result,
-    })
-    .expect("results serialize to JSON");
+    let json = versioned_json(result);
     let failed = |source| ResultError::Io {
         what: "write",
         path: path.clone(),
@@ -370,6 +391,34 @@ pub fn write(run_dir: &Path, result: &RunResult) -> Result<Recorded, ResultError
         }
         Err(e) => Err(e),
     }
+}
+
+/// Replaces the completed result in `run_dir` by `result`, the same run with more metrics
+/// (tasks evaluated on its saved model) or its folder's new id, atomically. Only the process
+/// that holds the sweep amends, and only a completed run, whose result no worker or
+/// orchestrator writes any more.
+pub fn amend(run_dir: &Path, result: &RunResult) -> Result<(), ResultError> {
+    let path = run_dir.join(RESULT_FILE);
+    write_atomic(&path, &versioned_json(result)).map_err(|source| ResultError::Io {
+        what: "write",
+        path,
+        source,
+    })
+}
+
+/// `result.json` as written: the version first, then the result's fields.
+fn versioned_json(result: &RunResult) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Versioned<'a> {
+        format_version: u32,
+        #[serde(flatten)]
+        result: &'a RunResult,
+    }
+    serde_json::to_vec_pretty(&Versioned {
+        format_version: FORMAT_VERSION,
+        result,
+    })
+    .expect("results serialize to JSON")
 }
 
 /// Whether the run in `run_dir` has a result: how the worker of a pack learns that the

@@ -643,12 +643,48 @@ impl Task {
         Task::Generation,
         Task::Latent,
     ];
+
+    /// The task's name in specs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Reconstruction => "reconstruction",
+            Task::Compression => "compression",
+            Task::Denoising => "denoising",
+            Task::Anomaly => "anomaly",
+            Task::Generation => "generation",
+            Task::Latent => "latent",
+        }
+    }
+
+    /// The task named `name` in specs.
+    pub fn named(name: &str) -> Option<Task> {
+        Task::ALL.into_iter().find(|task| task.name() == name)
+    }
 }
 
 impl EvaluateSection {
     /// Whether `task` is selected.
     pub fn has(&self, task: Task) -> bool {
         self.tasks.contains(&task)
+    }
+
+    /// The tasks that change how a run trains, as its id counts them: reconstruction (every
+    /// run's) and anomaly (which trains on normal examples only).
+    pub fn training_tasks(&self) -> Vec<Task> {
+        let mut tasks = vec![Task::Reconstruction];
+        if self.has(Task::Anomaly) {
+            tasks.push(Task::Anomaly);
+        }
+        tasks
+    }
+
+    /// Adds the tasks of `other` that are not here, after these.
+    pub fn add_tasks(&mut self, other: &[Task]) {
+        for &task in other {
+            if !self.tasks.contains(&task) {
+                self.tasks.push(task);
+            }
+        }
     }
 }
 

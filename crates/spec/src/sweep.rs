@@ -30,8 +30,24 @@ impl RunId {
     /// Hex digits kept of the SHA-256 (48 bits: collisions are negligible below millions of runs).
     const LEN: usize = 12;
 
-    /// The id of a configuration: SHA-256 of its canonical JSON (keys sorted, shortest floats).
+    /// The id of a configuration: SHA-256 of its canonical JSON (keys sorted, shortest floats),
+    /// without the evaluation tasks that do not change training: adding one to a finished
+    /// run evaluates its saved model instead of training a new run.
     pub fn of(config: &RunConfig) -> Self {
+        let mut trained = config.clone();
+        trained.evaluate.tasks = config.evaluate.training_tasks();
+        Self::of_whole(&trained)
+    }
+
+    /// The id that hourglass before 0.2 gave `config`, its evaluation tasks included, when it
+    /// differs from [`RunId::of`]: the folder a finished run of it may have.
+    pub fn former(config: &RunConfig) -> Option<Self> {
+        let former = Self::of_whole(config);
+        (former != Self::of(config)).then_some(former)
+    }
+
+    /// The SHA-256 of `config`'s canonical JSON.
+    fn of_whole(config: &RunConfig) -> Self {
         let value = serde_json::to_value(config).expect("run configs serialize to JSON");
         let mut canonical = String::new();
         write_canonical(&value, &mut canonical);

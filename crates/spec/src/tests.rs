@@ -504,6 +504,54 @@ fn run_ids_are_pinned() {
 }
 
 #[test]
+fn tasks_that_do_not_change_training_keep_the_run_id() {
+    let pinned = parse_str(MINIMAL).unwrap().runs.remove(0);
+    assert_eq!(RunId::former(&pinned.config), None);
+    let with_tasks = parse_str(&format!(
+        "{MINIMAL}\n[evaluate]\ntasks = [\"compression\", \"latent\", \"generation\"]\n"
+    ))
+    .unwrap()
+    .runs
+    .remove(0);
+    assert_eq!(with_tasks.id, pinned.id);
+    // Before, the tasks were part of the id: that folder is where a finished run may be.
+    let former = RunId::former(&with_tasks.config).expect("the tasks changed the former id");
+    assert_ne!(former, pinned.id);
+    assert_eq!(former.as_str().len(), 12);
+
+    // Anomaly trains on normal examples only: another run.
+    let anomaly = parse_str(&format!(
+        "{MINIMAL}normal_class = 3\n\n[evaluate]\ntasks = [\"anomaly\"]\n"
+    ))
+    .unwrap();
+    assert_ne!(anomaly.runs[0].id, pinned.id);
+}
+
+#[test]
+fn task_names_are_the_names_specs_write() {
+    for task in Task::ALL {
+        let written = serde_json::to_value(task).unwrap();
+        assert_eq!(written, task.name());
+        assert_eq!(Task::named(task.name()), Some(task));
+    }
+    assert_eq!(Task::named("compresion"), None);
+}
+
+#[test]
+fn configurations_differing_only_in_evaluation_are_one_run_with_all_their_tasks() {
+    let experiment = parse_str(&format!(
+        "{MINIMAL}\n[sweep.parameters]\n\"evaluate.tasks\" = [[\"compression\"], [\"latent\"]]\n"
+    ))
+    .unwrap();
+    assert_eq!(experiment.expanded, 2);
+    assert_eq!(experiment.runs.len(), 1);
+    assert_eq!(
+        experiment.runs[0].config.evaluate.tasks,
+        [Task::Compression, Task::Latent]
+    );
+}
+
+#[test]
 fn zip_groups_and_kind_owned_keys_expand_and_collapse() {
     let source = r#"
 [experiment]

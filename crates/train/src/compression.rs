@@ -14,6 +14,7 @@ use burn::prelude::*;
 use hourglass_data::Split;
 use hourglass_metrics::{Pca, psnr_db};
 use hourglass_models::Autoencoder;
+use hourglass_spec::model_card::CodeRanges;
 use hourglass_spec::result::metric;
 use image::codecs::jpeg::JpegEncoder;
 use image::{ExtendedColorType, ImageFormat};
@@ -30,15 +31,16 @@ const JPEG_QUALITIES: [u8; 16] = [1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70,
 const LEVELS: f64 = 255.0;
 
 /// The compression metrics of `model`, its quantiser and the PCA baseline fitted on `fit`
-/// (the first [`FIT_EXAMPLES`] training examples); `unit_range` says inputs lie in [0, 1]
-/// (baselines' reconstructions are clipped to it, as the model's sigmoid output is).
+/// (the first [`FIT_EXAMPLES`] training examples), and the quantiser's code ranges;
+/// `unit_range` says inputs lie in [0, 1] (baselines' reconstructions are clipped to it, as
+/// the model's sigmoid output is).
 pub(crate) fn compression(
     model: &Autoencoder,
     fit: &Split,
     test: &Split,
     unit_range: bool,
     device: &Device,
-) -> BTreeMap<&'static str, f64> {
+) -> (BTreeMap<&'static str, f64>, CodeRanges) {
     let latent = model.latent();
     let features = test.features();
     let quantizer = Quantizer::fit(&evaluate::codes(model, fit, device), latent);
@@ -70,7 +72,11 @@ pub(crate) fn compression(
             (metric::JPEG_QUALITY, f64::from(jpeg.quality)),
         ]);
     }
-    metrics
+    let ranges = CodeRanges {
+        low: quantizer.low,
+        high: quantizer.high,
+    };
+    (metrics, ranges)
 }
 
 /// Uniform 8-bit quantisation of each dimension between its training minimum and maximum.

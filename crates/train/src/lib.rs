@@ -17,6 +17,7 @@ mod optimizer;
 mod pack;
 mod packed_optimizer;
 mod run;
+mod saved;
 mod splits;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use hourglass_data::{Corruption, DataError, Registry, Split};
 use hourglass_models::{Autoencoder, Objective};
+use hourglass_spec::model_card::CodeRanges;
 use hourglass_spec::result::{EpochRecord, LATENT_FILE, ROC_FILE, metric, write_atomic};
 use hourglass_spec::{CodeActivation, RunConfig, SparsityPenalty, Task};
 use run::Run;
@@ -34,6 +36,7 @@ use splits::{Normal, Splits};
 
 pub use evaluate::Evaluation;
 pub use pack::{PackProgress, train_pack};
+pub use saved::{LoadError, SavedModel, load};
 
 /// File names of the image grids a run writes for image data.
 pub mod artifact {
@@ -72,6 +75,9 @@ pub enum TrainError {
         "cannot be trained in this pack: its data, shapes, loss, optimizer, batch size, epochs or backend differ from the first run's, or the first run cannot be packed"
     )]
     Unpackable,
+    /// The saved model could not be read.
+    #[error(transparent)]
+    Saved(#[from] LoadError),
     /// A run file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -105,6 +111,36 @@ pub fn train_run(
     progress: &mut dyn Progress,
 ) -> Result<BTreeMap<String, f64>, TrainError> {
     on_a_thread_pool(|| train_on_this_thread(config, registry, run_dir, device, progress))
+}
+
+/// Evaluates the model saved in `run_dir` for every task of `config` (the run's configuration,
+/// its tasks the ones wanted) on `device` without training it, writes the tasks' files and
+/// image grids into `run_dir`, records the compression task's code ranges in its card, and
+/// returns the test metrics. Anomaly detection cannot be added this way: it trains on normal
+/// examples only.
+pub fn evaluate_saved(
+    config: &RunConfig,
+    registry: &Registry,
+    run_dir: &Path,
+    device: &Device,
+) -> Result<BTreeMap<String, f64>, TrainError> {
+    on_a_thread_pool(|| {
+        let splits = splits::load_splits(config, registry)?;
+        let mut saved = saved::load(run_dir, device)?;
+        let objective = Objective::from_config(config);
+        let (metrics, code_ranges) =
+            test_metrics(config, &saved.model, &objective, &splits, run_dir, device)?;
+        if let Some(image) = image_size(&splits.test) {
+            let generation = config.evaluate.has(Task::Generation);
+            write_images(&saved.model, &splits, image, generation, run_dir, device)
+                .map_err(|(path, source)| TrainError::Write { path, source })?;
+        }
+        if code_ranges.is_some() {
+            saved.card.code_ranges = code_ranges;
+            saved::write_card(&saved.card, run_dir)?;
+        }
+        Ok(run::finite(metrics))
+    })
 }
 
 /// Runs `work` on a rayon pool of `RAYON_NUM_THREADS` threads (all cores by default).
@@ -195,8 +231,9 @@ fn write_file(path: &Path, text: &str) -> Result<(), TrainError> {
     })
 }
 
-/// The metrics of the trained `model` on the test split, for every task of the run; the
-/// tasks' files (`roc.csv`, `latent.csv`) are written into `run_dir`.
+/// The metrics of the trained `model` on the test split, for every task of the run, and the
+/// compression task's code ranges; the tasks' files (`roc.csv`, `latent.csv`) are written into
+/// `run_dir`.
 fn test_metrics(
     config: &RunConfig,
     model: &Autoencoder,
@@ -204,7 +241,7 @@ fn test_metrics(
     splits: &Splits,
     run_dir: &Path,
     device: &Device,
-) -> Result<BTreeMap<&'static str, f64>, TrainError> {
+) -> Result<(BTreeMap<&'static str, f64>, Option<CodeRanges>), TrainError> {
     let test = &splits.test;
     let tasks = &config.evaluate;
     let evaluation = evaluate::evaluate(model, objective, test, device);
@@ -252,15 +289,18 @@ fn test_metrics(
             }
         }
     }
+    let mut code_ranges = None;
     if tasks.has(Task::Compression) {
-        let unit_range = !splits.standardized;
-        metrics.extend(compression::compression(
+        let unit_range = splits.standardization.is_none();
+        let (compression, ranges) = compression::compression(
             model,
             &splits.train(Some(compression::FIT_EXAMPLES)),
             test,
             unit_range,
             device,
-        ));
+        );
+        metrics.extend(compression);
+        code_ranges = Some(ranges);
     }
     if let Some(normal) = splits.normal {
         let loss = config.loss.reconstruction;
@@ -277,7 +317,7 @@ fn test_metrics(
         }
         write_file(&run_dir.join(LATENT_FILE), &latent::latent_csv(&evaluation))?;
     }
-    Ok(metrics)
+    Ok((metrics, code_ranges))
 }
 
 /// The codes of the first [`CODED_EXAMPLES`] examples of `test` as CSV, with their labels.

@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use hourglass_data::{Corruption, Registry, permutation, standard_normals};
 use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
+use hourglass_spec::model_card::{DataProvenance, FeatureStatistics, ModelArchitecture};
 use hourglass_spec::result::{CODES_FILE, EpochRecord, METRICS_FILE, metric};
-use hourglass_spec::{ModelKind, RunConfig, Task};
+use hourglass_spec::{ModelKind, RunConfig, RunId, Task};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::saved::{self, CardFacts};
 use crate::splits::{Splits, load_splits};
 use crate::{Progress, TrainError, codes_csv, evaluate, image_size, test_metrics, write_file};
 
@@ -195,7 +197,7 @@ impl<'a> Run<'a> {
         eval_device: &Device,
     ) -> Result<BTreeMap<String, f64>, TrainError> {
         let (config, splits, run_dir) = (self.config, &self.splits, self.run_dir);
-        let mut metrics =
+        let (mut metrics, code_ranges) =
             test_metrics(config, model, &self.objective, splits, run_dir, eval_device)?;
         metrics.extend([
             (metric::TRAIN_SECONDS, train_seconds),
@@ -215,15 +217,35 @@ impl<'a> Run<'a> {
             &run_dir.join(CODES_FILE),
             &codes_csv(model, &splits.test, eval_device),
         )?;
-        // A measure undefined for this run (the AUROC of a test split without anomalies, the
-        // PSNR of a perfect reconstruction) is left out: JSON has no NaN or infinity, and
-        // `result.json` must parse.
-        Ok(metrics
-            .into_iter()
-            .filter(|(_, value)| value.is_finite())
-            .map(|(name, value)| (name.to_string(), value))
-            .collect())
+        let facts = CardFacts {
+            run_id: RunId::of(config).as_str().to_string(),
+            model: ModelArchitecture::of(&config.model, splits.shape()),
+            data: DataProvenance {
+                dataset: config.data.dataset.clone(),
+                files: splits.files.clone(),
+            },
+            standardization: splits.standardization.as_ref().map(|standardization| {
+                FeatureStatistics {
+                    mean: standardization.mean().to_vec(),
+                    std: standardization.std().to_vec(),
+                }
+            }),
+            code_ranges,
+        };
+        saved::save(model, facts, run_dir)?;
+        Ok(finite(metrics))
     }
+}
+
+/// The finite `metrics` by name. A measure undefined for a run (the AUROC of a test split
+/// without anomalies, the PSNR of a perfect reconstruction) is left out: JSON has no NaN or
+/// infinity, and `result.json` must parse.
+pub(crate) fn finite(metrics: BTreeMap<&'static str, f64>) -> BTreeMap<String, f64> {
+    metrics
+        .into_iter()
+        .filter(|(_, value)| value.is_finite())
+        .map(|(name, value)| (name.to_string(), value))
+        .collect()
 }
 
 /// The fraction of training done at `step` (0-based) of `epoch` (1-based), in epochs.

@@ -197,3 +197,28 @@ fn a_file_that_is_not_a_result_is_replaced() {
     assert_eq!(write(dir.path(), &completed()).unwrap(), Recorded::Written);
     assert_eq!(read(dir.path()).unwrap().unwrap(), completed());
 }
+
+#[test]
+fn an_amended_result_replaces_the_completed_one_with_its_tasks_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = completed();
+    assert_eq!(first.config.tasks(), ["reconstruction"]);
+    write(dir.path(), &first).unwrap();
+    let mut amended = first.clone();
+    amended.config = first
+        .config
+        .with_tasks(&["compression".into(), "reconstruction".into()]);
+    amended
+        .metrics
+        .insert(metric::QUANTIZED_PSNR_DB.to_string(), 21.5);
+    amend(dir.path(), &amended).unwrap();
+    let read_back = read(dir.path()).unwrap().unwrap();
+    assert_eq!(read_back, amended);
+    assert_eq!(read_back.config.tasks(), ["reconstruction", "compression"]);
+    // Everything else of the configuration is as it was.
+    let mut settings = read_back.config.settings();
+    settings.remove("evaluate.tasks");
+    let mut before = first.config.settings();
+    before.remove("evaluate.tasks");
+    assert_eq!(settings, before);
+}

@@ -1,0 +1,281 @@
+//! The model card, `model.json`: everything needed to rebuild a run's trained model from
+//! `model.safetensors` and use it without the spec (architecture, tensor names and layouts,
+//! the data it was trained on, the input standardisation, the compression quantiser's code
+//! ranges, provenance).
+//!
+//! Both files are kept: a card carries a `format_version`, and [`read`] reads every version up
+//! to [`CARD_FORMAT_VERSION`], ignoring keys it does not know (a later hourglass may add some).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::result::write_atomic;
+use crate::{Activation, Architecture, CodeActivation, ModelKind, ModelSection, OutputActivation};
+
+/// A run's trained weights, in safetensors (named as in [`ModelCard::tensors`]).
+pub const MODEL_FILE: &str = "model.safetensors";
+/// A run's model card.
+pub const CARD_FILE: &str = "model.json";
+/// The `format_version` that [`write`] writes and the newest that [`read`] reads.
+pub const CARD_FORMAT_VERSION: u32 = 1;
+
+/// What `model.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// The version of this format.
+    pub format_version: u32,
+    /// The run the model was trained by.
+    pub run_id: String,
+    /// How to rebuild the module.
+    pub model: ModelArchitecture,
+    /// Every tensor of `model.safetensors`, in module order.
+    pub tensors: Vec<TensorEntry>,
+    /// The data the model was trained on.
+    pub data: DataProvenance,
+    /// The standardisation applied to every input before the encoder, fitted on the run's
+    /// training examples; `None` for data used as stored (images in [0, 1]).
+    pub standardization: Option<FeatureStatistics>,
+    /// The compression task's 8-bit quantiser: each code dimension's range on the training
+    /// examples; `None` when the run did not evaluate compression.
+    pub code_ranges: Option<CodeRanges>,
+    /// What wrote the model.
+    pub provenance: Provenance,
+}
+
+/// The shape and activations of an autoencoder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelArchitecture {
+    /// `model.kind`.
+    pub kind: ModelKind,
+    /// `model.also`.
+    #[serde(default)]
+    pub also: Vec<ModelKind>,
+    /// MLP or conv.
+    pub architecture: Architecture,
+    /// One input: `[features]`, or `[channels, height, width]` for images (row-major, the
+    /// encoder sees it flattened).
+    pub input_shape: Vec<usize>,
+    /// Channels of the stride-2 3×3 convolutions, input side first (conv only).
+    pub conv_channels: Option<Vec<usize>>,
+    /// Dense hidden widths of the encoder, input side first; the decoder mirrors them.
+    pub hidden: Vec<usize>,
+    /// Code size.
+    pub latent: usize,
+    /// Activation after every hidden layer.
+    pub activation: Activation,
+    /// Activation of the code (identity for a VAE, whose encoder emits μ then log σ²).
+    pub code_activation: CodeActivation,
+    /// Activation of the reconstruction.
+    pub output: OutputActivation,
+    /// A Gaussian encoder: its last layer has `2 · latent` outputs, μ then log σ².
+    pub variational: bool,
+}
+
+impl ModelArchitecture {
+    /// The architecture that `[model]` describes, for inputs of `input_shape`.
+    pub fn of(model: &ModelSection, input_shape: &[usize]) -> Self {
+        let variational = model.kind == ModelKind::Vae;
+        Self {
+            kind: model.kind,
+            also: model.also.clone(),
+            architecture: model.architecture,
+            input_shape: input_shape.to_vec(),
+            conv_channels: (model.architecture == Architecture::Conv)
+                .then(|| model.conv_channels()),
+            hidden: model.hidden.clone(),
+            latent: model.latent,
+            activation: model.activation,
+            code_activation: if variational {
+                CodeActivation::Identity
+            } else {
+                model.code_activation
+            },
+            output: model.output,
+            variational,
+        }
+    }
+}
+
+/// One tensor of `model.safetensors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TensorEntry {
+    /// Its name in the file.
+    pub name: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// What the axes are, and how PyTorch's equivalent layer holds it.
+    pub layout: String,
+}
+
+/// The data set a model was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataProvenance {
+    /// `data.dataset`.
+    pub dataset: String,
+    /// The sha256 of each of the data set's files, by file name.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Per-feature statistics: `x' = (x - mean) / std`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureStatistics {
+    /// Mean of each feature.
+    pub mean: Vec<f32>,
+    /// Standard deviation of each feature (1 for a constant one).
+    pub std: Vec<f32>,
+}
+
+/// Per-dimension ranges of the code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeRanges {
+    /// Smallest value of each dimension.
+    pub low: Vec<f32>,
+    /// Largest value of each dimension.
+    pub high: Vec<f32>,
+}
+
+/// What wrote a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The hourglass version.
+    pub hourglass_version: String,
+    /// The git commit hourglass was built from, when it was built from a checkout (changes
+    /// not committed are not recorded).
+    pub git_commit: Option<String>,
+}
+
+/// Why a model card cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    /// The file is missing or unreadable.
+    #[error("cannot read model card {}: {source}", path.display())]
+    Read {
+        /// The card.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not a card of a version this hourglass reads.
+    #[error("model card {} is not valid: {message}", path.display())]
+    Invalid {
+        /// The card.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The card was written by a newer hourglass.
+    #[error(
+        "model card {} has format_version {found}, newer than this hourglass reads \
+         ({CARD_FORMAT_VERSION}) (hint: use the hourglass that wrote it)",
+        path.display()
+    )]
+    Newer {
+        /// The card.
+        path: PathBuf,
+        /// Its `format_version`.
+        found: u32,
+    },
+}
+
+/// Reads the card of the run folder `run_dir`.
+pub fn read(run_dir: &Path) -> Result<ModelCard, CardError> {
+    let path = run_dir.join(CARD_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|source| CardError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let invalid = |message: String| CardError::Invalid {
+        path: path.clone(),
+        message,
+    };
+    #[derive(Deserialize)]
+    struct Header {
+        format_version: u32,
+    }
+    let header: Header = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    match header.format_version {
+        0 => Err(invalid("there is no format_version 0".into())),
+        found if found > CARD_FORMAT_VERSION => Err(CardError::Newer { path, found }),
+        _ => serde_json::from_str(&text).map_err(|e| invalid(e.to_string())),
+    }
+}
+
+/// Writes `card` into the run folder `run_dir`, atomically.
+pub fn write(run_dir: &Path, card: &ModelCard) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(card).expect("model cards serialize");
+    write_atomic(&run_dir.join(CARD_FILE), format!("{text}\n").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A card of an MLP trained on shuttle, as this version writes it.
+    fn card() -> ModelCard {
+        ModelCard {
+            format_version: CARD_FORMAT_VERSION,
+            run_id: "0123456789ab".into(),
+            model: ModelArchitecture {
+                kind: ModelKind::Vanilla,
+                also: vec![],
+                architecture: Architecture::Mlp,
+                input_shape: vec![9],
+                conv_channels: None,
+                hidden: vec![16],
+                latent: 4,
+                activation: Activation::Relu,
+                code_activation: CodeActivation::Identity,
+                output: OutputActivation::Identity,
+                variational: false,
+            },
+            tensors: vec![TensorEntry {
+                name: "encoder.layers.0.weight".into(),
+                shape: vec![9, 16],
+                layout: "[in, out]".into(),
+            }],
+            data: DataProvenance {
+                dataset: "shuttle".into(),
+                files: [("shuttle.csv".to_string(), "ab".repeat(32))].into(),
+            },
+            standardization: Some(FeatureStatistics {
+                mean: vec![0.5; 9],
+                std: vec![2.0; 9],
+            }),
+            code_ranges: None,
+            provenance: Provenance {
+                hourglass_version: "0.1.0".into(),
+                git_commit: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_written_card_reads_back_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &card()).unwrap();
+        assert_eq!(read(dir.path()).unwrap(), card());
+    }
+
+    #[test]
+    fn a_card_with_keys_this_version_does_not_know_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut value = serde_json::to_value(card()).unwrap();
+        value["added_later"] = serde_json::json!({"anything": 1});
+        value["model"]["added_later"] = serde_json::json!(true);
+        std::fs::write(dir.path().join(CARD_FILE), value.to_string()).unwrap();
+        assert_eq!(read(dir.path()).unwrap(), card());
+    }
+
+    #[test]
+    fn a_newer_card_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut value = serde_json::to_value(card()).unwrap();
+        value["format_version"] = serde_json::json!(CARD_FORMAT_VERSION + 1);
+        std::fs::write(dir.path().join(CARD_FILE), value.to_string()).unwrap();
+        let error = read(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("newer than this hourglass reads"), "{error}");
+        assert!(error.contains(CARD_FILE), "{error}");
+    }
+}
