@@ -221,6 +221,70 @@ fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
         assert!(result["metrics"]["quantized_psnr_db"].as_f64().is_some());
         assert!(run.join("latent.csv").is_file());
     }
+    // A saved MNIST model applied to an IDX file, then to the PNGs it wrote.
+    let applied = dir.path().join("applied");
+    let run = runs[0].to_str().unwrap();
+    let idx = common::repo().join("datasets/mnist/t10k-images.idx3-ubyte.gz");
+    let output = hourglass(&[
+        "apply",
+        run,
+        idx.to_str().unwrap(),
+        "--output",
+        applied.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let pngs = applied.join("reconstructions");
+    assert_eq!(std::fs::read_dir(&pngs).unwrap().count(), 10_000);
+    let again = dir.path().join("again");
+    let output = hourglass(&[
+        "apply",
+        run,
+        pngs.to_str().unwrap(),
+        "--output",
+        again.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let codes = std::fs::read_to_string(again.join("codes.csv")).unwrap();
+    assert_eq!(codes.lines().count(), 10_001);
+    assert!(
+        codes.starts_with("example,z0,z1,z2,z3\nimage-1.png,"),
+        "{}",
+        &codes[..80]
+    );
+    for file in ["codes.parquet", "scores.csv", "scores.parquet"] {
+        assert!(again.join(file).is_file(), "{file}");
+    }
+    // Misfit input is refused, naming what the model expects, and leaves nothing behind.
+    let misfit = dir.path().join("misfit.csv");
+    std::fs::write(&misfit, "a,b\n1,2\n").unwrap();
+    let refused = dir.path().join("refused");
+    let output = hourglass(&[
+        "apply",
+        run,
+        misfit.to_str().unwrap(),
+        "--output",
+        refused.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("2 columns, but the model takes 784 features per example"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!refused.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("partial"))
+            .count(),
+        0
+    );
+
     let unknown = hourglass(&["evaluate", sweep.to_str().unwrap(), "--tasks", "compresion"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("no task is named `compresion`"));
@@ -685,4 +749,88 @@ fn a_run_pruned_in_a_pack_leaves_it_and_the_others_train_on() {
     assert!(pruned >= 1 && completed >= 1, "{stdout}");
     let summary = format!("pruned-pack: {completed} completed, 0 failed, {pruned} pruned");
     assert!(stdout.contains(&summary), "{stdout}");
+}
+
+#[test]
+fn a_saved_shuttle_model_scores_a_new_csv_and_refuses_misfit_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("shuttle.toml");
+    std::fs::write(
+        &spec,
+        "[experiment]\nname = \"shuttle\"\n\n[data]\ndataset = \"shuttle\"\ntrain_limit = 3000\n\n\
+         [model]\nhidden = [16]\nlatent = 3\n\n[train]\nepochs = 2\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    assert!(run_sweep(&spec, &reports).status.success());
+    let [run] = run_dirs(&reports.join("shuttle")).try_into().unwrap();
+    let card = read_json(&run.join("model.json"));
+    assert_eq!(card["standardization"]["mean"].as_array().unwrap().len(), 9);
+
+    // Readings as a user keeps them: a header, nine sensor columns, an anomaly far out.
+    let rows = "f1,f2,f3,f4,f5,f6,f7,f8,f9\n50,21,77,0,28,0,27,48,22\n53,0,82,0,52,-5,29,30,2\n\
+                37,0,76,0,28,18,40,48,8\n9000,-9000,9000,9000,-9000,9000,9000,-9000,9000\n";
+    let input = dir.path().join("readings.csv");
+    std::fs::write(&input, rows).unwrap();
+    let scored = dir.path().join("scored");
+    let run = run.to_str().unwrap();
+    let args = [
+        "apply",
+        run,
+        input.to_str().unwrap(),
+        "--output",
+        scored.to_str().unwrap(),
+    ];
+    assert!(hourglass(&args).status.success());
+    let scores = std::fs::read_to_string(scored.join("scores.csv")).unwrap();
+    let values: Vec<f64> = scores
+        .lines()
+        .skip(1)
+        .map(|line| line.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 4, "{scores}");
+    let typical = values[..3].iter().cloned().fold(f64::MIN, f64::max);
+    assert!(
+        values[3] > 100.0 * typical,
+        "the far-out reading scores highest: {values:?}"
+    );
+    let reconstructions = std::fs::read_to_string(scored.join("reconstructions.csv")).unwrap();
+    assert!(
+        reconstructions.starts_with("example,f1,f2,"),
+        "{reconstructions}"
+    );
+
+    // A non-numeric cell and a NaN are refused with their row and column.
+    for (cells, expected) in [
+        (
+            "50,21,77,0,28,0,27,48,x",
+            "row 3, column `f9`: empty or not a number",
+        ),
+        (
+            "50,21,77,0,28,0,27,48,NaN",
+            "row 3, column `f9`: NaN is not finite",
+        ),
+    ] {
+        let bad = dir.path().join("bad.csv");
+        std::fs::write(
+            &bad,
+            format!("{}{cells}\n", &rows[..rows.find("37,").unwrap()]),
+        )
+        .unwrap();
+        let out = dir.path().join("bad-out");
+        let output = hourglass(&[
+            "apply",
+            run,
+            bad.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(1));
+        assert!(
+            text(&output.stderr).contains(expected),
+            "{}",
+            text(&output.stderr)
+        );
+        assert!(!out.exists());
+    }
 }

@@ -1,6 +1,6 @@
 //! `hourglass`: validate specs, run sweeps, train single runs as workers, and write reports.
 //! This file parses the command line and dispatches: `commands.rs` holds the subcommands,
-//! `evaluate.rs` the evaluation of saved models, `worker.rs` the worker protocol.
+//! `evaluate.rs` and `apply.rs` use saved models, `worker.rs` is the worker protocol.
 
 /// `println!` that returns the error of a closed standard output instead of panicking (see
 /// [`commands::is_broken_pipe`]).
@@ -11,6 +11,7 @@ macro_rules! out {
     }};
 }
 
+mod apply;
 mod commands;
 mod evaluate;
 mod progress;
@@ -122,6 +123,19 @@ enum Command {
         #[command(flatten)]
         references: ReferenceArgs,
     },
+    /// Apply a run's saved model to new examples, without training: write their codes,
+    /// reconstructions and anomaly scores.
+    Apply {
+        /// The run's folder, e.g. reports/quickstart/runs/0123456789ab.
+        run_dir: PathBuf,
+        /// The examples: a CSV or Parquet table (one numeric column per feature), an IDX
+        /// file of images, or a folder of PNG images.
+        input: PathBuf,
+        /// A new folder for `codes`, `scores` (CSV and Parquet) and `reconstructions` (a
+        /// table, or PNG images).
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Train the run whose config.toml is in RUN_DIR (started by `sweep`; one process per run),
     /// or the runs of several RUN_DIRs as one pack.
     #[command(hide = true)]
@@ -204,6 +218,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 evaluated
             })
         }
+        Command::Apply {
+            run_dir,
+            input,
+            output,
+        } => apply::apply(&run_dir, &input, &output),
         Command::Compare { a, b, out } => compare(&a, &b, out),
         Command::Datasets => datasets(&project.datasets(data)?),
         Command::Schema { of, out } => schema(of, out.as_deref()),

@@ -10,6 +10,9 @@ use flate2::read::GzDecoder;
 
 use crate::DataError;
 
+/// The first bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 /// A decoded IDX array of bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct IdxArray {
@@ -17,16 +20,20 @@ pub(crate) struct IdxArray {
     pub values: Vec<u8>,
 }
 
-/// Decodes gzipped IDX bytes read from `path` (the path is only for messages).
-pub(crate) fn read_u8(path: &Path, gzipped: &[u8]) -> Result<IdxArray, DataError> {
+/// Decodes IDX bytes, gzipped or not, read from `path` (the path is only for messages).
+pub(crate) fn read_u8(path: &Path, bytes: &[u8]) -> Result<IdxArray, DataError> {
     let decode = |message: String| DataError::Decode {
         path: path.to_path_buf(),
         message,
     };
     let mut raw = Vec::new();
-    GzDecoder::new(gzipped)
-        .read_to_end(&mut raw)
-        .map_err(|e| decode(format!("not valid gzip: {e}")))?;
+    if bytes.starts_with(&GZIP_MAGIC) {
+        GzDecoder::new(bytes)
+            .read_to_end(&mut raw)
+            .map_err(|e| decode(format!("not valid gzip: {e}")))?;
+    } else {
+        raw = bytes.to_vec();
+    }
     let header = raw
         .get(..4)
         .ok_or_else(|| decode("shorter than an IDX header".into()))?;
@@ -47,7 +54,9 @@ pub(crate) fn read_u8(path: &Path, gzipped: &[u8]) -> Result<IdxArray, DataError
         .chunks_exact(4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
-    let expected: usize = dims.iter().product();
+    let expected = (dims.iter())
+        .try_fold(1usize, |product, &d| product.checked_mul(d))
+        .ok_or_else(|| decode(format!("dimensions {dims:?} hold more values than memory")))?;
     let values = raw.split_off(dims_end);
     if values.len() != expected {
         return Err(decode(format!(
@@ -95,8 +104,25 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn non_gzip_is_refused() {
-        let err = read_u8(Path::new("x.gz"), b"plain").unwrap_err();
+    fn bytes_that_are_neither_idx_nor_gzip_are_refused() {
+        let err = read_u8(Path::new("x"), b"plain").unwrap_err();
+        assert!(err.to_string().contains("bad IDX magic"), "{err}");
+        let err = read_u8(Path::new("x.gz"), &[0x1f, 0x8b, 1, 2]).unwrap_err();
         assert!(err.to_string().contains("not valid gzip"), "{err}");
+    }
+
+    #[test]
+    fn an_idx_file_not_gzipped_reads() {
+        let raw = [0, 0, 0x08, 2, 0, 0, 0, 1, 0, 0, 0, 2, 7, 9];
+        let array = read_u8(Path::new("x"), &raw).unwrap();
+        assert_eq!((array.dims, array.values), (vec![1, 2], vec![7, 9]));
+    }
+
+    #[test]
+    fn dimensions_whose_product_overflows_are_refused() {
+        let mut raw = vec![0, 0, 0x08, 3];
+        raw.extend(std::iter::repeat_n(0xff, 12));
+        let err = read_u8(Path::new("x"), &raw).unwrap_err();
+        assert!(err.to_string().contains("more values than memory"), "{err}");
     }
 }

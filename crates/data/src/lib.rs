@@ -6,6 +6,7 @@
 //! tensors; `hourglass-train` batches splits into tensors. Tables and time series (`csv`,
 //! `series`) are read with polars (`tabular.rs`).
 
+mod examples;
 mod idx;
 mod manifest;
 mod noise;
@@ -19,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+pub use examples::{Examples, read_examples, write_pngs, write_table};
 pub use manifest::{Format, Manifest, SeriesFiles, SplitFiles, TableFile};
 pub use noise::{Corruption, standard_normals};
 pub use split::{Split, Standardization, permutation};
@@ -29,6 +31,14 @@ pub enum DataError {
     /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
         /// The file.
         path: PathBuf,
         /// The underlying error.

@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::result::write_atomic;
-use crate::{Activation, Architecture, CodeActivation, ModelKind, ModelSection, OutputActivation};
+use crate::{
+    Activation, Architecture, CodeActivation, ModelKind, ModelSection, OutputActivation,
+    Reconstruction,
+};
 
 /// A run's trained weights, in safetensors (named as in [`ModelCard::tensors`]).
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -30,6 +33,9 @@ pub struct ModelCard {
     pub run_id: String,
     /// How to rebuild the module.
     pub model: ModelArchitecture,
+    /// The reconstruction loss it was trained with, which its anomaly score is the negative
+    /// log-likelihood of (`mse`: Gaussian, `bce`: Bernoulli).
+    pub loss: Reconstruction,
     /// Every tensor of `model.safetensors`, in module order.
     pub tensors: Vec<TensorEntry>,
     /// The data the model was trained on.
@@ -230,6 +236,7 @@ mod tests {
                 output: OutputActivation::Identity,
                 variational: false,
             },
+            loss: Reconstruction::Mse,
             tensors: vec![TensorEntry {
                 name: "encoder.layers.0.weight".into(),
                 shape: vec![9, 16],

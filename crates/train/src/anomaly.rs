@@ -43,7 +43,12 @@ pub(crate) fn anomaly(
 }
 
 /// The anomaly score of every example of `split`.
-fn scores(model: &Autoencoder, loss: Reconstruction, split: &Split, device: &Device) -> Vec<f64> {
+pub(crate) fn scores(
+    model: &Autoencoder,
+    loss: Reconstruction,
+    split: &Split,
+    device: &Device,
+) -> Vec<f64> {
     let mut scores = Vec::with_capacity(split.len());
     for chunk in evaluate::chunks(split) {
         let input = batch::inputs(split, &chunk, device); // [chunk, features]

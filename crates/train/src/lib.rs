@@ -36,7 +36,7 @@ use splits::{Normal, Splits};
 
 pub use evaluate::Evaluation;
 pub use pack::{PackProgress, train_pack};
-pub use saved::{LoadError, SavedModel, load};
+pub use saved::{Applied, LoadError, SavedModel, load};
 
 /// File names of the image grids a run writes for image data.
 pub mod artifact {

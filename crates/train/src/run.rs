@@ -220,6 +220,7 @@ impl<'a> Run<'a> {
         let facts = CardFacts {
             run_id: RunId::of(config).as_str().to_string(),
             model: ModelArchitecture::of(&config.model, splits.shape()),
+            loss: config.loss.reconstruction,
             data: DataProvenance {
                 dataset: config.data.dataset.clone(),
                 files: splits.files.clone(),

@@ -9,20 +9,22 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn_store::{ModuleSnapshot, SafetensorsStore};
-use hourglass_data::Standardization;
+use hourglass_data::{Split, Standardization};
 use hourglass_models::{Autoencoder, AutoencoderConfig};
+use hourglass_spec::Reconstruction;
 use hourglass_spec::model_card::{
     self, CARD_FORMAT_VERSION, CardError, CodeRanges, DataProvenance, FeatureStatistics,
     MODEL_FILE, ModelArchitecture, ModelCard, Provenance, TensorEntry,
 };
 use hourglass_spec::result::write_atomic;
 
-use crate::TrainError;
+use crate::{TrainError, anomaly, batch, evaluate};
 
 /// What a card says of a run's model besides its weights.
 pub(crate) struct CardFacts {
     pub(crate) run_id: String,
     pub(crate) model: ModelArchitecture,
+    pub(crate) loss: Reconstruction,
     pub(crate) data: DataProvenance,
     pub(crate) standardization: Option<FeatureStatistics>,
     pub(crate) code_ranges: Option<CodeRanges>,
@@ -55,6 +57,7 @@ pub(crate) fn save(
         run_id: facts.run_id,
         tensors: tensor_entries(model),
         model: facts.model,
+        loss: facts.loss,
         data: facts.data,
         standardization: facts.standardization,
         code_ranges: facts.code_ranges,
@@ -147,6 +150,55 @@ impl SavedModel {
             .into_data()
             .try_to_vec()
             .expect("f32 reconstructions")
+    }
+}
+
+/// What a saved model makes of new examples.
+pub struct Applied {
+    /// Each example's code (a VAE's mean), `latent` values per example.
+    pub codes: Vec<f32>,
+    /// Each example's reconstruction, in the units of the inputs (standardisation undone).
+    pub reconstructions: Vec<f32>,
+    /// Each example's anomaly score, as the anomaly task scores test examples: the
+    /// reconstruction's negative log-likelihood in nats (plus the KL term for a VAE).
+    pub scores: Vec<f64>,
+}
+
+impl SavedModel {
+    /// Encodes, reconstructs and scores `inputs`: whole rows of the card's input shape, as
+    /// stored (standardised here as the training inputs were).
+    ///
+    /// # Panics
+    /// When `inputs` is not whole rows.
+    pub fn apply(&self, mut inputs: Vec<f32>, device: &Device) -> Applied {
+        self.standardize(&mut inputs);
+        let shape = self.card.model.input_shape.clone();
+        let count = inputs.len() / shape.iter().product::<usize>();
+        let split = Split {
+            shape,
+            inputs,
+            labels: vec![0; count],
+        };
+        let mut reconstructions = Vec::with_capacity(split.inputs.len());
+        for chunk in evaluate::chunks(&split) {
+            let input = batch::inputs(&split, &chunk, device);
+            let output = self.model.forward(input).reconstruction;
+            reconstructions.extend(output.into_data().iter::<f32>());
+        }
+        if let Some(statistics) = &self.card.standardization {
+            for row in reconstructions.chunks_exact_mut(statistics.mean.len()) {
+                for ((value, mean), std) in
+                    row.iter_mut().zip(&statistics.mean).zip(&statistics.std)
+                {
+                    *value = *value * std + mean;
+                }
+            }
+        }
+        Applied {
+            codes: evaluate::codes(&self.model, &split, device),
+            reconstructions,
+            scores: anomaly::scores(&self.model, self.card.loss, &split, device),
+        }
     }
 }
 
