@@ -3,6 +3,8 @@
 //! - `cargo xtask sweep SPEC`: build `hourglass` and run the sweep (then open its report).
 //! - `cargo xtask report SWEEP_DIR`: rebuild a sweep's report from its saved results.
 //! - `cargo xtask compare A B`: two sweeps side by side.
+//! - `cargo xtask evaluate SWEEP_DIR`, `cargo xtask apply RUN_DIR INPUT --output DIR`: saved
+//!   models evaluated again, or applied to new examples.
 //! - `cargo xtask schema`: write the JSON Schemas of the files in `experiments/`.
 //! - `cargo xtask fuzz [RUNS]`: fuzz spec parsing (cargo fuzz, nightly), a million inputs by
 //!   default.
@@ -19,12 +21,14 @@ mod tidy;
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | validate SPEC | schema | fuzz [RUNS] | setup-libtorch | bench | ci>";
+const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | evaluate SWEEP_DIR | apply RUN_DIR INPUT --output DIR | validate SPEC | schema | fuzz [RUNS] | setup-libtorch | bench | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("sweep" | "report" | "compare" | "validate" | "datasets") => hourglass(&args),
+        Some("sweep" | "report" | "compare" | "validate" | "datasets" | "evaluate" | "apply") => {
+            hourglass(&args)
+        }
         Some("schema") => schema(),
         Some("setup-libtorch") => setup_libtorch().map(|env| print_exports(&env)),
         Some("fuzz") => fuzz(args.get(1).map_or("1000000", String::as_str)),
