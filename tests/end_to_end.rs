@@ -834,3 +834,124 @@ fn a_saved_shuttle_model_scores_a_new_csv_and_refuses_misfit_rows() {
         assert!(!out.exists());
     }
 }
+
+/// Two runs of a VAE that also denoises (so its data order, corruption and ε streams all
+/// matter), checkpointed every 0.2 s and after every epoch, trained by two workers at once
+/// (`pack` 1) or by one worker as a pack.
+fn resumable_spec(dir: &Path, pack: usize, retries: u32) -> PathBuf {
+    let path = dir.join(format!("resumable-{pack}-{retries}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "[experiment]\nname = \"resumable\"\nseed = 9\nrepeats = 2\n\n[data]\n\
+             dataset = \"mnist\"\nvalidation = 0.1\ntrain_limit = 3000\ntest_limit = 300\n\n\
+             [model]\nkind = \"vae\"\nalso = [\"denoising\"]\nhidden = [64]\nlatent = 4\n\n\
+             [noise]\nkind = \"gaussian\"\nlevel = 0.2\n\n[train]\nbatch_size = 25\n\
+             epochs = 4\ncheckpoint_every = \"0.2s\"\n\n[resources]\npack = {pack}\n\
+             workers = {workers}\nretries = {retries}\n",
+            workers = if pack == 1 { 2 } else { 1 },
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The process ids of the workers training runs under `sweep`.
+fn worker_pids(sweep: &Path) -> Vec<String> {
+    let sweep = sweep.to_str().unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|pid| {
+            let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let command = String::from_utf8_lossy(&command);
+            pid.parse::<u32>().is_ok() && command.contains("\0worker\0") && command.contains(sweep)
+        })
+        .collect()
+}
+
+/// Trains the runs of `resumable_spec(pack)` once uninterrupted, once with their worker
+/// killed (SIGKILL) about 0.7 s into epoch 2 and restarted by `resources.retries`: the
+/// restarted worker resumes from the checkpoints, every epoch is recorded once, and each run
+/// ends with the uninterrupted run's epoch records and metrics, bit for bit (flex on a fixed
+/// thread count is deterministic), but for the timings.
+fn a_killed_worker_resumes_to_the_uninterrupted_result(pack: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let uninterrupted = dir.path().join("uninterrupted");
+    let output = run_sweep(&resumable_spec(dir.path(), pack, 0), &uninterrupted);
+    assert!(output.status.success(), "{}", text(&output.stdout));
+
+    let reports = dir.path().join("killed");
+    let sweep = reports.join("resumable");
+    let mut child = sweep_command(&resumable_spec(dir.path(), pack, 1), &reports)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let epochs_recorded = || -> usize {
+        let runs = sweep.join("runs");
+        let runs = std::fs::read_dir(runs).into_iter().flatten().flatten();
+        let records = runs.map(|run| std::fs::read_to_string(run.path().join("metrics.jsonl")));
+        records
+            .flatten()
+            .map(|text| text.lines().count())
+            .min()
+            .unwrap_or(0)
+    };
+    while epochs_recorded() < 1 {
+        assert!(child.try_wait().unwrap().is_none(), "the sweep ended first");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Into epoch 2, past a checkpoint within it.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let workers = worker_pids(&sweep);
+    assert_eq!(workers.len(), 2 / pack, "{workers:?}");
+    for worker in workers {
+        let killed = Command::new("kill").args(["-KILL", &worker]).status();
+        assert!(killed.unwrap().success());
+    }
+    assert!(child.wait().unwrap().success());
+
+    let expected = run_dirs(&uninterrupted.join("resumable"));
+    let resumed = run_dirs(&sweep);
+    assert_eq!(resumed.len(), 2);
+    for (expected, resumed) in expected.iter().zip(&resumed) {
+        let id = resumed.file_name().unwrap().to_string_lossy().to_string();
+        assert_eq!(expected.file_name(), resumed.file_name());
+        let log = std::fs::read_to_string(resumed.join("worker.log")).unwrap();
+        // After epoch 1 or within epoch 2 (a checkpoint every 0.2 s), wherever the kill fell.
+        let resumed_at = log.lines().find(|line| line.starts_with("resuming from the checkpoint"));
+        eprintln!("{id}: {resumed_at:?}");
+        assert!(resumed_at.is_some(), "{id}: {log}");
+        let records = |run: &Path| -> Vec<Value> {
+            let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+            let lines = text.lines().map(|line| serde_json::from_str(line).unwrap());
+            lines.collect()
+        };
+        let (expected_records, resumed_records) = (records(expected), records(resumed));
+        assert_eq!(resumed_records.len(), 4, "{id}: {resumed_records:?}");
+        for (want, got) in expected_records.iter().zip(&resumed_records) {
+            for key in ["epoch", "train_loss", "val_loss", "val_mse"] {
+                assert_eq!(want[key], got[key], "{id}: {key} of {got}");
+            }
+        }
+        let metrics = |run: &Path| read_json(&run.join("result.json"))["metrics"].clone();
+        let (mut want, mut got) = (metrics(expected), metrics(resumed));
+        for timing in ["train_seconds", "samples_per_second"] {
+            want.as_object_mut().unwrap().remove(timing);
+            got.as_object_mut().unwrap().remove(timing);
+        }
+        assert_eq!(want, got, "{id}");
+        assert!(!resumed.join("checkpoint.safetensors").exists(), "{id}");
+    }
+}
+
+#[test]
+fn a_run_whose_worker_is_killed_resumes_to_the_uninterrupted_result() {
+    a_killed_worker_resumes_to_the_uninterrupted_result(1);
+}
+
+#[test]
+fn a_pack_whose_worker_is_killed_resumes_to_the_uninterrupted_result() {
+    a_killed_worker_resumes_to_the_uninterrupted_result(2);
+}

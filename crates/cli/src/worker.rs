@@ -209,6 +209,12 @@ impl Results<'_> {
             );
         }
         let completed = result.status == RunStatus::Completed || written.as_ref().is_ok_and(|w| !w);
+        // A completed run is not resumed; a failed one keeps its checkpoint for a retry.
+        if result.status == RunStatus::Completed
+            && let Err(error) = hourglass_train::remove_checkpoint(&self.run_dirs[run])
+        {
+            eprintln!("{}: cannot remove its checkpoint: {error}", result.id);
+        }
         let written = written.map(|_| ());
         self.written = match (std::mem::replace(&mut self.written, Ok(true)), written) {
             (Err(first), _) => Err(first),

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use hourglass_spec::checkpoint::CHECKPOINT_FILE;
 use hourglass_spec::model_card::{CARD_FILE, MODEL_FILE};
 use hourglass_spec::result::{
     self, CONFIG_FILE, EpochRecord, METRICS_FILE, RESULT_FILE, Recorded, RecordedConfig, RunResult,
@@ -48,15 +49,18 @@ pub(crate) fn adopt_former_folder(run: &RunSpec, layout: &SweepLayout) -> Result
 }
 
 /// Removes what an earlier attempt left in a run folder before the run starts again:
-/// half-written temporary files of a killed process, its epoch records and log, and the
-/// failed result of a run trained again.
+/// half-written temporary files of a killed process, its log, the failed result of a run
+/// trained again, and its epoch records unless its checkpoint is kept to resume from (the
+/// worker then keeps the records of the epochs before it).
 fn remove_leftovers(run_dir: &Path) -> Result<(), SweepError> {
+    let resumes = run_dir.join(CHECKPOINT_FILE).is_file();
     let entries = std::fs::read_dir(run_dir).map_err(io("cannot list", run_dir))?;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let leftover = [METRICS_FILE, RESULT_FILE, WORKER_LOG, MODEL_FILE, CARD_FILE]
+        let leftover = [RESULT_FILE, WORKER_LOG, MODEL_FILE, CARD_FILE]
             .iter()
-            .any(|file| name == *file);
+            .any(|file| name == *file)
+            || (name == METRICS_FILE && !resumes);
         if is_temporary(&name.to_string_lossy()) || leftover {
             std::fs::remove_file(entry.path()).map_err(io("cannot remove", &entry.path()))?;
         }
@@ -108,7 +112,15 @@ pub(crate) fn record_pruned(
         (metric::TRAIN_SECONDS.to_string(), at.seconds),
         (compared.0.to_string(), compared.1),
     ]);
-    record(run, run_dir, RunStatus::Pruned, Some(reason), metrics)
+    let result = record(run, run_dir, RunStatus::Pruned, Some(reason), metrics)?;
+    // A pruned run is not resumed.
+    let checkpoint = run_dir.join(CHECKPOINT_FILE);
+    match std::fs::remove_file(&checkpoint) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(io("cannot remove", &checkpoint)(error))
+        }
+        _ => Ok(result),
+    }
 }
 
 fn record(

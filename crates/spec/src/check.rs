@@ -254,6 +254,11 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     }
 
     let train = &config.train;
+    if let Some(every) = &train.checkpoint_every
+        && let Err((message, hint)) = crate::resources::checked_duration(every)
+    {
+        problem("train.checkpoint_every", message, Some(hint));
+    }
     if !(train.learning_rate > 0.0 && train.learning_rate.is_finite()) {
         problem(
             "train.learning_rate",

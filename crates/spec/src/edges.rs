@@ -43,7 +43,11 @@ const EDGES: [&str; 21] = [
 ];
 
 /// Keys whose value is a duration.
-const DURATIONS: [&str; 2] = ["resources.timeout", "resources.slurm.time_limit"];
+const DURATIONS: [&str; 3] = [
+    "resources.timeout",
+    "resources.slurm.time_limit",
+    "train.checkpoint_every",
+];
 
 /// The keys of the main base spec, in which every key but the VAE's and Slurm's applies.
 const BASE: [(&str, &str); 31] = [

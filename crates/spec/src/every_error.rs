@@ -810,6 +810,11 @@ fn check_rs() -> Vec<Case> {
             "\n[train]\nlearning_rate = -1e30\n",
         ),
         minimal(
+            "checkpoint interval without a unit",
+            "train.checkpoint_every",
+            "\n[train]\ncheckpoint_every = \"5\"\n",
+        ),
+        minimal(
             "momentum of 1 or more",
             "train.momentum",
             "\n[train]\noptimizer = \"sgd\"\nmomentum = 1.0\n",

@@ -12,6 +12,7 @@
 
 mod catalog;
 mod check;
+pub mod checkpoint;
 mod diagnostic;
 mod duplicates;
 mod json_schema;

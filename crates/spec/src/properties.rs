@@ -206,6 +206,7 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
                         min_delta,
                     }),
                     backend: Backend::Flex,
+                    checkpoint_every: None,
                 },
                 evaluate: EvaluateSection { tasks },
             }

@@ -383,24 +383,26 @@ fn duration(
     value: &Option<Spanned<String>>,
 ) -> Option<Duration> {
     let value = value.as_ref()?;
-    let text = value.get_ref();
-    let problem = match parse_duration(text) {
-        Some(Ok(duration)) => return Some(duration),
-        Some(Err(())) => Diagnostic::new(
-            key,
-            format!(
-                "duration {text:?} is out of range: expected more than 0s and at most {}h (365 days)",
-                MAX_DURATION.as_secs() / 3600
-            ),
+    checked_duration(value.get_ref())
+        .map_err(|(message, hint)| {
+            let problem = Diagnostic::new(key, message).with_hint(hint);
+            problems.push(problem.at(Some(value.span())));
+        })
+        .ok()
+}
+
+/// The duration `text`, or what is wrong with it and a hint.
+pub(crate) fn checked_duration(text: &str) -> Result<Duration, (String, String)> {
+    let message = match parse_duration(text) {
+        Some(Ok(duration)) => return Ok(duration),
+        Some(Err(())) => format!(
+            "duration {text:?} is out of range: expected more than 0s and at most {}h (365 days)",
+            MAX_DURATION.as_secs() / 3600
         ),
-        None => Diagnostic::new(key, format!("cannot read {text:?} as a duration")),
+        None => format!("cannot read {text:?} as a duration"),
     };
-    problems.push(
-        problem
-            .with_hint("write a positive number with a unit: \"90s\", \"30m\" or \"2h\"")
-            .at(Some(value.span())),
-    );
-    None
+    let hint = "write a positive number with a unit: \"90s\", \"30m\" or \"2h\"";
+    Err((message, hint.to_string()))
 }
 
 fn check_slot(slot: &SlotSection, problems: &mut Vec<Diagnostic>) -> Option<Slot> {
@@ -577,7 +579,7 @@ pub(crate) fn check_pruning(section: &PruningSection) -> Result<Pruning, Vec<Dia
 
 /// `"90s"`, `"1.5m"`, `"2h"` as a duration: `None` when it cannot be read, `Err` when it is
 /// not more than 0s and at most [`MAX_DURATION`].
-fn parse_duration(text: &str) -> Option<Result<Duration, ()>> {
+pub(crate) fn parse_duration(text: &str) -> Option<Result<Duration, ()>> {
     let text = text.trim();
     let unit = text.chars().last()?;
     let scale = match unit {

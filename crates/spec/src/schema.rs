@@ -504,6 +504,26 @@ pub struct TrainSection {
     /// Tensor backend that trains the run.
     #[serde(default)]
     pub backend: Backend,
+    /// Longest training time between two checkpoints within an epoch, e.g. `"90s"`, `"5m"`
+    /// (default `"5m"`; a checkpoint is also written after every epoch): more than 0s, at
+    /// most `"8760h"` (a year). Not part of the run id: it does not change what is trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<String>,
+}
+
+impl TrainSection {
+    /// `checkpoint_every` when none is written.
+    pub const DEFAULT_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+    /// The longest training time between two checkpoints (`checkpoint_every`, checked by
+    /// validation; its default otherwise).
+    pub fn checkpoint_interval(&self) -> std::time::Duration {
+        self.checkpoint_every
+            .as_deref()
+            .and_then(crate::resources::parse_duration)
+            .and_then(Result::ok)
+            .unwrap_or(Self::DEFAULT_CHECKPOINT_EVERY)
+    }
 }
 
 impl Default for TrainSection {
@@ -516,6 +536,7 @@ impl Default for TrainSection {
             epochs: defaults::epochs(),
             early_stopping: None,
             backend: Backend::default(),
+            checkpoint_every: None,
         }
     }
 }

@@ -32,7 +32,8 @@ impl RunId {
 
     /// The id of a configuration: SHA-256 of its canonical JSON (keys sorted, shortest floats),
     /// without the evaluation tasks that do not change training: adding one to a finished
-    /// run evaluates its saved model instead of training a new run.
+    /// run evaluates its saved model instead of training a new run. The checkpoint interval is
+    /// left out too: it does not change what is trained.
     pub fn of(config: &RunConfig) -> Self {
         let mut trained = config.clone();
         trained.evaluate.tasks = config.evaluate.training_tasks();
@@ -46,9 +47,12 @@ impl RunId {
         (former != Self::of(config)).then_some(former)
     }
 
-    /// The SHA-256 of `config`'s canonical JSON.
+    /// The SHA-256 of `config`'s canonical JSON, without its checkpoint interval (which
+    /// hourglass before 0.2 did not have).
     fn of_whole(config: &RunConfig) -> Self {
-        let value = serde_json::to_value(config).expect("run configs serialize to JSON");
+        let mut config = config.clone();
+        config.train.checkpoint_every = None;
+        let value = serde_json::to_value(&config).expect("run configs serialize to JSON");
         let mut canonical = String::new();
         write_canonical(&value, &mut canonical);
         let digest = Sha256::digest(canonical.as_bytes());

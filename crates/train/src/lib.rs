@@ -8,6 +8,7 @@
 mod anomaly;
 pub mod backend;
 mod batch;
+mod checkpoint;
 mod compression;
 mod evaluate;
 mod host_memory;
@@ -24,8 +25,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use checkpoint::OptimizerState;
 use hourglass_data::{Corruption, DataError, Registry, Split};
 use hourglass_models::{Autoencoder, Objective};
 use hourglass_spec::model_card::CodeRanges;
@@ -34,6 +36,7 @@ use hourglass_spec::{CodeActivation, RunConfig, SparsityPenalty, Task};
 use run::Run;
 use splits::{Normal, Splits};
 
+pub use checkpoint::remove as remove_checkpoint;
 pub use evaluate::Evaluation;
 pub use pack::{PackProgress, train_pack};
 pub use saved::{Applied, LoadError, SavedModel, load};
@@ -78,6 +81,9 @@ pub enum TrainError {
     /// The saved model could not be read.
     #[error(transparent)]
     Saved(#[from] LoadError),
+    /// The run's checkpoint could not be taken up or written.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     /// A run file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -164,23 +170,63 @@ fn train_on_this_thread(
     device: &Device,
     progress: &mut dyn Progress,
 ) -> Result<BTreeMap<String, f64>, TrainError> {
-    let mut run = Run::open(config, registry, run_dir)?;
+    let (mut run, resumed) = Run::open(config, registry, run_dir)?;
     let eval_device = device.clone().inner();
     let device = device.clone().autodiff();
-    device.seed(config.seed);
     let mut model = run.init_model(&device);
     let mut optimizer = optimizer::build(config);
+    match resumed {
+        None => {}
+        // A checkpoint written in a pack resumes in a pack (of one): its optimizer state is
+        // the packed optimizer's.
+        Some(resumed) if matches!(resumed.optimizer, OptimizerState::Packed { .. }) => {
+            drop(run);
+            return pack::train_alone(config, registry, run_dir, &eval_device, progress);
+        }
+        Some(resumed) => {
+            model = model
+                .try_load_record(resumed.model)
+                .map_err(|error| TrainError::Checkpoint(error.to_string()))?;
+            if let OptimizerState::Module(bytes) = resumed.optimizer {
+                optimizer = optimizer
+                    .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+                    .map_err(|error| TrainError::Checkpoint(error.to_string()))?;
+            }
+        }
+    }
     let features = run.splits.features();
     let latent = config.model.latent;
     let (learning_rate, batch_size) = (config.train.learning_rate, config.train.batch_size);
+    let checkpoint = |run: &mut Run,
+                      position: run::Position,
+                      model: &Autoencoder,
+                      optimizer: &ModuleOptimizer,
+                      seconds: f64,
+                      stepping: f64| {
+        let bytes = optimizer
+            .into_bytes()
+            .map_err(|error| TrainError::Checkpoint(error.to_string()))?;
+        let state = OptimizerState::Module(bytes.to_vec());
+        run.write_checkpoint(position, model, &state, seconds, stepping)
+    };
 
     let started = Instant::now();
-    let mut stepping_seconds = 0.0;
-    for epoch in 1..=config.train.epochs {
+    let start = run.start;
+    let mut stepping_seconds = run.stepping_before;
+    let mut checkpointed = Instant::now();
+    let first_epoch = start.epochs + 1;
+    let epochs = if run.trained() {
+        first_epoch..first_epoch
+    } else {
+        first_epoch..config.train.epochs + 1
+    };
+    for epoch in epochs {
         let order = run.order(epoch);
         let steps_per_epoch = order.len().div_ceil(batch_size);
+        let skipped = if epoch == first_epoch { start.step } else { 0 };
         let epoch_started = Instant::now();
-        for (step, indices) in order.chunks(batch_size).enumerate() {
+        for (step, indices) in order.chunks(batch_size).enumerate().skip(skipped) {
+            device.seed(run.step_seed(epoch, step));
             let batch = run.batch(indices);
             let target = batch::tensor(batch.clean, features, &device); // [batch, features]
             // Without corruption the encoder sees the target itself: one tensor, no copy.
@@ -199,14 +245,38 @@ fn train_on_this_thread(
             run.record_step(loss.clone().into_scalar(), epoch, step + 1, indices.len())?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(learning_rate, model, grads);
+            if checkpointed.elapsed() >= run.checkpoint_every && step + 1 < steps_per_epoch {
+                let position = run::Position {
+                    epochs: epoch - 1,
+                    step: step + 1,
+                };
+                let seconds = run.seconds_before + started.elapsed().as_secs_f64();
+                let stepping = stepping_seconds + epoch_started.elapsed().as_secs_f64();
+                checkpoint(&mut run, position, &model, &optimizer, seconds, stepping)?;
+                checkpointed = Instant::now();
+            }
         }
         stepping_seconds += epoch_started.elapsed().as_secs_f64();
-        let seconds = started.elapsed().as_secs_f64();
-        if run.end_epoch(epoch, &model.valid(), seconds, &eval_device, progress)? {
+        let seconds = run.seconds_before + started.elapsed().as_secs_f64();
+        let stops = run.end_epoch(epoch, &model.valid(), seconds, &eval_device, progress)?;
+        let position = run::Position {
+            epochs: epoch,
+            step: 0,
+        };
+        checkpoint(
+            &mut run,
+            position,
+            &model,
+            &optimizer,
+            seconds,
+            stepping_seconds,
+        )?;
+        checkpointed = Instant::now();
+        if stops {
             break;
         }
     }
-    let train_seconds = started.elapsed().as_secs_f64();
+    let train_seconds = run.seconds_before + started.elapsed().as_secs_f64();
     run.finish(
         &model.valid(),
         train_seconds,

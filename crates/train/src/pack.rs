@@ -8,7 +8,7 @@
 //! stops early, is pruned or cannot load its data leaves the pack and the others go on.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -18,8 +18,9 @@ use hourglass_models::{PackedAutoencoder, PackedObjective};
 use hourglass_spec::RunConfig;
 use hourglass_spec::result::EpochRecord;
 
+use crate::checkpoint::OptimizerState;
 use crate::packed_optimizer::{PackedOptimizer, RunSettings};
-use crate::run::{self, Batch, Run};
+use crate::run::{self, Batch, Position, Resumed, Run};
 use crate::{Progress, TrainError, on_a_thread_pool};
 
 /// Receives the events of a pack's runs, each named by its position in the pack.
@@ -81,7 +82,18 @@ struct Pack<'a> {
 /// Time spent by the pack, which each run reports as its own.
 struct Clock {
     started: Instant,
+    /// Seconds trained before this process, from the runs' checkpoints.
+    before: f64,
     stepping_seconds: f64,
+    /// When the runs' checkpoints were last written.
+    checkpointed: Instant,
+}
+
+impl Clock {
+    /// Seconds trained in all.
+    fn seconds(&self) -> f64 {
+        self.before + self.started.elapsed().as_secs_f64()
+    }
 }
 
 fn train_on_this_thread(
@@ -92,27 +104,127 @@ fn train_on_this_thread(
     progress: &mut dyn PackProgress,
 ) {
     let key = configs.first().and_then(RunConfig::pack_key);
-    let mut members = Vec::new();
+    // Runs resumed from one step train together; so do the runs that start afresh.
+    let mut groups: BTreeMap<Position, Vec<(Member, Option<Resumed>)>> = BTreeMap::new();
+    let mut alone = Vec::new();
     for (position, (config, run_dir)) in configs.iter().zip(run_dirs).enumerate() {
         if key.is_none() || config.pack_key() != key {
             progress.run_finished(position, Err(TrainError::Unpackable));
             continue;
         }
         match Run::open(config, registry, run_dir) {
-            Ok(run) => members.push(Member {
-                position,
-                run,
-                order: Vec::new(),
-            }),
+            // Checkpointed alone, its optimizer state is burn's: it goes on alone.
+            Ok((_, Some(resumed))) if matches!(resumed.optimizer, OptimizerState::Module(_)) => {
+                alone.push(position);
+            }
+            Ok((run, resumed)) => {
+                let member = Member {
+                    position,
+                    run,
+                    order: Vec::new(),
+                };
+                let group = groups.entry(member.run.start).or_default();
+                group.push((member, resumed));
+            }
             Err(error) => progress.run_finished(position, Err(error)),
+        }
+    }
+    for group in groups.into_values() {
+        train_group(group, device, progress);
+    }
+    for position in alone {
+        let mut run_progress = RunProgress {
+            progress: &mut *progress,
+            run: position,
+        };
+        let (config, run_dir) = (&configs[position], &run_dirs[position]);
+        let outcome =
+            crate::train_on_this_thread(config, registry, run_dir, device, &mut run_progress);
+        progress.run_finished(position, outcome);
+    }
+}
+
+/// Trains `config`'s run, checkpointed in a pack, as a pack of one: see [`train_pack`].
+pub(crate) fn train_alone(
+    config: &RunConfig,
+    registry: &Registry,
+    run_dir: &Path,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<BTreeMap<String, f64>, TrainError> {
+    /// Forwards the events of a pack of one.
+    struct One<'p> {
+        progress: &'p mut dyn Progress,
+        outcome: Option<Result<BTreeMap<String, f64>, TrainError>>,
+    }
+    impl PackProgress for One<'_> {
+        fn epoch_ended(&mut self, _run: usize, record: &EpochRecord, epochs: usize) {
+            self.progress.epoch_ended(record, epochs);
+        }
+        fn run_finished(
+            &mut self,
+            _run: usize,
+            outcome: Result<BTreeMap<String, f64>, TrainError>,
+        ) {
+            self.outcome = Some(outcome);
+        }
+    }
+    let mut one = One {
+        progress,
+        outcome: None,
+    };
+    let (configs, run_dirs) = (std::slice::from_ref(config), [run_dir.to_path_buf()]);
+    train_on_this_thread(configs, registry, &run_dirs, device, &mut one);
+    one.outcome.unwrap_or_else(|| {
+        Err(TrainError::Checkpoint(
+            "the run left its pack unended".into(),
+        ))
+    })
+}
+
+/// Trains the runs of `group`, which start from the same step (each fresh, or each resumed
+/// from its checkpoint), as one pack.
+fn train_group(
+    group: Vec<(Member<'_>, Option<Resumed>)>,
+    device: &Device,
+    progress: &mut dyn PackProgress,
+) {
+    let eval_device = device.clone().inner();
+    let device = device.clone().autodiff();
+    let mut members = Vec::new();
+    let mut models = Vec::new();
+    let mut moments = Vec::new();
+    let mut time = 0;
+    for (member, resumed) in group {
+        let model = member.run.init_model(&device);
+        let Some(resumed) = resumed else {
+            models.push(model);
+            members.push(member);
+            continue;
+        };
+        let OptimizerState::Packed {
+            time: steps,
+            moments: of_run,
+        } = resumed.optimizer
+        else {
+            unreachable!("runs checkpointed alone do not join a pack")
+        };
+        match model.try_load_record(resumed.model) {
+            Ok(model) => {
+                models.push(model);
+                members.push(member);
+                moments.push(of_run);
+                time = steps;
+            }
+            Err(error) => {
+                let error = TrainError::Checkpoint(error.to_string());
+                progress.run_finished(member.position, Err(error));
+            }
         }
     }
     let Some(first) = members.first().map(|m| m.run.config) else {
         return;
     };
-    let eval_device = device.clone().inner();
-    let device = device.clone().autodiff();
-    let models: Vec<_> = members.iter().map(|m| m.run.init_model(&device)).collect();
     let mut model = PackedAutoencoder::pack(&models).expect("pack keys admit MLPs only");
     model.update_parameters(|_, parameter| parameter.inner().autodiff().require_grad());
     let objectives = members.iter().map(|m| m.run.objective.clone()).collect();
@@ -122,37 +234,73 @@ fn train_on_this_thread(
         .map(|m| RunSettings::of(m.run.config))
         .collect();
     let on_host = crate::backend::is_cpu(&eval_device);
-    let optimizer = PackedOptimizer::new(
+    let mut optimizer = PackedOptimizer::new(
         first.train.optimizer,
         settings,
         &model,
         &eval_device,
         on_host,
     );
+    if !moments.is_empty()
+        && let Err(why) = optimizer.restore(time, &moments)
+    {
+        for member in members {
+            let error = TrainError::Checkpoint(why.clone());
+            progress.run_finished(member.position, Err(error));
+        }
+        return;
+    }
+    let start = members[0].run.start;
+    let mut clock = Clock {
+        started: Instant::now(),
+        before: members[0].run.seconds_before,
+        stepping_seconds: members[0].run.stepping_before,
+        checkpointed: Instant::now(),
+    };
     let mut pack = Pack {
         members,
         model,
         objective,
         optimizer,
     };
+    // Runs resumed after their last epoch have only their evaluation left.
+    let trained = (0..pack.members.len())
+        .filter(|&index| pack.members[index].run.trained())
+        .map(|index| (index, Leaving::Finished))
+        .collect();
+    pack.leave(trained, &clock, &eval_device, progress);
+    if pack.members.is_empty() {
+        return;
+    }
 
-    let mut clock = Clock {
-        started: Instant::now(),
-        stepping_seconds: 0.0,
-    };
     let (batch_size, epochs) = (first.train.batch_size, first.train.epochs);
-    for epoch in 1..=epochs {
+    let checkpoint_every = pack.members[0].run.checkpoint_every;
+    for epoch in start.epochs + 1..=epochs {
         for member in &mut pack.members {
             member.order = member.run.order(epoch);
         }
         let examples = pack.members[0].order.len();
         let steps_per_epoch = examples.div_ceil(batch_size);
+        let skipped = if epoch == start.epochs + 1 {
+            start.step
+        } else {
+            0
+        };
         let epoch_started = Instant::now();
-        for step in 0..steps_per_epoch {
+        for step in skipped..steps_per_epoch {
             let range = step * batch_size..((step + 1) * batch_size).min(examples);
             let done = run::epochs_done(epoch, step, steps_per_epoch);
             let mut leaving = pack.step(range, epoch, step + 1, done, &device);
             pack.add_stopped(&mut leaving, progress);
+            if clock.checkpointed.elapsed() >= checkpoint_every && step + 1 < steps_per_epoch {
+                let position = Position {
+                    epochs: epoch - 1,
+                    step: step + 1,
+                };
+                let stepping = clock.stepping_seconds + epoch_started.elapsed().as_secs_f64();
+                pack.checkpoint(position, clock.seconds(), stepping, &mut leaving);
+                clock.checkpointed = Instant::now();
+            }
             // A diverged run's weights are its own: the others' are as if it had not been there.
             pack.leave(leaving, &clock, &eval_device, progress);
             if pack.members.is_empty() {
@@ -160,7 +308,18 @@ fn train_on_this_thread(
             }
         }
         clock.stepping_seconds += epoch_started.elapsed().as_secs_f64();
-        let leaving = pack.end_epoch(epoch, &clock, &eval_device, progress);
+        let mut leaving = pack.end_epoch(epoch, &clock, &eval_device, progress);
+        let position = Position {
+            epochs: epoch,
+            step: 0,
+        };
+        pack.checkpoint(
+            position,
+            clock.seconds(),
+            clock.stepping_seconds,
+            &mut leaving,
+        );
+        clock.checkpointed = Instant::now();
         pack.leave(leaving, &clock, &eval_device, progress);
         if pack.members.is_empty() {
             return;
@@ -235,7 +394,7 @@ impl Pack<'_> {
         eval_device: &Device,
         progress: &mut dyn PackProgress,
     ) -> Vec<(usize, Leaving)> {
-        let seconds = clock.started.elapsed().as_secs_f64();
+        let seconds = clock.seconds();
         let trained = self.model.unpack();
         let mut leaving = Vec::new();
         for (index, (member, trained)) in self.members.iter_mut().zip(trained).enumerate() {
@@ -254,6 +413,39 @@ impl Pack<'_> {
             }
         }
         leaving
+    }
+
+    /// Writes the checkpoint of every run at `position`, but those already `leaving` (which
+    /// stays in ascending order of index); a run whose checkpoint cannot be written fails.
+    fn checkpoint(
+        &mut self,
+        position: Position,
+        seconds: f64,
+        stepping_seconds: f64,
+        leaving: &mut Vec<(usize, Leaving)>,
+    ) {
+        let models = self.model.unpack();
+        let time = self.optimizer.time();
+        for (index, (member, model)) in self.members.iter_mut().zip(models).enumerate() {
+            if leaving.iter().any(|(left, _)| *left == index) {
+                continue;
+            }
+            let optimizer = OptimizerState::Packed {
+                time,
+                moments: self.optimizer.moments_of(index),
+            };
+            let written = member.run.write_checkpoint(
+                position,
+                &model,
+                &optimizer,
+                seconds,
+                stepping_seconds,
+            );
+            if let Err(error) = written {
+                leaving.push((index, Leaving::Failed(error)));
+            }
+        }
+        leaving.sort_by_key(|(index, _)| *index);
     }
 
     /// Adds the runs ended from outside ([`PackProgress::stopped`]) to `leaving`, which stays
@@ -296,13 +488,19 @@ impl Pack<'_> {
             let outcome = match reason {
                 Leaving::Finished => {
                     let trained = trained.remove(index).valid();
-                    let seconds = clock.started.elapsed().as_secs_f64();
+                    let seconds = clock.seconds();
                     member
                         .run
                         .finish(&trained, seconds, clock.stepping_seconds, eval_device)
                 }
                 Leaving::Failed(error) => Err(error),
-                Leaving::Stopped => continue,
+                // Pruned: it is not resumed.
+                Leaving::Stopped => {
+                    if let Err(error) = crate::checkpoint::remove(member.run.run_dir()) {
+                        eprintln!("cannot remove a pruned run's checkpoint: {error}");
+                    }
+                    continue;
+                }
             };
             progress.run_finished(member.position, outcome);
         }

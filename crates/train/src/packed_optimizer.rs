@@ -150,6 +150,106 @@ impl PackedOptimizer {
         })
     }
 
+    /// Steps taken.
+    pub(crate) fn time(&self) -> i32 {
+        self.time
+    }
+
+    /// The moments of run `run`: per parameter, per moment, its values in the parameter's
+    /// layout.
+    pub(crate) fn moments_of(&self, run: usize) -> Vec<Vec<Vec<f32>>> {
+        let runs = self.runs.len();
+        let of_run = |values: &[f32]| {
+            let size = values.len() / runs;
+            values[run * size..(run + 1) * size].to_vec()
+        };
+        match &self.state {
+            State::Host(moments) => moments
+                .iter()
+                .map(|moments| moments.iter().map(|m| of_run(m)).collect())
+                .collect(),
+            State::Device(state) => state
+                .moments
+                .iter()
+                .map(|moments| {
+                    moments
+                        .iter()
+                        .map(|m| {
+                            let values = m.clone().into_data().try_to_vec::<f32>();
+                            of_run(&values.expect("f32 moments"))
+                        })
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes up the state of runs resumed after `time` steps: `moments[run]` as
+    /// [`Self::moments_of`] gives it, for every run in pack order; refused when their shapes
+    /// are not this optimizer's.
+    pub(crate) fn restore(
+        &mut self,
+        time: i32,
+        moments: &[Vec<Vec<Vec<f32>>>],
+    ) -> Result<(), String> {
+        let runs = self.runs.len();
+        let shapes: Vec<Vec<usize>> = match &self.state {
+            State::Host(state) => state
+                .iter()
+                .map(|moments| moments.iter().map(|m| m.len() / runs).collect())
+                .collect(),
+            State::Device(state) => state
+                .moments
+                .iter()
+                .map(|moments| {
+                    moments
+                        .iter()
+                        .map(|m| m.shape().num_elements() / runs)
+                        .collect()
+                })
+                .collect(),
+        };
+        for run in moments {
+            let shape: Vec<Vec<usize>> = run
+                .iter()
+                .map(|moments| moments.iter().map(Vec::len).collect())
+                .collect();
+            if shape != shapes {
+                return Err(format!(
+                    "its optimizer moments have {shape:?} values, the model needs {shapes:?}"
+                ));
+            }
+        }
+        if moments.len() != runs {
+            return Err(format!("{} runs' moments for {runs} runs", moments.len()));
+        }
+        let joined = |parameter: usize, moment: usize| -> Vec<f32> {
+            moments
+                .iter()
+                .flat_map(|run| run[parameter][moment].iter().copied())
+                .collect()
+        };
+        match &mut self.state {
+            State::Host(state) => {
+                for (parameter, of_parameter) in state.iter_mut().enumerate() {
+                    for (moment, values) in of_parameter.iter_mut().enumerate() {
+                        *values = joined(parameter, moment);
+                    }
+                }
+            }
+            State::Device(state) => {
+                for (parameter, of_parameter) in state.moments.iter_mut().enumerate() {
+                    for (moment, tensor) in of_parameter.iter_mut().enumerate() {
+                        let data = TensorData::new(joined(parameter, moment), tensor.shape());
+                        *tensor = Tensor::from_data(data, &tensor.device());
+                    }
+                }
+            }
+        }
+        self.time = time;
+        Ok(())
+    }
+
     /// Keeps the state of the runs at `positions` (ascending) only.
     pub(crate) fn select(&mut self, positions: &[usize]) {
         let runs = self.runs.len();

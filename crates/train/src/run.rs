@@ -1,21 +1,25 @@
 //! One run's side of training, the same whether the run trains alone or in a pack: its splits
-//! and objective, its data order and noise streams, its `metrics.jsonl`, early stopping, and
-//! the evaluation that finishes it.
+//! and objective, its data order and noise streams, its `metrics.jsonl`, early stopping, its
+//! checkpoints and the resumption from them, and the evaluation that finishes it.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use burn::prelude::*;
+use burn::store::ModuleRecord;
 use hourglass_data::{Corruption, Registry, permutation, standard_normals};
 use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
+use hourglass_spec::checkpoint::{CHECKPOINT_FORMAT_VERSION, OptimizerLayout, TrainingState};
 use hourglass_spec::model_card::{DataProvenance, FeatureStatistics, ModelArchitecture};
-use hourglass_spec::result::{CODES_FILE, EpochRecord, METRICS_FILE, metric};
+use hourglass_spec::result::{CODES_FILE, EpochRecord, METRICS_FILE, metric, write_atomic};
 use hourglass_spec::{ModelKind, RunConfig, RunId, Task};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::checkpoint::{self, Checkpoint, OptimizerState};
 use crate::saved::{self, CardFacts};
 use crate::splits::{Splits, load_splits};
 use crate::{Progress, TrainError, codes_csv, evaluate, image_size, test_metrics, write_file};
@@ -41,6 +45,31 @@ pub(crate) struct Run<'a> {
     /// Examples trained on, over all epochs.
     pub(crate) samples: usize,
     pub(crate) epochs_run: usize,
+    /// The step at which training starts: the first, or where the run's checkpoint stopped.
+    pub(crate) start: Position,
+    /// Seconds trained before this process (from the checkpoint), and the part of them spent
+    /// in steps.
+    pub(crate) seconds_before: f64,
+    pub(crate) stepping_before: f64,
+    /// Longest training time between two checkpoints within an epoch.
+    pub(crate) checkpoint_every: Duration,
+    /// Checkpoints written by this process, and the seconds spent writing them.
+    checkpoints: (usize, f64),
+}
+
+/// A step boundary of a run's training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct Position {
+    /// Epochs ended.
+    pub(crate) epochs: usize,
+    /// Steps taken in the epoch after them.
+    pub(crate) step: usize,
+}
+
+/// What a run resumed from its checkpoint starts its model and optimizer from.
+pub(crate) struct Resumed {
+    pub(crate) model: ModuleRecord,
+    pub(crate) optimizer: OptimizerState,
 }
 
 /// The tensors of one training step of a run, as rows.
@@ -54,19 +83,31 @@ pub(crate) struct Batch {
 }
 
 impl<'a> Run<'a> {
-    /// Loads the run's data and creates its `metrics.jsonl` in `run_dir`.
+    /// Loads the run's data and opens its `metrics.jsonl` in `run_dir`; resumes from the run's
+    /// checkpoint there, if it has one that can be used (its epochs' records kept, the later
+    /// ones dropped), and then returns the model and optimizer state to start from.
     pub(crate) fn open(
         config: &'a RunConfig,
         registry: &Registry,
         run_dir: &'a Path,
-    ) -> Result<Self, TrainError> {
+    ) -> Result<(Self, Option<Resumed>), TrainError> {
         let splits = load_splits(config, registry)?;
         let metrics_path = run_dir.join(METRICS_FILE);
-        let metrics_file = File::create(&metrics_path).map_err(|source| TrainError::Write {
+        let checkpoint = checkpoint::read(run_dir, RunId::of(config).as_str())
+            .filter(|checkpoint| kept_records(&metrics_path, checkpoint));
+        let write_error = |source| TrainError::Write {
             path: metrics_path.clone(),
             source,
-        })?;
-        Ok(Self {
+        };
+        let metrics_file = match checkpoint {
+            Some(_) => File::options()
+                .create(true)
+                .append(true)
+                .open(&metrics_path),
+            None => File::create(&metrics_path),
+        }
+        .map_err(write_error)?;
+        let mut run = Self {
             config,
             run_dir,
             splits,
@@ -79,14 +120,105 @@ impl<'a> Run<'a> {
                 .map(Corruption::new),
             corruption_rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x006e_6f69_7365),
             sampling_rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x0065_7073_696c),
-            metrics_path,
+            metrics_path: metrics_path.clone(),
             metrics_file: BufWriter::new(metrics_file),
             validation_losses: Vec::new(),
             loss_sum: 0.0,
             steps: 0,
             samples: 0,
             epochs_run: 0,
-        })
+            start: Position::default(),
+            seconds_before: 0.0,
+            stepping_before: 0.0,
+            checkpoint_every: config.train.checkpoint_interval(),
+            checkpoints: (0, 0.0),
+        };
+        let resumed = checkpoint.map(|checkpoint| run.resume(checkpoint));
+        Ok((run, resumed))
+    }
+
+    /// Takes up the training state of `checkpoint`.
+    fn resume(&mut self, checkpoint: Checkpoint) -> Resumed {
+        let Checkpoint {
+            state,
+            streams: [corruption, sampling],
+            model,
+            optimizer,
+        } = checkpoint;
+        self.validation_losses = state.validation_losses;
+        self.loss_sum = state.loss_sum;
+        self.steps = state.step;
+        self.samples = state.samples;
+        self.epochs_run = state.epochs_run;
+        self.start = Position {
+            epochs: state.epochs_run,
+            step: state.step,
+        };
+        self.seconds_before = state.train_seconds;
+        self.stepping_before = state.stepping_seconds;
+        self.corruption_rng.set_word_pos(corruption);
+        self.sampling_rng.set_word_pos(sampling);
+        println!(
+            "resuming from the checkpoint after epoch {}, step {}",
+            state.epochs_run, state.step
+        );
+        Resumed { model, optimizer }
+    }
+
+    /// Writes the run's checkpoint at `position`, with `model` and `optimizer` as they are
+    /// there, `train_seconds` and `stepping_seconds` trained in all.
+    pub(crate) fn write_checkpoint(
+        &mut self,
+        position: Position,
+        model: &Autoencoder,
+        optimizer: &OptimizerState,
+        train_seconds: f64,
+        stepping_seconds: f64,
+    ) -> Result<(), TrainError> {
+        let state = TrainingState {
+            format_version: CHECKPOINT_FORMAT_VERSION,
+            run_id: RunId::of(self.config).as_str().to_string(),
+            epochs_run: position.epochs,
+            step: position.step,
+            loss_sum: self.loss_sum,
+            samples: self.samples,
+            validation_losses: self.validation_losses.clone(),
+            corruption_stream: self.corruption_rng.get_word_pos().to_string(),
+            sampling_stream: self.sampling_rng.get_word_pos().to_string(),
+            train_seconds,
+            stepping_seconds,
+            // Set by the writer from `optimizer`.
+            optimizer: OptimizerLayout::Module,
+        };
+        let started = Instant::now();
+        checkpoint::write(self.run_dir, state, model, optimizer)?;
+        self.checkpoints.0 += 1;
+        self.checkpoints.1 += started.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// The run's folder.
+    pub(crate) fn run_dir(&self) -> &Path {
+        self.run_dir
+    }
+
+    /// Whether the run has no training left: its epochs are done, or early stopping ended it
+    /// (as a run resumed after its last epoch finds).
+    pub(crate) fn trained(&self) -> bool {
+        self.epochs_run >= self.config.train.epochs
+            || self
+                .config
+                .train
+                .early_stopping
+                .as_ref()
+                .is_some_and(|rule| rule.should_stop(&self.validation_losses))
+    }
+
+    /// The seed of the training device's own random stream at `step` (0-based) of `epoch`
+    /// (1-based): reseeded every step, the draws from it (the contractive penalty's random
+    /// projections) do not depend on where a run was resumed.
+    pub(crate) fn step_seed(&self, epoch: usize, step: usize) -> u64 {
+        epoch_seed(self.config.seed, epoch) ^ (step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
     }
 
     /// The run's freshly initialised model on `device`. The weights are drawn on flex
@@ -197,6 +329,8 @@ impl<'a> Run<'a> {
         eval_device: &Device,
     ) -> Result<BTreeMap<String, f64>, TrainError> {
         let (config, splits, run_dir) = (self.config, &self.splits, self.run_dir);
+        // Whatever training drew, the evaluation's draws (samples) start from the run's seed.
+        eval_device.seed(config.seed);
         let (mut metrics, code_ranges) =
             test_metrics(config, model, &self.objective, splits, run_dir, eval_device)?;
         metrics.extend([
@@ -233,7 +367,16 @@ impl<'a> Run<'a> {
             }),
             code_ranges,
         };
+        let started = Instant::now();
         saved::save(model, facts, run_dir)?;
+        // What keeping the model costs, beside the training time above.
+        println!(
+            "{}: {} checkpoints written in {:.3} s, the model saved in {:.3} s",
+            RunId::of(config),
+            self.checkpoints.0,
+            self.checkpoints.1,
+            started.elapsed().as_secs_f64()
+        );
         Ok(finite(metrics))
     }
 }
@@ -257,4 +400,23 @@ pub(crate) fn epochs_done(epoch: usize, step: usize, steps_per_epoch: usize) -> 
 /// The shuffling seed of one epoch, decorrelated from the run seed and the other epochs.
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Whether `metrics.jsonl` at `path` holds a record of every epoch `checkpoint` ended, and
+/// keeps only those: the records of epochs ended after it was written are dropped, since the
+/// resumed run records them again. A file with fewer records sets the checkpoint aside.
+fn kept_records(path: &Path, checkpoint: &Checkpoint) -> bool {
+    let epochs = checkpoint.state.epochs_run;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let records: Vec<&str> = text.lines().take(epochs).collect();
+    if records.len() < epochs {
+        eprintln!(
+            "{} has {} epoch records, the checkpoint {epochs}: training from the start",
+            path.display(),
+            records.len()
+        );
+        return false;
+    }
+    let kept: String = records.iter().map(|line| format!("{line}\n")).collect();
+    kept == text || write_atomic(path, kept.as_bytes()).is_ok()
 }
