@@ -920,7 +920,9 @@ fn a_killed_worker_resumes_to_the_uninterrupted_result(pack: usize) {
         assert_eq!(expected.file_name(), resumed.file_name());
         let log = std::fs::read_to_string(resumed.join("worker.log")).unwrap();
         // After epoch 1 or within epoch 2 (a checkpoint every 0.2 s), wherever the kill fell.
-        let resumed_at = log.lines().find(|line| line.starts_with("resuming from the checkpoint"));
+        let resumed_at = log
+            .lines()
+            .find(|line| line.starts_with("resuming from the checkpoint"));
         eprintln!("{id}: {resumed_at:?}");
         assert!(resumed_at.is_some(), "{id}: {log}");
         let records = |run: &Path| -> Vec<Value> {
