@@ -321,8 +321,13 @@ fn manifest_rs() -> Vec<Case> {
 /// `idx.rs`: decoding gzipped IDX files.
 fn idx_rs() -> Vec<Case> {
     vec![
-        case("images not gzipped", "not valid gzip", |root| {
-            idx(root, IDX, b"not gzip", &labels())
+        case(
+            "images neither gzipped nor IDX",
+            "neither gzip nor IDX",
+            |root| idx(root, IDX, b"not gzip", &labels()),
+        ),
+        case("images of broken gzip", "not valid gzip", |root| {
+            idx(root, IDX, &[0x1f, 0x8b, 8, 0, 1, 2, 3], &labels())
         }),
         case("images shorter than a header", "header", |root| {
             idx(root, IDX, &gzip(&[0, 0]), &labels())

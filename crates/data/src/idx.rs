@@ -27,7 +27,8 @@ pub(crate) fn read_u8(path: &Path, bytes: &[u8]) -> Result<IdxArray, DataError> 
         message,
     };
     let mut raw = Vec::new();
-    if bytes.starts_with(&GZIP_MAGIC) {
+    let gzipped = bytes.starts_with(&GZIP_MAGIC);
+    if gzipped {
         GzDecoder::new(bytes)
             .read_to_end(&mut raw)
             .map_err(|e| decode(format!("not valid gzip: {e}")))?;
@@ -38,7 +39,14 @@ pub(crate) fn read_u8(path: &Path, bytes: &[u8]) -> Result<IdxArray, DataError> 
         .get(..4)
         .ok_or_else(|| decode("shorter than an IDX header".into()))?;
     if header[0] != 0 || header[1] != 0 {
-        return Err(decode(format!("bad IDX magic {header:02x?}")));
+        return Err(decode(if gzipped {
+            format!("bad IDX magic {header:02x?} in the gzip: IDX starts [00, 00]")
+        } else {
+            format!(
+                "neither gzip nor IDX: it starts {header:02x?}, where IDX starts [00, 00] and \
+                 gzip [1f, 8b]"
+            )
+        }));
     }
     if header[2] != 0x08 {
         return Err(decode(format!(
@@ -106,7 +114,7 @@ pub(crate) mod tests {
     #[test]
     fn bytes_that_are_neither_idx_nor_gzip_are_refused() {
         let err = read_u8(Path::new("x"), b"plain").unwrap_err();
-        assert!(err.to_string().contains("bad IDX magic"), "{err}");
+        assert!(err.to_string().contains("neither gzip nor IDX"), "{err}");
         let err = read_u8(Path::new("x.gz"), &[0x1f, 0x8b, 1, 2]).unwrap_err();
         assert!(err.to_string().contains("not valid gzip"), "{err}");
     }
