@@ -193,27 +193,13 @@ impl PackedOptimizer {
         moments: &[Vec<Vec<Vec<f32>>>],
     ) -> Result<(), String> {
         let runs = self.runs.len();
-        let shapes: Vec<Vec<usize>> = match &self.state {
-            State::Host(state) => state
-                .iter()
-                .map(|moments| moments.iter().map(|m| m.len() / runs).collect())
-                .collect(),
-            State::Device(state) => state
-                .moments
-                .iter()
-                .map(|moments| {
-                    moments
-                        .iter()
-                        .map(|m| m.shape().num_elements() / runs)
-                        .collect()
-                })
-                .collect(),
+        let sizes = |of_run: &[Vec<Vec<f32>>]| -> Vec<Vec<usize>> {
+            let of_parameter = |moments: &Vec<Vec<f32>>| moments.iter().map(Vec::len).collect();
+            of_run.iter().map(of_parameter).collect()
         };
+        let shapes = sizes(&self.moments_of(0));
         for run in moments {
-            let shape: Vec<Vec<usize>> = run
-                .iter()
-                .map(|moments| moments.iter().map(Vec::len).collect())
-                .collect();
+            let shape = sizes(run);
             if shape != shapes {
                 return Err(format!(
                     "its optimizer moments have {shape:?} values, the model needs {shapes:?}"
