@@ -183,33 +183,11 @@ fn train_on_this_thread(
             drop(run);
             return pack::train_alone(config, registry, run_dir, &eval_device, progress);
         }
-        Some(resumed) => {
-            model = model
-                .try_load_record(resumed.model)
-                .map_err(|error| TrainError::Checkpoint(error.to_string()))?;
-            if let OptimizerState::Module(bytes) = resumed.optimizer {
-                optimizer = optimizer
-                    .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-                    .map_err(|error| TrainError::Checkpoint(error.to_string()))?;
-            }
-        }
+        Some(resumed) => (model, optimizer) = resume_alone(model, optimizer, resumed)?,
     }
     let features = run.splits.features();
     let latent = config.model.latent;
     let (learning_rate, batch_size) = (config.train.learning_rate, config.train.batch_size);
-    let checkpoint = |run: &mut Run,
-                      position: run::Position,
-                      model: &Autoencoder,
-                      optimizer: &ModuleOptimizer,
-                      seconds: f64,
-                      stepping: f64| {
-        let bytes = optimizer
-            .into_bytes()
-            .map_err(|error| TrainError::Checkpoint(error.to_string()))?;
-        let state = OptimizerState::Module(bytes.to_vec());
-        run.write_checkpoint(position, model, &state, seconds, stepping)
-    };
-
     let started = Instant::now();
     let start = run.start;
     let mut stepping_seconds = run.stepping_before;
@@ -252,7 +230,7 @@ fn train_on_this_thread(
                 };
                 let seconds = run.seconds_before + started.elapsed().as_secs_f64();
                 let stepping = stepping_seconds + epoch_started.elapsed().as_secs_f64();
-                checkpoint(&mut run, position, &model, &optimizer, seconds, stepping)?;
+                checkpoint_alone(&mut run, position, &model, &optimizer, (seconds, stepping))?;
                 checkpointed = Instant::now();
             }
         }
@@ -263,14 +241,8 @@ fn train_on_this_thread(
             epochs: epoch,
             step: 0,
         };
-        checkpoint(
-            &mut run,
-            position,
-            &model,
-            &optimizer,
-            seconds,
-            stepping_seconds,
-        )?;
+        let seconds = (seconds, stepping_seconds);
+        checkpoint_alone(&mut run, position, &model, &optimizer, seconds)?;
         checkpointed = Instant::now();
         if stops {
             break;
@@ -283,6 +255,39 @@ fn train_on_this_thread(
         stepping_seconds,
         &eval_device,
     )
+}
+
+/// `model` and `optimizer` (fresh) with the weights and optimizer state of a lone run's
+/// checkpoint.
+fn resume_alone(
+    model: Autoencoder,
+    optimizer: ModuleOptimizer,
+    resumed: run::Resumed,
+) -> Result<(Autoencoder, ModuleOptimizer), TrainError> {
+    let failed = |error: burn::store::RecordError| TrainError::Checkpoint(error.to_string());
+    let model = model.try_load_record(resumed.model).map_err(failed)?;
+    let optimizer = match resumed.optimizer {
+        OptimizerState::Module(bytes) => optimizer
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+            .map_err(failed)?,
+        OptimizerState::Packed { .. } => unreachable!("a packed checkpoint resumes in a pack"),
+    };
+    Ok((model, optimizer))
+}
+
+/// Writes the checkpoint of a lone run at `position`, trained `seconds` (in all, in steps).
+fn checkpoint_alone(
+    run: &mut Run,
+    position: run::Position,
+    model: &Autoencoder,
+    optimizer: &ModuleOptimizer,
+    (seconds, stepping): (f64, f64),
+) -> Result<(), TrainError> {
+    let bytes = optimizer
+        .into_bytes()
+        .map_err(|error| TrainError::Checkpoint(error.to_string()))?;
+    let state = OptimizerState::Module(bytes.to_vec());
+    run.write_checkpoint(position, model, &state, seconds, stepping)
 }
 
 /// Height and width of single-channel images.
