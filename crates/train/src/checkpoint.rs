@@ -44,10 +44,21 @@ pub(crate) enum OptimizerState {
     },
 }
 
-/// Writes the checkpoint of `model` and `optimizer` at `state` into `run_dir`, atomically.
+impl OptimizerState {
+    /// How the state is laid out in a checkpoint's tensors.
+    pub(crate) fn layout(&self) -> OptimizerLayout {
+        match self {
+            OptimizerState::Module(_) => OptimizerLayout::Module,
+            OptimizerState::Packed { time, .. } => OptimizerLayout::Packed { time: *time },
+        }
+    }
+}
+
+/// Writes the checkpoint of `model` and `optimizer` at `state` (whose layout is
+/// `optimizer`'s) into `run_dir`, atomically.
 pub(crate) fn write(
     run_dir: &Path,
-    mut state: TrainingState,
+    state: TrainingState,
     model: &Autoencoder,
     optimizer: &OptimizerState,
 ) -> Result<(), TrainError> {
@@ -62,21 +73,17 @@ pub(crate) fn write(
         .into_bytes()
         .map_err(|error| failed(error.to_string()))?;
     let mut tensors: Vec<(String, Vec<u8>)> = vec![(MODEL_TENSOR.into(), model_bytes.to_vec())];
-    state.optimizer = match optimizer {
-        OptimizerState::Module(bytes) => {
-            tensors.push((OPTIMIZER_TENSOR.into(), bytes.clone()));
-            OptimizerLayout::Module
-        }
-        OptimizerState::Packed { time, moments } => {
+    match optimizer {
+        OptimizerState::Module(bytes) => tensors.push((OPTIMIZER_TENSOR.into(), bytes.clone())),
+        OptimizerState::Packed { moments, .. } => {
             for (parameter, moments) in moments.iter().enumerate() {
                 for (moment, values) in moments.iter().enumerate() {
                     let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
                     tensors.push((moment_name(parameter, moment), bytes));
                 }
             }
-            OptimizerLayout::Packed { time: *time }
         }
-    };
+    }
     let views = tensors
         .iter()
         .map(|(name, bytes)| {

@@ -12,7 +12,7 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use hourglass_data::{Corruption, Registry, permutation, standard_normals};
 use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
-use hourglass_spec::checkpoint::{CHECKPOINT_FORMAT_VERSION, OptimizerLayout, TrainingState};
+use hourglass_spec::checkpoint::{CHECKPOINT_FORMAT_VERSION, TrainingState};
 use hourglass_spec::model_card::{DataProvenance, FeatureStatistics, ModelArchitecture};
 use hourglass_spec::result::{CODES_FILE, EpochRecord, METRICS_FILE, metric, write_atomic};
 use hourglass_spec::{ModelKind, RunConfig, RunId, Task};
@@ -27,6 +27,8 @@ use crate::{Progress, TrainError, codes_csv, evaluate, image_size, test_metrics,
 /// A run being trained.
 pub(crate) struct Run<'a> {
     pub(crate) config: &'a RunConfig,
+    /// `config`'s id.
+    run_id: RunId,
     run_dir: &'a Path,
     pub(crate) splits: Splits,
     pub(crate) objective: Objective,
@@ -93,7 +95,8 @@ impl<'a> Run<'a> {
     ) -> Result<(Self, Option<Resumed>), TrainError> {
         let splits = load_splits(config, registry)?;
         let metrics_path = run_dir.join(METRICS_FILE);
-        let checkpoint = checkpoint::read(run_dir, RunId::of(config).as_str())
+        let run_id = RunId::of(config);
+        let checkpoint = checkpoint::read(run_dir, run_id.as_str())
             .filter(|checkpoint| kept_records(&metrics_path, checkpoint));
         let write_error = |source| TrainError::Write {
             path: metrics_path.clone(),
@@ -109,6 +112,7 @@ impl<'a> Run<'a> {
         .map_err(write_error)?;
         let mut run = Self {
             config,
+            run_id,
             run_dir,
             splits,
             objective: Objective::from_config(config),
@@ -177,7 +181,7 @@ impl<'a> Run<'a> {
     ) -> Result<(), TrainError> {
         let state = TrainingState {
             format_version: CHECKPOINT_FORMAT_VERSION,
-            run_id: RunId::of(self.config).as_str().to_string(),
+            run_id: self.run_id.as_str().to_string(),
             epochs_run: position.epochs,
             step: position.step,
             loss_sum: self.loss_sum,
@@ -187,8 +191,7 @@ impl<'a> Run<'a> {
             sampling_stream: self.sampling_rng.get_word_pos().to_string(),
             train_seconds,
             stepping_seconds,
-            // Set by the writer from `optimizer`.
-            optimizer: OptimizerLayout::Module,
+            optimizer: optimizer.layout(),
         };
         let started = Instant::now();
         checkpoint::write(self.run_dir, state, model, optimizer)?;
@@ -352,7 +355,7 @@ impl<'a> Run<'a> {
             &codes_csv(model, &splits.test, eval_device),
         )?;
         let facts = CardFacts {
-            run_id: RunId::of(config).as_str().to_string(),
+            run_id: self.run_id.as_str().to_string(),
             model: ModelArchitecture::of(&config.model, splits.shape()),
             loss: config.loss.reconstruction,
             data: DataProvenance {
@@ -372,7 +375,7 @@ impl<'a> Run<'a> {
         // What keeping the model costs, beside the training time above.
         println!(
             "{}: {} checkpoints written in {:.3} s, the model saved in {:.3} s",
-            RunId::of(config),
+            self.run_id,
             self.checkpoints.0,
             self.checkpoints.1,
             started.elapsed().as_secs_f64()
