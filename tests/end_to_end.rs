@@ -872,14 +872,18 @@ fn worker_pids(sweep: &Path) -> Vec<String> {
 }
 
 /// Trains the runs of `resumable_spec` once uninterrupted with `killed_pack`, once with their
-/// worker killed (SIGKILL) about 0.7 s into epoch 2 and trained again with `resumed_pack`:
+/// worker killed with `signal` (`-KILL`, `-TERM`) about 0.7 s into epoch 2 and trained again with `resumed_pack`:
 /// restarted by `resources.retries` when the two are the same, else by a second sweep with
 /// `--retry-failed`. The restarted worker resumes from the checkpoints, every epoch is
 /// recorded once, and each run ends with the uninterrupted run's epoch records and metrics
 /// (but for the timings): bit for bit when it trains as it did (flex on a fixed thread count
 /// is deterministic), within 1e-6 relative when a run checkpointed in a pack goes on as a
 /// pack of one (a per-run matrix product of another batch shape).
-fn a_killed_worker_resumes_to_the_uninterrupted_result(killed_pack: usize, resumed_pack: usize) {
+fn a_killed_worker_resumes_to_the_uninterrupted_result(
+    killed_pack: usize,
+    resumed_pack: usize,
+    signal: &str,
+) {
     let dir = tempfile::tempdir().unwrap();
     let uninterrupted = dir.path().join("uninterrupted");
     let output = run_sweep(&resumable_spec(dir.path(), killed_pack, 0), &uninterrupted);
@@ -888,7 +892,8 @@ fn a_killed_worker_resumes_to_the_uninterrupted_result(killed_pack: usize, resum
     let reports = dir.path().join("killed");
     let sweep = reports.join("resumable");
     let same = killed_pack == resumed_pack;
-    let retries = u32::from(same);
+    // After SIGTERM the runs are looked at before they are retried.
+    let retries = u32::from(same && signal == "-KILL");
     let mut child = sweep_command(&resumable_spec(dir.path(), killed_pack, retries), &reports)
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -907,16 +912,42 @@ fn a_killed_worker_resumes_to_the_uninterrupted_result(killed_pack: usize, resum
         assert!(child.try_wait().unwrap().is_none(), "the sweep ended first");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // Into epoch 2, past a checkpoint within it.
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Into epoch 2, past a checkpoint within it (SIGKILL); SIGTERM stops it at the next step.
+    let into_epoch_2 = if signal == "-KILL" { 700 } else { 300 };
+    std::thread::sleep(std::time::Duration::from_millis(into_epoch_2));
     let workers = worker_pids(&sweep);
     assert_eq!(workers.len(), 2 / killed_pack, "{workers:?}");
     for worker in workers {
-        let killed = Command::new("kill").args(["-KILL", &worker]).status();
+        let killed = Command::new("kill").args([signal, &worker]).status();
         assert!(killed.unwrap().success());
     }
-    assert_eq!(child.wait().unwrap().success(), same);
-    if !same {
+    assert_eq!(child.wait().unwrap().success(), retries > 0);
+    // After SIGTERM, each run checkpointed at the step it was at and resumes there.
+    let resumes_at = |run: &PathBuf| -> Option<String> {
+        let id = run.file_name().unwrap().to_string_lossy();
+        let log = std::fs::read_to_string(run.join("worker.log")).unwrap();
+        let stopped = log
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{id}: interrupted after ")));
+        let [epochs, "epochs", "and", steps, ..] = stopped?.split(' ').collect::<Vec<_>>()[..]
+        else {
+            panic!("{log}");
+        };
+        Some(format!(
+            "resuming from the checkpoint after epoch {epochs}, step {steps}"
+        ))
+    };
+    let stopped_at: Vec<Option<String>> = run_dirs(&sweep).iter().map(resumes_at).collect();
+    if signal == "-TERM" {
+        assert!(stopped_at.iter().all(Option::is_some), "{stopped_at:?}");
+        for run in run_dirs(&sweep) {
+            // The orchestrator records the failure of a worker that left no result.
+            let result = read_json(&run.join("result.json"));
+            assert_eq!(result["status"], "failed", "{result}");
+            assert!(run.join("checkpoint.safetensors").exists(), "{run:?}");
+        }
+    }
+    if retries == 0 {
         let spec = resumable_spec(dir.path(), resumed_pack, 0);
         let output = hourglass(&[
             "sweep",
@@ -936,7 +967,7 @@ fn a_killed_worker_resumes_to_the_uninterrupted_result(killed_pack: usize, resum
     let expected = run_dirs(&uninterrupted.join("resumable"));
     let resumed = run_dirs(&sweep);
     assert_eq!(resumed.len(), 2);
-    for (expected, resumed) in expected.iter().zip(&resumed) {
+    for ((expected, resumed), stopped_at) in expected.iter().zip(&resumed).zip(stopped_at) {
         let id = resumed.file_name().unwrap().to_string_lossy().to_string();
         assert_eq!(expected.file_name(), resumed.file_name());
         let log = std::fs::read_to_string(resumed.join("worker.log")).unwrap();
@@ -946,6 +977,9 @@ fn a_killed_worker_resumes_to_the_uninterrupted_result(killed_pack: usize, resum
             .find(|line| line.starts_with("resuming from the checkpoint"));
         eprintln!("{id}: {resumed_at:?}");
         assert!(resumed_at.is_some(), "{id}: {log}");
+        if let Some(stopped_at) = stopped_at {
+            assert_eq!(resumed_at, Some(stopped_at.as_str()), "{id}: {log}");
+        }
         let records = |run: &Path| -> Vec<Value> {
             let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
             let lines = text.lines().map(|line| serde_json::from_str(line).unwrap());
@@ -977,18 +1011,25 @@ fn a_killed_worker_resumes_to_the_uninterrupted_result(killed_pack: usize, resum
 
 #[test]
 fn a_run_whose_worker_is_killed_resumes_to_the_uninterrupted_result() {
-    a_killed_worker_resumes_to_the_uninterrupted_result(1, 1);
+    a_killed_worker_resumes_to_the_uninterrupted_result(1, 1, "-KILL");
 }
 
 #[test]
 fn a_pack_whose_worker_is_killed_resumes_to_the_uninterrupted_result() {
-    a_killed_worker_resumes_to_the_uninterrupted_result(2, 2);
+    a_killed_worker_resumes_to_the_uninterrupted_result(2, 2, "-KILL");
+}
+
+/// SIGTERM, the signal Slurm preempts a task with: the pack's worker checkpoints every run at
+/// the step it is at and exits without a result, and the retry resumes them there.
+#[test]
+fn a_pack_whose_worker_is_terminated_resumes_from_where_it_stopped() {
+    a_killed_worker_resumes_to_the_uninterrupted_result(2, 2, "-TERM");
 }
 
 /// A run checkpointed in a pack goes on as a pack of one when the sweep resumes without packs,
 /// and one checkpointed alone goes on alone when it resumes in a pack.
 #[test]
 fn runs_resume_across_a_change_of_resources_pack() {
-    a_killed_worker_resumes_to_the_uninterrupted_result(2, 1);
-    a_killed_worker_resumes_to_the_uninterrupted_result(1, 2);
+    a_killed_worker_resumes_to_the_uninterrupted_result(2, 1, "-KILL");
+    a_killed_worker_resumes_to_the_uninterrupted_result(1, 2, "-KILL");
 }

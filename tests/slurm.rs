@@ -141,6 +141,132 @@ fn six_runs_complete_as_array_tasks_and_a_failing_task_reports_its_exit_code() {
     assert_eq!(submitted_runs(&sweep).len(), 6);
 }
 
+/// A spec of one MNIST run of about two minutes on one core; through Slurm in tasks limited
+/// to one minute, told to stop 45 s before it, or else on this machine. slurmctld looks for
+/// tasks to signal every 30 s, so a grace under 30 s can be missed.
+fn long_run_spec(dir: &Path, executor: &str) -> PathBuf {
+    let path = dir.join(format!("long-{executor}.toml"));
+    let slurm = if executor == "slurm" {
+        "[resources.slurm]\ncpus_per_task = 1\ntime_limit = \"1m\"\nsignal_grace = \"45s\"\n"
+    } else {
+        ""
+    };
+    let spec = format!(
+        "[experiment]\nname = \"long\"\nseed = 5\n\n[data]\ndataset = \"mnist\"\n\
+         validation = 0.05\ntrain_limit = 30000\ntest_limit = 500\n\n[model]\nhidden = [256]\n\
+         latent = 16\n\n[train]\nbatch_size = 100\nlearning_rate = 1e-3\nepochs = 40\n\n\
+         [resources]\nexecutor = \"{executor}\"\nthreads_per_worker = 1\n\n{slurm}"
+    );
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
+/// Lets the requeued tasks of job array `job` start at once: Slurm holds a requeued batch job
+/// for two minutes (`Reason=BeginTime`) before it may run again.
+fn release_requeued(job: &str) {
+    let pending = Command::new("squeue")
+        .args(["--noheader", "--array", "--jobs", job, "--states=PENDING"])
+        .args(["--format=%i %r"])
+        .output()
+        .unwrap();
+    for line in text(&pending.stdout).lines() {
+        if let Some((task, "BeginTime")) = line.split_once(' ') {
+            let update = Command::new("scontrol")
+                .args(["update", &format!("JobId={task}"), "StartTime=now"])
+                .status()
+                .unwrap();
+            assert!(update.success(), "cannot release {task}");
+        }
+    }
+}
+
+#[test]
+fn a_run_longer_than_the_time_limit_finishes_over_requeued_tasks_with_the_same_result() {
+    require_slurm();
+    let dir = tempfile::tempdir().unwrap();
+    // The run trained in one go, on this machine's second core meanwhile.
+    let local_reports = dir.path().join("local");
+    let mut local = sweep_command(&long_run_spec(dir.path(), "local"), &local_reports)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let reports = dir.path().join("slurm");
+    let sweep = reports.join("long");
+    let mut orchestrator = sweep_command(&long_run_spec(dir.path(), "slurm"), &reports)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while orchestrator.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the run did not finish in 15 minutes"
+        );
+        if let Ok(jobs) = std::fs::read_to_string(sweep.join("slurm/jobs.json")) {
+            let jobs: serde_json::Value = serde_json::from_str(&jobs).unwrap();
+            release_requeued(jobs[0]["job"].as_str().unwrap());
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let output = orchestrator.wait_with_output().unwrap();
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(local.wait().unwrap().success());
+    assert_eq!(
+        submitted_runs(&sweep).len(),
+        1,
+        "the run was submitted again"
+    );
+
+    let job = read_json(&sweep.join("slurm/jobs.json"))[0]["job"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = Command::new("scontrol")
+        .args(["--oneliner", "show", "job", &job])
+        .output()
+        .unwrap();
+    let restarts: usize = text(&shown.stdout)
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("Restarts="))
+        .and_then(|count| count.parse().ok())
+        .unwrap();
+    let run = &run_dirs(&sweep)[0];
+    let log = std::fs::read_to_string(run.join("worker.log")).unwrap();
+    eprintln!("{restarts} restarts\n{log}");
+    assert!(restarts >= 1, "{log}");
+    // The log of every task of the run, in turn.
+    assert_eq!(
+        log.matches("requeueing Slurm job").count(),
+        restarts,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("resuming from the checkpoint").count(),
+        restarts,
+        "{log}"
+    );
+
+    let expected = &run_dirs(&local_reports.join("long"))[0];
+    assert_eq!(expected.file_name(), run.file_name());
+    let records = |run: &Path| std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let losses = |text: String| -> Vec<(serde_json::Value, serde_json::Value)> {
+        text.lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .map(|record| (record["train_loss"].clone(), record["val_loss"].clone()))
+            .collect()
+    };
+    let (want, got) = (losses(records(expected)), losses(records(run)));
+    assert_eq!(got.len(), 40);
+    assert_eq!(
+        want, got,
+        "the epochs' losses differ from the uninterrupted run's"
+    );
+    let metrics = |run: &Path| read_json(&run.join("result.json"))["metrics"]["test_mse"].clone();
+    assert_eq!(metrics(expected), metrics(run));
+    assert!(!run.join("checkpoint.safetensors").exists());
+}
+
 #[test]
 fn a_pack_of_runs_trains_in_one_array_task() {
     require_slurm();

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -51,6 +53,60 @@ fn exit_if_orphaned() {
     }
 }
 
+/// The signals that stop a worker's training at its next step, every run checkpointed and left
+/// without a result, to be resumed. SIGUSR1 is what Slurm sends `resources.slurm.signal_grace`
+/// before a task's time limit (`--signal=B:USR1@...`): the worker then requeues its own task
+/// (`scontrol requeue`, as submitit does). SIGTERM is how Slurm preempts a task, requeueing it
+/// itself, or cancels it; a second SIGTERM ends the worker at once.
+#[derive(Clone)]
+struct Stop {
+    requeue: Arc<AtomicBool>,
+    terminate: Arc<AtomicBool>,
+}
+
+impl Stop {
+    fn register() -> Result<Self> {
+        use signal_hook::consts::{SIGTERM, SIGUSR1};
+        let stop = Self {
+            requeue: Arc::default(),
+            terminate: Arc::default(),
+        };
+        let context = "cannot install the worker's signal handlers";
+        // Registered first, so it fires only once the flag was already set by an earlier signal.
+        signal_hook::flag::register_conditional_shutdown(SIGTERM, 143, stop.terminate.clone())
+            .context(context)?;
+        signal_hook::flag::register(SIGTERM, stop.terminate.clone()).context(context)?;
+        signal_hook::flag::register(SIGUSR1, stop.requeue.clone()).context(context)?;
+        Ok(stop)
+    }
+
+    fn requested(&self) -> bool {
+        self.requeue.load(Ordering::Relaxed) || self.terminate.load(Ordering::Relaxed)
+    }
+
+    /// Ends a worker whose runs were interrupted: requeues its Slurm task when told to by
+    /// SIGUSR1 (Slurm then ends this process), else exits as a process ended by its signal.
+    fn end_interrupted(&self) -> Result<ExitCode> {
+        if !self.requeue.load(Ordering::Relaxed) {
+            return Ok(ExitCode::from(143));
+        }
+        let job = std::env::var("SLURM_JOB_ID")
+            .context("told to requeue its task (SIGUSR1), but SLURM_JOB_ID is not set")?;
+        println!("requeueing Slurm job {job}: its runs resume from their checkpoints");
+        let output = std::process::Command::new("scontrol")
+            .args(["requeue", &job])
+            .output()
+            .context("cannot run scontrol to requeue the task")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "`scontrol requeue {job}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        Ok(ExitCode::from(138))
+    }
+}
+
 /// Environment variable naming run ids whose worker panics after its first epoch (comma
 /// separated): fault injection for the tests of failure isolation, since no valid run panics
 /// on its own.
@@ -62,6 +118,7 @@ struct EpochLines {
     panic: bool,
     /// Before each line: the run's id in a pack's log, else nothing.
     prefix: String,
+    stop: Stop,
 }
 
 impl hourglass_train::Progress for EpochLines {
@@ -77,6 +134,10 @@ impl hourglass_train::Progress for EpochLines {
             "{}epoch {}/{epochs}: train_loss {:.5}{validation} ({:.1} s)",
             self.prefix, record.epoch, record.train_loss, record.seconds
         );
+    }
+
+    fn interrupted(&mut self) -> bool {
+        self.stop.requested()
     }
 }
 
@@ -101,6 +162,7 @@ pub fn array_task_runs(list: &Path) -> Result<Vec<PathBuf>> {
 /// failed.
 pub fn run(run_dirs: &[PathBuf], device: &str, datasets: &Path) -> Result<ExitCode> {
     exit_when_orphaned();
+    let stop = Stop::register()?;
     let device = DeviceName::parse(device)
         .with_context(|| format!("{device:?} is not a device (cpu, cuda:N or gpu:N)"))?;
     let configs = run_dirs
@@ -125,6 +187,7 @@ pub fn run(run_dirs: &[PathBuf], device: &str, datasets: &Path) -> Result<ExitCo
         run_dirs,
         configs: &configs,
         written: Ok(true),
+        interrupted: false,
     };
     match (setup, &configs[..]) {
         (Err(error), _) => {
@@ -136,10 +199,11 @@ pub fn run(run_dirs: &[PathBuf], device: &str, datasets: &Path) -> Result<ExitCo
             let mut lines = EpochLines {
                 panic: panics(config),
                 prefix: String::new(),
+                stop: stop.clone(),
             };
             let outcome =
                 hourglass_train::train_run(config, &registry, &run_dirs[0], &device, &mut lines);
-            results.record(0, outcome.map_err(anyhow::Error::from));
+            results.record_trained(0, outcome);
         }
         (Ok((device, registry)), _) => {
             let lines = configs
@@ -147,18 +211,24 @@ pub fn run(run_dirs: &[PathBuf], device: &str, datasets: &Path) -> Result<ExitCo
                 .map(|config| EpochLines {
                     panic: panics(config),
                     prefix: format!("{}: ", RunId::of(config)),
+                    stop: stop.clone(),
                 })
                 .collect();
             let mut pack = PackResults {
                 results,
                 lines,
                 checked: vec![Instant::now(); configs.len()],
+                stop: stop.clone(),
             };
             hourglass_train::train_pack(&configs, &registry, run_dirs, &device, &mut pack);
             results = pack.results;
         }
     }
-    Ok(if results.written? {
+    let completed = results.written?;
+    if results.interrupted {
+        return stop.end_interrupted();
+    }
+    Ok(if completed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -172,9 +242,32 @@ struct Results<'a> {
     /// Whether every run recorded so far completed, or the first result that could not be
     /// written.
     written: Result<bool>,
+    /// Whether a run was interrupted, its checkpoint written and no result.
+    interrupted: bool,
 }
 
 impl Results<'_> {
+    /// Records how training run `run` (by position) ended: its result, or none when it was
+    /// interrupted, since it resumes from its checkpoint.
+    fn record_trained(
+        &mut self,
+        run: usize,
+        outcome: Result<BTreeMap<String, f64>, hourglass_train::TrainError>,
+    ) {
+        let Err(error @ hourglass_train::TrainError::Interrupted { .. }) = outcome else {
+            return self.record(run, outcome.map_err(anyhow::Error::from));
+        };
+        let (id, run_dir) = (RunId::of(&self.configs[run]), &self.run_dirs[run]);
+        println!("{id}: {error}");
+        self.interrupted = true;
+        // Pruned meanwhile: nothing resumes it.
+        if result::is_recorded(run_dir)
+            && let Err(error) = hourglass_train::remove_checkpoint(run_dir)
+        {
+            eprintln!("{id}: cannot remove its checkpoint: {error}");
+        }
+    }
+
     /// Writes the result of run `run` (by position) atomically, unless the orchestrator has
     /// recorded one (pruned) first.
     fn record(&mut self, run: usize, outcome: Result<BTreeMap<String, f64>>) {
@@ -231,6 +324,7 @@ struct PackResults<'a> {
     lines: Vec<EpochLines>,
     /// When each run's folder was last looked at for a result recorded by the orchestrator.
     checked: Vec<Instant>,
+    stop: Stop,
 }
 
 /// Least time between two looks for a pruned run's result: on a cluster's network file system
@@ -247,8 +341,11 @@ impl hourglass_train::PackProgress for PackResults<'_> {
         run: usize,
         outcome: Result<BTreeMap<String, f64>, hourglass_train::TrainError>,
     ) {
-        self.results
-            .record(run, outcome.map_err(anyhow::Error::from));
+        self.results.record_trained(run, outcome);
+    }
+
+    fn interrupted(&mut self) -> bool {
+        self.stop.requested()
     }
 
     /// The orchestrator ends a run of a pack by recording its result (a pruned one).

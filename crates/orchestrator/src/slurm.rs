@@ -246,7 +246,9 @@ impl SlurmExecutor {
             .collect())
     }
 
-    /// `#!/bin/sh` and one `exec` of the worker with single-quoted arguments.
+    /// `#!/bin/sh` and one `exec` of the worker with single-quoted arguments. SIGUSR1 (the
+    /// time limit's warning) is ignored until the worker handles it: by default it would end
+    /// the task without a checkpoint.
     fn batch_script(&self, list: &Path) -> Result<String, SweepError> {
         let mut words = vec![quote(&utf8(&self.worker.program)?)];
         for arg in &self.worker.args {
@@ -260,7 +262,7 @@ impl SlurmExecutor {
         words.push("--device".into());
         words.push(quote(&self.settings.device().to_string()));
         Ok(format!(
-            "#!/bin/sh\n# {}: array task i trains the runs on line i + 1 of the list.\nexec {}\n",
+            "#!/bin/sh\n# {}: array task i trains the runs on line i + 1 of the list.\ntrap '' USR1\nexec {}\n",
             self.job_name,
             words.join(" ")
         ))

@@ -43,9 +43,10 @@ const EDGES: [&str; 21] = [
 ];
 
 /// Keys whose value is a duration.
-const DURATIONS: [&str; 3] = [
+const DURATIONS: [&str; 4] = [
     "resources.timeout",
     "resources.slurm.time_limit",
+    "resources.slurm.signal_grace",
     "train.checkpoint_every",
 ];
 

@@ -618,6 +618,16 @@ fn resources_rs() -> Vec<Case> {
             "gpus_per_task = 0\n",
         ),
         slurm(
+            "signal grace not shorter than the time limit",
+            "resources.slurm.signal_grace",
+            "time_limit = \"1m\"\nsignal_grace = \"60s\"\n",
+        ),
+        slurm(
+            "signal grace longer than sbatch takes",
+            "resources.slurm.signal_grace",
+            "signal_grace = \"20h\"\n",
+        ),
+        slurm(
             "zero array parallelism",
             "resources.slurm.array_parallelism",
             "array_parallelism = 0\n",

@@ -54,7 +54,7 @@ pub enum Executor {
 }
 
 /// `[resources.slurm]`, validated: every value is safe to pass to sbatch as one argument.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Slurm {
     /// `--partition`.
     pub partition: Option<String>,
@@ -68,12 +68,37 @@ pub struct Slurm {
     pub mem: Option<String>,
     /// The `%N` of `--array`.
     pub array_parallelism: Option<usize>,
+    /// Seconds before the time limit at which a task is told to checkpoint and requeue.
+    pub signal_grace_seconds: u64,
     /// Further options, one argument each.
     pub extra_args: Vec<String>,
 }
 
+/// `resources.slurm.signal_grace` when absent, in seconds (submitit's default too).
+pub const DEFAULT_SIGNAL_GRACE_SECONDS: u64 = 90;
+
+/// The longest grace sbatch's `--signal` takes, in seconds.
+const MAX_SIGNAL_GRACE_SECONDS: u64 = 65535;
+
+impl Default for Slurm {
+    fn default() -> Self {
+        Self {
+            partition: None,
+            time_limit_minutes: None,
+            cpus_per_task: None,
+            gpus_per_task: None,
+            mem: None,
+            array_parallelism: None,
+            signal_grace_seconds: DEFAULT_SIGNAL_GRACE_SECONDS,
+            extra_args: Vec::new(),
+        }
+    }
+}
+
 impl Slurm {
-    /// The sbatch options of a job array, without `--array` itself.
+    /// The sbatch options of a job array, without `--array` itself. Each task's worker is sent
+    /// SIGUSR1 the grace before its time limit, and may requeue its task; a requeued task
+    /// appends to its log.
     pub fn sbatch_options(&self) -> Vec<String> {
         let mut options = Vec::new();
         let mut push = |name: &str, value: Option<String>| {
@@ -86,6 +111,11 @@ impl Slurm {
         push("cpus-per-task", self.cpus_per_task.map(|n| n.to_string()));
         push("gpus-per-task", self.gpus_per_task.map(|n| n.to_string()));
         push("mem", self.mem.clone());
+        push(
+            "signal",
+            Some(format!("B:USR1@{}", self.signal_grace_seconds)),
+        );
+        options.extend(["--requeue".to_string(), "--open-mode=append".to_string()]);
         options.extend(self.extra_args.iter().cloned());
         options
     }
@@ -102,8 +132,11 @@ impl Slurm {
 /// sbatch options that hourglass sets itself and `extra_args` may not, in full or in part:
 /// sbatch reads long options with `getopt_long`, which takes any unambiguous prefix of a name
 /// as that option (`--outp=FILE` sets `--output`), and refuses an ambiguous one.
-pub const RESERVED_SBATCH_OPTIONS: [&str; 7] = [
+pub const RESERVED_SBATCH_OPTIONS: [&str; 10] = [
     "--array",
+    "--signal",
+    "--requeue",
+    "--open-mode",
     "--output",
     "--error",
     "--wrap",
@@ -482,6 +515,7 @@ fn check_slurm(section: &SlurmSection, problems: &mut Vec<Diagnostic>) -> Slurm 
     );
     let time_limit_minutes = duration(problems, "resources.slurm.time_limit", &section.time_limit)
         .map(|limit| limit.as_secs().div_ceil(60).max(1));
+    let signal_grace_seconds = signal_grace(section, time_limit_minutes, problems);
     let cpus_per_task = count(
         problems,
         "resources.slurm.cpus_per_task",
@@ -525,8 +559,44 @@ fn check_slurm(section: &SlurmSection, problems: &mut Vec<Diagnostic>) -> Slurm 
         gpus_per_task,
         mem,
         array_parallelism,
+        signal_grace_seconds,
         extra_args,
     }
+}
+
+/// `resources.slurm.signal_grace` in whole seconds: at most what `--signal` takes, and shorter
+/// than the tasks' time limit of `time_limit_minutes` (a task told to stop as it starts would
+/// never train); when absent, [`DEFAULT_SIGNAL_GRACE_SECONDS`] or half the time limit.
+fn signal_grace(
+    section: &SlurmSection,
+    time_limit_minutes: Option<u64>,
+    problems: &mut Vec<Diagnostic>,
+) -> u64 {
+    let key = "resources.slurm.signal_grace";
+    let Some(grace) = duration(problems, key, &section.signal_grace) else {
+        let half_the_limit =
+            time_limit_minutes.map_or(u64::MAX, |minutes| minutes.saturating_mul(30));
+        return DEFAULT_SIGNAL_GRACE_SECONDS.min(half_the_limit);
+    };
+    let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+    let problem = match time_limit_minutes {
+        _ if seconds > MAX_SIGNAL_GRACE_SECONDS => Some((
+            format!("{seconds} s is longer than sbatch's `--signal` takes"),
+            format!("at most \"{MAX_SIGNAL_GRACE_SECONDS}s\""),
+        )),
+        Some(minutes) if seconds >= minutes.saturating_mul(60) => Some((
+            format!(
+                "{seconds} s is not shorter than the tasks' time limit of {minutes} min: every task would be told to stop as it starts"
+            ),
+            "a grace of a few minutes at most, well under `resources.slurm.time_limit`".to_string(),
+        )),
+        _ => None,
+    };
+    if let Some((message, hint)) = problem {
+        let span = section.signal_grace.as_ref().map(Spanned::span);
+        problems.push(Diagnostic::new(key, message).with_hint(hint).at(span));
+    }
+    seconds
 }
 
 /// Why the long option `name` (`--` included) may not be given, when sbatch could read it as

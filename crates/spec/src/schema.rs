@@ -112,6 +112,15 @@ pub(crate) struct SlurmSection {
     /// limits when absent.
     #[schemars(with = "Option<usize>")]
     pub array_parallelism: Option<Spanned<usize>>,
+    /// How long before `time_limit` a task is told to stop, e.g. `"2m"`; `"90s"` when absent,
+    /// or half of a time limit under 3 minutes.
+    /// Slurm sends the worker SIGUSR1 then (`--signal=B:USR1@SECONDS`; up to a minute early,
+    /// and slurmctld looks for tasks to signal about every 30 s: a shorter grace can be missed);
+    /// the worker checkpoints its runs, requeues its task (`--requeue`) and exits, and the
+    /// requeued task resumes them, so a run longer than the partition's limit finishes over
+    /// several tasks. Shorter than `time_limit`, at most `"65535s"`.
+    #[schemars(with = "Option<String>")]
+    pub signal_grace: Option<Spanned<String>>,
     /// Further sbatch options, one argument each, e.g. `["--account=lab", "--qos=short"]`.
     #[schemars(with = "Option<Vec<String>>")]
     pub extra_args: Option<Spanned<Vec<String>>>,

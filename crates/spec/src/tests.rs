@@ -822,12 +822,28 @@ fn slurm_settings_become_sbatch_options() {
             "--time=2",
             "--cpus-per-task=4",
             "--mem=8G",
+            // 90 s by default, but at most half of a 2-minute limit.
+            "--signal=B:USR1@60",
+            "--requeue",
+            "--open-mode=append",
             "--account=lab",
             "--qos=short"
         ]
     );
     assert_eq!(slurm.array_parallelism, Some(3));
     assert_eq!(experiment.resources.slots[0].device, DeviceName::Cpu);
+    let graced = parse_str(&source.replace(
+        "time_limit = \"90s\"",
+        "time_limit = \"1h\"\nsignal_grace = \"2m\"",
+    ));
+    let Executor::Slurm(graced) = graced.unwrap().resources.executor else {
+        panic!("not Slurm");
+    };
+    assert!(
+        graced
+            .sbatch_options()
+            .contains(&"--signal=B:USR1@120".to_string())
+    );
     // A GPU task trains on its GPU, where flex cannot.
     let gpu = error_text(&source.replace("mem =", "gpus_per_task = 1\nmem ="));
     assert!(

@@ -84,6 +84,17 @@ pub enum TrainError {
     /// The run's checkpoint could not be taken up or written.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// Training was asked to stop ([`Progress::interrupted`]): the run's checkpoint at this
+    /// position resumes it.
+    #[error(
+        "interrupted after {epochs} epochs and {step} steps of the next: its checkpoint resumes it"
+    )]
+    Interrupted {
+        /// Epochs trained in full.
+        epochs: usize,
+        /// Steps trained of the next epoch.
+        step: usize,
+    },
     /// A run file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -99,6 +110,12 @@ pub enum TrainError {
 pub trait Progress: Send {
     /// Called after each epoch with its record.
     fn epoch_ended(&mut self, _record: &EpochRecord, _epochs: usize) {}
+    /// Whether training should stop now (its time is up, say): asked after every step, and
+    /// when it answers yes the run writes its checkpoint and ends with
+    /// [`TrainError::Interrupted`].
+    fn interrupted(&mut self) -> bool {
+        false
+    }
 }
 
 /// A [`Progress`] that ignores everything.
@@ -223,7 +240,9 @@ fn train_on_this_thread(
             run.record_step(loss.clone().into_scalar(), epoch, step + 1, indices.len())?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(learning_rate, model, grads);
-            if checkpointed.elapsed() >= run.checkpoint_every && step + 1 < steps_per_epoch {
+            let within_epoch = step + 1 < steps_per_epoch;
+            let interrupted = within_epoch && progress.interrupted();
+            if interrupted || (within_epoch && checkpointed.elapsed() >= run.checkpoint_every) {
                 let position = run::Position {
                     epochs: epoch - 1,
                     step: step + 1,
@@ -232,6 +251,9 @@ fn train_on_this_thread(
                 let stepping = stepping_seconds + epoch_started.elapsed().as_secs_f64();
                 checkpoint_alone(&mut run, position, &model, &optimizer, (seconds, stepping))?;
                 checkpointed = Instant::now();
+                if interrupted {
+                    return Err(position.interrupted());
+                }
             }
         }
         stepping_seconds += epoch_started.elapsed().as_secs_f64();
@@ -246,6 +268,9 @@ fn train_on_this_thread(
         checkpointed = Instant::now();
         if stops {
             break;
+        }
+        if progress.interrupted() {
+            return Err(position.interrupted());
         }
     }
     let train_seconds = run.seconds_before + started.elapsed().as_secs_f64();

@@ -36,6 +36,10 @@ pub trait PackProgress: Send {
     fn stopped(&mut self, _run: usize) -> bool {
         false
     }
+    /// Whether the whole pack should stop now: see [`Progress::interrupted`].
+    fn interrupted(&mut self) -> bool {
+        false
+    }
 }
 
 /// Trains the runs `configs`, whose folders are `run_dirs`, as one pack on `device`, on a
@@ -292,11 +296,13 @@ fn train_group(
             let done = run::epochs_done(epoch, step, steps_per_epoch);
             let mut leaving = pack.step(range, epoch, step + 1, done, &device);
             pack.add_stopped(&mut leaving, progress);
-            if clock.checkpointed.elapsed() >= checkpoint_every && step + 1 < steps_per_epoch {
-                let position = Position {
-                    epochs: epoch - 1,
-                    step: step + 1,
-                };
+            let position = Position {
+                epochs: epoch - 1,
+                step: step + 1,
+            };
+            let within_epoch = step + 1 < steps_per_epoch;
+            let interrupted = within_epoch && progress.interrupted();
+            if interrupted || (within_epoch && clock.checkpointed.elapsed() >= checkpoint_every) {
                 let stepping = clock.stepping_seconds + epoch_started.elapsed().as_secs_f64();
                 pack.checkpoint(position, clock.seconds(), stepping, &mut leaving);
                 clock.checkpointed = Instant::now();
@@ -305,6 +311,9 @@ fn train_group(
             pack.leave(leaving, &clock, &eval_device, progress);
             if pack.members.is_empty() {
                 return;
+            }
+            if interrupted {
+                return pack.interrupt(position, progress);
             }
         }
         clock.stepping_seconds += epoch_started.elapsed().as_secs_f64();
@@ -323,6 +332,9 @@ fn train_group(
         pack.leave(leaving, &clock, &eval_device, progress);
         if pack.members.is_empty() {
             return;
+        }
+        if progress.interrupted() {
+            return pack.interrupt(position, progress);
         }
     }
 }
@@ -448,6 +460,13 @@ impl Pack<'_> {
         leaving.sort_by_key(|(index, _)| *index);
     }
 
+    /// Ends every run of the pack as interrupted at `position`, where its checkpoint is.
+    fn interrupt(self, position: Position, progress: &mut dyn PackProgress) {
+        for member in self.members {
+            progress.run_finished(member.position, Err(position.interrupted()));
+        }
+    }
+
     /// Adds the runs ended from outside ([`PackProgress::stopped`]) to `leaving`, which stays
     /// in ascending order of index.
     fn add_stopped(&self, leaving: &mut Vec<(usize, Leaving)>, progress: &mut dyn PackProgress) {
@@ -531,5 +550,9 @@ struct RunProgress<'p> {
 impl Progress for RunProgress<'_> {
     fn epoch_ended(&mut self, record: &EpochRecord, epochs: usize) {
         self.progress.epoch_ended(self.run, record, epochs);
+    }
+
+    fn interrupted(&mut self) -> bool {
+        self.progress.interrupted()
     }
 }

@@ -68,6 +68,16 @@ pub(crate) struct Position {
     pub(crate) step: usize,
 }
 
+impl Position {
+    /// The error of a run interrupted here, its checkpoint written.
+    pub(crate) fn interrupted(self) -> TrainError {
+        TrainError::Interrupted {
+            epochs: self.epochs,
+            step: self.step,
+        }
+    }
+}
+
 /// What a run resumed from its checkpoint starts its model and optimizer from.
 pub(crate) struct Resumed {
     pub(crate) model: ModuleRecord,
