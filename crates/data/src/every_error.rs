@@ -17,6 +17,7 @@ use flate2::{Compression, write::GzEncoder};
 
 use super::*;
 use crate::idx::tests::encode;
+use crate::tests::{npy, npz};
 
 /// A temporary folder of data sets that remembers what was written into it, for the snapshot.
 struct Root {
@@ -108,6 +109,24 @@ const CSV: &str = "name = \"table\"\nformat = \"csv\"\nlicence = \"CC0\"\nsource
                    [table]\nfile = \"rows.csv\"\nheader = true\nlabel = \"label\"\nrows = 4\n\
                    test_fraction = 0.25\nsplit_seed = 0\n";
 
+/// [`CSV`] as a Parquet table.
+const PARQUET: &str = "name = \"table\"\nformat = \"parquet\"\nlicence = \"CC0\"\n\
+                       source = \"generated\"\nshape = [2]\nclasses = 2\n\n\
+                       [table]\nfile = \"rows.parquet\"\nlabel = \"label\"\nrows = 4\n\
+                       test_fraction = 0.25\nsplit_seed = 0\n";
+
+/// A valid NumPy data set: four examples of two features in `x.npy`, labels in `y.npy`.
+const NPY: &str = "name = \"arrays\"\nformat = \"npy\"\nlicence = \"CC0\"\n\
+                   source = \"generated\"\nshape = [2]\nclasses = 2\n\n\
+                   [arrays]\nfeatures = \"x.npy\"\nlabels = \"y.npy\"\nexamples = 4\n\
+                   test_fraction = 0.25\nsplit_seed = 0\n";
+
+/// [`NPY`]'s arrays in one archive, `data.npz`.
+const NPZ: &str = "name = \"arrays\"\nformat = \"npy\"\nlicence = \"CC0\"\n\
+                   source = \"generated\"\nshape = [2]\nclasses = 2\n\n\
+                   [arrays]\narchive = \"data.npz\"\nfeatures = \"x\"\nlabels = \"y\"\n\
+                   examples = 4\ntest_fraction = 0.25\nsplit_seed = 0\n";
+
 /// The rows of [`CSV`].
 const ROWS: &str = "a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n";
 
@@ -166,6 +185,240 @@ fn series(root: &mut Root, manifest: &str, points: &str, split: &str) -> DataErr
     root.load("series", split)
 }
 
+/// The features of [`NPY`]: four examples of two float32 values.
+fn x() -> Vec<u8> {
+    npy(&[4, 2], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+}
+
+/// The labels of [`NPY`]: int64, as numpy makes integers.
+fn y() -> Vec<u8> {
+    npy(&[4], &[0i64, 1, 0, 1])
+}
+
+/// `bytes` of an `.npy` file with `from` replaced by `to` in its header, the header's padding
+/// adjusted so that its length stays what it was.
+fn edit_header(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    // Version 1.0: magic, version and a 2-byte length, then the header.
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .expect("a header line");
+    let header = String::from_utf8(bytes[10..end].to_vec()).expect("an ASCII header");
+    assert!(header.contains(from), "{header:?} holds {from:?}");
+    let edited = header.replace(from, to);
+    let edited = match edited.len().cmp(&header.len()) {
+        std::cmp::Ordering::Greater => {
+            edited.replacen(&" ".repeat(edited.len() - header.len() + 1), " ", 1)
+        }
+        _ => {
+            let padding = " ".repeat(header.len() - edited.len());
+            edited + &padding
+        }
+    };
+    assert_eq!(edited.len(), header.len(), "{edited:?}");
+    [&bytes[..10], edited.as_bytes(), &bytes[end..]].concat()
+}
+
+/// Writes NumPy data set `arrays` with `manifest` and `x.npy` and `y.npy` holding `x` and `y`;
+/// loads its training split.
+fn arrays(root: &mut Root, manifest: &str, x: &[u8], y: &[u8]) -> DataError {
+    root.write("arrays", manifest, &[("x.npy", x), ("y.npy", y)]);
+    root.load("arrays", "train")
+}
+
+/// Writes [`NPZ`] with `archive` as `data.npz`; loads its training split.
+fn archive(root: &mut Root, archive: &[u8]) -> DataError {
+    root.write("arrays", NPZ, &[("data.npz", archive)]);
+    root.load("arrays", "train")
+}
+
+/// What `datasets add` is asked in these cases: a table with a label column.
+fn new_table(root: &Root, name: &str, file: &str) -> NewDataset {
+    NewDataset {
+        name: name.into(),
+        files: vec![root.path().join(file)],
+        label: Some("label".into()),
+        features: None,
+        anomaly_label: None,
+        test_fraction: 0.25,
+        split_seed: 0,
+        standardize: false,
+        link: false,
+        force: false,
+        licence: None,
+    }
+}
+
+/// Writes `file` holding `bytes` outside the data sets and adds it as data set `name`.
+fn add_file(root: &mut Root, name: &str, file: &str, bytes: &[u8]) -> DataError {
+    add_with(root, file, bytes, |new| new.name = name.into())
+}
+
+/// Writes `file` holding `bytes` outside the data sets, changes what is asked with `change`,
+/// and adds it.
+fn add_with(
+    root: &mut Root,
+    file: &str,
+    bytes: &[u8],
+    change: impl Fn(&mut NewDataset),
+) -> DataError {
+    std::fs::create_dir_all(root.path().join("inbox")).expect("create the inbox");
+    std::fs::write(root.path().join("inbox").join(file), bytes).expect("write the file");
+    writeln!(root.written, "inbox/{file}: {} bytes", bytes.len()).expect("string write");
+    let mut new = new_table(root, "mine", &format!("inbox/{file}"));
+    change(&mut new);
+    add(&root.path().join("datasets"), &new).expect_err("the data set should be refused")
+}
+
+/// `add.rs`: `datasets add`.
+fn add_rs() -> Vec<Case> {
+    vec![
+        case(
+            "added name that is not a folder name",
+            "not a data set name",
+            |root| add_file(root, "../mine", "rows.csv", ROWS.as_bytes()),
+        ),
+        case("added data set that exists", "pass --force", |root| {
+            std::fs::create_dir_all(root.path().join("datasets/mine")).expect("a folder");
+            root.written = "datasets/mine/: a folder\n".into();
+            add_file(root, "mine", "rows.csv", ROWS.as_bytes())
+        }),
+        case(
+            "added name another folder defines",
+            "already defines",
+            |root| {
+                root.write(
+                    "datasets/other",
+                    &CSV.replace("\"table\"", "\"mine\""),
+                    &[("rows.csv", ROWS.as_bytes())],
+                );
+                add_file(root, "mine", "rows.csv", ROWS.as_bytes())
+            },
+        ),
+        case(
+            "added file of unknown format",
+            "cannot tell the format",
+            |root| add_file(root, "mine", "rows.txt", ROWS.as_bytes()),
+        ),
+        case("added test fraction of one", "--test-fraction", |root| {
+            add_with(root, "rows.csv", ROWS.as_bytes(), |new| {
+                new.test_fraction = 1.0
+            })
+        }),
+        case("added archive of three arrays", "--features", |root| {
+            let bytes = npz(&[("x", &x()), ("y", &y()), ("z", &y())]);
+            add_with(root, "data.npz", &bytes, |new| new.label = None)
+        }),
+        case("added table with a NaN", "NaN", |root| {
+            let rows = ROWS.replace("3,4,1", "3,NaN,1");
+            add_file(root, "mine", "rows.csv", rows.as_bytes())
+        }),
+    ]
+}
+
+/// `arrays.rs`: NumPy arrays and archives.
+fn arrays_rs() -> Vec<Case> {
+    vec![
+        case("npy that is not NumPy", "not a NumPy .npy array", |root| {
+            arrays(root, NPY, b"a,b\n1,2\n", &y())
+        }),
+        case("npy of an unknown version", "version 9.0", |root| {
+            let mut bytes = x();
+            bytes[6] = 9;
+            arrays(root, NPY, &bytes, &y())
+        }),
+        case(
+            "npy header longer than the file",
+            "announces 60000 bytes",
+            |root| {
+                let mut bytes = x()[..10].to_vec();
+                bytes[8..10].copy_from_slice(&60000u16.to_le_bytes());
+                arrays(root, NPY, &bytes, &y())
+            },
+        ),
+        case(
+            "npy header that is not a dictionary",
+            "header cannot be read",
+            |root| {
+                let bytes = edit_header(&x(), "'descr'", "'descr");
+                arrays(root, NPY, &bytes, &y())
+            },
+        ),
+        case(
+            "npy announcing more than it holds",
+            "announces shape [4000000, 2]",
+            |root| {
+                let bytes = edit_header(&x(), "(4, 2, )", "(4000000, 2, )");
+                arrays(root, NPY, &bytes, &y())
+            },
+        ),
+        case("npy truncated", "holds 28 bytes after its header", |root| {
+            let bytes = x();
+            arrays(root, NPY, &bytes[..bytes.len() - 4], &y())
+        }),
+        case("npy in Fortran order", "Fortran order", |root| {
+            let bytes = edit_header(&x(), "'fortran_order': False", "'fortran_order': True");
+            arrays(root, NPY, &bytes, &y())
+        }),
+        case(
+            "npy of another shape than the manifest",
+            "shape [4, 2]",
+            |root| arrays(root, &NPY.replace("shape = [2]", "shape = [3]"), &x(), &y()),
+        ),
+        case(
+            "npy of integer features",
+            "not float32, float64 or uint8",
+            |root| arrays(root, NPY, &npy(&[4, 2], &[1i32; 8]), &y()),
+        ),
+        case(
+            "npy with an infinite feature",
+            "example 2, value 1: inf",
+            |root| {
+                let values = [1.0f64, 2.0, f64::INFINITY, 4.0, 5.0, 6.0, 7.0, 8.0];
+                arrays(root, NPY, &npy(&[4, 2], &values), &y())
+            },
+        ),
+        case(
+            "npy float64 beyond float32",
+            "example 1, value 2: inf",
+            |root| {
+                let values = [1.0f64, 1e300, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+                arrays(root, NPY, &npy(&[4, 2], &values), &y())
+            },
+        ),
+        case("npy labels of floats", "not an integer type", |root| {
+            arrays(root, NPY, &x(), &npy(&[4], &[0.0f32, 1.0, 0.0, 1.0]))
+        }),
+        case("npy labels out of range", "label -1", |root| {
+            arrays(root, NPY, &x(), &npy(&[4], &[0i64, 1, -1, 1]))
+        }),
+        case("npy labels of another count", "[4]", |root| {
+            arrays(root, NPY, &x(), &npy(&[3], &[0i64, 1, 0]))
+        }),
+        case(
+            "npz that is not a zip",
+            "not a NumPy .npz archive",
+            |root| archive(root, &x()),
+        ),
+        case("npz without the array named", "it holds: x, z", |root| {
+            archive(root, &npz(&[("x", &x()), ("z", &y())]))
+        }),
+    ]
+}
+
+/// `memory.rs`: data sets larger than memory.
+fn memory_rs() -> Vec<Case> {
+    vec![case(
+        "data set larger than memory",
+        "more than the 1.0 MiB",
+        |root| {
+            root.written = "(60000 examples of 784 features against 1 MiB)\n".into();
+            memory::check_fits_within(&root.path().join("x.npy"), 60_000, 784, Some(1 << 20))
+                .expect_err("too large")
+        },
+    )]
+}
+
 /// `lib.rs`: finding data sets and reading their files.
 fn lib_rs() -> Vec<Case> {
     vec![
@@ -188,6 +441,15 @@ fn lib_rs() -> Vec<Case> {
             tiny(root);
             root.load("mnist", "train")
         }),
+        case(
+            "anomalies absent from the test split",
+            "0 anomalies",
+            |root| {
+                let manifest = CSV.replace("classes = 2\n", "classes = 2\nanomaly_label = 1\n");
+                let rows = ROWS.replace(",1\n", ",0\n");
+                csv(root, &manifest, "rows.csv", rows.as_bytes(), "test")
+            },
+        ),
         case(
             "changed byte",
             "checksum mismatch for <tmp>/tiny/labels.gz",
@@ -250,10 +512,10 @@ fn manifest_rs() -> Vec<Case> {
                 )
             },
         ),
-        case("unknown format", "npy", |root| {
+        case("unknown format", "hdf5", |root| {
             idx(
                 root,
-                &IDX.replace("format = \"idx\"", "format = \"npy\""),
+                &IDX.replace("format = \"idx\"", "format = \"hdf5\""),
                 &images(),
                 &labels(),
             )
@@ -314,6 +576,39 @@ fn manifest_rs() -> Vec<Case> {
         }),
         case("series split that does not exist", "test", |root| {
             series(root, SERIES, POINTS, "test")
+        }),
+        case("csv table without header", "needs `header`", |root| {
+            let manifest = CSV.replace("header = true\n", "");
+            csv(root, &manifest, "rows.csv", ROWS.as_bytes(), "train")
+        }),
+        case("parquet table with a header", "takes no `header`", |root| {
+            let manifest = PARQUET.replace("[table]\n", "[table]\nheader = true\n");
+            root.write("table", &manifest, &[("rows.parquet", b"")]);
+            root.load("table", "train")
+        }),
+        case("unlabelled table with classes", "unlabelled", |root| {
+            let manifest = CSV.replace("label = \"label\"\n", "");
+            csv(root, &manifest, "rows.csv", ROWS.as_bytes(), "train")
+        }),
+        case(
+            "anomaly label beyond the classes",
+            "not one of the 2 classes",
+            |root| {
+                let manifest = CSV.replace("classes = 2\n", "classes = 2\nanomaly_label = 2\n");
+                csv(root, &manifest, "rows.csv", ROWS.as_bytes(), "train")
+            },
+        ),
+        case(
+            "test fraction that leaves no training example",
+            "at least one",
+            |root| {
+                let manifest = CSV.replace("test_fraction = 0.25", "test_fraction = 0.9");
+                csv(root, &manifest, "rows.csv", ROWS.as_bytes(), "train")
+            },
+        ),
+        case("npy format without arrays", "[arrays]", |root| {
+            let cut = NPY.find("[arrays]").expect("an [arrays] section");
+            arrays(root, &NPY[..cut], &x(), &y())
         }),
     ]
 }
@@ -418,6 +713,30 @@ fn tabular_rs() -> Vec<Case> {
             let rows = ROWS.replace("7,8,1", "7,8,0.5");
             csv(root, CSV, "rows.csv", rows.as_bytes(), "train")
         }),
+        case("table with a NaN feature", "row 2: NaN", |root| {
+            let rows = ROWS.replace("3,4,1", "3,nan,1");
+            csv(root, CSV, "rows.csv", rows.as_bytes(), "train")
+        }),
+        case("table with an infinite feature", "row 3: inf", |root| {
+            let rows = ROWS.replace("5,6,0", "5,inf,0");
+            csv(root, CSV, "rows.csv", rows.as_bytes(), "train")
+        }),
+        case("table with a short row", "row 2", |root| {
+            let rows = ROWS.replace("3,4,1", "3,4");
+            csv(root, CSV, "rows.csv", rows.as_bytes(), "train")
+        }),
+        case("table with a long row", "CSV", |root| {
+            let rows = ROWS.replace("3,4,1", "3,4,1,9");
+            csv(root, CSV, "rows.csv", rows.as_bytes(), "train")
+        }),
+        case(
+            "parquet file that is not Parquet",
+            "not a valid Parquet table",
+            |root| {
+                root.write("table", PARQUET, &[("rows.parquet", ROWS.as_bytes())]);
+                root.load("table", "train")
+            },
+        ),
         case("table split that does not exist", "validation", |root| {
             csv(root, CSV, "rows.csv", ROWS.as_bytes(), "validation")
         }),
@@ -449,6 +768,9 @@ fn every_data_error() {
         ("idx.rs", idx_rs()),
         ("split.rs", split_rs()),
         ("tabular.rs", tabular_rs()),
+        ("arrays.rs", arrays_rs()),
+        ("memory.rs", memory_rs()),
+        ("add.rs", add_rs()),
     ] {
         writeln!(text, "# {file}\n").expect("string write");
         for case in &cases {

@@ -40,9 +40,7 @@ pub fn read_examples(path: &Path, shape: &[usize]) -> Result<Examples, DataError
     let extension = path.extension().map(|e| e.to_string_lossy().to_lowercase());
     let frame = match extension.as_deref() {
         Some("csv") => read_csv(path, bytes)?,
-        Some("parquet") => ParquetReader::new(Cursor::new(bytes))
-            .finish()
-            .map_err(|e| decode(path, format!("not a valid Parquet table: {e}")))?,
+        Some("parquet") => crate::tabular::read_parquet(path, bytes)?,
         _ => return read_idx(path, &bytes, shape),
     };
     table_examples(path, &frame, features)
@@ -57,11 +55,7 @@ fn decode(path: &Path, message: String) -> DataError {
 
 /// A CSV table, with a header line unless its first line is all numbers.
 fn read_csv(path: &Path, bytes: Vec<u8>) -> Result<DataFrame, DataError> {
-    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-    let header = String::from_utf8_lossy(first)
-        .trim()
-        .split(',')
-        .any(|cell| cell.trim().parse::<f64>().is_err());
+    let header = crate::tabular::starts_with_header(&bytes);
     CsvReadOptions::default()
         .with_has_header(header)
         .with_infer_schema_length(None)

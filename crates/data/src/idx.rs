@@ -29,9 +29,21 @@ pub(crate) fn read_u8(path: &Path, bytes: &[u8]) -> Result<IdxArray, DataError> 
     let mut raw = Vec::new();
     let gzipped = bytes.starts_with(&GZIP_MAGIC);
     if gzipped {
+        // Each byte becomes an f32: a stream that inflates past a quarter of the data budget
+        // (a gzip bomb, or data too large) is refused before it is all in memory.
+        let limit = crate::memory::data_budget().map_or(u64::MAX, |budget| budget / 4);
         GzDecoder::new(bytes)
+            .take(limit.saturating_add(1))
             .read_to_end(&mut raw)
             .map_err(|e| decode(format!("not valid gzip: {e}")))?;
+        if raw.len() as u64 > limit {
+            return Err(DataError::TooLarge {
+                path: path.to_path_buf(),
+                what: "at least: what it decompresses to, as f32".into(),
+                needed: Some(limit.saturating_add(1).saturating_mul(4)),
+                budget: crate::memory::data_budget(),
+            });
+        }
     } else {
         raw = bytes.to_vec();
     }

@@ -4,11 +4,15 @@
 //! files, checks each against the sha256 in the manifest, decodes it and scales inputs to
 //! `[0, 1]`. The result is a plain [`Split`] of `f32` rows: this crate knows nothing of
 //! tensors; `hourglass-train` batches splits into tensors. Tables and time series (`csv`,
-//! `series`) are read with polars (`tabular.rs`).
+//! `parquet`, `series`) are read with polars (`tabular.rs`), NumPy arrays with npyz
+//! (`arrays.rs`). Sizes are checked against memory before loading (`memory.rs`).
 
+mod add;
+mod arrays;
 mod examples;
 mod idx;
 mod manifest;
+mod memory;
 mod noise;
 mod split;
 mod tabular;
@@ -20,8 +24,10 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+pub use add::{Added, NewDataset, add};
 pub use examples::{Examples, read_examples, write_pngs, write_table};
-pub use manifest::{Format, Manifest, SeriesFiles, SplitFiles, TableFile};
+pub use manifest::{ArraysFile, Format, Manifest, SeriesFiles, SplitFiles, TableFile};
+pub use memory::data_budget;
 pub use noise::{Corruption, standard_normals};
 pub use split::{Split, Standardization, permutation};
 
@@ -94,6 +100,35 @@ pub enum DataError {
         /// What is wrong.
         message: String,
     },
+    /// `datasets add` cannot make the data set asked for.
+    #[error("cannot add data set `{name}`: {message}")]
+    Add {
+        /// The name asked for.
+        name: String,
+        /// Why.
+        message: String,
+    },
+    /// A data set would not fit in memory; refused before it is loaded.
+    #[error(
+        "{} needs {} in memory ({what}), more than {}; use fewer examples or features, or a \
+         machine with more memory",
+        path.display(),
+        needed.map_or("more than 16 EiB".into(), memory::human_bytes),
+        budget.map_or("can be addressed".into(), |b| format!(
+            "the {} a data set may take here (half the memory available)",
+            memory::human_bytes(b)
+        ))
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What takes the memory.
+        what: String,
+        /// The bytes needed, `None` past `u64`.
+        needed: Option<u64>,
+        /// The bytes a data set may take, when known.
+        budget: Option<u64>,
+    },
     /// The data set asked for is a folder whose `dataset.toml` cannot be used.
     #[error("data set `{name}` cannot be used: {cause}")]
     Unusable {
@@ -141,10 +176,16 @@ impl Registry {
     pub fn discover(root: &Path) -> Result<Self, DataError> {
         let mut datasets: BTreeMap<String, (PathBuf, Manifest)> = BTreeMap::new();
         let mut unusable = BTreeMap::new();
+        // Hidden folders are left out: `datasets add` builds a data set in one.
+        let hidden = |entry: &walkdir::DirEntry| {
+            entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.')
+        };
         for entry in walkdir::WalkDir::new(root)
             .min_depth(2)
             .max_depth(3)
             .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|entry| !hidden(entry))
         {
             let entry = entry.map_err(|e| {
                 let path = e.path().unwrap_or(root).to_path_buf();
@@ -251,35 +292,69 @@ impl Registry {
     /// Reads, checks and decodes split `split` of data set `name`.
     fn read(&self, name: &str, split: &str) -> Result<Split, DataError> {
         let (dir, manifest) = self.entry(name)?;
-        match manifest.format {
-            Format::Csv => {
-                let table = manifest.table.as_ref().expect("checked on reading");
-                let bytes = read_checked(dir, manifest, &table.file)?;
-                tabular::table_split(manifest, table, &dir.join(&table.file), bytes, split)
-            }
-            Format::Series => {
-                let series = manifest.series.as_ref().expect("checked on reading");
-                let file = series
-                    .files
-                    .get(split)
-                    .ok_or_else(|| manifest.no_split(split))?;
-                let bytes = read_checked(dir, manifest, file)?;
-                tabular::series_split(manifest, series, &dir.join(file), bytes)
-            }
-            Format::Idx => {
-                let files = manifest.split(split)?;
-                let images = idx::read_u8(
-                    &dir.join(&files.images),
-                    &read_checked(dir, manifest, &files.images)?,
-                )?;
-                let labels = idx::read_u8(
-                    &dir.join(&files.labels),
-                    &read_checked(dir, manifest, &files.labels)?,
-                )?;
-                Split::from_idx(manifest, files, dir, images, labels)
-            }
-        }
+        read_split(dir, manifest, split)
     }
+}
+
+/// Reads, checks and decodes split `split` of the data set in `dir`.
+pub(crate) fn read_split(dir: &Path, manifest: &Manifest, split: &str) -> Result<Split, DataError> {
+    let loaded = match manifest.format {
+        Format::Csv | Format::Parquet => {
+            let table = manifest.table.as_ref().expect("checked on reading");
+            let bytes = read_checked(dir, manifest, &table.file)?;
+            tabular::table_split(manifest, table, &dir.join(&table.file), bytes, split)?
+        }
+        Format::Npy => {
+            let arrays = manifest.arrays.as_ref().expect("checked on reading");
+            let read = |file: &str| read_checked(dir, manifest, file);
+            arrays::arrays_split(manifest, arrays, dir, read, split)?
+        }
+        Format::Series => {
+            let series = manifest.series.as_ref().expect("checked on reading");
+            let file = series
+                .files
+                .get(split)
+                .ok_or_else(|| manifest.no_split(split))?;
+            let bytes = read_checked(dir, manifest, file)?;
+            tabular::series_split(manifest, series, &dir.join(file), bytes)?
+        }
+        Format::Idx => {
+            let files = manifest.split(split)?;
+            let images = idx::read_u8(
+                &dir.join(&files.images),
+                &read_checked(dir, manifest, &files.images)?,
+            )?;
+            let labels = idx::read_u8(
+                &dir.join(&files.labels),
+                &read_checked(dir, manifest, &files.labels)?,
+            )?;
+            Split::from_idx(manifest, files, dir, images, labels)?
+        }
+    };
+    if split == "test" {
+        check_anomalies(dir, manifest, &loaded)?;
+    }
+    Ok(loaded)
+}
+
+/// The test split of a data set made for anomaly detection holds both anomalies and normal
+/// examples: AUROC needs both.
+fn check_anomalies(dir: &Path, manifest: &Manifest, test: &Split) -> Result<(), DataError> {
+    let Some(anomaly) = manifest.anomaly_label else {
+        return Ok(());
+    };
+    let anomalies = test.labels.iter().filter(|&&l| l == anomaly).count();
+    if anomalies == 0 || anomalies == test.len() {
+        return Err(DataError::Manifest {
+            path: dir.join("dataset.toml"),
+            message: format!(
+                "anomaly_label {anomaly}: the test split holds {anomalies} anomalies among {} \
+                 examples, and anomaly detection needs both anomalies and normal examples",
+                test.len()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Reads `file` of a data set and checks it against the manifest's sha256.
@@ -292,10 +367,22 @@ fn read_checked(dir: &Path, manifest: &Manifest, file: &str) -> Result<Vec<u8>, 
             path: dir.join("dataset.toml"),
             message: format!("no sha256 recorded for `{file}` in [sha256]"),
         })?;
-    let bytes = std::fs::read(&path).map_err(|source| DataError::Read {
+    let read = |source| DataError::Read {
         path: path.clone(),
         source,
-    })?;
+    };
+    let size = std::fs::metadata(&path).map_err(read)?.len();
+    if let Some(budget) = memory::data_budget()
+        && size > budget
+    {
+        return Err(DataError::TooLarge {
+            path,
+            what: "the file as read".into(),
+            needed: Some(size),
+            budget: Some(budget),
+        });
+    }
+    let bytes = std::fs::read(&path).map_err(read)?;
     let actual = hex(&Sha256::digest(&bytes));
     if !actual.eq_ignore_ascii_case(expected) {
         return Err(DataError::Checksum {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::DataError;
 
 /// Every key of [`Manifest`].
-const KNOWN_KEYS: [&str; 13] = [
+const KNOWN_KEYS: [&str; 14] = [
     "name",
     "format",
     "description",
@@ -21,6 +21,7 @@ const KNOWN_KEYS: [&str; 13] = [
     "splits",
     "table",
     "series",
+    "arrays",
     "sha256",
 ];
 
@@ -58,9 +59,12 @@ pub struct Manifest {
     /// `idx`: split name ("train", "test") to its files.
     #[serde(default)]
     pub splits: BTreeMap<String, SplitFiles>,
-    /// `csv`: the one table of examples and how it is split.
+    /// `csv`, `parquet`: the one table of examples and how it is split.
     #[serde(default)]
     pub table: Option<TableFile>,
+    /// `npy`: the arrays of examples and labels and how they are split.
+    #[serde(default)]
+    pub arrays: Option<ArraysFile>,
     /// `series`: the time series cut into sliding windows of `shape[0]` points.
     #[serde(default)]
     pub series: Option<SeriesFiles>,
@@ -75,34 +79,65 @@ pub enum Format {
     /// Gzipped IDX files (the MNIST format): one of images, one of labels per split.
     Idx,
     /// One CSV table (optionally gzipped): a row per example, numeric feature columns and an
-    /// integer label column; the test split is a fixed seeded share of the rows.
+    /// optional integer label column; the test split is a fixed seeded share of the rows.
     Csv,
+    /// One Parquet table, read as `csv` is.
+    Parquet,
+    /// NumPy arrays, as `.npy` files or in one `.npz` archive: features `[examples, ...]`
+    /// (float32, float64, or uint8 scaled to `[0, 1]`) and optional integer labels
+    /// `[examples]`; the test split is a fixed seeded share of the examples.
+    Npy,
     /// A univariate time series in two CSV files (train, test) of `value` and a 0/1 anomaly
     /// column; each split is its sliding windows of `shape[0]` points, labelled 1 when any
     /// point in the window is.
     Series,
 }
 
-/// The table of a `csv` data set.
+/// The table of a `csv` or `parquet` data set.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableFile {
-    /// File name inside the folder; read through gzip when it ends in `.gz`.
+    /// File name inside the folder; a CSV file is read through gzip when it ends in `.gz`.
     pub file: String,
-    /// Whether the first line (after `skip_lines`) names the columns; without one, columns
-    /// are called `column_1`, `column_2`, ...
-    pub header: bool,
-    /// Lines to skip before the header or the first row.
+    /// CSV only, and required there: whether the first line (after `skip_lines`) names the
+    /// columns; without one, columns are called `column_1`, `column_2`, ...
+    #[serde(default)]
+    pub header: Option<bool>,
+    /// CSV only: lines to skip before the header or the first row.
     #[serde(default)]
     pub skip_lines: usize,
-    /// The label column; every other column is a feature.
-    pub label: String,
+    /// The label column; every other column is a feature. Without one the data is
+    /// unlabelled and every column is a feature.
+    #[serde(default)]
+    pub label: Option<String>,
     /// Number of rows the file must hold.
     pub rows: usize,
     /// Share of the rows held out as the test split, in (0, 1).
     pub test_fraction: f64,
     /// Seed of the shuffle that picks the test rows: fixed by the data set, so every run is
     /// tested on the same rows.
+    pub split_seed: u64,
+}
+
+/// The arrays of an `npy` data set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArraysFile {
+    /// An `.npz` archive in the folder holding the arrays named by `features` and `labels`;
+    /// without one, `features` and `labels` are `.npy` files in the folder.
+    #[serde(default)]
+    pub archive: Option<String>,
+    /// The features array, `[examples, ...]` of `shape`'s size per example.
+    pub features: String,
+    /// The labels array, `[examples]` of integers in `0..=255`; without one the data is
+    /// unlabelled.
+    #[serde(default)]
+    pub labels: Option<String>,
+    /// Number of examples the arrays must hold.
+    pub examples: usize,
+    /// Share of the examples held out as the test split, in (0, 1).
+    pub test_fraction: f64,
+    /// Seed of the shuffle that picks the test examples.
     pub split_seed: u64,
 }
 
@@ -182,6 +217,8 @@ impl Manifest {
         let (present, format, needed) = match manifest.format {
             Format::Idx => (!manifest.splits.is_empty(), "idx", "[splits.NAME]"),
             Format::Csv => (manifest.table.is_some(), "csv", "[table]"),
+            Format::Parquet => (manifest.table.is_some(), "parquet", "[table]"),
+            Format::Npy => (manifest.arrays.is_some(), "npy", "[arrays]"),
             Format::Series => (manifest.series.is_some(), "series", "[series]"),
         };
         if !present {
@@ -189,13 +226,26 @@ impl Manifest {
                 "format `{format}` needs a {needed} section"
             )));
         }
-        if let Some(table) = &manifest.table
-            && !(table.test_fraction > 0.0 && table.test_fraction < 1.0)
-        {
-            return Err(invalid(format!(
-                "table.test_fraction {} must lie in (0, 1)",
-                table.test_fraction
-            )));
+        manifest.check_held_out().map_err(invalid)?;
+        manifest.check_labelled().map_err(invalid)?;
+        if let Some(table) = &manifest.table {
+            match manifest.format {
+                Format::Csv if table.header.is_none() => {
+                    return Err(invalid(
+                        "[table] of a csv data set needs `header` (true when the first line \
+                         names the columns)"
+                            .into(),
+                    ));
+                }
+                Format::Parquet if table.header.is_some() || table.skip_lines != 0 => {
+                    return Err(invalid(
+                        "[table] of a parquet data set takes no `header` or `skip_lines` \
+                         (a Parquet file names its columns)"
+                            .into(),
+                    ));
+                }
+                _ => {}
+            }
         }
         if let Some(series) = &manifest.series
             && series.stride == 0
@@ -223,6 +273,68 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// The examples and test share of a data set split by a seeded shuffle (`[table]`,
+    /// `[arrays]`) must leave both splits at least one example.
+    fn check_held_out(&self) -> Result<(), String> {
+        let (section, examples, fraction) = match (&self.table, &self.arrays) {
+            (Some(table), _) => ("table", ("rows", table.rows), table.test_fraction),
+            (None, Some(arrays)) => (
+                "arrays",
+                ("examples", arrays.examples),
+                arrays.test_fraction,
+            ),
+            (None, None) => return Ok(()),
+        };
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(format!(
+                "{section}.test_fraction {fraction} must lie in (0, 1)"
+            ));
+        }
+        let (key, count) = examples;
+        let held_out = crate::split::held_out(count, fraction);
+        if held_out == 0 || held_out == count {
+            return Err(format!(
+                "{section}.test_fraction {fraction} of {section}.{key} = {count} leaves \
+                 {held_out} test and {} training examples; each split needs at least one",
+                count - held_out
+            ));
+        }
+        Ok(())
+    }
+
+    /// Labels, classes and the anomaly label go together: `classes` and `anomaly_label` need
+    /// a label column or array, and the anomaly label must be one of the classes.
+    fn check_labelled(&self) -> Result<(), String> {
+        let unlabelled = match (&self.table, &self.arrays) {
+            (Some(table), _) => table
+                .label
+                .is_none()
+                .then_some("[table] has no `label` column"),
+            (None, Some(arrays)) => {
+                (arrays.labels.is_none()).then_some("[arrays] has no `labels` array")
+            }
+            (None, None) => None,
+        };
+        if let Some(why) = unlabelled {
+            for (key, set) in [
+                ("classes", self.classes.is_some()),
+                ("anomaly_label", self.anomaly_label.is_some()),
+            ] {
+                if set {
+                    return Err(format!("`{key}` is set, but {why}: the data is unlabelled"));
+                }
+            }
+        }
+        if let (Some(classes), Some(anomaly)) = (self.classes, self.anomaly_label)
+            && usize::from(anomaly) >= classes
+        {
+            return Err(format!(
+                "anomaly_label {anomaly} is not one of the {classes} classes (0..{classes})"
+            ));
+        }
+        Ok(())
+    }
+
     /// Every data file the manifest names, with where it names it.
     fn files(&self) -> Vec<(String, &String)> {
         let mut files = Vec::new();
@@ -238,6 +350,17 @@ impl Manifest {
                 files.push((format!("series split `{split}`"), file));
             }
         }
+        if let Some(arrays) = &self.arrays {
+            match &arrays.archive {
+                Some(archive) => files.push(("[arrays]".to_string(), archive)),
+                None => {
+                    files.push(("[arrays]".to_string(), &arrays.features));
+                    if let Some(labels) = &arrays.labels {
+                        files.push(("[arrays]".to_string(), labels));
+                    }
+                }
+            }
+        }
         files
     }
 
@@ -245,7 +368,7 @@ impl Manifest {
     pub fn split_names(&self) -> Vec<String> {
         match self.format {
             Format::Idx => self.splits.keys().cloned().collect(),
-            Format::Csv => vec!["test".into(), "train".into()],
+            Format::Csv | Format::Parquet | Format::Npy => vec!["test".into(), "train".into()],
             Format::Series => self
                 .series
                 .as_ref()

@@ -55,15 +55,7 @@ impl Split {
                 ),
             ));
         }
-        if let Some(classes) = manifest.classes
-            && let Some(bad) = labels.values.iter().find(|&&l| usize::from(l) >= classes)
-        {
-            return Err(mismatch(
-                &files.labels,
-                format!("label {bad} is not below {classes} classes"),
-            ));
-        }
-        Ok(Self {
+        let split = Self {
             shape: manifest.shape.clone(),
             inputs: images
                 .values
@@ -71,7 +63,9 @@ impl Split {
                 .map(|&v| f32::from(v) / 255.0)
                 .collect(),
             labels: labels.values,
-        })
+        };
+        split.check_labels(manifest, &dir.join(&files.labels))?;
+        Ok(split)
     }
 
     /// Number of input features of one example.
@@ -129,10 +123,33 @@ impl Split {
     /// The rows [`Self::partition`] puts in each part: `(train, validation)`.
     pub fn partition_rows(&self, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
         let mut train = permutation(self.len(), seed);
-        let held_out = ((self.len() as f64) * fraction).round() as usize;
-        let validation = train.drain(..held_out.min(self.len())).collect();
+        let validation = train.drain(..held_out(self.len(), fraction)).collect();
         (train, validation)
     }
+
+    /// Refuses a label the manifest's `classes` do not include, naming the example (counted
+    /// from 1) and `file`, the file the labels came from.
+    pub(crate) fn check_labels(&self, manifest: &Manifest, file: &Path) -> Result<(), DataError> {
+        let Some(classes) = manifest.classes else {
+            return Ok(());
+        };
+        match self.labels.iter().position(|&l| usize::from(l) >= classes) {
+            None => Ok(()),
+            Some(at) => Err(DataError::Decode {
+                path: file.to_path_buf(),
+                message: format!(
+                    "example {}: label {} is not below {classes} classes",
+                    at + 1,
+                    self.labels[at]
+                ),
+            }),
+        }
+    }
+}
+
+/// How many of `count` examples a `fraction` holds out: rounded, at most all of them.
+pub(crate) fn held_out(count: usize, fraction: f64) -> usize {
+    (((count as f64) * fraction).round() as usize).min(count)
 }
 
 /// Per-feature mean and standard deviation of some examples, to standardise splits with: fitted

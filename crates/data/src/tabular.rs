@@ -11,10 +11,10 @@ use flate2::read::GzDecoder;
 use polars::prelude::*;
 
 use crate::DataError;
-use crate::manifest::{Manifest, SeriesFiles, TableFile};
+use crate::manifest::{Format, Manifest, SeriesFiles, TableFile};
 use crate::split::Split;
 
-/// Split `name` ("train" or "test") of a `csv` data set whose file holds `bytes`.
+/// Split `name` ("train" or "test") of a `csv` or `parquet` data set whose file holds `bytes`.
 pub(crate) fn table_split(
     manifest: &Manifest,
     table: &TableFile,
@@ -26,7 +26,11 @@ pub(crate) fn table_split(
         path: path.to_path_buf(),
         message,
     };
-    let frame = read_csv(path, bytes, table.header, table.skip_lines)?;
+    crate::memory::check_fits(path, table.rows, manifest.features())?;
+    let frame = match manifest.format {
+        Format::Parquet => read_parquet(path, bytes)?,
+        _ => read_csv(path, bytes, table.header.unwrap_or(true), table.skip_lines)?,
+    };
     if frame.height() != table.rows {
         return Err(decode(format!(
             "{} rows, the manifest says {}",
@@ -34,12 +38,15 @@ pub(crate) fn table_split(
             table.rows
         )));
     }
-    let labels = label_column(&frame, &table.label, path)?;
+    let labels = match &table.label {
+        Some(label) => label_column(&frame, label, path)?,
+        None => vec![0; frame.height()],
+    };
     let features: Vec<String> = frame
         .get_column_names()
         .into_iter()
         .map(|c| c.to_string())
-        .filter(|c| *c != table.label)
+        .filter(|c| Some(c) != table.label.as_ref())
         .collect();
     if features.len() != manifest.features() {
         return Err(decode(format!(
@@ -61,12 +68,23 @@ pub(crate) fn table_split(
         inputs,
         labels,
     };
+    all.check_labels(manifest, path)?;
     let (train, test) = all.partition(table.test_fraction, table.split_seed);
     match name {
         "train" => Ok(train),
         "test" => Ok(test),
         _ => Err(manifest.no_split(name)),
     }
+}
+
+/// Parses Parquet bytes.
+pub(crate) fn read_parquet(path: &Path, bytes: Vec<u8>) -> Result<DataFrame, DataError> {
+    ParquetReader::new(Cursor::new(bytes))
+        .finish()
+        .map_err(|e| DataError::Decode {
+            path: path.to_path_buf(),
+            message: format!("not a valid Parquet table: {e}"),
+        })
 }
 
 /// The sliding windows of a `series` data set's file for one split, holding `bytes`.
@@ -100,8 +118,17 @@ pub(crate) fn series_split(
     })
 }
 
+/// Whether CSV `bytes` start with a header line: one whose cells are not all numbers.
+pub(crate) fn starts_with_header(bytes: &[u8]) -> bool {
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    String::from_utf8_lossy(first)
+        .trim()
+        .split(',')
+        .any(|cell| cell.trim().parse::<f64>().is_err())
+}
+
 /// Parses CSV bytes (gunzipped first when `path` ends in `.gz`).
-fn read_csv(
+pub(crate) fn read_csv(
     path: &Path,
     bytes: Vec<u8>,
     header: bool,
@@ -137,22 +164,40 @@ fn float_column(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<f32>, 
     };
     let column = frame
         .column(name)
-        .map_err(|_| decode("not found".into()))?
+        .map_err(|_| {
+            let names = frame.get_column_names();
+            let names: Vec<&str> = names.iter().map(|c| c.as_str()).collect();
+            decode(format!("not found (columns: {})", names.join(", ")))
+        })?
         .cast(&DataType::Float32)
         .map_err(|e| decode(format!("not numeric: {e}")))?;
-    let values = column
+    let mut values = Vec::with_capacity(column.len());
+    for (row, value) in column
         .f32()
         .map_err(|e| decode(e.to_string()))?
         .iter()
         .enumerate()
-        .map(|(row, value)| value.ok_or(row))
-        .collect::<Result<Vec<f32>, usize>>()
-        .map_err(|row| decode(format!("row {} is empty or not a number", row + 1)))?;
+    {
+        match value {
+            Some(value) if value.is_finite() => values.push(value),
+            Some(value) => {
+                return Err(decode(format!(
+                    "row {}: {value} is not a finite number",
+                    row + 1
+                )));
+            }
+            None => return Err(decode(format!("row {} is empty or not a number", row + 1))),
+        }
+    }
     Ok(values)
 }
 
 /// Column `name` as labels in `0..=255`.
-fn label_column(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<u8>, DataError> {
+pub(crate) fn label_column(
+    frame: &DataFrame,
+    name: &str,
+    path: &Path,
+) -> Result<Vec<u8>, DataError> {
     float_column(frame, name, path)?
         .into_iter()
         .enumerate()

@@ -231,3 +231,194 @@ fn standardization_uses_the_fitted_statistics() {
     // Feature 0: mean 2, std 1; feature 1 is constant in the fitted split, so left unscaled.
     assert_eq!(other.inputs, vec![0.0, 2.0, 2.0, 0.0]);
 }
+
+/// `.npy` bytes of `values` in the given shape, as numpy writes them.
+pub(crate) fn npy<T: npyz::AutoSerialize + Copy>(shape: &[u64], values: &[T]) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut bytes = Vec::new();
+    let mut writer = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(&mut bytes)
+        .begin_nd()
+        .unwrap();
+    writer.extend(values.iter().copied()).unwrap();
+    writer.finish().unwrap();
+    bytes
+}
+
+/// An `.npz` archive (deflated, as `numpy.savez_compressed` writes) of named `.npy` bytes.
+pub(crate) fn npz(arrays: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in arrays {
+        zip.start_file(format!("{name}.npy"), options).unwrap();
+        std::io::Write::write_all(&mut zip, bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// Twelve examples of three features and their 0/1 labels, as the files of every table and
+/// array format: `table.csv`, `table.parquet`, `x.npy`, `y.npy`, `data.npz`.
+fn write_formats(dir: &Path) -> (Vec<f32>, Vec<u8>) {
+    let features: Vec<f32> = (0..36).map(|v| v as f32 * 0.25 - 3.0).collect();
+    let labels: Vec<u8> = (0..12).map(|i| u8::from(i % 4 == 0)).collect();
+    let mut csv = String::from("a,b,kind,c\n");
+    for (row, label) in features.chunks(3).zip(&labels) {
+        csv += &format!("{},{},{label},{}\n", row[0], row[1], row[2]);
+    }
+    std::fs::write(dir.join("table.csv"), &csv).unwrap();
+    let column = |j: usize| -> Vec<f32> { features.iter().skip(j).step_by(3).copied().collect() };
+    let kind: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+    let mut frame = polars::prelude::DataFrame::new(
+        12,
+        vec![
+            polars::prelude::Column::new("a".into(), column(0)),
+            polars::prelude::Column::new("b".into(), column(1)),
+            polars::prelude::Column::new("kind".into(), kind.clone()),
+            polars::prelude::Column::new("c".into(), column(2)),
+        ],
+    )
+    .unwrap();
+    let file = std::fs::File::create(dir.join("table.parquet")).unwrap();
+    polars::prelude::ParquetWriter::new(file)
+        .finish(&mut frame)
+        .unwrap();
+    let x = npy(&[12, 3], &features);
+    let y = npy(&[12], &kind);
+    std::fs::write(dir.join("x.npy"), &x).unwrap();
+    std::fs::write(dir.join("y.npy"), &y).unwrap();
+    std::fs::write(dir.join("data.npz"), npz(&[("x", &x), ("y", &y)])).unwrap();
+    (features, labels)
+}
+
+/// What `datasets add` is asked for by default in these tests.
+fn new_dataset(name: &str, files: Vec<std::path::PathBuf>, label: Option<&str>) -> NewDataset {
+    NewDataset {
+        name: name.into(),
+        files,
+        label: label.map(str::to_string),
+        features: None,
+        anomaly_label: Some(1),
+        test_fraction: 0.25,
+        split_seed: 7,
+        standardize: true,
+        link: false,
+        force: false,
+        licence: Some("CC0".into()),
+    }
+}
+
+#[test]
+fn csv_parquet_npy_and_npz_files_become_data_sets_with_the_same_examples() {
+    let sources = tempfile::tempdir().unwrap();
+    let (features, labels) = write_formats(sources.path());
+    let root = tempfile::tempdir().unwrap();
+    let file = |name: &str| sources.path().join(name);
+    let cases = [
+        ("from-csv", vec![file("table.csv")], Some("kind"), "csv"),
+        (
+            "from-parquet",
+            vec![file("table.parquet")],
+            Some("kind"),
+            "parquet",
+        ),
+        ("from-npy", vec![file("y.npy"), file("x.npy")], None, "npy"),
+        ("from-npz", vec![file("data.npz")], Some("y"), "npy"),
+    ];
+    for (name, files, label, format) in cases {
+        let added = add(root.path(), &new_dataset(name, files, label)).unwrap();
+        assert_eq!((added.train, added.test), (9, 3), "{name}");
+        assert_eq!(added.label_counts, [(0, 9), (1, 3)], "{name}");
+        assert_eq!(added.range, (-3.0, 5.75), "{name}");
+        let manifest = std::fs::read_to_string(added.dir.join("dataset.toml")).unwrap();
+        assert!(
+            manifest.contains(&format!("format = \"{format}\"")),
+            "{manifest}"
+        );
+        assert!(manifest.contains("shape = [3]") && manifest.contains("classes = 2"));
+        assert!(manifest.contains("# labels 0..=1"), "{manifest}");
+    }
+    // Every format holds the same examples and splits them alike.
+    let registry = Registry::discover(root.path()).unwrap();
+    let whole = Split {
+        shape: vec![3],
+        inputs: features,
+        labels,
+    };
+    let (train, test) = whole.partition(0.25, 7);
+    for name in ["from-csv", "from-parquet", "from-npy", "from-npz"] {
+        assert_eq!(*registry.load(name, "train").unwrap(), train, "{name}");
+        assert_eq!(*registry.load(name, "test").unwrap(), test, "{name}");
+        assert!(registry.manifest(name).unwrap().standardize);
+    }
+}
+
+#[test]
+fn a_data_set_is_replaced_only_with_force_and_a_refused_one_leaves_nothing() {
+    let sources = tempfile::tempdir().unwrap();
+    write_formats(sources.path());
+    let root = tempfile::tempdir().unwrap();
+    let csv = || vec![sources.path().join("table.csv")];
+    add(root.path(), &new_dataset("mine", csv(), Some("kind"))).unwrap();
+    let again = add(root.path(), &new_dataset("mine", csv(), Some("kind"))).unwrap_err();
+    assert!(again.to_string().contains("pass --force"), "{again}");
+    let mut unlabelled = new_dataset("mine", csv(), None);
+    unlabelled.anomaly_label = None;
+    unlabelled.force = true;
+    let replaced = add(root.path(), &unlabelled).unwrap();
+    assert_eq!(
+        replaced.manifest.shape,
+        [4],
+        "the label column is a feature now"
+    );
+    assert!(replaced.label_counts.is_empty());
+
+    let broken = sources.path().join("broken.csv");
+    std::fs::write(&broken, "a,b\n1,2\n3,nan\n5,6\n7,8\n").unwrap();
+    let mut bad = new_dataset("broken", vec![broken], None);
+    bad.anomaly_label = None;
+    let error = add(root.path(), &bad).unwrap_err().to_string();
+    assert!(
+        error.contains("row 2: NaN is not a finite number"),
+        "{error}"
+    );
+    let left: Vec<String> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["mine"], "a refused data set leaves nothing behind");
+}
+
+#[test]
+fn real_mnist_as_npz_loads_the_same_pixels_as_its_idx_files() {
+    let datasets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+    let idx_test = Registry::discover(&datasets)
+        .unwrap()
+        .load("mnist", "test")
+        .unwrap();
+    let pixels: Vec<u8> = (idx_test.inputs.iter())
+        .map(|&v| (v * 255.0).round() as u8)
+        .collect();
+    let labels: Vec<i64> = idx_test.labels.iter().map(|&l| i64::from(l)).collect();
+    let sources = tempfile::tempdir().unwrap();
+    let archive = sources.path().join("mnist-test.npz");
+    let images = npy(&[10_000, 28, 28], &pixels);
+    std::fs::write(
+        &archive,
+        npz(&[("images", &images), ("labels", &npy(&[10_000], &labels))]),
+    )
+    .unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let mut new = new_dataset("mnist-npz", vec![archive], Some("labels"));
+    (new.anomaly_label, new.standardize, new.test_fraction) = (None, false, 0.2);
+    let added = add(root.path(), &new).unwrap();
+    assert_eq!(added.manifest.shape, [1, 28, 28]);
+    assert_eq!(added.manifest.classes, Some(10));
+    assert_eq!((added.train, added.test), (8_000, 2_000));
+    let (train, test) = idx_test.partition(0.2, 7);
+    let registry = Registry::discover(root.path()).unwrap();
+    assert_eq!(*registry.load("mnist-npz", "train").unwrap(), train);
+    assert_eq!(*registry.load("mnist-npz", "test").unwrap(), test);
+}
