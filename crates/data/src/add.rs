@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::arrays::Source;
-use crate::manifest::Manifest;
+use crate::manifest::{Format, Manifest};
 use crate::{DataError, Registry, Split, hex, read_split, tabular};
 
 /// What the user asked for.
@@ -246,7 +246,12 @@ fn stage(staging: &Path, new: &NewDataset, layout: &Layout) -> Result<(), DataEr
         sources.join(", ")
     );
     line(&mut text, "name", new.name.as_str(), "");
-    line(&mut text, "format", inferred.format, &inferred.format_why);
+    line(
+        &mut text,
+        "format",
+        inferred.format.name(),
+        &inferred.format_why,
+    );
     line(&mut text, "description", "", "one line on what the data is");
     match &new.licence {
         Some(licence) => line(&mut text, "licence", licence.as_str(), "--licence"),
@@ -325,7 +330,7 @@ fn bring(staging: &Path, file: &Path, link: bool) -> Result<(String, String), Da
 
 /// What inspecting the files found.
 struct Inferred {
-    format: &'static str,
+    format: Format,
     format_why: String,
     shape: Vec<usize>,
     shape_why: String,
@@ -416,7 +421,11 @@ fn infer_table(new: &NewDataset, file: &Path, parquet: bool) -> Result<Inferred,
     }
     line(&mut section, "rows", count(frame.height()), "counted");
     held_out_keys(&mut section, new);
-    let format = if parquet { "parquet" } else { "csv" };
+    let format = if parquet {
+        Format::Parquet
+    } else {
+        Format::Csv
+    };
     Ok(Inferred {
         format,
         format_why: format!("from the extension of {name}"),
@@ -480,7 +489,7 @@ fn infer_archive(new: &NewDataset, file: &Path) -> Result<Inferred, DataError> {
     }
     arrays_tail(&mut section, new, examples);
     Ok(Inferred {
-        format: "npy",
+        format: Format::Npy,
         format_why: format!("an .npz archive: {name}"),
         shape_why: format!("array `{features}` without its first (examples) dimension"),
         shape,
@@ -534,7 +543,7 @@ fn infer_arrays(new: &NewDataset, files: &[PathBuf]) -> Result<Inferred, DataErr
     }
     arrays_tail(&mut section, new, *examples);
     Ok(Inferred {
-        format: "npy",
+        format: Format::Npy,
         format_why: "from the extension .npy".into(),
         shape_why: format!(
             "{} without its first (examples) dimension",

@@ -93,6 +93,19 @@ pub enum Format {
     Series,
 }
 
+impl Format {
+    /// The format's name in `dataset.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Idx => "idx",
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::Npy => "npy",
+            Format::Series => "series",
+        }
+    }
+}
+
 /// The table of a `csv` or `parquet` data set.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -214,16 +227,16 @@ impl Manifest {
                 manifest.shape
             )));
         }
-        let (present, format, needed) = match manifest.format {
-            Format::Idx => (!manifest.splits.is_empty(), "idx", "[splits.NAME]"),
-            Format::Csv => (manifest.table.is_some(), "csv", "[table]"),
-            Format::Parquet => (manifest.table.is_some(), "parquet", "[table]"),
-            Format::Npy => (manifest.arrays.is_some(), "npy", "[arrays]"),
-            Format::Series => (manifest.series.is_some(), "series", "[series]"),
+        let (present, needed) = match manifest.format {
+            Format::Idx => (!manifest.splits.is_empty(), "[splits.NAME]"),
+            Format::Csv | Format::Parquet => (manifest.table.is_some(), "[table]"),
+            Format::Npy => (manifest.arrays.is_some(), "[arrays]"),
+            Format::Series => (manifest.series.is_some(), "[series]"),
         };
         if !present {
             return Err(invalid(format!(
-                "format `{format}` needs a {needed} section"
+                "format `{}` needs a {needed} section",
+                manifest.format.name()
             )));
         }
         manifest.check_held_out().map_err(invalid)?;
