@@ -6,8 +6,8 @@
 //! - `cargo xtask evaluate SWEEP_DIR`, `cargo xtask apply RUN_DIR INPUT --output DIR`: saved
 //!   models evaluated again, or applied to new examples.
 //! - `cargo xtask schema`: write the JSON Schemas of the files in `experiments/`.
-//! - `cargo xtask fuzz [RUNS]`: fuzz spec parsing (cargo fuzz, nightly), a million inputs by
-//!   default.
+//! - `cargo xtask fuzz [spec|data] [RUNS]`: fuzz spec parsing, or the readers of users' data
+//!   files (cargo fuzz, nightly), a million inputs by default.
 //! - `cargo xtask setup-libtorch`: a virtual environment with the torch wheel that the `tch`
 //!   backend builds and runs against, and the environment it needs.
 //! - `cargo xtask bench`: training throughput of the default backend, and the time to build
@@ -21,7 +21,7 @@ mod tidy;
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | evaluate SWEEP_DIR | apply RUN_DIR INPUT --output DIR | validate SPEC | schema | fuzz [RUNS] | setup-libtorch | bench | ci>";
+const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | evaluate SWEEP_DIR | apply RUN_DIR INPUT --output DIR | validate SPEC | schema | fuzz [spec|data] [RUNS] | setup-libtorch | bench | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,7 +31,13 @@ fn main() -> ExitCode {
         }
         Some("schema") => schema(),
         Some("setup-libtorch") => setup_libtorch().map(|env| print_exports(&env)),
-        Some("fuzz") => fuzz(args.get(1).map_or("1000000", String::as_str)),
+        Some("fuzz") => {
+            let (target, runs) = match args.get(1).map(String::as_str) {
+                Some(target @ ("spec" | "data")) => (target, args.get(2)),
+                _ => ("spec", args.get(1)),
+            };
+            fuzz(target, runs.map_or("1000000", String::as_str))
+        }
         Some("bench") => bench::run_all(),
         Some("ci") => ci(),
         _ => Err(USAGE.to_string()),
@@ -259,14 +265,49 @@ fn schema() -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the spec parser's fuzz target for `runs` inputs, starting from the example specs, with
-/// a dictionary of the spec's keys; installs cargo-fuzz first when it is missing. Inputs that
-/// break the parser land in `crates/spec/fuzz/artifacts/`; copy them to
-/// `tests/fuzz-regressions/` once fixed.
-fn fuzz(runs: &str) -> Result<(), String> {
-    let fuzz_dir = workspace_root().join("crates/spec/fuzz");
-    let corpus = fuzz_dir.join("corpus/parse");
+/// Runs a fuzz target for `runs` inputs; installs cargo-fuzz first when it is missing.
+/// `spec`: the spec parser, starting from the example specs, with a dictionary of the spec's
+/// keys; inputs that break it land in `crates/spec/fuzz/artifacts/`; copy them to
+/// `tests/fuzz-regressions/` once fixed. `data`: the readers of users' data files, with a
+/// dictionary of the formats' magic numbers and headers (`crates/data/fuzz/artifacts/`).
+fn fuzz(target: &str, runs: &str) -> Result<(), String> {
+    let (fuzz_dir, name, dict, max_len) = match target {
+        "data" => (
+            workspace_root().join("crates/data/fuzz"),
+            "readers",
+            "data.dict",
+            "8192",
+        ),
+        _ => (
+            workspace_root().join("crates/spec/fuzz"),
+            "parse",
+            "spec.dict",
+            "4096",
+        ),
+    };
+    let corpus = fuzz_dir.join("corpus").join(name);
     std::fs::create_dir_all(&corpus).map_err(|e| format!("cannot create {corpus:?}: {e}"))?;
+    if target == "spec" {
+        seed_spec_corpus(&corpus)?;
+    }
+    let installed = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))?;
+    }
+    run(Command::new("cargo")
+        .current_dir(&fuzz_dir)
+        .args(["+nightly", "fuzz", "run", name, "-O", "--"])
+        .arg(format!("-dict={dict}"))
+        .arg(format!("-runs={runs}"))
+        .arg(format!("-max_len={max_len}"))
+        .args(["-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1"]))
+}
+
+/// Copies the example specs and the regression inputs into the spec target's corpus.
+fn seed_spec_corpus(corpus: &std::path::Path) -> Result<(), String> {
     for source in [
         workspace_root().join("experiments"),
         workspace_root().join("tests/fuzz-regressions"),
@@ -281,31 +322,7 @@ fn fuzz(runs: &str) -> Result<(), String> {
                 .map_err(|e| format!("cannot copy {:?}: {e}", entry.path()))?;
         }
     }
-    let installed = Command::new("cargo")
-        .args(["fuzz", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !installed {
-        run(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))?;
-    }
-    run(Command::new("cargo")
-        .current_dir(&fuzz_dir)
-        .args([
-            "+nightly",
-            "fuzz",
-            "run",
-            "parse",
-            "-O",
-            "--",
-            "-dict=spec.dict",
-        ])
-        .arg(format!("-runs={runs}"))
-        .args([
-            "-max_len=4096",
-            "-timeout=10",
-            "-rss_limit_mb=2048",
-            "-print_final_stats=1",
-        ]))
+    Ok(())
 }
 
 /// Debian packages the tests need, with a file each installs: the report's browser test drives

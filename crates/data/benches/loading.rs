@@ -138,18 +138,11 @@ fn main() {
     ];
     for (format, name, files, label) in cases {
         let new = NewDataset {
-            name: name.into(),
-            files: files.iter().map(|f| inbox.join(f)).collect(),
             label: label.map(str::to_string),
-            features: None,
-            anomaly_label: None,
             // A split of 1 % held out: the training split is what runs load.
             test_fraction: 0.01,
-            split_seed: 0,
-            standardize: false,
             link: true,
-            force: false,
-            licence: None,
+            ..NewDataset::new(name, files.iter().map(|f| inbox.join(f)).collect())
         };
         let added = add(&root, &new).unwrap();
         let bytes: u64 = (files.iter())

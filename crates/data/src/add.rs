@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::arrays::Source;
 use crate::manifest::{Format, Manifest};
-use crate::{DataError, Registry, Split, hex, read_split, tabular};
+use crate::{DataError, Registry, Split, hex, image_folder, read_split, tabular};
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -41,6 +41,28 @@ pub struct NewDataset {
     pub force: bool,
     /// The data's licence, for the manifest.
     pub licence: Option<String>,
+    /// Resize images of another size than the first image's instead of refusing them.
+    pub resize: bool,
+}
+
+impl NewDataset {
+    /// Data set `name` of `files`, unlabelled, 20 % of it held out by seed 0, stored as it is.
+    pub fn new(name: &str, files: Vec<PathBuf>) -> Self {
+        Self {
+            name: name.to_string(),
+            files,
+            label: None,
+            features: None,
+            anomaly_label: None,
+            test_fraction: 0.2,
+            split_seed: 0,
+            standardize: false,
+            link: false,
+            force: false,
+            licence: None,
+            resize: false,
+        }
+    }
 }
 
 /// What `add` made, and what loading it found.
@@ -68,6 +90,8 @@ enum Layout {
     Archive(PathBuf),
     /// `.npy` files: features, and labels when there are two.
     Arrays(Vec<PathBuf>),
+    /// A folder of images.
+    Folder(PathBuf),
 }
 
 /// Makes data set `new.name` under `root` from `new.files`.
@@ -177,6 +201,7 @@ fn layout(files: &[PathBuf]) -> Result<Layout, String> {
     };
     let extensions: Vec<Option<&str>> = files.iter().map(extension).collect();
     match (files, extensions.as_slice()) {
+        ([folder], _) if folder.is_dir() => Ok(Layout::Folder(folder.clone())),
         ([file], [Some(".csv" | ".csv.gz")]) => Ok(Layout::Table {
             file: file.clone(),
             parquet: false,
@@ -191,8 +216,8 @@ fn layout(files: &[PathBuf]) -> Result<Layout, String> {
         }
         _ => Err(format!(
             "cannot tell the format of {}: give one CSV (.csv, .csv.gz) or Parquet (.parquet) \
-             table, one NumPy archive (.npz), or one or two NumPy arrays (.npy: features, and \
-             labels)",
+             table, one NumPy archive (.npz), one or two NumPy arrays (.npy: features, and \
+             labels), or one folder of PNG and JPEG images",
             files
                 .iter()
                 .map(|f| f.display().to_string())
@@ -233,6 +258,7 @@ fn stage(staging: &Path, new: &NewDataset, layout: &Layout) -> Result<(), DataEr
         Layout::Table { file, parquet } => infer_table(new, file, *parquet)?,
         Layout::Archive(file) => infer_archive(new, file)?,
         Layout::Arrays(files) => infer_arrays(new, files)?,
+        Layout::Folder(folder) => infer_images(new, &staging.join(file_name(folder)?))?,
     };
     let mut text = String::new();
     let sources: Vec<String> = (new.files.iter())
@@ -293,15 +319,38 @@ fn stage(staging: &Path, new: &NewDataset, layout: &Layout) -> Result<(), DataEr
         .map_err(|source| DataError::Write { path, source })
 }
 
-/// Copies (or links) `file` into `staging`, returning its name there and its sha256.
-fn bring(staging: &Path, file: &Path, link: bool) -> Result<(String, String), DataError> {
-    let name = file
-        .file_name()
+/// The last component of `file`'s path.
+fn file_name(file: &Path) -> Result<String, DataError> {
+    let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    (absolute.file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| DataError::Read {
             path: file.to_path_buf(),
-            source: std::io::Error::other("not a file"),
-        })?;
+            source: std::io::Error::other("not a file or folder"),
+        })
+}
+
+/// Copies the images of `folder` (and of its class sub-folders) to `target`.
+fn copy_images(folder: &Path, target: &Path) -> Result<(), DataError> {
+    let (listed, _) = image_folder::list(folder, image_folder::has_classes(folder)?)?;
+    std::fs::create_dir_all(target).map_err(|source| DataError::Write {
+        path: target.to_path_buf(),
+        source,
+    })?;
+    for image in &listed {
+        let (from, to) = (folder.join(&image.path), target.join(&image.path));
+        let parent = to.parent().unwrap_or(target);
+        std::fs::create_dir_all(parent)
+            .and_then(|()| std::fs::copy(&from, &to))
+            .map_err(|source| DataError::Write { path: to, source })?;
+    }
+    Ok(())
+}
+
+/// Copies (or links) `file` into `staging`, returning its name there and its sha256 (a
+/// folder's: [`image_folder::read_folder`]'s).
+fn bring(staging: &Path, file: &Path, link: bool) -> Result<(String, String), DataError> {
+    let name = file_name(file)?;
     let target = staging.join(&name);
     let written = |source| DataError::Write {
         path: target.clone(),
@@ -310,11 +359,18 @@ fn bring(staging: &Path, file: &Path, link: bool) -> Result<(String, String), Da
     if link {
         let absolute = std::path::absolute(file).map_err(written)?;
         std::os::unix::fs::symlink(&absolute, &target).map_err(written)?;
+    } else if file.is_dir() {
+        copy_images(file, &target)?;
     } else {
         std::fs::copy(file, &target).map_err(|source| DataError::Read {
             path: file.to_path_buf(),
             source,
         })?;
+    }
+    if file.is_dir() {
+        let (listed, _) = image_folder::list(&target, image_folder::has_classes(&target)?)?;
+        let (sum, _) = image_folder::read_folder(&target, &listed)?;
+        return Ok((name, sum));
     }
     let mut hasher = Sha256::new();
     let mut reader = std::fs::File::open(&target).map_err(|source| DataError::Read {
@@ -551,6 +607,65 @@ fn infer_arrays(new: &NewDataset, files: &[PathBuf]) -> Result<Inferred, DataErr
         ),
         shape,
         classes,
+        section,
+    })
+}
+
+/// The images of `folder` (the staged copy): labelled when it holds sub-folders; the shape of
+/// the first image, grey or RGB.
+fn infer_images(new: &NewDataset, folder: &Path) -> Result<Inferred, DataError> {
+    let labelled = image_folder::has_classes(folder)?;
+    let (listed, classes) = image_folder::list(folder, labelled)?;
+    let first = listed.first().ok_or_else(|| DataError::Decode {
+        path: folder.to_path_buf(),
+        message: "holds no .png, .jpg or .jpeg image (in it, or in class sub-folders)".into(),
+    })?;
+    let first_path = folder.join(&first.path);
+    let image = image::ImageReader::open(&first_path)
+        .and_then(|reader| reader.with_guessed_format())
+        .map_err(|source| DataError::Read {
+            path: first_path.clone(),
+            source,
+        })?;
+    let (width, height) = image.into_dimensions().map_err(|e| DataError::Decode {
+        path: first_path.clone(),
+        message: format!("not a PNG or JPEG image: {e}"),
+    })?;
+    let colour = image::open(&first_path).is_ok_and(|image| image.color().has_color());
+    let channels = if colour { 3 } else { 1 };
+    let shape = vec![channels, height as usize, width as usize];
+    let name = file_name(folder)?;
+    let mut section = String::from("[images]\n");
+    line(&mut section, "folder", name.as_str(), "");
+    let why = if labelled {
+        format!("one sub-folder per class: {}", classes.join(", "))
+    } else {
+        "the images themselves, no class sub-folders".to_string()
+    };
+    line(&mut section, "labelled", labelled, &why);
+    let resize_why = if new.resize {
+        "--resize: images of another size are resized"
+    } else {
+        "images of another size are refused (--resize to resize them)"
+    };
+    line(&mut section, "resize", new.resize, resize_why);
+    line(&mut section, "examples", count(listed.len()), "counted");
+    held_out_keys(&mut section, new);
+    Ok(Inferred {
+        format: Format::Images,
+        format_why: "a folder".into(),
+        shape_why: format!(
+            "{} of the first image, {}",
+            if colour { "RGB" } else { "grey levels" },
+            first.path
+        ),
+        shape,
+        classes: labelled.then(|| {
+            (
+                classes.len(),
+                format!("the sub-folders, in sorted order: {}", classes.join(", ")),
+            )
+        }),
         section,
     })
 }

@@ -235,17 +235,9 @@ fn archive(root: &mut Root, archive: &[u8]) -> DataError {
 /// What `datasets add` is asked in these cases: a table with a label column.
 fn new_table(root: &Root, name: &str, file: &str) -> NewDataset {
     NewDataset {
-        name: name.into(),
-        files: vec![root.path().join(file)],
         label: Some("label".into()),
-        features: None,
-        anomaly_label: None,
         test_fraction: 0.25,
-        split_seed: 0,
-        standardize: false,
-        link: false,
-        force: false,
-        licence: None,
+        ..NewDataset::new(name, vec![root.path().join(file)])
     }
 }
 
@@ -308,6 +300,13 @@ fn add_rs() -> Vec<Case> {
         case("added archive of three arrays", "--features", |root| {
             let bytes = npz(&[("x", &x()), ("y", &y()), ("z", &y())]);
             add_with(root, "data.npz", &bytes, |new| new.label = None)
+        }),
+        case("added folder without images", "holds no .png", |root| {
+            std::fs::create_dir_all(root.path().join("inbox/photos")).expect("a folder");
+            std::fs::write(root.path().join("inbox/photos/readme.txt"), "none").expect("a file");
+            root.written = "inbox/photos/readme.txt: 4 bytes\n".into();
+            let new = NewDataset::new("mine", vec![root.path().join("inbox/photos")]);
+            add(&root.path().join("datasets"), &new).expect_err("no images")
         }),
         case("added table with a NaN", "NaN", |root| {
             let rows = ROWS.replace("3,4,1", "3,NaN,1");
@@ -402,6 +401,110 @@ fn arrays_rs() -> Vec<Case> {
         ),
         case("npz without the array named", "it holds: x, z", |root| {
             archive(root, &npz(&[("x", &x()), ("z", &y())]))
+        }),
+    ]
+}
+
+/// A valid image data set: 2x3 RGB images in class folders `a` and `b`.
+const IMAGES: &str = "name = \"photos\"\nformat = \"images\"\nlicence = \"CC0\"\n\
+                      source = \"generated\"\nshape = [3, 2, 3]\nclasses = 2\n\n\
+                      [images]\nfolder = \"photos\"\nlabelled = true\nexamples = 4\n\
+                      test_fraction = 0.25\nsplit_seed = 0\n";
+
+/// A 2x3 RGB PNG image.
+fn png() -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::RgbImage::from_pixel(3, 2, image::Rgb([10, 20, 30]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .expect("encode a PNG");
+    bytes
+}
+
+/// Writes image data set `photos` with `manifest` and the images of [`IMAGES`] (`a/0.png`,
+/// `a/1.png`, `b/0.png`, `b/1.png`), `changed` replacing some; the folder's sha256 is that of
+/// what was written.
+fn write_images(root: &mut Root, manifest: &str, changed: &[(&str, &[u8])]) {
+    let folder = root.path().join("photos/photos");
+    let png = png();
+    for name in ["a/0.png", "a/1.png", "b/0.png", "b/1.png"] {
+        let bytes = changed
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&png[..], |(_, b)| b);
+        let path = folder.join(name);
+        std::fs::create_dir_all(path.parent().expect("a class folder")).expect("a folder");
+        std::fs::write(&path, bytes).expect("write an image");
+        writeln!(root.written, "photos/photos/{name}: {} bytes", bytes.len())
+            .expect("string write");
+    }
+    let labelled = manifest.contains("labelled = true");
+    let (listed, _) = image_folder::list(&folder, labelled).expect("list the images");
+    let (sum, _) = image_folder::read_folder(&folder, &listed).expect("read the images");
+    let text = format!("{manifest}\n[sha256]\nphotos = \"{sum}\"\n");
+    std::fs::write(root.path().join("photos/dataset.toml"), &text).expect("write the manifest");
+    writeln!(root.written, "photos/dataset.toml:").expect("string write");
+    for line in text.lines() {
+        writeln!(root.written, "    {line}").expect("string write");
+    }
+}
+
+/// Writes image data set `photos` as [`write_images`] does and loads its training split.
+fn image_set(root: &mut Root, manifest: &str, changed: &[(&str, &[u8])]) -> DataError {
+    write_images(root, manifest, changed);
+    root.load("photos", "train")
+}
+
+/// `image_folder.rs`: folders of images.
+fn image_folder_rs() -> Vec<Case> {
+    vec![
+        case(
+            "image that is not an image",
+            "not a PNG or JPEG image",
+            |root| image_set(root, IMAGES, &[("b/1.png", b"GIF89a, or not")]),
+        ),
+        case("image of another size", "2x3", |root| {
+            let mut wide = Vec::new();
+            image::RgbImage::new(5, 2)
+                .write_to(
+                    &mut std::io::Cursor::new(&mut wide),
+                    image::ImageFormat::Png,
+                )
+                .expect("encode a PNG");
+            image_set(root, IMAGES, &[("a/1.png", &wide)])
+        }),
+        case(
+            "image folder of another count",
+            "4 images, the manifest says 5",
+            |root| image_set(root, &IMAGES.replace("examples = 4", "examples = 5"), &[]),
+        ),
+        case(
+            "image folder with a changed image",
+            "checksum mismatch",
+            |root| {
+                write_images(root, IMAGES, &[]);
+                let path = root.path().join("photos/photos/b/0.png");
+                let mut bytes = std::fs::read(&path).expect("read an image");
+                bytes.push(0);
+                std::fs::write(&path, bytes).expect("write an image");
+                root.load("photos", "train")
+            },
+        ),
+        case("images of two channels", "1 (grey) or 3 (RGB)", |root| {
+            image_set(
+                root,
+                &IMAGES.replace("shape = [3, 2, 3]", "shape = [2, 2, 3]"),
+                &[],
+            )
+        }),
+        case("unlabelled images with classes", "not `labelled`", |root| {
+            image_set(
+                root,
+                &IMAGES.replace("labelled = true", "labelled = false"),
+                &[],
+            )
         }),
     ]
 }
@@ -769,6 +872,7 @@ fn every_data_error() {
         ("split.rs", split_rs()),
         ("tabular.rs", tabular_rs()),
         ("arrays.rs", arrays_rs()),
+        ("image_folder.rs", image_folder_rs()),
         ("memory.rs", memory_rs()),
         ("add.rs", add_rs()),
     ] {

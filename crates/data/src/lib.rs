@@ -11,6 +11,7 @@ mod add;
 mod arrays;
 mod examples;
 mod idx;
+mod image_folder;
 mod manifest;
 mod memory;
 mod noise;
@@ -26,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 pub use add::{Added, NewDataset, add};
 pub use examples::{Examples, read_examples, write_pngs, write_table};
-pub use manifest::{ArraysFile, Format, Manifest, SeriesFiles, SplitFiles, TableFile};
+pub use manifest::{ArraysFile, Format, ImageFolder, Manifest, SeriesFiles, SplitFiles, TableFile};
 pub use memory::data_budget;
 pub use noise::{Corruption, standard_normals};
 pub use split::{Split, Standardization, permutation};
@@ -308,6 +309,10 @@ pub(crate) fn read_split(dir: &Path, manifest: &Manifest, split: &str) -> Result
             let arrays = manifest.arrays.as_ref().expect("checked on reading");
             let read = |file: &str| read_checked(dir, manifest, file);
             arrays::arrays_split(manifest, arrays, dir, read, split)?
+        }
+        Format::Images => {
+            let images = manifest.images.as_ref().expect("checked on reading");
+            image_folder::images_split(manifest, images, dir, split)?
         }
         Format::Series => {
             let series = manifest.series.as_ref().expect("checked on reading");

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::DataError;
 
 /// Every key of [`Manifest`].
-const KNOWN_KEYS: [&str; 14] = [
+const KNOWN_KEYS: [&str; 15] = [
     "name",
     "format",
     "description",
@@ -22,6 +22,7 @@ const KNOWN_KEYS: [&str; 14] = [
     "table",
     "series",
     "arrays",
+    "images",
     "sha256",
 ];
 
@@ -65,6 +66,9 @@ pub struct Manifest {
     /// `npy`: the arrays of examples and labels and how they are split.
     #[serde(default)]
     pub arrays: Option<ArraysFile>,
+    /// `images`: the folder of images and how it is split.
+    #[serde(default)]
+    pub images: Option<ImageFolder>,
     /// `series`: the time series cut into sliding windows of `shape[0]` points.
     #[serde(default)]
     pub series: Option<SeriesFiles>,
@@ -87,6 +91,9 @@ pub enum Format {
     /// (float32, float64, or uint8 scaled to `[0, 1]`) and optional integer labels
     /// `[examples]`; the test split is a fixed seeded share of the examples.
     Npy,
+    /// A folder of PNG and JPEG images, in one sub-folder per class or unlabelled; the test
+    /// split is a fixed seeded share of the images.
+    Images,
     /// A univariate time series in two CSV files (train, test) of `value` and a 0/1 anomaly
     /// column; each split is its sliding windows of `shape[0]` points, labelled 1 when any
     /// point in the window is.
@@ -101,6 +108,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Parquet => "parquet",
             Format::Npy => "npy",
+            Format::Images => "images",
             Format::Series => "series",
         }
     }
@@ -151,6 +159,28 @@ pub struct ArraysFile {
     /// Share of the examples held out as the test split, in (0, 1).
     pub test_fraction: f64,
     /// Seed of the shuffle that picks the test examples.
+    pub split_seed: u64,
+}
+
+/// The folder of an `images` data set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageFolder {
+    /// The folder, inside the data set's folder. Its sha256 in `[sha256]` is that of the
+    /// lines `SUM  PATH` of its images in path order (`sha256sum`'s output, paths relative to
+    /// the folder).
+    pub folder: String,
+    /// Whether the folder holds one sub-folder per class (torchvision's `ImageFolder`; labels
+    /// are the sub-folders' places in sorted order) rather than the images, unlabelled.
+    pub labelled: bool,
+    /// Resize images of another size than the shape's (bilinear) instead of refusing them.
+    #[serde(default)]
+    pub resize: bool,
+    /// Number of images the folder must hold.
+    pub examples: usize,
+    /// Share of the images held out as the test split, in (0, 1).
+    pub test_fraction: f64,
+    /// Seed of the shuffle that picks the test images.
     pub split_seed: u64,
 }
 
@@ -231,12 +261,20 @@ impl Manifest {
             Format::Idx => (!manifest.splits.is_empty(), "[splits.NAME]"),
             Format::Csv | Format::Parquet => (manifest.table.is_some(), "[table]"),
             Format::Npy => (manifest.arrays.is_some(), "[arrays]"),
+            Format::Images => (manifest.images.is_some(), "[images]"),
             Format::Series => (manifest.series.is_some(), "[series]"),
         };
         if !present {
             return Err(invalid(format!(
                 "format `{}` needs a {needed} section",
                 manifest.format.name()
+            )));
+        }
+        if manifest.format == Format::Images && !matches!(manifest.shape[..], [1 | 3, _, _]) {
+            return Err(invalid(format!(
+                "shape {:?} of images must be [channels, height, width] with 1 (grey) or 3 \
+                 (RGB) channels",
+                manifest.shape
             )));
         }
         manifest.check_held_out().map_err(invalid)?;
@@ -289,14 +327,19 @@ impl Manifest {
     /// The examples and test share of a data set split by a seeded shuffle (`[table]`,
     /// `[arrays]`) must leave both splits at least one example.
     fn check_held_out(&self) -> Result<(), String> {
-        let (section, examples, fraction) = match (&self.table, &self.arrays) {
-            (Some(table), _) => ("table", ("rows", table.rows), table.test_fraction),
-            (None, Some(arrays)) => (
+        let (section, examples, fraction) = match (&self.table, &self.arrays, &self.images) {
+            (Some(table), ..) => ("table", ("rows", table.rows), table.test_fraction),
+            (_, Some(arrays), _) => (
                 "arrays",
                 ("examples", arrays.examples),
                 arrays.test_fraction,
             ),
-            (None, None) => return Ok(()),
+            (.., Some(images)) => (
+                "images",
+                ("examples", images.examples),
+                images.test_fraction,
+            ),
+            _ => return Ok(()),
         };
         if !(fraction > 0.0 && fraction < 1.0) {
             return Err(format!(
@@ -318,15 +361,13 @@ impl Manifest {
     /// Labels, classes and the anomaly label go together: `classes` and `anomaly_label` need
     /// a label column or array, and the anomaly label must be one of the classes.
     fn check_labelled(&self) -> Result<(), String> {
-        let unlabelled = match (&self.table, &self.arrays) {
-            (Some(table), _) => table
-                .label
-                .is_none()
-                .then_some("[table] has no `label` column"),
-            (None, Some(arrays)) => {
+        let unlabelled = match (&self.table, &self.arrays, &self.images) {
+            (Some(table), ..) => (table.label.is_none()).then_some("[table] has no `label` column"),
+            (_, Some(arrays), _) => {
                 (arrays.labels.is_none()).then_some("[arrays] has no `labels` array")
             }
-            (None, None) => None,
+            (.., Some(images)) => (!images.labelled).then_some("[images] is not `labelled`"),
+            _ => None,
         };
         if let Some(why) = unlabelled {
             for (key, set) in [
@@ -363,6 +404,9 @@ impl Manifest {
                 files.push((format!("series split `{split}`"), file));
             }
         }
+        if let Some(images) = &self.images {
+            files.push(("[images]".to_string(), &images.folder));
+        }
         if let Some(arrays) = &self.arrays {
             match &arrays.archive {
                 Some(archive) => files.push(("[arrays]".to_string(), archive)),
@@ -381,7 +425,9 @@ impl Manifest {
     pub fn split_names(&self) -> Vec<String> {
         match self.format {
             Format::Idx => self.splits.keys().cloned().collect(),
-            Format::Csv | Format::Parquet | Format::Npy => vec!["test".into(), "train".into()],
+            Format::Csv | Format::Parquet | Format::Npy | Format::Images => {
+                vec!["test".into(), "train".into()]
+            }
             Format::Series => self
                 .series
                 .as_ref()

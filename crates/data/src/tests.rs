@@ -296,17 +296,13 @@ fn write_formats(dir: &Path) -> (Vec<f32>, Vec<u8>) {
 /// What `datasets add` is asked for by default in these tests.
 fn new_dataset(name: &str, files: Vec<std::path::PathBuf>, label: Option<&str>) -> NewDataset {
     NewDataset {
-        name: name.into(),
-        files,
         label: label.map(str::to_string),
-        features: None,
         anomaly_label: Some(1),
         test_fraction: 0.25,
         split_seed: 7,
         standardize: true,
-        link: false,
-        force: false,
         licence: Some("CC0".into()),
+        ..NewDataset::new(name, files)
     }
 }
 
@@ -421,4 +417,72 @@ fn real_mnist_as_npz_loads_the_same_pixels_as_its_idx_files() {
     let registry = Registry::discover(root.path()).unwrap();
     assert_eq!(*registry.load("mnist-npz", "train").unwrap(), train);
     assert_eq!(*registry.load("mnist-npz", "test").unwrap(), test);
+}
+
+/// Writes a folder of 4x6 RGB PNG images in class sub-folders `blue` and `red`, three each,
+/// each pixel's red level `10 * image + column`, green `row`, blue 200 or 50 by class; and a
+/// text file, which is not an image.
+fn write_image_folder(folder: &Path) {
+    for (class, blue, count) in [("blue", 200u8, 3), ("red", 50u8, 3)] {
+        std::fs::create_dir_all(folder.join(class)).unwrap();
+        for image in 0..count {
+            let pixels = image::RgbImage::from_fn(6, 4, |column, row| {
+                image::Rgb([10 * image as u8 + column as u8, row as u8, blue])
+            });
+            pixels
+                .save(folder.join(class).join(format!("{image}.png")))
+                .unwrap();
+        }
+    }
+    std::fs::write(folder.join("red/notes.txt"), "not an image").unwrap();
+}
+
+#[test]
+fn an_image_folder_becomes_a_colour_data_set_with_one_class_per_sub_folder() {
+    let sources = tempfile::tempdir().unwrap();
+    let folder = sources.path().join("photos");
+    write_image_folder(&folder);
+    let root = tempfile::tempdir().unwrap();
+    let new = NewDataset {
+        test_fraction: 0.5,
+        ..NewDataset::new("photos", vec![folder.clone()])
+    };
+    let added = add(root.path(), &new).unwrap();
+    assert_eq!(added.manifest.format, Format::Images);
+    assert_eq!(added.manifest.shape, [3, 4, 6]);
+    assert_eq!(added.manifest.classes, Some(2));
+    assert_eq!(added.label_counts, [(0, 3), (1, 3)]);
+    assert_eq!((added.train, added.test), (3, 3));
+    let manifest = std::fs::read_to_string(added.dir.join("dataset.toml")).unwrap();
+    assert!(
+        manifest.contains("one sub-folder per class: blue, red"),
+        "{manifest}"
+    );
+    assert!(!added.dir.join("photos/red/notes.txt").exists());
+
+    // Channels first: plane 0 is red, 1 green, 2 blue.
+    let registry = Registry::discover(root.path()).unwrap();
+    let train = registry.load("photos", "train").unwrap();
+    let test = registry.load("photos", "test").unwrap();
+    for split in [&train, &test] {
+        for i in 0..split.len() {
+            let image = split.input(i);
+            let blue = if split.labels[i] == 0 { 200.0 } else { 50.0 };
+            assert_eq!(image[2 * 24 + 5], blue / 255.0);
+            assert_eq!(image[24 + 6 * 3 + 1], 3.0 / 255.0, "green is the row");
+            let red = (image[1] * 255.0).round() as u8;
+            assert_eq!(red % 10, 1, "red of column 1 is 10 * image + 1");
+        }
+    }
+
+    // A changed image fails the folder's checksum.
+    let red = added.dir.join("photos/red/0.png");
+    image::RgbImage::from_pixel(6, 4, image::Rgb([0, 0, 0]))
+        .save(&red)
+        .unwrap();
+    let error = Registry::discover(root.path())
+        .unwrap()
+        .load("photos", "train")
+        .unwrap_err();
+    assert!(error.to_string().contains("checksum mismatch"), "{error}");
 }
