@@ -1033,3 +1033,206 @@ fn runs_resume_across_a_change_of_resources_pack() {
     a_killed_worker_resumes_to_the_uninterrupted_result(2, 1, "-KILL");
     a_killed_worker_resumes_to_the_uninterrupted_result(1, 2, "-KILL");
 }
+
+/// Runs `hourglass --datasets DATASETS ARGS` from the repository root.
+fn with_datasets(datasets: &Path, args: &[&str]) -> std::process::Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_hourglass"))
+        .current_dir(common::repo())
+        .arg("--datasets")
+        .arg(datasets)
+        .args(args)
+        .output()
+        .unwrap();
+    eprintln!(
+        "stdout:\n{}\nstderr:\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
+
+/// The rows of the real shuttle table (`datasets/shuttle`): nine features and the 0/1
+/// anomaly column.
+fn shuttle_rows() -> (Vec<f32>, Vec<i64>) {
+    let gzipped = std::fs::read(common::repo().join("datasets/shuttle/shuttle.csv.gz")).unwrap();
+    let mut csv = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzipped[..]), &mut csv)
+        .unwrap();
+    let (mut features, mut labels) = (Vec::new(), Vec::new());
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        features.extend(cells[..9].iter().map(|c| c.parse::<f32>().unwrap()));
+        labels.push(cells[9].parse::<i64>().unwrap());
+    }
+    (features, labels)
+}
+
+/// `.npy` bytes of `values` in `shape`.
+fn npy<T: npyz::AutoSerialize + Copy>(shape: &[u64], values: &[T]) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut bytes = Vec::new();
+    let mut writer = (npyz::WriteOptions::new().default_dtype().shape(shape))
+        .writer(&mut bytes)
+        .begin_nd()
+        .unwrap();
+    writer.extend(values.iter().copied()).unwrap();
+    writer.finish().unwrap();
+    bytes
+}
+
+#[test]
+fn a_users_csv_parquet_and_npy_files_become_data_sets_that_train_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let datasets = dir.path().join("datasets");
+    std::fs::create_dir(&datasets).unwrap();
+    // The same real rows as a gzipped CSV (the file as shipped), a Parquet table and an NPY
+    // pair, as a user would hold them.
+    let (features, labels) = shuttle_rows();
+    let rows = labels.len();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let column = |j: usize| -> Vec<f32> { features.iter().skip(j).step_by(9).copied().collect() };
+    let mut columns: Vec<polars::prelude::Column> = (0..9)
+        .map(|j| polars::prelude::Column::new(format!("f{}", j + 1).into(), column(j)))
+        .collect();
+    columns.push(polars::prelude::Column::new(
+        "anomaly".into(),
+        labels.clone(),
+    ));
+    let mut frame = polars::prelude::DataFrame::new(rows, columns).unwrap();
+    let parquet = std::fs::File::create(inbox.join("shuttle.parquet")).unwrap();
+    polars::prelude::ParquetWriter::new(parquet)
+        .finish(&mut frame)
+        .unwrap();
+    std::fs::write(inbox.join("x.npy"), npy(&[rows as u64, 9], &features)).unwrap();
+    std::fs::write(inbox.join("y.npy"), npy(&[rows as u64], &labels)).unwrap();
+
+    let shipped = common::repo().join("datasets/shuttle/shuttle.csv.gz");
+    let sources: [(&str, Vec<PathBuf>, &[&str]); 3] = [
+        ("from-csv", vec![shipped], &["--label", "anomaly"]),
+        (
+            "from-parquet",
+            vec![inbox.join("shuttle.parquet")],
+            &["--label", "anomaly"],
+        ),
+        (
+            "from-npy",
+            vec![inbox.join("x.npy"), inbox.join("y.npy")],
+            &[],
+        ),
+    ];
+    for (name, files, label) in &sources {
+        let mut args = vec!["datasets", "add", name];
+        args.extend(files.iter().map(|f| f.to_str().unwrap()));
+        args.extend(*label);
+        args.extend([
+            "--anomaly-label",
+            "1",
+            "--test-fraction",
+            "0.4",
+            "--standardize",
+        ]);
+        let output = with_datasets(&datasets, &args);
+        assert!(output.status.success());
+        let said = text(&output.stdout);
+        assert!(said.contains("examples: 29458 train, 19639 test"), "{said}");
+        assert!(
+            said.contains("anomalies (label 1): 3511 of 49097 (7.2 %)"),
+            "{said}"
+        );
+    }
+    // A second add of a name is refused, and the first stays as it was.
+    let again = with_datasets(
+        &datasets,
+        &[
+            "datasets",
+            "add",
+            "from-npy",
+            inbox.join("x.npy").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("pass --force"));
+    let listed = text(&with_datasets(&datasets, &["datasets"]).stdout);
+    assert!(listed.contains("from-npy") && listed.contains("49097 examples, 40 % test"));
+
+    let spec = dir.path().join("own.toml");
+    std::fs::write(
+        &spec,
+        "[experiment]\nname = \"own\"\nseed = 5\n\n[data]\ndataset = \"from-csv\"\n\
+         train_limit = 3000\ntest_limit = 2000\n\n[model]\nhidden = [16]\nlatent = 3\n\
+         output = \"identity\"\n\n[train]\nepochs = 2\nbatch_size = 100\n\n\
+         [evaluate]\ntasks = [\"reconstruction\", \"anomaly\"]\n\n\
+         [sweep.parameters]\n\"data.dataset\" = [\"from-csv\", \"from-parquet\", \"from-npy\"]\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let swept = with_datasets(
+        &datasets,
+        &[
+            "sweep",
+            spec.to_str().unwrap(),
+            "--reports",
+            reports.to_str().unwrap(),
+        ],
+    );
+    assert!(swept.status.success());
+    let results: Vec<Value> = run_dirs(&reports.join("own"))
+        .iter()
+        .map(|run| read_json(&run.join("result.json")))
+        .collect();
+    assert_eq!(results.len(), 3);
+    let metric = |result: &Value, name: &str| result["metrics"][name].as_f64().unwrap();
+    for result in &results {
+        assert_eq!(result["status"], "completed", "{result}");
+        assert!(metric(result, "anomaly_auroc") > 0.8, "{result}");
+    }
+    // The same rows in three formats train to the same model.
+    for name in ["test_mse", "anomaly_auroc"] {
+        let values: Vec<f64> = results.iter().map(|r| metric(r, name)).collect();
+        assert!(values.iter().all(|v| *v == values[0]), "{name}: {values:?}");
+    }
+}
+
+#[test]
+fn colour_photo_patches_train_with_the_conv_autoencoder_and_render_in_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("photos.toml");
+    std::fs::write(
+        &spec,
+        "[experiment]\nname = \"photos\"\nseed = 3\n\n[data]\ndataset = \"photo-patches\"\n\n\
+         [model]\narchitecture = \"conv\"\nchannels = [16, 32]\nhidden = []\nlatent = 48\n\n\
+         [noise]\nkind = \"gaussian\"\nlevel = 0.2\n\n\
+         [train]\nepochs = 3\nbatch_size = 32\nlearning_rate = 2e-3\n\n\
+         [evaluate]\ntasks = [\"reconstruction\", \"compression\", \"denoising\"]\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    assert!(run_sweep(&spec, &reports).status.success());
+    let [run] = run_dirs(&reports.join("photos")).try_into().unwrap();
+    let result = read_json(&run.join("result.json"));
+    let metric = |name: &str| result["metrics"][name].as_f64().unwrap();
+    assert_eq!(result["status"], "completed", "{result}");
+    // SSIM averaged over the three channels, and JPEG in colour at the code's size.
+    assert!(metric("denoise_ssim") > metric("noisy_ssim"), "{result}");
+    assert!(metric("jpeg_bytes") <= 48.0 * 4.0, "{result}");
+    assert!(metric("test_psnr_db") > 12.0, "{result}");
+    let card = read_json(&run.join("model.json"));
+    assert_eq!(card["model"]["input_shape"], serde_json::json!([3, 32, 32]));
+
+    // The grid is a colour PNG whose original tiles hold the patches' colours.
+    let grid = image::open(run.join("reconstructions.png")).unwrap();
+    assert!(grid.color().has_color());
+    let grid = grid.into_rgb8();
+    let coloured = grid
+        .pixels()
+        .filter(|p| p.0[0] != p.0[1] || p.0[1] != p.0[2])
+        .count();
+    assert!(
+        coloured > grid.pixels().len() / 4,
+        "{coloured} coloured pixels"
+    );
+    let html = std::fs::read_to_string(reports.join("photos/index.html")).unwrap();
+    let id = run.file_name().unwrap().to_str().unwrap();
+    assert!(html.contains(&format!("runs/{id}/reconstructions.png")));
+}

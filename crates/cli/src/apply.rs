@@ -101,14 +101,14 @@ fn write_outputs(
             &values,
         )?);
     }
-    let [_, height, width] = shape[..] else {
+    let [channels, height, width] = shape[..] else {
         bail!("images of shape {shape:?} are not [channels, height, width]");
     };
     write_pngs(
         &folder.join("reconstructions"),
         names,
         &applied.reconstructions,
-        [height, width],
+        [channels, height, width],
     )?;
     Ok(())
 }

@@ -287,16 +287,20 @@ pub fn schema(of: SchemaOf, out: Option<&Path>) -> Result<ExitCode> {
 pub fn datasets(root: &Path) -> Result<ExitCode> {
     let registry = registry(root)?;
     for manifest in registry.manifests() {
-        let splits: Vec<String> = manifest
-            .splits
-            .iter()
-            .map(|(name, files)| format!("{name} {}", files.examples))
-            .collect();
+        let examples = match (&manifest.table, &manifest.arrays, &manifest.images) {
+            (Some(table), ..) => held_out(table.rows, table.test_fraction),
+            (_, Some(arrays), _) => held_out(arrays.examples, arrays.test_fraction),
+            (.., Some(images)) => held_out(images.examples, images.test_fraction),
+            _ => (manifest.splits.iter())
+                .map(|(name, files)| format!("{name} {}", files.examples))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
         out!(
-            "{:<16} shape {:?}  {}  ({})",
+            "{:<16} {:<8} shape {:?}  {examples}  ({})",
             manifest.name,
+            manifest.format.name(),
             manifest.shape,
-            splits.join(", "),
             manifest.licence
         )?;
     }
@@ -305,6 +309,62 @@ pub fn datasets(root: &Path) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `N examples, F % test` of a data set split by a seeded shuffle.
+fn held_out(examples: usize, test_fraction: f64) -> String {
+    format!("{examples} examples, {:.0} % test", test_fraction * 100.0)
+}
+
+/// `hourglass datasets add`: makes the data set and says what loading it found.
+pub fn add_dataset(root: &Path, new: hourglass_data::NewDataset) -> Result<ExitCode> {
+    let how = if new.link { "linked" } else { "copied" };
+    let added = hourglass_data::add(root, &new)?;
+    let manifest = &added.manifest;
+    out!(
+        "added data set `{}` in {} ({} {how}, sha256 sums in dataset.toml)",
+        manifest.name,
+        added.dir.display(),
+        counted(new.files.len(), "file", "files")
+    )?;
+    out!(
+        "  examples: {} train, {} test; each of shape {:?}",
+        added.train,
+        added.test,
+        manifest.shape
+    )?;
+    let total: usize = added.label_counts.iter().map(|(_, n)| n).sum();
+    if let Some(classes) = manifest.classes {
+        let counts: Vec<String> = (added.label_counts.iter())
+            .map(|(label, n)| format!("{label}: {n}"))
+            .collect();
+        out!(
+            "  classes: {classes} (examples per label: {})",
+            counts.join(", ")
+        )?;
+    }
+    if let Some(anomaly) = manifest.anomaly_label {
+        let anomalies = (added.label_counts.iter())
+            .find(|(label, _)| *label == anomaly)
+            .map_or(0, |(_, n)| *n);
+        out!(
+            "  anomalies (label {anomaly}): {anomalies} of {total} ({:.1} %)",
+            100.0 * anomalies as f64 / total.max(1) as f64
+        )?;
+    }
+    let (low, high) = added.range;
+    out!("  values in [{low}, {high}]")?;
+    if !manifest.standardize && (low < 0.0 || high > 1.0) {
+        out!(
+            "  note: the values are not in [0, 1], where sigmoid outputs and BCE expect them: \
+             add it again with --standardize --force, or set standardize = true in dataset.toml"
+        )?;
+    }
+    out!(
+        "  use it in a spec: [data] dataset = \"{}\"; check the licence in dataset.toml",
+        manifest.name
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// This process's command line as `hourglass ARGS...`, each argument quoted for a POSIX shell

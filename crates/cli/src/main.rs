@@ -47,6 +47,61 @@ struct Cli {
     command: Command,
 }
 
+/// What `hourglass datasets` can do besides listing.
+#[derive(Debug, Subcommand)]
+enum DatasetsAction {
+    /// Make a data set from your files: a CSV (.csv, .csv.gz) or Parquet table with one
+    /// numeric column per feature, a NumPy .npz archive, one or two .npy arrays (features,
+    /// and labels), or a folder of PNG and JPEG images (one sub-folder per class, or none).
+    /// Infers the format, shape, examples and classes, copies the files with their sha256
+    /// sums into the data set folder, writes a commented dataset.toml and loads the result
+    /// once.
+    Add(AddArgs),
+}
+
+/// The arguments of `hourglass datasets add`.
+#[derive(Debug, clap::Args)]
+struct AddArgs {
+    /// The data set's name: its folder under the data set folder and `data.dataset` in specs.
+    name: String,
+    /// The files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// The label column of a table, or the labels array of an .npz archive (two .npy files:
+    /// the one-dimensional one is the labels). Without one the data is unlabelled.
+    #[arg(long)]
+    label: Option<String>,
+    /// The features array of an .npz archive holding more than features and labels.
+    #[arg(long)]
+    features: Option<String>,
+    /// The label of anomalies, for anomaly detection (AUROC).
+    #[arg(long)]
+    anomaly_label: Option<u8>,
+    /// Share of the examples held out as the test split.
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// Seed of the shuffle that picks the test examples.
+    #[arg(long, default_value_t = 0)]
+    split_seed: u64,
+    /// Standardise features (z-scores with the training split's statistics) instead of
+    /// using them as stored.
+    #[arg(long)]
+    standardize: bool,
+    /// Link the files (absolute symbolic links) instead of copying them.
+    #[arg(long)]
+    link: bool,
+    /// Replace a data set of that name.
+    #[arg(long)]
+    force: bool,
+    /// The data's licence, for dataset.toml.
+    #[arg(long)]
+    licence: Option<String>,
+    /// Resize images of another size than the first image's (bilinear) instead of refusing
+    /// them.
+    #[arg(long)]
+    resize: bool,
+}
+
 /// The published numbers reports compare with.
 #[derive(Debug, clap::Args)]
 struct ReferenceArgs {
@@ -98,8 +153,11 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// List the data sets found.
-    Datasets,
+    /// List the data sets found, or add one made from your files (`datasets add`).
+    Datasets {
+        #[command(subcommand)]
+        action: Option<DatasetsAction>,
+    },
     /// Print the JSON Schema of spec files, for editors (committed as
     /// experiments/hourglass.schema.json).
     Schema {
@@ -129,7 +187,7 @@ enum Command {
         /// The run's folder, e.g. reports/quickstart/runs/0123456789ab.
         run_dir: PathBuf,
         /// The examples: a CSV or Parquet table (one numeric column per feature), an IDX
-        /// file of images, or a folder of PNG images.
+        /// file of images, or a folder of PNG and JPEG images (grey or colour).
         input: PathBuf,
         /// A new folder for `codes`, `scores` (CSV and Parquet) and `reconstructions` (a
         /// table, or PNG images).
@@ -224,7 +282,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output,
         } => apply::apply(&run_dir, &input, &output),
         Command::Compare { a, b, out } => compare(&a, &b, out),
-        Command::Datasets => datasets(&project.datasets(data)?),
+        Command::Datasets { action: None } => datasets(&project.datasets(data)?),
+        Command::Datasets {
+            action: Some(DatasetsAction::Add(args)),
+        } => commands::add_dataset(&project.datasets(data)?, args.into()),
         Command::Schema { of, out } => schema(of, out.as_deref()),
         Command::Worker {
             run_dirs,
@@ -249,6 +310,25 @@ fn parse_task(name: &str) -> Result<Task, String> {
             names.join(", ")
         )
     })
+}
+
+impl From<AddArgs> for hourglass_data::NewDataset {
+    fn from(args: AddArgs) -> Self {
+        Self {
+            name: args.name,
+            files: args.files,
+            label: args.label,
+            features: args.features,
+            anomaly_label: args.anomaly_label,
+            test_fraction: args.test_fraction,
+            split_seed: args.split_seed,
+            standardize: args.standardize,
+            link: args.link,
+            force: args.force,
+            licence: args.licence,
+            resize: args.resize,
+        }
+    }
 }
 
 /// The files `hourglass schema` describes.

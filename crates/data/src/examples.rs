@@ -1,10 +1,10 @@
 //! New examples for a saved model, from a user's file: a CSV or Parquet table of numeric
-//! columns, an IDX file of images (gzipped or not), or a folder of PNG images. Everything is
-//! checked before a value is used: the shape against the model's input, every cell numeric and
-//! finite; an error names the file and the first offending row or image.
+//! columns, an IDX file of images (gzipped or not), or a folder of PNG and JPEG images, grey or
+//! colour. Everything is checked before a value is used: the shape against the model's input,
+//! every cell numeric and finite; an error names the file and the first offending row or image.
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use polars::prelude::*;
 
@@ -26,7 +26,7 @@ pub struct Examples {
 }
 
 /// Reads the examples at `path` for a model whose input has `shape` (`[features]`, or
-/// `[channels, height, width]`): a folder of PNG images, a `.csv`, a `.parquet`, or else an
+/// `[channels, height, width]`): a folder of PNG or JPEG images, a `.csv`, a `.parquet`, or else an
 /// IDX file.
 pub fn read_examples(path: &Path, shape: &[usize]) -> Result<Examples, DataError> {
     let features: usize = shape.iter().product();
@@ -149,62 +149,35 @@ fn read_idx(path: &Path, bytes: &[u8], shape: &[usize]) -> Result<Examples, Data
     })
 }
 
-/// The PNG images of `folder`, in file-name order: grayscale, of the model's size.
+/// The PNG and JPEG images of `folder`, in file-name order, of the model's size, as grey or
+/// RGB as the model takes them (a colour image read for a grey model is converted to its
+/// luminance, as torchvision's `Grayscale` does).
 fn read_pngs(folder: &Path, shape: &[usize]) -> Result<Examples, DataError> {
-    let [1, height, width] = shape[..] else {
+    let [channels @ (1 | 3), height, width] = shape[..] else {
         return Err(decode(
             folder,
-            format!("a folder holds grayscale images; the model takes inputs of shape {shape:?}"),
+            format!("a folder holds images; the model takes inputs of shape {shape:?}"),
         ));
     };
-    let listed = std::fs::read_dir(folder).map_err(|source| DataError::Read {
-        path: folder.to_path_buf(),
-        source,
-    })?;
-    let mut files: Vec<PathBuf> = listed
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(decode(folder, "holds no .png file".into()));
+    let (listed, _) = crate::image_folder::list(folder, false)?;
+    if listed.is_empty() {
+        return Err(decode(folder, "holds no .png, .jpg or .jpeg file".into()));
     }
     let mut examples = Examples {
-        names: Vec::with_capacity(files.len()),
-        inputs: Vec::with_capacity(files.len().saturating_mul(height.saturating_mul(width))),
+        names: Vec::with_capacity(listed.len()),
+        inputs: Vec::with_capacity(listed.len().saturating_mul(shape.iter().product())),
         images: true,
         columns: Vec::new(),
     };
-    for file in &files {
-        let image = image::open(file).map_err(|e| decode(file, format!("not a PNG image: {e}")))?;
-        let channels = image.color().channel_count();
-        if image.color().has_color() {
-            return Err(decode(
-                file,
-                format!(
-                    "{channels} channels ({:?}), but the model takes grayscale images (1 \
-                     channel)",
-                    image.color()
-                ),
-            ));
-        }
-        if [image.height() as usize, image.width() as usize] != [height, width] {
-            return Err(decode(
-                file,
-                format!(
-                    "{}x{} pixels, but the model takes {height}x{width}",
-                    image.height(),
-                    image.width()
-                ),
-            ));
-        }
-        let gray = image.to_luma32f();
-        examples.inputs.extend(gray.as_raw());
-        let name = file.file_name().unwrap_or_default().to_string_lossy();
-        examples.names.push(name.into_owned());
+    for image in &listed {
+        let file = folder.join(&image.path);
+        let bytes = std::fs::read(&file).map_err(|source| DataError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        let pixels = crate::image_folder::decode(&file, &bytes, [channels, height, width], false)?;
+        examples.inputs.extend(pixels);
+        examples.names.push(image.path.clone());
     }
     Ok(examples)
 }
@@ -247,14 +220,14 @@ pub fn write_table(
     write("parquet", &mut frame)
 }
 
-/// Writes each example's image as an 8-bit grayscale PNG in `folder` (created): `values`
-/// holds the images one after another, in [0, 1] (clamped). A PNG keeps its name; other
-/// examples are named `image-N.png`.
+/// Writes each example's image as an 8-bit grey or RGB PNG in `folder` (created): `values`
+/// holds the images one after another, `[channels, height, width]` each, channels first, in
+/// [0, 1] (clamped). A PNG keeps its name; other examples are named `image-N.png`.
 pub fn write_pngs(
     folder: &Path,
     names: &[String],
     values: &[f32],
-    [height, width]: [usize; 2],
+    [channels, height, width]: [usize; 3],
 ) -> Result<(), DataError> {
     let failed = |path: &Path, error: String| DataError::Write {
         path: path.to_path_buf(),
@@ -264,21 +237,28 @@ pub fn write_pngs(
         path: folder.to_path_buf(),
         source,
     })?;
-    let size = height.saturating_mul(width).max(1);
-    for (name, pixels) in names.iter().zip(values.chunks(size)) {
-        let bytes: Vec<u8> = (pixels.iter())
-            .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+    let plane = height.saturating_mul(width).max(1);
+    let colour = if channels == 3 {
+        image::ColorType::Rgb8
+    } else {
+        image::ColorType::L8
+    };
+    for (name, image) in names.iter().zip(values.chunks(plane * channels)) {
+        // Channels first to interleaved pixels, as PNG stores them.
+        let bytes: Vec<u8> = (0..image.len())
+            .map(|at| image[(at % channels) * plane + at / channels])
+            .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
             .collect();
         let file = if name.to_ascii_lowercase().ends_with(".png") {
             folder.join(name)
         } else {
-            folder.join(format!("{}.png", name.replace(' ', "-")))
+            folder.join(format!("{}.png", name.replace([' ', '/'], "-")))
         };
         let (width, height) = (u32::try_from(width), u32::try_from(height));
         let (Ok(width), Ok(height)) = (width, height) else {
             return Err(failed(&file, "an image too large for PNG".into()));
         };
-        image::save_buffer(&file, &bytes, width, height, image::ColorType::L8)
+        image::save_buffer(&file, &bytes, width, height, colour)
             .map_err(|e| failed(&file, e.to_string()))?;
     }
     Ok(())

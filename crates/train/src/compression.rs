@@ -63,8 +63,8 @@ pub(crate) fn compression(
             pca_psnr_db(fit, test, latent, unit_range),
         ),
     ]);
-    if let [1, height, width] = test.shape[..]
-        && let Some(jpeg) = jpeg_at_most(test, [height, width], latent as f64)
+    if let [channels @ (1 | 3), height, width] = test.shape[..]
+        && let Some(jpeg) = jpeg_at_most(test, [channels, height, width], latent as f64)
     {
         metrics.extend([
             (metric::JPEG_PSNR_DB, jpeg.psnr_db),
@@ -161,42 +161,58 @@ struct JpegPoint {
 
 /// The highest-quality JPEG of the first test images whose mean entropy-coded bytes are at
 /// most `budget`; `None` when even quality 1 needs more.
-fn jpeg_at_most(test: &Split, [height, width]: [usize; 2], budget: f64) -> Option<JpegPoint> {
+fn jpeg_at_most(test: &Split, shape: [usize; 3], budget: f64) -> Option<JpegPoint> {
     let shown = test.head(JPEG_EXAMPLES);
     JPEG_QUALITIES
         .iter()
-        .map(|&quality| jpeg_point(&shown, [height, width], quality))
+        .map(|&quality| jpeg_point(&shown, shape, quality))
         .take_while(|point| point.bytes <= budget)
         .last()
 }
 
-fn jpeg_point(images: &Split, [height, width]: [usize; 2], quality: u8) -> JpegPoint {
+/// JPEG at `quality` of grey or RGB images of `[channels, height, width]` (colour is encoded
+/// as JPEG does by default: YCbCr with 4:2:0 chroma subsampling).
+fn jpeg_point(images: &Split, [channels, height, width]: [usize; 3], quality: u8) -> JpegPoint {
     let (mut bytes, mut squared_error) = (0usize, 0.0f64);
+    let colour = if channels == 3 {
+        ExtendedColorType::Rgb8
+    } else {
+        ExtendedColorType::L8
+    };
     for i in 0..images.len() {
         let original = images.input(i);
-        let pixels: Vec<u8> = original
-            .iter()
-            .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+        // Channels first to interleaved pixels, as image codecs take them.
+        let pixels: Vec<u8> = (0..height * width * channels)
+            .map(|at| original[(at % channels) * height * width + at / channels])
+            .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
             .collect();
         let mut encoded = Vec::new();
         JpegEncoder::new_with_quality(&mut encoded, quality)
-            .encode(&pixels, width as u32, height as u32, ExtendedColorType::L8)
-            .expect("an in-memory grey image encodes");
+            .encode(&pixels, width as u32, height as u32, colour)
+            .expect("an in-memory image encodes");
         bytes += entropy_coded_bytes(&encoded);
         let decoded = image::load(Cursor::new(&encoded), ImageFormat::Jpeg)
-            .expect("a JPEG just encoded decodes")
-            .into_luma8();
-        squared_error += original
-            .iter()
-            .zip(decoded.as_raw())
-            .map(|(&x, &y)| (f64::from(x) - f64::from(y) / 255.0).powi(2))
+            .expect("a JPEG just encoded decodes");
+        let decoded = if channels == 3 {
+            decoded.into_rgb8().into_raw()
+        } else {
+            decoded.into_luma8().into_raw()
+        };
+        squared_error += (0..height * width * channels)
+            .map(|at| {
+                let x = original[(at % channels) * height * width + at / channels];
+                (f64::from(x) - f64::from(decoded[at]) / 255.0).powi(2)
+            })
             .sum::<f64>();
     }
     let count = images.len() as f64;
     JpegPoint {
         quality,
         bytes: bytes as f64 / count,
-        psnr_db: psnr_db(squared_error / (count * (height * width) as f64), 1.0),
+        psnr_db: psnr_db(
+            squared_error / (count * (channels * height * width) as f64),
+            1.0,
+        ),
     }
 }
 

@@ -220,6 +220,8 @@ pub(crate) fn denoising(
             .zip(&reconstruction)
             .map(|(c, r)| f64::from(c - r).powi(2))
             .sum::<f64>();
+        // A colour image's channels are consecutive planes: the mean over planes is SSIM per
+        // channel, averaged.
         if let Some([height, width]) = image {
             let weight = chunk.len() as f64;
             noisy_ssim += mean_ssim(&clean, &noisy, height, width) * weight;

@@ -315,10 +315,10 @@ fn checkpoint_alone(
     run.write_checkpoint(position, model, &state, seconds, stepping)
 }
 
-/// Height and width of single-channel images.
-fn image_size(split: &Split) -> Option<[usize; 2]> {
+/// `[channels, height, width]` of grey (1 channel) or colour (3, RGB) images, channels first.
+fn image_size(split: &Split) -> Option<[usize; 3]> {
     match split.shape[..] {
-        [1, height, width] => Some([height, width]),
+        [channels @ (1 | 3), height, width] => Some([channels, height, width]),
         _ => None,
     }
 }
@@ -374,7 +374,9 @@ fn test_metrics(
     }
     if let Some(noise) = &config.noise {
         let task = tasks.has(Task::Denoising);
-        let image = image_size(test).filter(|_| task);
+        let image = image_size(test)
+            .filter(|_| task)
+            .map(|[_, height, width]| [height, width]);
         let denoising = evaluate::denoising(model, &Corruption::new(noise), test, image, device);
         metrics.insert(
             metric::DENOISE_PSNR_GAIN_DB,
@@ -445,7 +447,7 @@ fn codes_csv(model: &Autoencoder, test: &Split, device: &Device) -> String {
 fn write_images(
     model: &Autoencoder,
     splits: &Splits,
-    image: [usize; 2],
+    image: [usize; 3],
     generation: bool,
     run_dir: &Path,
     device: &Device,
