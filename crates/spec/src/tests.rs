@@ -13,6 +13,7 @@ pub(crate) fn catalog() -> Catalog {
             ("shuttle".to_string(), vec![9]),
             ("breast-cancer".to_string(), vec![30]),
             ("ucr-internal-bleeding-16".to_string(), vec![64]),
+            ("photo-patches".to_string(), vec![3, 32, 32]),
         ]
         .into(),
         backends: vec![Backend::Flex],
@@ -43,6 +44,13 @@ pub(crate) fn catalog() -> Catalog {
                 Labels {
                     classes: Some(2),
                     anomaly_label: Some(1),
+                },
+            ),
+            (
+                "photo-patches".to_string(),
+                Labels {
+                    classes: Some(3),
+                    anomaly_label: None,
                 },
             ),
         ]
