@@ -141,7 +141,12 @@ fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
     }
     let csv = std::fs::read_to_string(sweep.join("results.csv")).unwrap();
     let header = csv.lines().next().unwrap();
-    assert!(header.starts_with("id,status,model.latent,test_mse,test_psnr_db,test_loss,train_seconds,samples_per_second,epochs_run"), "{header}");
+    // Swept settings, the primary metric, reconstruction, the other metrics, then timing.
+    assert_eq!(
+        header,
+        "id,status,model.latent,test_mse,test_psnr_db,test_loss,jacobian_frobenius,\
+         mean_code_activation,train_seconds,samples_per_second,epochs_run,parameters,error"
+    );
     assert_eq!(csv.lines().count(), 3);
     let html = std::fs::read_to_string(sweep.join("index.html")).unwrap();
     // Loss curves, test_mse against the latent size, and the best run's latent map.
@@ -288,6 +293,44 @@ fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
     let unknown = hourglass(&["evaluate", sweep.to_str().unwrap(), "--tasks", "compresion"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("no task is named `compresion`"));
+
+    // The spec edited (another learning rate) and swept again: two new runs, and the report
+    // covers them alone, with the first two kept and listed apart.
+    let spec = small_spec(dir.path(), "e2e", "learning_rate = 1e-3");
+    let output = run_sweep(&spec, &reports);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("2 runs of earlier versions of the spec kept in runs/"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert_eq!(run_dirs(&sweep).len(), 4);
+    let rows = |csv: &Path| std::fs::read_to_string(csv).unwrap().lines().count() - 1;
+    assert_eq!(rows(&sweep.join("results.csv")), 2);
+    let page = std::fs::read_to_string(sweep.join("index.html")).unwrap();
+    assert!(page.contains("Runs not in the current spec"));
+    let all = hourglass(&["report", sweep.to_str().unwrap(), "--all"]);
+    assert!(all.status.success(), "{}", text(&all.stderr));
+    assert_eq!(rows(&sweep.join("results.csv")), 4);
+    // Every sweep under the folder in one table, with every setting.
+    let gathered = dir.path().join("all.csv");
+    let output = hourglass(&[
+        "results",
+        reports.to_str().unwrap(),
+        "--out",
+        gathered.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let table = std::fs::read_to_string(&gathered).unwrap();
+    assert!(table.starts_with("experiment,id,status,"), "{table}");
+    assert!(
+        table
+            .lines()
+            .next()
+            .unwrap()
+            .contains("train.learning_rate")
+    );
+    assert_eq!(table.lines().count(), 1 + 2, "{table}");
 }
 
 #[test]

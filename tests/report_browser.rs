@@ -2,6 +2,7 @@
 //! seeds) is reported, and Debian's headless Chromium, driven over WebDriver by chromedriver,
 //! loads the page. It must load with no console error, render every image and SVG with a
 //! non-zero size, show one results row per run and one configuration row per configuration,
+//! fit the 1,300 px window (wide tables scroll in their own box), keep legends off the plots,
 //! and sort the results table when a header is clicked. A screenshot is saved as
 //! `target/report-screenshot.png`. `cargo xtask ci` installs `chromium` and `chromium-driver`.
 
@@ -122,7 +123,13 @@ const MEASURE: &str = "return {
                loaded: e.tagName !== 'IMG' || (e.complete && e.naturalWidth > 0) }; }),
   runs: document.querySelectorAll('#results-table tbody tr').length,
   configurations: document.querySelectorAll('#configurations-table tbody tr').length,
-  sections: [...document.querySelectorAll('section')].map(s => s.id)
+  sections: [...document.querySelectorAll('section')].map(s => s.id),
+  overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  legends: [...document.querySelectorAll('figure')].filter(f => f.querySelector('ul.legend'))
+    .map(f => { const a = f.querySelector('svg').getBoundingClientRect(),
+                      b = f.querySelector('ul.legend').getBoundingClientRect();
+      return { overlap: !(b.top >= a.bottom || b.bottom <= a.top || b.left >= a.right
+                          || b.right <= a.left) }; })
 };";
 
 /// Clicks the `test_mse` header of the results table and returns that column, top to bottom.
@@ -188,6 +195,12 @@ fn the_report_renders_in_chromium_without_errors() {
             "not rendered: {element}"
         );
     }
+    // Nothing is wider than the 1,300 px window (wide tables scroll in their own box), and
+    // legends sit beside their plots, never over them.
+    assert_eq!(shown["overflow"], 0, "{shown}");
+    let legends = shown["legends"].as_array().unwrap();
+    assert!(!legends.is_empty(), "{shown}");
+    assert!(legends.iter().all(|l| l["overlap"] == false), "{shown}");
     assert_eq!(shown["runs"], 8, "{shown}");
     assert_eq!(shown["configurations"], 4, "{shown}");
     for section in [

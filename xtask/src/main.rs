@@ -3,6 +3,7 @@
 //! - `cargo xtask sweep SPEC`: build `hourglass` and run the sweep (then open its report).
 //! - `cargo xtask report SWEEP_DIR`: rebuild a sweep's report from its saved results.
 //! - `cargo xtask compare A B`: two sweeps side by side.
+//! - `cargo xtask results DIR --out FILE`: every sweep under a folder in one table.
 //! - `cargo xtask evaluate SWEEP_DIR`, `cargo xtask apply RUN_DIR INPUT --output DIR`: saved
 //!   models evaluated again, or applied to new examples.
 //! - `cargo xtask schema`: write the JSON Schemas of the files in `experiments/`.
@@ -21,14 +22,15 @@ mod tidy;
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR | compare A B | evaluate SWEEP_DIR | apply RUN_DIR INPUT --output DIR | validate SPEC | schema | fuzz [spec|data] [RUNS] | setup-libtorch | bench | ci>";
+const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR [--all] | compare A B | results DIR --out FILE | evaluate SWEEP_DIR | apply RUN_DIR INPUT --output DIR | validate SPEC | schema | fuzz [spec|data] [RUNS] | setup-libtorch | bench | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("sweep" | "report" | "compare" | "validate" | "datasets" | "evaluate" | "apply") => {
-            hourglass(&args)
-        }
+        Some(
+            "sweep" | "report" | "compare" | "results" | "validate" | "datasets" | "evaluate"
+            | "apply",
+        ) => hourglass(&args),
         Some("schema") => schema(),
         Some("setup-libtorch") => setup_libtorch().map(|env| print_exports(&env)),
         Some("fuzz") => {

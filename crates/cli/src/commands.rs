@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use hourglass_data::Registry;
 use hourglass_orchestrator::{SweepLayout, SweepOptions, WorkerCommand};
-use hourglass_report::References;
+use hourglass_report::{Coverage, References};
 use hourglass_spec::{Catalog, Experiment};
 
 use crate::SchemaOf;
@@ -194,12 +194,8 @@ pub fn sweep(
         ..SweepOptions::default()
     };
     stop_on_interrupt(&options.stop)?;
-    let mut display = crate::progress::SweepDisplay::new(
-        &layout.root,
-        &experiment.name,
-        experiment.runs.len(),
-        references,
-    );
+    let mut display =
+        crate::progress::SweepDisplay::new(&layout.root, experiment.runs.len(), references);
     let summary = hourglass_orchestrator::run_sweep(
         &experiment,
         &spec_text,
@@ -211,8 +207,11 @@ pub fn sweep(
     display.finish();
     out!("{}: {summary}", experiment.name)?;
     // A report failure is reported but does not undo or fail the training that finished.
-    match hourglass_report::write_report(&layout.root, &experiment.name, references) {
-        Ok(files) => out!("report: {}", files.html.display())?,
+    match hourglass_report::write_report(&layout.root, references, Coverage::Current) {
+        Ok(files) => {
+            out!("report: {}", files.html.display())?;
+            said_earlier(files.earlier)?;
+        }
         Err(error) => eprintln!("warning: no report written: {error}"),
     }
     if summary.unfinished > 0 {
@@ -230,17 +229,14 @@ pub fn sweep(
     })
 }
 
-pub fn report(sweep_dir: &Path, references: &References) -> Result<ExitCode> {
-    let title = sweep_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let files = hourglass_report::write_report(sweep_dir, &title, references)?;
+pub fn report(sweep_dir: &Path, references: &References, coverage: Coverage) -> Result<ExitCode> {
+    let files = hourglass_report::write_report(sweep_dir, references, coverage)?;
     out!(
         "report: {}\ntable: {}",
         files.html.display(),
         files.csv.display()
     )?;
+    said_earlier(files.earlier)?;
     // The report is written without them, but it is incomplete.
     for reason in &files.unreadable {
         eprintln!("warning: left out of the report: {reason}");
@@ -252,6 +248,18 @@ pub fn report(sweep_dir: &Path, references: &References) -> Result<ExitCode> {
     })
 }
 
+/// Says how many finished runs a report listed apart as not in the current spec.
+fn said_earlier(earlier: usize) -> Result<()> {
+    if earlier > 0 {
+        out!(
+            "{} of earlier versions of the spec kept in runs/ and listed apart \
+             (`hourglass report --all` includes them)",
+            counted(earlier, "run", "runs")
+        )?;
+    }
+    Ok(())
+}
+
 pub fn compare(a: &Path, b: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
     let out = out.unwrap_or_else(|| {
         a.parent()
@@ -261,12 +269,41 @@ pub fn compare(a: &Path, b: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
     });
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let files = hourglass_report::write_comparison(a, b, &out)?;
+    for difference in &files.differing {
+        out!("differs: {difference}")?;
+    }
     out!(
-        "{} shared configurations\ncomparison: {}\ntable: {}",
+        "{} shared configurations\ncomparison: {}\ntable: {}\nevery metric: {}",
         files.shared,
         files.html.display(),
-        files.markdown.display()
+        files.markdown.display(),
+        files.csv.display()
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Gathers the runs of every sweep under `root` into the table `out`.
+pub fn results(root: &Path, out: &Path, coverage: Coverage) -> Result<ExitCode> {
+    let gathered = hourglass_report::gather(root, coverage)?;
+    let bytes = match out.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => gathered.table.to_parquet()?,
+        Some("csv") => gathered.table.to_csv()?,
+        _ => anyhow::bail!(
+            "cannot tell the format of {} (expected a name ending in .parquet or .csv)",
+            out.display()
+        ),
+    };
+    hourglass_spec::result::write_atomic(out, &bytes)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    out!(
+        "{} of {} sweeps: {}",
+        counted(gathered.table.rows.len(), "run", "runs"),
+        gathered.sweeps,
+        out.display()
+    )?;
+    for reason in &gathered.skipped {
+        eprintln!("warning: left out: {reason}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -24,6 +24,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use commands::{compare, datasets, report, schema, sweep, validate};
+use hourglass_report::Coverage;
 use hourglass_spec::Task;
 use project::Project;
 
@@ -139,8 +140,24 @@ enum Command {
     Report {
         /// The sweep's folder, e.g. reports/quickstart.
         sweep_dir: PathBuf,
+        /// Report every finished run in the folder, also those trained for earlier versions of
+        /// the spec (by default they are listed apart).
+        #[arg(long)]
+        all: bool,
         #[command(flatten)]
         references: ReferenceArgs,
+    },
+    /// Gather the runs of every sweep under a folder into one table (Parquet or CSV, by the
+    /// extension of --out), with the experiment's name and every setting of each run.
+    Results {
+        /// The folder holding sweep folders, e.g. reports.
+        root: PathBuf,
+        /// The table to write, e.g. all.parquet or all.csv.
+        #[arg(long)]
+        out: PathBuf,
+        /// Include runs trained for earlier versions of each spec.
+        #[arg(long)]
+        all: bool,
     },
     /// Put two sweeps side by side: shared configurations, metric deltas, and marks on the
     /// differences larger than the seed spread.
@@ -149,7 +166,7 @@ enum Command {
         a: PathBuf,
         /// The second sweep's folder (b).
         b: PathBuf,
-        /// Folder for `compare-A-vs-B.html` and `.md` (default: the folder holding a).
+        /// Folder for `compare-A-vs-B.html`, `.md` and `.csv` (default: the folder holding a).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -260,8 +277,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Command::Report {
             sweep_dir,
+            all,
             references,
-        } => report(&sweep_dir, &project.references(references)),
+        } => report(&sweep_dir, &project.references(references), coverage(all)),
+        Command::Results { root, out, all } => commands::results(&root, &out, coverage(all)),
         Command::Evaluate {
             sweep_dir,
             tasks,
@@ -269,7 +288,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let registry = commands::registry(&project.datasets(data)?)?;
             let evaluated = evaluate::evaluate(&sweep_dir, tasks.as_deref(), &registry)?;
-            let reported = report(&sweep_dir, &project.references(references))?;
+            let reported = report(
+                &sweep_dir,
+                &project.references(references),
+                Coverage::Current,
+            )?;
             Ok(if evaluated == ExitCode::SUCCESS {
                 reported
             } else {
@@ -302,6 +325,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// The task named `name`, for `--tasks`.
+/// `--all`: every run in a sweep folder, else the current spec's.
+fn coverage(all: bool) -> Coverage {
+    if all {
+        Coverage::All
+    } else {
+        Coverage::Current
+    }
+}
+
 fn parse_task(name: &str) -> Result<Task, String> {
     Task::named(name).ok_or_else(|| {
         let names: Vec<&str> = Task::ALL.iter().map(|task| task.name()).collect();

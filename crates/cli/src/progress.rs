@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use hourglass_orchestrator::{Ended, SweepProgress};
-use hourglass_report::References;
+use hourglass_report::{Coverage, References};
 use hourglass_spec::RunSpec;
 use hourglass_spec::result::{EpochRecord, RunResult, RunStatus, metric};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,7 +17,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// The display of one sweep.
 pub struct SweepDisplay<'a> {
     root: &'a Path,
-    name: &'a str,
     references: &'a References,
     bars: Option<Bars>,
     running: usize,
@@ -34,7 +33,7 @@ struct Bars {
 
 impl<'a> SweepDisplay<'a> {
     /// The display of the sweep in `root` of `total` runs: bars when stderr is a terminal.
-    pub fn new(root: &'a Path, name: &'a str, total: usize, references: &'a References) -> Self {
+    pub fn new(root: &'a Path, total: usize, references: &'a References) -> Self {
         let bars = std::io::stderr().is_terminal().then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let sweep = multi.add(ProgressBar::new(total as u64));
@@ -54,7 +53,6 @@ impl<'a> SweepDisplay<'a> {
         });
         Self {
             root,
-            name,
             references,
             bars,
             running: 0,
@@ -156,7 +154,9 @@ impl SweepProgress for SweepDisplay<'_> {
         self.update_counts();
         self.say(outcome(run, result));
         // A report failure is reported but does not undo or fail the training that finished.
-        if let Err(error) = hourglass_report::write_report(self.root, self.name, self.references) {
+        if let Err(error) =
+            hourglass_report::write_report(self.root, self.references, Coverage::Current)
+        {
             self.say(format!("warning: report not updated: {error}"));
         }
     }

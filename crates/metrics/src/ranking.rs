@@ -145,7 +145,8 @@ pub fn average_precision(scores: &[f64], labels: &[bool]) -> f64 {
         sum += recall_gain * precision;
         previous_true_positives = step.true_positives;
     }
-    sum
+    // Rounding in the sum can pass 1 (nine anomalies ranked first: 1.0000000000000002).
+    sum.clamp(0.0, 1.0)
 }
 
 /// The 1-based rank, in descending score order, of the highest-scoring anomaly; `None`
@@ -202,6 +203,14 @@ mod tests {
         (1..x.len())
             .map(|i| (x[i] - x[i - 1]) * (y[i] + y[i - 1]) / 2.0)
             .sum()
+    }
+
+    #[test]
+    fn a_perfect_ranking_whose_sum_rounds_above_one_scores_exactly_one() {
+        // Nine anomalies at distinct scores: nine recall gains of 1/9 sum to 1 + 2^-52.
+        let scores: Vec<f64> = (0..12).map(|i| 12.0 - f64::from(i)).collect();
+        let labels: Vec<bool> = (0..12).map(|i| i < 9).collect();
+        assert_eq!(average_precision(&scores, &labels), 1.0);
     }
 
     #[test]

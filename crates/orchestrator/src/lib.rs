@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hourglass_spec::result::{self, EpochRecord, ResultError, RunResult, RunStatus, write_atomic};
+use hourglass_spec::sweep_record::SweepRecord;
 use hourglass_spec::{Experiment, RunId, RunSpec};
 
 use executor::Executor;
@@ -240,7 +241,8 @@ pub fn finished_result(run_dir: &Path) -> Option<RunResult> {
 
 /// Runs every unfinished run of `experiment` (and failed ones with `retry_failed`), each on a
 /// free slot that offers its backend, pruning unpromising runs when the spec asks for it, and
-/// writing the spec's text beside the runs for the record.
+/// writing the spec's text and its [`SweepRecord`] (which runs are the spec's now, what the
+/// report ranks them by) beside the runs.
 pub fn run_sweep(
     experiment: &Experiment,
     spec_text: &str,
@@ -253,6 +255,7 @@ pub fn run_sweep(
     let _lock = SweepLock::acquire(&layout.root)?;
     let spec_copy = layout.root.join("spec.toml");
     write_atomic(&spec_copy, spec_text.as_bytes()).map_err(io("cannot write", &spec_copy))?;
+    SweepRecord::of(experiment).write(&layout.root)?;
 
     match &experiment.resources.executor {
         hourglass_spec::Executor::Local => {

@@ -23,6 +23,9 @@ fn write_fixture(dir: &Path) {
     };
     let experiment = hourglass_spec::parse(Path::new("bench.toml"), &source, &catalog).unwrap();
     assert_eq!(experiment.runs.len(), 500);
+    hourglass_spec::sweep_record::SweepRecord::of(&experiment)
+        .write(dir)
+        .unwrap();
     for (i, run) in experiment.runs.iter().enumerate() {
         let run_dir = dir.join("runs").join(run.id.as_str());
         std::fs::create_dir_all(&run_dir).unwrap();
@@ -71,8 +74,8 @@ fn main() {
             let start = Instant::now();
             hourglass_report::write_report(
                 dir.path(),
-                "bench",
                 &hourglass_report::References::default(),
+                hourglass_report::Coverage::Current,
             )
             .unwrap();
             start.elapsed().as_secs_f64()

@@ -5,20 +5,24 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use hourglass_spec::ModelKind;
-use hourglass_spec::result::{CODES_FILE, LATENT_FILE, RunStatus};
+use hourglass_spec::result::{CODES_FILE, EpochRecord, LATENT_FILE, RunStatus};
 
 use crate::latent::{project_2d, read_codes, read_variances};
 use crate::plot::{self, Series, Style};
 use crate::references::{self, Reference};
-use crate::table::{Cell, DisplayTable, ResultsTable, number};
+use crate::table::{Cell, DisplayTable, ResultsTable, mean_and_std, number};
 use crate::{ReportError, RunRecord, tasks};
+use hourglass_spec::PrimaryMetric;
 
-pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:80rem}\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
 table{border-collapse:collapse;font-size:.9rem}th,td{border:1px solid #ccc;padding:.25rem .5rem}\
 th{background:#f0f0f0}td{max-width:24rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\
 .wide{overflow-x:auto}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 tr.failed{background:#fde8e8}.best{font-weight:bold}.curves{display:flex;flex-wrap:wrap;gap:1rem}\
-figure{margin:0}img{image-rendering:pixelated;width:420px;border:1px solid #ccc}figcaption{font-size:.85rem;color:#555}pre{background:#f6f6f6;padding:.5rem;\
+figure{margin:0;max-width:640px}figure svg{max-width:100%;height:auto}\
+img{image-rendering:pixelated;width:600px;max-width:100%;border:1px solid #ccc}figcaption{font-size:.85rem;color:#555}\
+ul.legend{list-style:none;padding:0;margin:.25rem 0;font-size:.85rem;display:flex;flex-wrap:wrap;gap:.25rem 1rem}\
+.swatch{display:inline-block;width:1.2rem;height:.6rem;margin-right:.3rem;vertical-align:middle}pre{background:#f6f6f6;padding:.5rem;\
 white-space:pre-wrap}";
 
 /// Sorts a table with class `sortable` by the column whose header is clicked (numbers as
@@ -31,8 +35,19 @@ const n=parseFloat(t);return isNaN(n)?t.trim():n};[...body.rows].sort((a,b)=>{\
 const x=key(a),y=key(b);if(x===''||y==='')return (x==='')-(y==='');\
 return (x<y?-1:x>y?1:0)*(up?1:-1)}).forEach(r=>body.appendChild(r))})});";
 
-/// The metric by which runs are ranked: lower is better.
-const RANKING_METRIC: &str = "test_mse";
+/// The sweep a page reports.
+pub(crate) struct Sweep<'a> {
+    /// The experiment's name.
+    pub title: &'a str,
+    /// What ranks the runs.
+    pub primary: &'a PrimaryMetric,
+    /// The runs of the spec, best first.
+    pub records: &'a [RunRecord],
+    /// Finished runs the spec no longer asks for.
+    pub earlier: &'a [RunRecord],
+    /// Result files that could not be read, each with why.
+    pub unreadable: &'a [String],
+}
 
 /// Escapes text for HTML content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
@@ -52,28 +67,27 @@ pub(crate) fn escape(text: &str) -> String {
 
 /// The whole page.
 pub(crate) fn page(
-    title: &str,
-    records: &[RunRecord],
-    unreadable: &[String],
+    sweep: &Sweep<'_>,
     table: &ResultsTable,
     configurations: &ResultsTable,
     references: &[&Reference],
 ) -> Result<String, ReportError> {
-    let title = escape(title);
+    let (records, primary) = (sweep.records, sweep.primary);
+    let title = escape(sweep.title);
     let mut html = String::new();
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · hourglass</title>\
          <style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n"
     );
-    let best = best_per_kind(records);
+    let best = best_per_kind(records, primary);
     let kinds = by_kind(records);
-    summary(&mut html, records, &best);
+    summary(&mut html, records, &best, primary);
     references::section(&mut html, references, records);
-    how_to_read(&mut html);
-    results(&mut html, table);
+    how_to_read(&mut html, primary);
+    results(&mut html, table, primary);
     seed_statistics(&mut html, configurations);
-    parameter_effects(&mut html, &kinds, table)?;
+    parameter_effects(&mut html, &kinds, table, primary)?;
     curves(&mut html, &kinds, table)?;
     images(&mut html, &best);
     latent_maps(&mut html, &best)?;
@@ -81,7 +95,8 @@ pub(crate) fn page(
     tasks::anomaly(&mut html, records, table)?;
     stopped_runs(&mut html, records, RunStatus::Failed, "Failed runs");
     stopped_runs(&mut html, records, RunStatus::Pruned, "Pruned runs");
-    unreadable_results(&mut html, unreadable);
+    earlier_runs(&mut html, sweep.earlier, primary);
+    unreadable_results(&mut html, sweep.unreadable);
     html.push_str(
         "<p>Raw data: <a href=\"results.csv\">results.csv</a>, \
          <a href=\"results.parquet\">results.parquet</a>, <a href=\"results.md\">results.md</a> \
@@ -91,7 +106,12 @@ pub(crate) fn page(
     Ok(html)
 }
 
-fn summary(html: &mut String, records: &[RunRecord], best: &BestPerKind<'_>) {
+fn summary(
+    html: &mut String,
+    records: &[RunRecord],
+    best: &BestPerKind<'_>,
+    primary: &PrimaryMetric,
+) {
     let count = |status| records.iter().filter(|r| r.result.status == status).count();
     // Folded from +0: an empty f64 sum is -0, which would print as "-0 s".
     let seconds = records
@@ -112,14 +132,16 @@ fn summary(html: &mut String, records: &[RunRecord], best: &BestPerKind<'_>) {
         let _ = write!(
             html,
             "<table id=\"best\"><thead><tr><th>model kind</th><th>best run</th>\
-             <th>{RANKING_METRIC}</th></tr></thead><tbody>"
+             <th>{} ({} is better)</th></tr></thead><tbody>",
+            escape(&primary.name),
+            primary.direction.better_word()
         );
         for (kind, run) in best {
             let _ = write!(
                 html,
                 "<tr><td>{kind}</td><td><a href=\"runs/{id}/result.json\">{id}</a></td>\
                  <td class=\"num\">{}</td></tr>",
-                number(run.result.metrics[RANKING_METRIC]),
+                number(run.result.metrics[&primary.name]),
                 id = escape(run.result.id.as_str()),
             );
         }
@@ -128,26 +150,28 @@ fn summary(html: &mut String, records: &[RunRecord], best: &BestPerKind<'_>) {
     html.push_str("</section>\n");
 }
 
-/// The completed run with the lowest [`RANKING_METRIC`] of each model kind, by kind name.
+/// The completed run with the best primary metric of each model kind, by kind name.
 type BestPerKind<'a> = BTreeMap<&'a str, &'a RunRecord>;
 
 /// Records (with their row index) by model kind.
 type ByKind<'a> = BTreeMap<&'a str, Vec<(usize, &'a RunRecord)>>;
 
 /// The best run of each kind (see [`BestPerKind`]).
-fn best_per_kind(records: &[RunRecord]) -> BestPerKind<'_> {
+fn best_per_kind<'a>(records: &'a [RunRecord], primary: &PrimaryMetric) -> BestPerKind<'a> {
     let mut best = BestPerKind::new();
     for record in records {
-        let Some(&value) = record.result.metrics.get(RANKING_METRIC) else {
+        let Some(&value) = record.result.metrics.get(&primary.name) else {
             continue;
         };
         if record.result.status != RunStatus::Completed {
             continue;
         }
         let kind = record.result.config.model_kind();
-        let better = best
-            .get(kind)
-            .is_none_or(|current| value < current.result.metrics[RANKING_METRIC]);
+        let better = best.get(kind).is_none_or(|current| {
+            primary
+                .direction
+                .better(value, current.result.metrics[&primary.name])
+        });
         if better {
             best.insert(kind, record);
         }
@@ -155,24 +179,31 @@ fn best_per_kind(records: &[RunRecord]) -> BestPerKind<'_> {
     best
 }
 
-fn how_to_read(html: &mut String) {
-    html.push_str(
+fn how_to_read(html: &mut String, primary: &PrimaryMetric) {
+    let metric = escape(&primary.name);
+    let better = primary.direction.better_word();
+    let _ = write!(
+        html,
         "<section id=\"how-to-read\"><h2>How to read this report</h2><ul>\
-         <li>Each row of the table is one run: a configuration and a seed. Only the settings that \
-         differ between runs are shown; the full configuration is in <code>runs/&lt;id&gt;/config.toml</code>.</li>\
-         <li><code>test_mse</code> is the mean squared error per input value (inputs in [0, 1]) on the \
-         test split; <code>test_psnr_db</code> is 10·log10(1/MSE), higher is better; \
+         <li>Runs are ranked by <code>{metric}</code> ({better} is better), the spec's primary \
+         metric (<code>[report] metric</code>; by default <code>anomaly_auroc</code> for anomaly \
+         detection, <code>denoise_psnr_db</code> for denoising, else <code>test_mse</code>). \
+         The best run is in bold and the tables are sorted by it, best first.</li>\
+         <li>Each row of the results table is one run: a configuration and a seed. Only the \
+         settings that differ between runs are shown; the full configuration is in \
+         <code>runs/&lt;id&gt;/config.toml</code> and in <code>results.parquet</code>.</li>\
+         <li><code>test_mse</code> is the mean squared error per input value on the test split; \
+         <code>test_psnr_db</code> is 10·log10(1/MSE), meaningful for inputs in [0, 1]; \
          <code>test_loss</code> is the training objective on the test split.</li>\
-         <li>Loss curves show the training objective per epoch (mean over the epoch's steps) and on \
-         the validation split after each epoch. A validation curve that rises while the training \
-         curve falls is overfitting.</li>\
-         <li>The best run (lowest <code>test_mse</code>) is in bold. Failed runs are shaded and \
-         their errors are listed at the end, with the reasons of pruned runs. Click a column's \
-         header to sort by it.</li>\
+         <li>Loss curves show the training objective per epoch (mean over the epoch's steps) and \
+         on the validation split after each epoch. A validation curve that rises while the \
+         training curve falls is overfitting.</li>\
+         <li>Failed runs are shaded and their errors are listed at the end, with the reasons of \
+         pruned runs. Click a column's header to sort by it.</li>\
          <li>With several seeds per configuration, the second table gives mean ± sample standard \
          deviation over the seeds; a difference smaller than the deviations is not evidence.</li>\
-         <li>The plots of <code>test_mse</code> against each swept setting show one line per model \
-         kind (a log axis when the values span two decades or more).</li>\
+         <li>The plots of <code>{metric}</code> against each swept setting show one line per \
+         model kind (a log axis when the values span two decades or more).</li>\
          <li>The latent maps place the codes of test examples on the plane (their first two \
          principal components when the code is larger), coloured by label: classes that form \
          separate clusters are ones the code tells apart without supervision.</li>\
@@ -185,21 +216,23 @@ fn how_to_read(html: &mut String) {
     );
 }
 
-fn results(html: &mut String, table: &ResultsTable) {
-    let mse_column = table.columns.iter().position(|c| c == "test_mse");
-    let best_row = mse_column.and_then(|col| {
-        table
-            .rows
-            .iter()
-            .enumerate()
-            .filter_map(|(i, row)| {
-                if let Cell::Number(v) = row[col] {
+fn results(html: &mut String, table: &ResultsTable, primary: &PrimaryMetric) {
+    let column = table.columns.iter().position(|c| *c == primary.name);
+    let best_row = column.and_then(|col| {
+        (table.rows.iter().enumerate())
+            .filter_map(|(i, row)| match row[col] {
+                Cell::Number(v) if matches!(&row[1], Cell::Text(s) if s == "completed") => {
                     Some((i, v))
+                }
+                _ => None,
+            })
+            .reduce(|best, next| {
+                if primary.direction.better(next.1, best.1) {
+                    next
                 } else {
-                    None
+                    best
                 }
             })
-            .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i)
     });
     html.push_str(
@@ -252,8 +285,12 @@ fn seed_statistics(html: &mut String, configurations: &ResultsTable) {
     if !repeated {
         return;
     }
-    html.push_str("<section id=\"configurations\"><h2>Configurations: mean ± std over seeds</h2>");
+    html.push_str(
+        "<section id=\"configurations\"><h2>Configurations: mean ± std over seeds</h2>\
+         <div class=\"wide\">",
+    );
     display_table(html, &configurations.display(), "configurations-table");
+    html.push_str("</div>");
     html.push_str(
         "<p>Raw data: <a href=\"configurations.csv\">configurations.csv</a>, \
                    <a href=\"configurations.md\">configurations.md</a>.</p></section>\n",
@@ -278,12 +315,15 @@ fn display_table(html: &mut String, table: &DisplayTable, id: &str) {
     html.push_str("</tbody></table>\n");
 }
 
-/// For the rows `rows` of `table`, the settings that vary among them as `key=value` text.
-pub(crate) fn varied_labels(table: &ResultsTable, rows: &[usize]) -> Vec<String> {
+/// For the rows `rows` of `table`, the settings that vary among them, but those named in
+/// `except`, as `key=value` text.
+pub(crate) fn varied_labels(table: &ResultsTable, rows: &[usize], except: &[&str]) -> Vec<String> {
     let varying: Vec<usize> = (2..2 + table.varied)
         .filter(|&column| {
-            rows.iter()
-                .any(|&row| table.rows[row][column] != table.rows[rows[0]][column])
+            !except.contains(&table.columns[column].as_str())
+                && rows
+                    .iter()
+                    .any(|&row| table.rows[row][column] != table.rows[rows[0]][column])
         })
         .collect();
     rows.iter()
@@ -315,39 +355,82 @@ fn by_kind(records: &[RunRecord]) -> ByKind<'_> {
     groups
 }
 
-/// Validation loss (training loss where there is no validation split) per epoch, every run of a
-/// model kind overlaid on one plot.
+/// The loss curves of each model kind: per configuration, the validation loss per epoch
+/// (solid; the training loss where there is no validation split) and the training loss
+/// (dashed), each the mean over the configuration's seeds, with a band of ± one standard
+/// deviation over them; labelled by the settings that vary.
 fn curves(html: &mut String, kinds: &ByKind<'_>, table: &ResultsTable) -> Result<(), ReportError> {
     html.push_str("<section id=\"curves\"><h2>Loss curves</h2><div class=\"curves\">\n");
     for (kind, members) in kinds {
-        let rows: Vec<usize> = members.iter().map(|&(i, _)| i).collect();
-        let labels = varied_labels(table, &rows);
-        let series: Vec<Series> = members
+        let members: Vec<&(usize, &RunRecord)> = members
             .iter()
-            .zip(&labels)
-            .filter(|((_, record), _)| !record.epochs.is_empty())
-            .map(|(&(_, record), label)| Series {
-                label: format!("{} {label}", record.result.id),
-                points: record
-                    .epochs
-                    .iter()
-                    .map(|e| (e.epoch as f64, e.val_loss.unwrap_or(e.train_loss)))
-                    .collect(),
-            })
+            .filter(|(_, r)| !r.epochs.is_empty())
             .collect();
-        if series.is_empty() {
+        let rows: Vec<usize> = members.iter().map(|&&(i, _)| i).collect();
+        if rows.is_empty() {
             continue;
         }
-        let svg = plot::overlaid(
-            kind,
-            ("epoch", "validation loss"),
-            &series,
-            false,
-            Style::Lines,
-        )?;
+        let labels = varied_labels(table, &rows, &["seed"]);
+        let mut groups: Vec<(&str, Vec<&RunRecord>)> = Vec::new();
+        for (&&(_, record), label) in members.iter().zip(&labels) {
+            match groups.iter_mut().find(|(l, _)| l == label) {
+                Some((_, runs)) => runs.push(record),
+                None => groups.push((label, vec![record])),
+            }
+        }
+        let validated = members
+            .iter()
+            .any(|(_, r)| r.epochs.iter().any(|e| e.val_loss.is_some()));
+        let series: Vec<Series> = groups
+            .iter()
+            .map(|(label, runs)| {
+                let per_epoch = |value: &dyn Fn(&EpochRecord) -> f64| {
+                    let mut by_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+                    for epoch in runs.iter().flat_map(|r| &r.epochs) {
+                        by_epoch.entry(epoch.epoch).or_default().push(value(epoch));
+                    }
+                    by_epoch
+                        .into_iter()
+                        .map(|(epoch, values)| {
+                            let (mean, std) = mean_and_std(&values);
+                            (epoch as f64, mean.unwrap_or(f64::NAN), std)
+                        })
+                        .collect::<Vec<_>>()
+                };
+                let solid = per_epoch(&|e| e.val_loss.unwrap_or(e.train_loss));
+                let label = if label.is_empty() {
+                    kind.to_string()
+                } else {
+                    label.to_string()
+                };
+                Series {
+                    label: format!("{label} ({} seeds)", runs.len()),
+                    points: solid.iter().map(|&(x, y, _)| (x, y)).collect(),
+                    spread: (solid.iter())
+                        .filter_map(|&(x, y, std)| Some((x, y - std?, y + std?)))
+                        .collect(),
+                    dashed: if validated {
+                        per_epoch(&|e| e.train_loss)
+                            .iter()
+                            .map(|&(x, y, _)| (x, y))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                }
+            })
+            .collect();
+        let y_desc = if validated {
+            "loss (solid: validation, dashed: training)"
+        } else {
+            "training loss"
+        };
+        let svg = plot::overlaid(kind, ("epoch", y_desc), &series, false, Style::Lines)?;
         let _ = writeln!(
             html,
-            "<figure>{svg}<figcaption>{kind}: {} runs</figcaption></figure>",
+            "<figure>{svg}<figcaption>{kind}: {} runs in {} configurations; lines are means over \
+             seeds, bands ± one standard deviation</figcaption></figure>",
+            rows.len(),
             series.len()
         );
     }
@@ -355,13 +438,18 @@ fn curves(html: &mut String, kinds: &ByKind<'_>, table: &ResultsTable) -> Result
     Ok(())
 }
 
-/// For each numeric swept setting, [`RANKING_METRIC`] of the completed runs against it, one
-/// line per model kind.
+/// For each numeric swept setting, the primary metric of the completed runs against it: one
+/// line per model kind and value of the other swept settings (so an interaction shows as
+/// lines that are not parallel), each point the mean over seeds with a bar of ± one standard
+/// deviation.
 fn parameter_effects(
     html: &mut String,
     kinds: &ByKind<'_>,
     table: &ResultsTable,
+    primary: &PrimaryMetric,
 ) -> Result<(), ReportError> {
+    let metric = primary.name.as_str();
+    let several_kinds = kinds.len() > 1;
     let mut figures = String::new();
     for column in 2..2 + table.varied {
         let key = &table.columns[column];
@@ -370,20 +458,44 @@ fn parameter_effects(
         }
         let mut series = Vec::new();
         for (kind, members) in kinds {
-            let mut points: Vec<(f64, f64)> = members
+            let completed: Vec<(usize, f64, f64)> = members
                 .iter()
                 .filter_map(|&(i, record)| match table.rows[i][column] {
-                    Cell::Number(x) => Some((x, *record.result.metrics.get(RANKING_METRIC)?)),
+                    Cell::Number(x) if record.result.status == RunStatus::Completed => {
+                        Some((i, x, *record.result.metrics.get(metric)?))
+                    }
                     _ => None,
                 })
                 .collect();
-            if points.is_empty() {
+            if completed.is_empty() {
                 continue;
             }
-            series.push(Series {
-                label: kind.to_string(),
-                points: means_by_x(&mut points),
-            });
+            let rows: Vec<usize> = completed.iter().map(|p| p.0).collect();
+            let others = varied_labels(table, &rows, &["seed", key]);
+            let mut lines: Vec<(&str, Vec<(f64, f64)>)> = Vec::new();
+            for (&(_, x, y), other) in completed.iter().zip(&others) {
+                match lines.iter_mut().find(|(l, _)| l == other) {
+                    Some((_, points)) => points.push((x, y)),
+                    None => lines.push((other, vec![(x, y)])),
+                }
+            }
+            for (other, mut points) in lines {
+                let label = match (several_kinds, other.is_empty()) {
+                    (true, true) => kind.to_string(),
+                    (true, false) => format!("{kind} {other}"),
+                    (false, true) => metric.to_string(),
+                    (false, false) => other.to_string(),
+                };
+                let stats = stats_by_x(&mut points);
+                series.push(Series {
+                    label,
+                    points: stats.iter().map(|&(x, mean, _)| (x, mean)).collect(),
+                    spread: (stats.iter())
+                        .filter_map(|&(x, mean, std)| Some((x, mean - std?, mean + std?)))
+                        .collect(),
+                    dashed: Vec::new(),
+                });
+            }
         }
         let xs = || series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
         // A setting that varies only between kinds (β of VAEs, say) has one value per kind.
@@ -397,16 +509,13 @@ fn parameter_effects(
             (lo.min(x), hi.max(x))
         });
         let log_x = low > 0.0 && high / low >= 100.0;
-        let svg = plot::overlaid(
-            key,
-            (key, RANKING_METRIC),
-            &series,
-            log_x,
-            Style::LinesAndDots,
-        )?;
+        let svg = plot::overlaid(key, (key, metric), &series, log_x, Style::LinesAndDots)?;
         let _ = writeln!(
             figures,
-            "<figure>{svg}<figcaption>{RANKING_METRIC} (mean over seeds) against {}</figcaption></figure>",
+            "<figure>{svg}<figcaption>{} ({} is better) against {}: means over seeds, bars ± one \
+             standard deviation; one line per value of the other swept settings</figcaption></figure>",
+            escape(metric),
+            primary.direction.better_word(),
             escape(key)
         );
     }
@@ -420,15 +529,24 @@ fn parameter_effects(
     Ok(())
 }
 
-/// The mean y of the points at each x (seeds of one setting), in x order.
-pub(crate) fn means_by_x(points: &mut [(f64, f64)]) -> Vec<(f64, f64)> {
+/// The mean and sample standard deviation (with two values or more) of the y of the points at
+/// each x (seeds of one setting), in x order.
+fn stats_by_x(points: &mut [(f64, f64)]) -> Vec<(f64, f64, Option<f64>)> {
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
     points
         .chunk_by(|a, b| a.0 == b.0)
         .map(|same_x| {
-            let mean = same_x.iter().map(|p| p.1).sum::<f64>() / same_x.len() as f64;
-            (same_x[0].0, mean)
+            let values: Vec<f64> = same_x.iter().map(|p| p.1).collect();
+            let (mean, std) = mean_and_std(&values);
+            (same_x[0].0, mean.unwrap_or(f64::NAN), std)
         })
+        .collect()
+}
+
+/// The mean y of the points at each x (seeds of one setting), in x order.
+pub(crate) fn means_by_x(points: &mut [(f64, f64)]) -> Vec<(f64, f64)> {
+    (stats_by_x(points).into_iter())
+        .map(|(x, mean, _)| (x, mean))
         .collect()
 }
 
@@ -447,10 +565,7 @@ fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportEr
         }
         let series: Vec<Series> = by_label
             .into_iter()
-            .map(|(label, points)| Series {
-                label: label.to_string(),
-                points,
-            })
+            .map(|(label, points)| Series::new(label, points))
             .collect();
         let axes = if dims > 2 {
             ("PC 1", "PC 2")
@@ -471,10 +586,10 @@ fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportEr
             id = escape(run.result.id.as_str()),
         );
         if let Some(variances) = read_variances(&run.dir.join(LATENT_FILE)) {
-            let series = [Series {
-                label: "variance".into(),
-                points: (1..).map(f64::from).zip(variances).collect(),
-            }];
+            let series = [Series::new(
+                "variance",
+                (1..).map(f64::from).zip(variances).collect(),
+            )];
             let svg = plot::overlaid(
                 &format!("{kind}: code variance"),
                 ("dimension, by variance", "variance over test"),
@@ -562,6 +677,39 @@ fn stopped_runs(html: &mut String, records: &[RunRecord], status: RunStatus, tit
         );
     }
     html.push_str("</section>\n");
+}
+
+/// A section listing the finished runs that the spec no longer asks for: kept on disk, in no
+/// table or plot.
+fn earlier_runs(html: &mut String, earlier: &[RunRecord], primary: &PrimaryMetric) {
+    if earlier.is_empty() {
+        return;
+    }
+    let _ = write!(
+        html,
+        "<section id=\"earlier\"><h2>Runs not in the current spec</h2><p>{} finished runs in \
+         <code>runs/</code> were trained for an earlier version of the spec. They are kept on disk \
+         and left out of every table and plot above; <code>hourglass report --all</code> includes \
+         them.</p><table id=\"earlier-table\"><thead><tr><th>id</th><th>status</th><th>{}</th>\
+         </tr></thead><tbody>",
+        earlier.len(),
+        escape(&primary.name)
+    );
+    for run in earlier {
+        let value = run
+            .result
+            .metrics
+            .get(&primary.name)
+            .map_or(String::new(), |v| number(*v));
+        let _ = write!(
+            html,
+            "<tr><td><a href=\"runs/{id}/config.toml\">{id}</a></td><td>{}</td>\
+             <td class=\"num\">{value}</td></tr>",
+            run.result.status.name(),
+            id = escape(run.result.id.as_str()),
+        );
+    }
+    html.push_str("</tbody></table></section>\n");
 }
 
 /// A section listing the `result.json` files that could not be read, each with why; their runs

@@ -7,6 +7,7 @@
 //! report: its run is left out and the page names the file.
 
 mod compare;
+mod gather;
 mod html;
 mod latent;
 mod plot;
@@ -14,13 +15,19 @@ mod references;
 mod table;
 mod tasks;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use hourglass_spec::result::{
-    self, EpochRecord, METRICS_FILE, RunResult, read_epochs, write_atomic,
+    self, EpochRecord, METRICS_FILE, RunResult, RunStatus, read_epochs, write_atomic,
 };
+use hourglass_spec::sweep_record::{SWEEP_FILE, SweepRecord};
+use hourglass_spec::{PrimaryMetric, RunId};
 
-pub use compare::{ComparisonFiles, comparison, write_comparison};
+use table::best_first;
+
+pub use compare::{ComparisonFiles, Differences, comparison, write_comparison};
+pub use gather::{Gathered, gather};
 pub use references::{Goal, Reference, References, Verdict};
 pub use table::{Cell, DisplayTable, ResultsTable};
 
@@ -159,22 +166,112 @@ pub struct ReportFiles {
     /// The `result.json` files left out because they could not be read, each with why (the
     /// page lists them too).
     pub unreadable: Vec<String>,
+    /// Finished runs in the folder that the spec no longer asks for, listed apart.
+    pub earlier: usize,
 }
 
-/// Writes `results.csv`, `results.parquet`, `configurations.csv` and `index.html` for the
-/// sweep in `sweep_dir`, each atomically; the page compares the sweep with the `references` of
-/// the experiment named `title`.
-pub fn write_report(
-    sweep_dir: &Path,
-    title: &str,
-    references: &References,
-) -> Result<ReportFiles, ReportError> {
+/// Which runs of a sweep folder a report covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// The runs of the spec as last swept (`sweep.json`); the folder's other runs, trained
+    /// for earlier versions of the spec, are listed apart.
+    Current,
+    /// Every finished run in the folder.
+    All,
+}
+
+/// A sweep's finished runs split by what its spec asks for now, and what ranks them.
+#[derive(Debug, Clone)]
+pub struct Scoped {
+    /// The experiment's name: from `sweep.json`, else the folder's name.
+    pub experiment: String,
+    /// What ranks the runs.
+    pub primary: PrimaryMetric,
+    /// The runs reported, best first by `primary` (then by id).
+    pub current: Vec<RunRecord>,
+    /// Finished runs the spec no longer asks for, in id order (none with [`Coverage::All`]).
+    pub earlier: Vec<RunRecord>,
+    /// Why each `result.json` that could not be read was left out.
+    pub unreadable: Vec<String>,
+}
+
+/// Reads the finished runs of the sweep in `sweep_dir` and splits them by its `sweep.json`
+/// (every run is current in a folder without one). The primary metric is the record's, or
+/// the natural one of the runs' tasks.
+pub fn scoped(sweep_dir: &Path, coverage: Coverage) -> Result<Scoped, ReportError> {
+    let record = SweepRecord::read(sweep_dir).map_err(|error| ReportError::Result {
+        path: sweep_dir.join(SWEEP_FILE),
+        message: error.to_string(),
+    })?;
     let Collected {
         records,
         unreadable,
     } = collect(sweep_dir)?;
-    let table = ResultsTable::from_records(&records);
-    let configurations = ResultsTable::by_configuration(&records);
+    let (mut current, earlier): (Vec<RunRecord>, Vec<RunRecord>) = match (&record, coverage) {
+        (Some(record), Coverage::Current) => {
+            let ids: BTreeSet<&RunId> = record.runs.iter().collect();
+            records
+                .into_iter()
+                .partition(|run| ids.contains(&run.result.id))
+        }
+        _ => (records, Vec::new()),
+    };
+    if current.is_empty() {
+        return Err(ReportError::Empty(sweep_dir.to_path_buf()));
+    }
+    let primary = match &record {
+        Some(record) => record.primary_metric.clone(),
+        None => PrimaryMetric::natural_for_names(
+            current
+                .iter()
+                .flat_map(|run| run.result.config.tasks())
+                .collect::<BTreeSet<String>>()
+                .iter()
+                .map(String::as_str),
+        ),
+    };
+    let value = |run: &RunRecord| {
+        (run.result.status == RunStatus::Completed)
+            .then(|| run.result.metrics.get(&primary.name).copied())
+            .flatten()
+    };
+    current.sort_by(|a, b| {
+        best_first(primary.direction, value(a), value(b))
+            .then_with(|| a.result.id.cmp(&b.result.id))
+    });
+    let experiment = match record {
+        Some(record) => record.experiment,
+        None => (sweep_dir.file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    Ok(Scoped {
+        experiment,
+        primary,
+        current,
+        earlier,
+        unreadable,
+    })
+}
+
+/// Writes `results.csv`, `results.parquet`, `configurations.csv` and `index.html` for the
+/// sweep in `sweep_dir`, each atomically, over the runs `coverage` says; the page compares
+/// the sweep with its experiment's `references`. The CSV and Markdown tables show the
+/// settings that vary; the Parquet table has every setting and the experiment's name.
+pub fn write_report(
+    sweep_dir: &Path,
+    references: &References,
+    coverage: Coverage,
+) -> Result<ReportFiles, ReportError> {
+    let Scoped {
+        experiment,
+        primary,
+        current: records,
+        earlier,
+        unreadable,
+    } = scoped(sweep_dir, coverage)?;
+    let table = ResultsTable::from_records(&records, &primary.name);
+    let configurations = ResultsTable::by_configuration(&records, &primary);
     let files = ReportFiles {
         csv: sweep_dir.join(RESULTS_CSV),
         parquet: sweep_dir.join(RESULTS_PARQUET),
@@ -182,21 +279,27 @@ pub fn write_report(
         configurations: sweep_dir.join(CONFIGURATIONS_CSV),
         html: sweep_dir.join(INDEX_HTML),
         unreadable,
+        earlier: earlier.len(),
     };
     let write = write_file;
     write(&files.csv, &table.to_csv()?)?;
-    write(&files.parquet, &table.to_parquet()?)?;
+    let full = ResultsTable::full(&records, &primary.name, &experiment);
+    write(&files.parquet, &full.to_parquet()?)?;
     write(&files.markdown, table.to_markdown().as_bytes())?;
     write(&files.configurations, &configurations.to_csv()?)?;
     write(
         &sweep_dir.join(CONFIGURATIONS_MARKDOWN),
         configurations.to_markdown().as_bytes(),
     )?;
-    let references: Vec<&Reference> = references.of(title).collect();
+    let references: Vec<&Reference> = references.of(&experiment).collect();
     let page = html::page(
-        title,
-        &records,
-        &files.unreadable,
+        &html::Sweep {
+            title: &experiment,
+            primary: &primary,
+            records: &records,
+            earlier: &earlier,
+            unreadable: &files.unreadable,
+        },
         &table,
         &configurations,
         &references,

@@ -3,20 +3,21 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hourglass_spec::result::RunStatus;
+use hourglass_spec::{Direction, PrimaryMetric};
 
 use polars::prelude::*;
 
 use crate::{ReportError, RunRecord};
 
-/// Metrics of the result contract, in the order the table shows them; other metrics follow
-/// alphabetically.
-const CONTRACT_METRICS: [&str; 6] = [
-    "test_mse",
-    "test_psnr_db",
-    "test_loss",
+/// Reconstruction metrics, shown right after the primary metric.
+const QUALITY_METRICS: [&str; 3] = ["test_mse", "test_psnr_db", "test_loss"];
+
+/// Metrics of cost, shown last.
+const TIMING_METRICS: [&str; 4] = [
     "train_seconds",
     "samples_per_second",
     "epochs_run",
+    "parameters",
 ];
 
 /// One table cell.
@@ -82,33 +83,61 @@ pub struct ResultsTable {
     pub columns: Vec<String>,
     /// One row per run, cells in column order.
     pub rows: Vec<Vec<Cell>>,
-    /// How many of the columns are varied config keys (they follow `id` and `status`).
+    /// How many of the columns are config keys (they follow `id` and `status`, which follow
+    /// `experiment` in a [full](Self::full) table).
     pub varied: usize,
 }
 
 impl ResultsTable {
-    /// Builds the table of `records`.
-    pub fn from_records(records: &[RunRecord]) -> Self {
-        let configs: Vec<BTreeMap<String, serde_json::Value>> =
-            records.iter().map(|r| r.result.config.settings()).collect();
+    /// The table of `records`, showing the settings that vary among them; metrics ordered by
+    /// [`metric_names`] with `primary` first.
+    pub fn from_records(records: &[RunRecord], primary: &str) -> Self {
+        let configs: Vec<Settings> = records.iter().map(|r| r.result.config.settings()).collect();
         let varied = varied_keys(&configs);
-        let metrics = metric_names(records);
+        Self::of_runs(records, &configs, varied, primary, None)
+    }
 
-        let mut columns = vec!["id".to_string(), "status".to_string()];
-        columns.extend(varied.iter().cloned());
+    /// The table of `records` with every setting of their configurations, and first an
+    /// `experiment` column, so that the tables of several sweeps concatenate without losing
+    /// the settings that tell them apart.
+    pub fn full(records: &[RunRecord], primary: &str, experiment: &str) -> Self {
+        let configs: Vec<Settings> = records.iter().map(|r| r.result.config.settings()).collect();
+        let keys: BTreeSet<&String> = configs.iter().flat_map(|c| c.keys()).collect();
+        let keys = keys.into_iter().cloned().collect();
+        Self::of_runs(records, &configs, keys, primary, Some(experiment))
+    }
+
+    fn of_runs(
+        records: &[RunRecord],
+        configs: &[Settings],
+        keys: Vec<String>,
+        primary: &str,
+        experiment: Option<&str>,
+    ) -> Self {
+        let metrics = metric_names(records, primary);
+        let mut columns: Vec<String> = experiment
+            .map(|_| "experiment".to_string())
+            .into_iter()
+            .collect();
+        columns.extend(["id".to_string(), "status".to_string()]);
+        columns.extend(keys.iter().cloned());
         columns.extend(metrics.iter().cloned());
         columns.push("error".into());
 
         let rows = records
             .iter()
-            .zip(&configs)
+            .zip(configs)
             .map(|(record, config)| {
                 let result = &record.result;
-                let mut row = vec![
+                let mut row: Vec<Cell> = experiment
+                    .map(|e| Cell::Text(e.to_string()))
+                    .into_iter()
+                    .collect();
+                row.extend([
                     Cell::Text(result.id.to_string()),
                     Cell::Text(result.status.name().to_string()),
-                ];
-                row.extend(varied.iter().map(|key| config_cell(config.get(key))));
+                ]);
+                row.extend(keys.iter().map(|key| config_cell(config.get(key))));
                 row.extend(metrics.iter().map(|m| {
                     result
                         .metrics
@@ -127,7 +156,7 @@ impl ResultsTable {
         Self {
             columns,
             rows,
-            varied: varied.len(),
+            varied: keys.len(),
         }
     }
 
@@ -135,11 +164,22 @@ impl ResultsTable {
     /// appearance: the number of seeds, the settings that vary between configurations, and
     /// for each metric its mean and sample standard deviation over the seeds (`_mean`,
     /// `_std`; no deviation for a single seed).
-    pub fn by_configuration(records: &[RunRecord]) -> Self {
-        let groups = configurations(records);
+    /// Rows are sorted by the mean of `primary`, best first (`direction`).
+    pub fn by_configuration(records: &[RunRecord], primary: &PrimaryMetric) -> Self {
+        let mut groups = configurations(records);
+        let mean_of = |group: &Configuration<'_>| {
+            let values: Vec<f64> = (group.runs.iter())
+                .filter_map(|r| r.result.metrics.get(&primary.name).copied())
+                .collect();
+            mean_and_std(&values).0
+        };
+        groups.sort_by(|a, b| best_first(primary.direction, mean_of(a), mean_of(b)));
         let configs: Vec<Settings> = groups.iter().map(|g| g.settings.clone()).collect();
         let varied = varied_keys(&configs);
-        let metrics = metric_names(groups.iter().flat_map(|g| g.runs.iter().copied()));
+        let metrics = metric_names(
+            groups.iter().flat_map(|g| g.runs.iter().copied()),
+            &primary.name,
+        );
 
         let mut columns = vec!["seeds".to_string()];
         columns.extend(varied.iter().cloned());
@@ -219,6 +259,20 @@ impl ResultsTable {
             })
             .collect();
         DataFrame::new(self.rows.len(), columns).map_err(|e| ReportError::Table(e.to_string()))
+    }
+
+    /// The table with only the columns `keep` accepts, which must keep every config key.
+    pub fn select(&self, keep: impl Fn(&str) -> bool) -> Self {
+        let kept: Vec<usize> = (0..self.columns.len())
+            .filter(|&i| keep(&self.columns[i]))
+            .collect();
+        Self {
+            columns: kept.iter().map(|&i| self.columns[i].clone()).collect(),
+            rows: (self.rows.iter())
+                .map(|row| kept.iter().map(|&i| row[i].clone()).collect())
+                .collect(),
+            varied: self.varied,
+        }
     }
 
     /// The table as CSV bytes, with a header row.
@@ -307,8 +361,6 @@ pub(crate) type Settings = BTreeMap<String, serde_json::Value>;
 
 /// The completed runs of one configuration.
 pub(crate) struct Configuration<'a> {
-    /// The settings as canonical JSON, to match configurations by.
-    pub key: String,
     pub settings: Settings,
     pub runs: Vec<&'a RunRecord>,
 }
@@ -328,9 +380,8 @@ pub(crate) fn configurations(records: &[RunRecord]) -> Vec<Configuration<'_>> {
         match index.get(&key) {
             Some(&i) => groups[i].runs.push(record),
             None => {
-                index.insert(key.clone(), groups.len());
+                index.insert(key, groups.len());
                 groups.push(Configuration {
-                    key,
                     settings,
                     runs: vec![record],
                 });
@@ -374,22 +425,54 @@ pub(crate) fn varied_keys(configs: &[BTreeMap<String, serde_json::Value>]) -> Ve
         .collect()
 }
 
-/// The contract metrics any run has, then the other metrics alphabetically.
-pub(crate) fn metric_names<'a>(records: impl IntoIterator<Item = &'a RunRecord>) -> Vec<String> {
+/// The metrics any of `records` has: `primary`, the reconstruction metrics, the others
+/// alphabetically (task metrics), then timing.
+pub(crate) fn metric_names<'a>(
+    records: impl IntoIterator<Item = &'a RunRecord>,
+    primary: &str,
+) -> Vec<String> {
     let present: BTreeSet<&String> = records
         .into_iter()
         .flat_map(|r| r.result.metrics.keys())
         .collect();
-    let mut names: Vec<String> = CONTRACT_METRICS
+    let fixed = |names: &[&str]| -> Vec<String> {
+        (names.iter())
+            .filter(|m| **m != primary && present.iter().any(|p| p == *m))
+            .map(|m| m.to_string())
+            .collect()
+    };
+    let mut names: Vec<String> = present
         .iter()
-        .filter(|m| present.iter().any(|p| p == *m))
-        .map(|m| m.to_string())
+        .filter(|p| p.as_str() == primary)
+        .map(|p| p.to_string())
         .collect();
+    names.extend(fixed(&QUALITY_METRICS));
     names.extend(
-        present
-            .into_iter()
-            .filter(|p| !CONTRACT_METRICS.contains(&p.as_str()))
-            .cloned(),
+        (present.iter())
+            .filter(|p| {
+                p.as_str() != primary
+                    && !QUALITY_METRICS.contains(&p.as_str())
+                    && !TIMING_METRICS.contains(&p.as_str())
+            })
+            .map(|p| p.to_string()),
     );
+    names.extend(fixed(&TIMING_METRICS));
     names
+}
+
+/// Orders two values of a metric best first (`direction`), missing ones last.
+pub(crate) fn best_first(
+    direction: Direction,
+    a: Option<f64>,
+    b: Option<f64>,
+) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => match direction {
+            Direction::Minimize => a.total_cmp(&b),
+            Direction::Maximize => b.total_cmp(&a),
+        },
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
 }

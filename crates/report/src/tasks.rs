@@ -32,16 +32,16 @@ pub(crate) fn anomaly(
     }
     ranked.sort_by(|a, b| b.2.total_cmp(&a.2));
     let rows: Vec<usize> = ranked.iter().map(|&(i, _, _)| i).collect();
-    let labels = varied_labels(table, &rows);
+    let labels = varied_labels(table, &rows, &[]);
     let series: Vec<Series> = ranked
         .iter()
         .zip(&labels)
         .take(ROC_CURVES)
         .filter_map(|(&(_, record, auroc), label)| {
-            Some(Series {
-                label: format!("{label} AUROC {}", number(auroc)),
-                points: thinned(read_roc(&record.dir.join(ROC_FILE))?),
-            })
+            Some(Series::new(
+                format!("{label} AUROC {}", number(auroc)),
+                thinned(read_roc(&record.dir.join(ROC_FILE))?),
+            ))
         })
         .collect();
     let aurocs: Vec<f64> = ranked.iter().map(|r| r.2).collect();
@@ -125,20 +125,22 @@ pub(crate) fn rate_distortion(html: &mut String, records: &[RunRecord]) -> Resul
     kinds.dedup();
     let mut series: Vec<Series> = kinds
         .iter()
-        .map(|&kind| Series {
-            label: format!("{kind} (8-bit code)"),
-            points: points(
-                metric::QUANTIZED_PSNR_DB,
-                &mut completed
-                    .iter()
-                    .filter(|r| r.result.config.model_kind() == kind),
-            ),
+        .map(|&kind| {
+            Series::new(
+                format!("{kind} (8-bit code)"),
+                points(
+                    metric::QUANTIZED_PSNR_DB,
+                    &mut completed
+                        .iter()
+                        .filter(|r| r.result.config.model_kind() == kind),
+                ),
+            )
         })
         .collect();
-    series.push(Series {
-        label: "PCA (8-bit coefficients)".into(),
-        points: points(metric::PCA_PSNR_DB, &mut completed.iter()),
-    });
+    series.push(Series::new(
+        "PCA (8-bit coefficients)",
+        points(metric::PCA_PSNR_DB, &mut completed.iter()),
+    ));
     let mut jpeg: Vec<(f64, f64)> = completed
         .iter()
         .filter_map(|r| {
@@ -149,10 +151,7 @@ pub(crate) fn rate_distortion(html: &mut String, records: &[RunRecord]) -> Resul
     jpeg.sort_by(|a, b| a.0.total_cmp(&b.0));
     jpeg.dedup();
     if !jpeg.is_empty() {
-        series.push(Series {
-            label: "JPEG (entropy-coded bytes)".into(),
-            points: jpeg,
-        });
+        series.push(Series::new("JPEG (entropy-coded bytes)", jpeg));
     }
     let svg = plot::overlaid(
         "rate–distortion",

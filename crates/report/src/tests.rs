@@ -1,10 +1,11 @@
 //! Tests of collecting saved runs and writing the table and page, on a fixed fixture.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use hourglass_spec::result::{EpochRecord, RecordedConfig, RunResult, RunStatus};
-use hourglass_spec::{Backend, Catalog};
+use hourglass_spec::sweep_record::SweepRecord;
+use hourglass_spec::{Backend, Catalog, PrimaryMetric};
 
 use super::*;
 
@@ -28,6 +29,7 @@ fn write_fixture(dir: &Path) {
     let source = "[experiment]\nname = \"fixture\"\n[data]\ndataset = \"mnist\"\n\
                   [sweep.parameters]\n\"model.latent\" = [2, 8, 32]\n";
     let experiment = parse_spec(source);
+    SweepRecord::of(&experiment).write(dir).unwrap();
     for (i, run) in experiment.runs.iter().enumerate() {
         let run_dir = dir.join("runs").join(run.id.as_str());
         std::fs::create_dir_all(&run_dir).unwrap();
@@ -79,7 +81,7 @@ fn write_fixture(dir: &Path) {
 fn csv_has_one_row_per_run_with_varied_keys_and_contract_metrics() {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());
-    let files = write_report(dir.path(), "fixture", &References::default()).unwrap();
+    let files = write_report(dir.path(), &References::default(), Coverage::Current).unwrap();
     let csv = std::fs::read_to_string(files.csv).unwrap();
     let mut lines = csv.lines();
     assert_eq!(
@@ -94,24 +96,39 @@ fn csv_has_one_row_per_run_with_varied_keys_and_contract_metrics() {
 fn markdown_table_pins_the_fixture() {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());
-    let files = write_report(dir.path(), "fixture", &References::default()).unwrap();
+    let files = write_report(dir.path(), &References::default(), Coverage::Current).unwrap();
     let markdown = std::fs::read_to_string(files.markdown).unwrap();
     insta::assert_snapshot!(markdown);
 }
 
 #[test]
-fn parquet_holds_the_same_table_as_the_csv_with_typed_columns() {
+fn parquet_holds_every_setting_and_the_experiment_with_typed_columns() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());
-    let files = write_report(dir.path(), "fixture", &References::default()).unwrap();
+    let files = write_report(dir.path(), &References::default(), Coverage::Current).unwrap();
     let file = std::fs::File::open(&files.parquet).unwrap();
     let frame = ParquetReader::new(file).finish().unwrap();
-    let expected = ResultsTable::from_records(&collect(dir.path()).unwrap().records)
+    let scoped = scoped(dir.path(), Coverage::Current).unwrap();
+    let expected = ResultsTable::full(&scoped.current, "test_mse", "fixture")
         .to_frame()
         .unwrap();
     assert!(frame.equals_missing(&expected), "{frame}\n{expected}");
     assert_eq!(frame.height(), 3);
+    // Every setting, not only the swept one, and the experiment's name.
+    assert_eq!(
+        frame.column("experiment").unwrap().str().unwrap().get(0),
+        Some("fixture")
+    );
+    assert_eq!(
+        frame
+            .column("train.learning_rate")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(0),
+        Some(1e-3)
+    );
     assert_eq!(
         frame.column("model.latent").unwrap().dtype(),
         &DataType::Int64
@@ -135,7 +152,11 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
 fn page_has_a_row_per_run_plots_per_kind_and_setting_and_escapes_errors() {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(dir.path());
-    let files = write_report(dir.path(), "fixture <sweep>", &References::default()).unwrap();
+    // The page's title is the experiment's name in the sweep's record, escaped.
+    let mut record = SweepRecord::read(dir.path()).unwrap().unwrap();
+    record.experiment = "fixture <sweep>".into();
+    record.write(dir.path()).unwrap();
+    let files = write_report(dir.path(), &References::default(), Coverage::Current).unwrap();
     let html = std::fs::read_to_string(files.html).unwrap();
     let results = section(&html, "results");
     assert_eq!(
@@ -181,7 +202,7 @@ fn a_corrupt_result_is_left_out_and_named_and_the_report_is_still_written() {
     std::fs::write(corrupt.join("result.json"), "{\"id\": \"0corrupt\", \"sta").unwrap();
     // A run folder without a result is unfinished, not unreadable.
     std::fs::create_dir_all(dir.path().join("runs/1unfinished")).unwrap();
-    let files = write_report(dir.path(), "fixture", &References::default()).unwrap();
+    let files = write_report(dir.path(), &References::default(), Coverage::Current).unwrap();
     let named = corrupt.join("result.json").display().to_string();
     assert_eq!(files.unreadable.len(), 1, "{:?}", files.unreadable);
     assert!(
@@ -201,7 +222,7 @@ fn a_corrupt_result_is_left_out_and_named_and_the_report_is_still_written() {
 #[test]
 fn an_empty_sweep_is_an_error_not_an_empty_page() {
     let dir = tempfile::tempdir().unwrap();
-    let err = write_report(dir.path(), "none", &References::default()).unwrap_err();
+    let err = write_report(dir.path(), &References::default(), Coverage::Current).unwrap_err();
     assert!(err.to_string().contains("no finished run"), "{err}");
 }
 
@@ -234,7 +255,8 @@ fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
         write_result(&run_dir, &result);
     }
     let records = collect(dir.path()).unwrap().records;
-    let table = ResultsTable::by_configuration(&records);
+    let primary = PrimaryMetric::named("test_mse").unwrap();
+    let table = ResultsTable::by_configuration(&records, &primary);
     assert_eq!(
         table.columns,
         ["seeds", "model.latent", "test_mse_mean", "test_mse_std"]
@@ -264,7 +286,7 @@ fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
             Cell::Missing
         ]
     );
-    let files = write_report(dir.path(), "seeds", &References::default()).unwrap();
+    let files = write_report(dir.path(), &References::default(), Coverage::Current).unwrap();
     let csv = std::fs::read_to_string(files.configurations).unwrap();
     assert!(
         csv.starts_with("seeds,model.latent,test_mse_mean,test_mse_std\n"),
@@ -274,13 +296,18 @@ fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
     assert!(html.contains("<td class=\"num\">2 ± 1.414</td>"), "{html}");
 }
 
-/// Writes completed runs of a two-seed sweep over latent 2, 8 and 32 into `dir`, with the
-/// test MSE `mse(latent, seed)`; runs whose MSE is `None` are left out.
-fn write_seeded_sweep(dir: &Path, mse: impl Fn(usize, u64) -> Option<f64>) {
-    let source = "[experiment]\nname = \"seeded\"\nrepeats = 2\n[data]\ndataset = \"mnist\"\n\
-                  [sweep.parameters]\n\"model.latent\" = [2, 8, 32]\n";
-    for run in parse_spec(source).runs {
-        let Some(value) = mse(run.config.model.latent, run.config.seed) else {
+/// Writes the sweep of the spec `source` into `dir`: its record, and a completed result for
+/// each run that `metrics` gives metrics for.
+fn write_sweep(
+    dir: &Path,
+    source: &str,
+    metrics: impl Fn(&hourglass_spec::RunSpec) -> Option<BTreeMap<String, f64>>,
+) {
+    let experiment = parse_spec(source);
+    std::fs::create_dir_all(dir).unwrap();
+    SweepRecord::of(&experiment).write(dir).unwrap();
+    for run in &experiment.runs {
+        let Some(metrics) = metrics(run) else {
             continue;
         };
         let run_dir = dir.join("runs").join(run.id.as_str());
@@ -290,10 +317,21 @@ fn write_seeded_sweep(dir: &Path, mse: impl Fn(usize, u64) -> Option<f64>) {
             status: RunStatus::Completed,
             error: None,
             config: RecordedConfig::from(&run.config),
-            metrics: BTreeMap::from([("test_mse".to_string(), value)]),
+            metrics,
         };
         write_result(&run_dir, &result);
     }
+}
+
+/// Writes completed runs of a two-seed sweep over latent 2, 8 and 32 into `dir`, with the
+/// test MSE `mse(latent, seed)`; runs whose MSE is `None` are left out.
+fn write_seeded_sweep(dir: &Path, mse: impl Fn(usize, u64) -> Option<f64>) {
+    let source = "[experiment]\nname = \"seeded\"\nrepeats = 2\n[data]\ndataset = \"mnist\"\n\
+                  [sweep.parameters]\n\"model.latent\" = [2, 8, 32]\n";
+    write_sweep(dir, source, |run| {
+        let value = mse(run.config.model.latent, run.config.seed)?;
+        Some(BTreeMap::from([("test_mse".to_string(), value)]))
+    });
 }
 
 #[test]
@@ -312,10 +350,12 @@ fn a_comparison_matches_configurations_and_marks_differences_beyond_the_seed_spr
         8 => Some(2.05 + 0.4 * seed as f64),
         _ => None,
     });
-    let table = comparison(
+    let (differing, table) = comparison(
         &collect(a.path()).unwrap().records,
         &collect(b.path()).unwrap().records,
+        "test_mse",
     );
+    assert!(differing.is_empty(), "{differing:?}");
     assert_eq!(
         table.columns,
         [
@@ -361,7 +401,9 @@ fn a_comparison_matches_configurations_and_marks_differences_beyond_the_seed_spr
 fn write_task_fixture(dir: &Path) {
     let source = "[experiment]\nname = \"tasks\"\n[data]\ndataset = \"mnist\"\n\
                   [sweep.parameters]\n\"model.latent\" = [2, 8]\n";
-    for (i, run) in parse_spec(source).runs.iter().enumerate() {
+    let experiment = parse_spec(source);
+    SweepRecord::of(&experiment).write(dir).unwrap();
+    for (i, run) in experiment.runs.iter().enumerate() {
         let run_dir = dir.join("runs").join(run.id.as_str());
         std::fs::create_dir_all(&run_dir).unwrap();
         let metrics = BTreeMap::from([
@@ -422,7 +464,7 @@ fn task_sections_show_rate_distortion_roc_curves_and_verdicts_on_references() {
         "#,
     )
     .unwrap();
-    let files = write_report(dir.path(), "tasks", &references).unwrap();
+    let files = write_report(dir.path(), &references, Coverage::Current).unwrap();
     let html = std::fs::read_to_string(files.html).unwrap();
 
     let compression = section(&html, "compression");
@@ -455,4 +497,220 @@ fn task_sections_show_rate_distortion_roc_curves_and_verdicts_on_references() {
         verdicts.contains("0.9300 (1)</td><td>not reproduced"),
         "{verdicts}"
     );
+}
+
+/// A spec over latent 2 and 8 with `learning_rate`, evaluated for `tasks`, named `name`.
+fn spec(name: &str, learning_rate: f64, tasks: &str) -> String {
+    format!(
+        "[experiment]\nname = \"{name}\"\n[data]\ndataset = \"mnist\"\n\
+         [noise]\nkind = \"gaussian\"\nlevel = 0.3\n\
+         [train]\nlearning_rate = {learning_rate:e}\n[evaluate]\ntasks = [{tasks}]\n\
+         [sweep.parameters]\n\"model.latent\" = [2, 8]\n"
+    )
+}
+
+#[test]
+fn a_spec_edited_and_swept_again_reports_only_its_current_runs_and_lists_the_others_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mse = |run: &hourglass_spec::RunSpec| {
+        Some(BTreeMap::from([(
+            "test_mse".to_string(),
+            run.config.train.learning_rate * run.config.model.latent as f64,
+        )]))
+    };
+    // The first version's runs are better by test_mse than any of the second's.
+    write_sweep(dir.path(), &spec("edited", 1e-5, "\"reconstruction\""), mse);
+    write_sweep(dir.path(), &spec("edited", 1e-3, "\"reconstruction\""), mse);
+    assert_eq!(collect(dir.path()).unwrap().records.len(), 4);
+
+    let files = write_report(dir.path(), &References::default(), Coverage::Current).unwrap();
+    assert_eq!(files.earlier, 2);
+    let csv = std::fs::read_to_string(&files.csv).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2, "{csv}");
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    assert!(
+        section(&html, "summary").contains("2 runs: 2 completed"),
+        "{html}"
+    );
+    // The best run is the current spec's best (latent 2 at 1e-3: 0.002), not an old one.
+    assert!(
+        section(&html, "summary").contains("<td class=\"num\">0.002000</td>"),
+        "{html}"
+    );
+    let earlier = section(&html, "earlier");
+    assert_eq!(earlier.matches("<tr>").count(), 1 + 2, "{earlier}");
+    assert!(earlier.contains("hourglass report --all"));
+
+    let all = write_report(dir.path(), &References::default(), Coverage::All).unwrap();
+    assert_eq!(all.earlier, 0);
+    let csv = std::fs::read_to_string(&all.csv).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4, "{csv}");
+}
+
+#[test]
+fn the_primary_metric_ranks_runs_orders_the_tables_and_names_the_best_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // Denoising: latent 2 denoises better (higher PSNR) though latent 8 reconstructs better.
+    write_sweep(
+        dir.path(),
+        &spec("denoise", 1e-3, "\"reconstruction\", \"denoising\""),
+        |run| {
+            let latent = run.config.model.latent as f64;
+            Some(BTreeMap::from([
+                ("test_mse".to_string(), 0.1 / latent),
+                ("denoise_psnr_db".to_string(), 30.0 - latent),
+                ("train_seconds".to_string(), 3.0),
+            ]))
+        },
+    );
+    let record = SweepRecord::read(dir.path()).unwrap().unwrap();
+    assert_eq!(record.primary_metric.name, "denoise_psnr_db");
+    let files = write_report(dir.path(), &References::default(), Coverage::Current).unwrap();
+    let csv = std::fs::read_to_string(&files.csv).unwrap();
+    let mut lines = csv.lines();
+    // Swept settings, primary metric, reconstruction, timing; best first.
+    assert_eq!(
+        lines.next().unwrap(),
+        "id,status,model.latent,denoise_psnr_db,test_mse,train_seconds,error"
+    );
+    assert!(lines.next().unwrap().contains(",2,28,"), "{csv}");
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    let summary = section(&html, "summary");
+    assert!(
+        summary.contains("denoise_psnr_db (higher is better)"),
+        "{summary}"
+    );
+    assert!(summary.contains("<td class=\"num\">28</td>"), "{summary}");
+    let results = section(&html, "results");
+    let bold = &results[results.find("<tr class=\"best\">").unwrap()..];
+    assert!(bold[..bold.find("</tr>").unwrap()].contains("<td class=\"num\">2</td>"));
+    assert!(
+        section(&html, "parameters")
+            .contains("denoise_psnr_db (higher is better) against model.latent")
+    );
+}
+
+#[test]
+fn a_comparison_of_sweeps_that_differ_in_one_fixed_setting_names_it_and_matches_the_rest() {
+    let (a, b, out) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let metrics = |offset: f64| {
+        move |run: &hourglass_spec::RunSpec| {
+            Some(BTreeMap::from([
+                (
+                    "test_mse".to_string(),
+                    offset + run.config.model.latent as f64,
+                ),
+                ("test_psnr_db".to_string(), 20.0),
+                ("parameters".to_string(), 1000.0),
+            ]))
+        }
+    };
+    write_sweep(
+        a.path(),
+        &spec("slow", 1e-4, "\"reconstruction\""),
+        metrics(0.0),
+    );
+    write_sweep(
+        b.path(),
+        &spec("fast", 1e-2, "\"reconstruction\""),
+        metrics(0.5),
+    );
+    let files = write_comparison(a.path(), b.path(), out.path()).unwrap();
+    assert_eq!(files.differing, ["train.learning_rate: 0.0001 vs 0.01"]);
+    assert_eq!(files.shared, 2);
+    // The Markdown shows the swept setting and the metrics that matter; the CSV has them all.
+    let markdown = std::fs::read_to_string(&files.markdown).unwrap();
+    let header = markdown.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "| seeds_a | seeds_b | model.latent | test_mse_a | test_mse_b | test_mse_delta | test_mse_beyond_spread |"
+    );
+    let csv = std::fs::read_to_string(&files.csv).unwrap();
+    assert!(
+        csv.lines().next().unwrap().contains("test_psnr_db_delta"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines().skip(1).all(|line| line.contains(",0.5,")),
+        "{csv}"
+    );
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    assert!(section(&html, "differences").contains("train.learning_rate: 0.0001 vs 0.01"));
+}
+
+#[test]
+fn gathered_sweeps_keep_the_setting_that_tells_them_apart() {
+    let root = tempfile::tempdir().unwrap();
+    let mse = |run: &hourglass_spec::RunSpec| {
+        Some(BTreeMap::from([(
+            "test_mse".to_string(),
+            run.config.train.learning_rate,
+        )]))
+    };
+    write_sweep(
+        &root.path().join("slow"),
+        &spec("slow", 1e-4, "\"reconstruction\""),
+        mse,
+    );
+    write_sweep(
+        &root.path().join("fast"),
+        &spec("fast", 1e-2, "\"reconstruction\""),
+        mse,
+    );
+    std::fs::create_dir_all(root.path().join("not-a-sweep")).unwrap();
+    let gathered = gather(root.path(), Coverage::Current).unwrap();
+    assert_eq!(gathered.sweeps, 2);
+    let table = &gathered.table;
+    assert_eq!(table.rows.len(), 4);
+    let column = |name: &str| table.columns.iter().position(|c| c == name).unwrap();
+    let pairs: BTreeSet<(String, String)> = (table.rows.iter())
+        .map(|row| {
+            (
+                row[column("experiment")].text(),
+                row[column("train.learning_rate")].text(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        BTreeSet::from([
+            ("fast".to_string(), "0.01000".to_string()),
+            ("slow".to_string(), "1.000e-4".to_string())
+        ])
+    );
+    // It encodes, as the command writes it.
+    let frame = table.to_frame().unwrap();
+    assert_eq!(frame.height(), 4);
+}
+
+#[test]
+fn an_effect_plot_draws_one_line_per_value_of_the_other_swept_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = "[experiment]\nname = \"grid\"\nrepeats = 2\n[data]\ndataset = \"mnist\"\n\
+                  [sweep.parameters]\n\"model.latent\" = [2, 8]\n\
+                  \"train.learning_rate\" = [1e-3, 1e-2]\n";
+    // An interaction: latent helps at one learning rate and hurts at the other.
+    write_sweep(dir.path(), source, |run| {
+        let (latent, rate) = (
+            run.config.model.latent as f64,
+            run.config.train.learning_rate,
+        );
+        let mse = if rate < 5e-3 { latent } else { 10.0 - latent } + run.config.seed as f64 * 0.1;
+        Some(BTreeMap::from([("test_mse".to_string(), mse)]))
+    });
+    let files = write_report(dir.path(), &References::default(), Coverage::Current).unwrap();
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    let effects = section(&html, "parameters");
+    // Two figures (one per setting), each with a line per value of the other setting.
+    assert_eq!(effects.matches("<svg").count(), 2);
+    assert_eq!(effects.matches("<li>").count(), 4, "{effects}");
+    assert!(
+        effects.contains("train.learning_rate=0.001000</li>"),
+        "{effects}"
+    );
+    assert!(effects.contains("model.latent=8</li>"), "{effects}");
 }

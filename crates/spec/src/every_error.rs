@@ -893,6 +893,22 @@ fn check_rs() -> Vec<Case> {
     ]
 }
 
+/// `primary.rs`: the metric `[report]` ranks runs by.
+fn primary_rs() -> Vec<Case> {
+    vec![
+        minimal(
+            "report metric that runs cannot be ranked by",
+            "report.metric",
+            "\n[report]\nmetric = \"accuracy\"\n",
+        ),
+        minimal(
+            "report metric of a task no run is evaluated for",
+            "report.metric",
+            "\n[report]\nmetric = \"anomaly_auroc\"\n",
+        ),
+    ]
+}
+
 #[test]
 fn every_spec_error() {
     let catalog = catalog();
@@ -903,6 +919,7 @@ fn every_spec_error() {
         ("sweep.rs", sweep_rs()),
         ("resources.rs", resources_rs()),
         ("check.rs", check_rs()),
+        ("primary.rs", primary_rs()),
     ] {
         writeln!(text, "# {file}\n").expect("string write");
         for case in cases {

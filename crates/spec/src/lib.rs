@@ -18,6 +18,7 @@ mod duplicates;
 mod json_schema;
 pub mod model_card;
 mod pack;
+mod primary;
 mod ranges;
 mod resources;
 pub mod result;
@@ -25,6 +26,7 @@ mod schema;
 mod sections;
 mod space;
 mod sweep;
+pub mod sweep_record;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -34,6 +36,7 @@ pub use catalog::{Catalog, Labels};
 pub use diagnostic::{Diagnostic, SpecError};
 pub use json_schema::{json_schema, schema_text};
 pub use pack::PackKey;
+pub use primary::{Direction, PrimaryMetric};
 pub use resources::{
     DeviceName, Executor, Pruning, RESERVED_SBATCH_OPTIONS, Resources, Slot, Slurm,
 };
@@ -71,6 +74,8 @@ pub struct Experiment {
     /// Warnings about values the spec is used with all the same (a learning rate of `1e6`),
     /// rendered like errors.
     pub warnings: Vec<String>,
+    /// What the report ranks runs by (`[report] metric`, or the natural one of the tasks).
+    pub primary_metric: PrimaryMetric,
 }
 
 /// Sections of a spec that a run's configuration is made of; the keys a sweep may vary.
@@ -316,6 +321,15 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         let span = locator.value_span(key);
         problems.push(inapplicable(key, owner).at(span));
     }
+    let tasks: Vec<Task> = Task::ALL
+        .into_iter()
+        .filter(|&task| runs.iter().any(|run| run.config.evaluate.has(task)))
+        .collect();
+    let primary_metric = primary::primary_metric(file.report.metric.as_deref(), &tasks)
+        .unwrap_or_else(|problem| {
+            problems.push(problem);
+            PrimaryMetric::natural(&tasks)
+        });
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
@@ -333,6 +347,7 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         resources,
         pruning,
         warnings,
+        primary_metric,
     })
 }
 

@@ -40,6 +40,19 @@ pub(crate) struct SpecFile {
     pub sweep: SweepSection,
     #[serde(default)]
     pub resources: ResourcesSection,
+    #[serde(default)]
+    pub report: ReportSection,
+}
+
+/// `[report]`: how the sweep's report ranks its runs; not part of any run's configuration.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReportSection {
+    /// The final metric that names the best run, orders the tables and is plotted against
+    /// each swept setting, e.g. `"denoise_ssim"`; its direction is known. When absent:
+    /// `anomaly_auroc` with the anomaly task, else `denoise_psnr_db` with denoising, else
+    /// `test_mse`.
+    pub metric: Option<String>,
 }
 
 /// `[resources]`: how the sweep's runs are executed; not part of any run's configuration.

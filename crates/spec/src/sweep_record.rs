@@ -1,0 +1,126 @@
+//! `sweep.json`: what the spec asked of a sweep the last time it was swept (the experiment's
+//! name, its primary metric, the ids of its runs), written beside `runs/` by the orchestrator
+//! and read by the report. Runs in `runs/` that the record does not list were trained for an
+//! earlier version of the spec: they are kept, and reported apart.
+//!
+//! The file carries a `format_version`; a sweep folder without one (swept before the file
+//! existed) reports every run it holds.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::result::{ResultError, write_atomic};
+use crate::{Experiment, PrimaryMetric, RunId};
+
+/// File name of the record in a sweep folder.
+pub const SWEEP_FILE: &str = "sweep.json";
+
+/// The `format_version` written, and the newest read.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The content of `sweep.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepRecord {
+    /// `format_version`.
+    pub format_version: u32,
+    /// `experiment.name`.
+    pub experiment: String,
+    /// What the report ranks the runs by.
+    pub primary_metric: PrimaryMetric,
+    /// The runs of the spec, in expansion order.
+    pub runs: Vec<RunId>,
+}
+
+impl SweepRecord {
+    /// The record of `experiment`.
+    pub fn of(experiment: &Experiment) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            experiment: experiment.name.clone(),
+            primary_metric: experiment.primary_metric.clone(),
+            runs: experiment.runs.iter().map(|run| run.id.clone()).collect(),
+        }
+    }
+
+    /// Writes the record into `sweep_dir`, atomically.
+    pub fn write(&self, sweep_dir: &Path) -> Result<(), ResultError> {
+        let path = sweep_dir.join(SWEEP_FILE);
+        let json = serde_json::to_vec_pretty(self).expect("a sweep record serializes");
+        write_atomic(&path, &json).map_err(|source| ResultError::Io {
+            what: "write",
+            path,
+            source,
+        })
+    }
+
+    /// The record in `sweep_dir`; `None` for a folder swept before records were written.
+    pub fn read(sweep_dir: &Path) -> Result<Option<Self>, ResultError> {
+        let path = sweep_dir.join(SWEEP_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(ResultError::Io {
+                    what: "read",
+                    path,
+                    source,
+                });
+            }
+        };
+        let invalid = |e: serde_json::Error| ResultError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        #[derive(Deserialize)]
+        struct Header {
+            format_version: u32,
+        }
+        let header: Header = serde_json::from_str(&text).map_err(invalid)?;
+        if header.format_version > FORMAT_VERSION {
+            return Err(ResultError::Newer {
+                path,
+                found: header.format_version,
+            });
+        }
+        serde_json::from_str(&text).map(Some).map_err(invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Direction;
+
+    fn record() -> SweepRecord {
+        SweepRecord {
+            format_version: FORMAT_VERSION,
+            experiment: "denoise".into(),
+            primary_metric: PrimaryMetric {
+                name: "denoise_psnr_db".into(),
+                direction: Direction::Maximize,
+            },
+            runs: vec![],
+        }
+    }
+
+    #[test]
+    fn a_record_reads_back_as_written_and_a_missing_one_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(SweepRecord::read(dir.path()).unwrap(), None);
+        record().write(dir.path()).unwrap();
+        assert_eq!(SweepRecord::read(dir.path()).unwrap(), Some(record()));
+    }
+
+    #[test]
+    fn a_record_of_a_newer_format_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let newer = SweepRecord {
+            format_version: FORMAT_VERSION + 1,
+            ..record()
+        };
+        newer.write(dir.path()).unwrap();
+        let error = SweepRecord::read(dir.path()).unwrap_err();
+        assert!(matches!(error, ResultError::Newer { .. }), "{error}");
+    }
+}
