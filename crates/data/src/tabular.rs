@@ -78,13 +78,28 @@ pub(crate) fn table_split(
 }
 
 /// Parses Parquet bytes.
+///
+/// polars-parquet 0.55 panics on some malformed footers (`expect("thrift bool field")` in its
+/// thrift reader; found by `cargo xtask fuzz data`, pinned in this crate's tests),
+/// so a panic while reading is caught and reported as an invalid file, like any other.
 pub(crate) fn read_parquet(path: &Path, bytes: Vec<u8>) -> Result<DataFrame, DataError> {
-    ParquetReader::new(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| DataError::Decode {
-            path: path.to_path_buf(),
-            message: format!("not a valid Parquet table: {e}"),
-        })
+    let invalid = |message: String| DataError::Decode {
+        path: path.to_path_buf(),
+        message: format!("not a valid Parquet table: {message}"),
+    };
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ParquetReader::new(Cursor::new(bytes)).finish()
+    }));
+    match read {
+        Ok(Ok(frame)) => Ok(frame),
+        Ok(Err(error)) => Err(invalid(error.to_string())),
+        Err(panic) => {
+            let why = (panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(invalid(format!("its metadata is malformed ({why})")))
+        }
+    }
 }
 
 /// The sliding windows of a `series` data set's file for one split, holding `bytes`.

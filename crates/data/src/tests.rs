@@ -486,3 +486,17 @@ fn an_image_folder_becomes_a_colour_data_set_with_one_class_per_sub_folder() {
         .unwrap_err();
     assert!(error.to_string().contains("checksum mismatch"), "{error}");
 }
+
+#[test]
+fn a_parquet_footer_that_panics_polars_is_refused_as_an_invalid_file() {
+    // Found by `cargo xtask fuzz data` (384,000 inputs in): polars-parquet 0.55's thrift
+    // reader panics on this footer's sorting column instead of returning an error.
+    let bytes =
+        b"\x0a\x3b\x04\x0d\x49\x48\x44\x1a\x52\x0a\x06\x00\x00\x00\x50\x41\x52\x31".to_vec();
+    let error = crate::tabular::read_parquet(Path::new("users.parquet"), bytes).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("users.parquet") && message.contains("not a valid Parquet table"),
+        "{message}"
+    );
+}

@@ -630,6 +630,10 @@ fn images(html: &mut String, best: &BestPerKind<'_>) {
                 "reconstructions.png",
                 "test inputs (top) and reconstructions (bottom)",
             ),
+            (
+                "denoising.png",
+                "test inputs, the same corrupted, and their reconstructions (rows of three)",
+            ),
             ("samples.png", samples),
             ("interpolations.png", "interpolations between test codes"),
         ] {

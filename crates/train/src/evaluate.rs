@@ -28,7 +28,7 @@ const MOST_PROJECTIONS_PER_EXAMPLE: usize = 4;
 
 /// Seed of the random draws of evaluation (corrupted inputs, a VAE's ε, random directions):
 /// the same for every run, so that runs are compared on the same draws.
-const EVALUATION_NOISE_SEED: u64 = 0x6e6f_6973_6500;
+pub(crate) const EVALUATION_NOISE_SEED: u64 = 0x6e6f_6973_6500;
 
 /// A VAE unit is active when the variance of its posterior mean over the data exceeds this
 /// (Burda et al., 2016).

@@ -51,6 +51,9 @@ pub mod artifact {
     /// Each row decodes codes interpolated linearly between two test images' codes (a VAE's
     /// μ); VAEs always, the other kinds with the generation task.
     pub const INTERPOLATIONS: &str = "interpolations.png";
+    /// With `[noise]`: test images, the same corrupted as the denoising task corrupts them, and
+    /// the reconstructions of the corrupted ones, in groups of three rows.
+    pub const DENOISING: &str = "denoising.png";
 }
 
 /// Test examples whose codes a run writes to [`CODES_FILE`] for latent-space inspection.
@@ -154,8 +157,7 @@ pub fn evaluate_saved(
         let (metrics, code_ranges) =
             test_metrics(config, &saved.model, &objective, &splits, run_dir, device)?;
         if let Some(image) = image_size(&splits.test) {
-            let generation = config.evaluate.has(Task::Generation);
-            write_images(&saved.model, &splits, image, generation, run_dir, device)
+            write_images(&saved.model, &splits, image, config, run_dir, device)
                 .map_err(|(path, source)| TrainError::Write { path, source })?;
         }
         if code_ranges.is_some() {
@@ -441,17 +443,19 @@ fn codes_csv(model: &Autoencoder, test: &Split, device: &Device) -> String {
     csv
 }
 
-/// Writes the run's image grids: reconstructions for every model; samples and interpolations
-/// for a VAE, and with the generation task for every kind (samples of the other kinds decode
-/// codes drawn from a diagonal Gaussian fitted to their training codes).
+/// Writes the run's image grids: reconstructions for every model; with `[noise]` clean, noisy
+/// and denoised test images; samples and interpolations for a VAE, and with the generation
+/// task for every kind (samples of the other kinds decode codes drawn from a diagonal Gaussian
+/// fitted to their training codes).
 fn write_images(
     model: &Autoencoder,
     splits: &Splits,
     image: [usize; 3],
-    generation: bool,
+    config: &RunConfig,
     run_dir: &Path,
     device: &Device,
 ) -> Result<(), (PathBuf, std::io::Error)> {
+    let generation = config.evaluate.has(Task::Generation);
     const COLUMNS: usize = 10;
     let test = &splits.test;
     let write = |name: &str, tensor: Tensor<2>| {
@@ -468,6 +472,20 @@ fn write_images(
         rows.push(model.forward(originals).reconstruction);
     }
     write(artifact::RECONSTRUCTIONS, Tensor::cat(rows, 0))?;
+    if let Some(noise) = &config.noise {
+        let corruption = Corruption::new(noise);
+        let mut rows = Vec::new();
+        for start in (0..shown).step_by(COLUMNS) {
+            let indices: Vec<usize> = (start..(start + COLUMNS).min(shown)).collect();
+            let clean = batch::rows(test, &indices);
+            let noisy = corruption.applied(&clean, evaluate::EVALUATION_NOISE_SEED ^ start as u64);
+            let noisy = batch::tensor(noisy, test.features(), device);
+            rows.push(batch::tensor(clean, test.features(), device));
+            rows.push(noisy.clone());
+            rows.push(model.forward(noisy).reconstruction);
+        }
+        write(artifact::DENOISING, Tensor::cat(rows, 0))?;
+    }
     if !(model.is_variational() || generation) {
         return Ok(());
     }

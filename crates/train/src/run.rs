@@ -356,8 +356,7 @@ impl<'a> Run<'a> {
             (metric::PARAMETERS, model.num_params() as f64),
         ]);
         if let Some(image) = image_size(&splits.test) {
-            let generation = config.evaluate.has(Task::Generation);
-            crate::write_images(model, splits, image, generation, run_dir, eval_device)
+            crate::write_images(model, splits, image, config, run_dir, eval_device)
                 .map_err(|(path, source)| TrainError::Write { path, source })?;
         }
         write_file(

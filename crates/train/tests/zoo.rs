@@ -419,5 +419,24 @@ fn runs_on_images_save_their_grids() {
         for name in [artifact::SAMPLES, artifact::INTERPOLATIONS] {
             assert_eq!(dir.path().join(name).exists(), generates, "{name}");
         }
+        assert!(!dir.path().join(artifact::DENOISING).exists());
     }
+    // With [noise]: clean, corrupted and denoised rows, twice; the corrupted rows differ.
+    let noisy = spec.replace("kind = \"vae\"", "kind = \"denoising\"")
+        + "\n[noise]\nkind = \"masking\"\nlevel = 0.5\n";
+    let experiment = hourglass_spec::parse(Path::new("dae.toml"), &noisy, &catalog).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = &experiment.runs[0].config;
+    train_run(config, &registry, dir.path(), &Device::flex(), &mut Silent).unwrap();
+    let grid = image::open(dir.path().join(artifact::DENOISING))
+        .unwrap()
+        .into_luma8();
+    assert_eq!(grid.dimensions(), (10 * 30 + 2, 6 * 30 + 2));
+    let row = |r: u32| -> Vec<u8> {
+        (0..grid.width())
+            .flat_map(|x| (r * 30 + 2..r * 30 + 30).map(move |y| (x, y)))
+            .map(|(x, y)| grid.get_pixel(x, y).0[0])
+            .collect()
+    };
+    assert_ne!(row(0), row(1), "the corrupted row equals the clean one");
 }
