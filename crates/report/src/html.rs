@@ -19,7 +19,7 @@ table{border-collapse:collapse;font-size:.9rem}th,td{border:1px solid #ccc;paddi
 th{background:#f0f0f0}td{max-width:24rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\
 .wide{overflow-x:auto}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 tr.failed{background:#fde8e8}.best{font-weight:bold}.curves{display:flex;flex-wrap:wrap;gap:1rem}\
-figure{margin:0;max-width:640px}figure svg{max-width:100%;height:auto}\
+figure{margin:0;max-width:600px}figure svg{max-width:100%;height:auto}\
 img{image-rendering:pixelated;width:600px;max-width:100%;border:1px solid #ccc}figcaption{font-size:.85rem;color:#555}\
 ul.legend{list-style:none;padding:0;margin:.25rem 0;font-size:.85rem;display:flex;flex-wrap:wrap;gap:.25rem 1rem}\
 .swatch{display:inline-block;width:1.2rem;height:.6rem;margin-right:.3rem;vertical-align:middle}pre{background:#f6f6f6;padding:.5rem;\
@@ -331,11 +331,12 @@ pub(crate) fn varied_labels(table: &ResultsTable, rows: &[usize], except: &[&str
             let pairs: Vec<String> = varying
                 .iter()
                 .map(|&column| {
-                    format!(
-                        "{}={}",
-                        table.columns[column],
-                        table.rows[row][column].text()
-                    )
+                    let value = match &table.rows[row][column] {
+                        // As written in specs: 0.2, 0.001, not 0.2000.
+                        Cell::Number(v) if v.to_string().len() <= 8 => v.to_string(),
+                        cell => cell.text(),
+                    };
+                    format!("{}={value}", table.columns[column])
                 })
                 .collect();
             pairs.join(" ")

@@ -4,8 +4,8 @@ use plotters::prelude::*;
 
 use crate::ReportError;
 
-/// Size of a plot, in pixels: readable on screen at 1,300 px and in print at half a page.
-const SIZE: (u32, u32) = (640, 400);
+/// Size of a plot, in pixels: two side by side on a 1,300 px screen, half a page in print.
+const SIZE: (u32, u32) = (600, 380);
 
 /// One line (or set of dots) of an overlaid plot.
 pub(crate) struct Series {

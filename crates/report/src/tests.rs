@@ -709,7 +709,7 @@ fn an_effect_plot_draws_one_line_per_value_of_the_other_swept_setting() {
     assert_eq!(effects.matches("<svg").count(), 2);
     assert_eq!(effects.matches("<li>").count(), 4, "{effects}");
     assert!(
-        effects.contains("train.learning_rate=0.001000</li>"),
+        effects.contains("train.learning_rate=0.001</li>"),
         "{effects}"
     );
     assert!(effects.contains("model.latent=8</li>"), "{effects}");
