@@ -194,8 +194,12 @@ pub fn sweep(
         ..SweepOptions::default()
     };
     stop_on_interrupt(&options.stop)?;
-    let mut display =
-        crate::progress::SweepDisplay::new(&layout.root, experiment.runs.len(), references);
+    let mut display = crate::progress::SweepDisplay::new(
+        &layout.root,
+        experiment.runs.len(),
+        references,
+        &experiment.primary_metric,
+    );
     let summary = hourglass_orchestrator::run_sweep(
         &experiment,
         &spec_text,

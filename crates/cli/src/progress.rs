@@ -10,14 +10,16 @@ use std::time::Duration;
 
 use hourglass_orchestrator::{Ended, SweepProgress};
 use hourglass_report::{Coverage, References};
-use hourglass_spec::RunSpec;
 use hourglass_spec::result::{EpochRecord, RunResult, RunStatus, metric};
+use hourglass_spec::{PrimaryMetric, RunSpec};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The display of one sweep.
 pub struct SweepDisplay<'a> {
     root: &'a Path,
     references: &'a References,
+    /// What each finished run's line reports first.
+    primary: &'a PrimaryMetric,
     bars: Option<Bars>,
     running: usize,
     /// Runs ended, by how (only `failed` and `pruned` are shown).
@@ -33,7 +35,12 @@ struct Bars {
 
 impl<'a> SweepDisplay<'a> {
     /// The display of the sweep in `root` of `total` runs: bars when stderr is a terminal.
-    pub fn new(root: &'a Path, total: usize, references: &'a References) -> Self {
+    pub fn new(
+        root: &'a Path,
+        total: usize,
+        references: &'a References,
+        primary: &'a PrimaryMetric,
+    ) -> Self {
         let bars = std::io::stderr().is_terminal().then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let sweep = multi.add(ProgressBar::new(total as u64));
@@ -54,6 +61,7 @@ impl<'a> SweepDisplay<'a> {
         Self {
             root,
             references,
+            primary,
             bars,
             running: 0,
             ended: Ended::default(),
@@ -152,7 +160,7 @@ impl SweepProgress for SweepDisplay<'_> {
             bars.sweep.inc(1);
         }
         self.update_counts();
-        self.say(outcome(run, result));
+        self.say(outcome(run, result, self.primary));
         // A report failure is reported but does not undo or fail the training that finished.
         if let Err(error) =
             hourglass_report::write_report(self.root, self.references, Coverage::Current)
@@ -175,14 +183,23 @@ impl SweepProgress for SweepDisplay<'_> {
     }
 }
 
-/// One line on how a run ended.
-fn outcome(run: &RunSpec, result: &RunResult) -> String {
+/// One line on how a run ended: a completed run's primary metric, and its `test_mse`.
+fn outcome(run: &RunSpec, result: &RunResult, primary: &PrimaryMetric) -> String {
     let first_line = |text: &str| text.lines().next().unwrap_or_default().to_string();
     match (result.status, &result.error) {
-        (RunStatus::Completed, _) => match result.metrics.get(metric::TEST_MSE) {
-            Some(mse) => format!("{} completed: test_mse {mse:.5}", run.id),
-            None => format!("{} completed", run.id),
-        },
+        (RunStatus::Completed, _) => {
+            let shown: Vec<String> = [primary.name.as_str(), metric::TEST_MSE]
+                .iter()
+                .enumerate()
+                .filter(|&(i, name)| i == 0 || *name != primary.name)
+                .filter_map(|(_, name)| Some(format!("{name} {:.5}", result.metrics.get(*name)?)))
+                .collect();
+            if shown.is_empty() {
+                format!("{} completed", run.id)
+            } else {
+                format!("{} completed: {}", run.id, shown.join(", "))
+            }
+        }
         (status, Some(reason)) => format!("{} {}: {}", run.id, status.name(), first_line(reason)),
         (status, None) => format!("{} {}", run.id, status.name()),
     }
