@@ -15,7 +15,7 @@ use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
 use hourglass_spec::checkpoint::{CHECKPOINT_FORMAT_VERSION, TrainingState};
 use hourglass_spec::model_card::{DataProvenance, FeatureStatistics, ModelArchitecture};
 use hourglass_spec::result::{CODES_FILE, EpochRecord, METRICS_FILE, metric, write_atomic};
-use hourglass_spec::{ModelKind, RunConfig, RunId, Task};
+use hourglass_spec::{ModelKind, RunConfig, RunId};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
