@@ -334,16 +334,8 @@ pub enum Recorded {
 /// `result.json` cannot be read (corrupt, or written by a newer hourglass).
 pub fn read(run_dir: &Path) -> Result<Option<RunResult>, ResultError> {
     let path = run_dir.join(RESULT_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(ResultError::Io {
-                what: "read",
-                path,
-                source,
-            });
-        }
+    let Some(text) = read_if_present(&path)? else {
+        return Ok(None);
     };
     /// The field that says how to read the rest.
     #[derive(Deserialize)]
@@ -363,6 +355,19 @@ pub fn read(run_dir: &Path) -> Result<Option<RunResult>, ResultError> {
         found => Err(ResultError::Invalid {
             message: format!("there is no format_version {found}"),
             path,
+        }),
+    }
+}
+
+/// The text of the file at `path`; `None` when there is none.
+pub(crate) fn read_if_present(path: &Path) -> Result<Option<String>, ResultError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ResultError::Io {
+            what: "read",
+            path: path.to_path_buf(),
+            source,
         }),
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::result::{ResultError, write_atomic};
+use crate::result::{ResultError, read_if_present, write_atomic};
 use crate::{Experiment, PrimaryMetric, RunId};
 
 /// File name of the record in a sweep folder.
@@ -57,16 +57,8 @@ impl SweepRecord {
     /// The record in `sweep_dir`; `None` for a folder swept before records were written.
     pub fn read(sweep_dir: &Path) -> Result<Option<Self>, ResultError> {
         let path = sweep_dir.join(SWEEP_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(ResultError::Io {
-                    what: "read",
-                    path,
-                    source,
-                });
-            }
+        let Some(text) = read_if_present(&path)? else {
+            return Ok(None);
         };
         let invalid = |e: serde_json::Error| ResultError::Invalid {
             path: path.clone(),
