@@ -362,6 +362,30 @@ fn check_tasks(
     problems
 }
 
+/// Why the latent task of `config` can record no `probe_accuracy` (its training examples carry
+/// one label), if it cannot: the task still writes each code dimension's variance.
+pub(crate) fn probe_without_labels(config: &RunConfig, catalog: &Catalog) -> Option<Diagnostic> {
+    if !config.evaluate.has(Task::Latent) {
+        return None;
+    }
+    let dataset = &config.data.dataset;
+    let classes = catalog.labels.get(dataset).and_then(|l| l.classes);
+    let why = if classes.is_none_or(|classes| classes < 2) {
+        format!("data set `{dataset}` has no class labels")
+    } else if config.evaluate.has(Task::Anomaly) {
+        "the anomaly task trains on normal examples alone, one class".to_string()
+    } else {
+        return None;
+    };
+    Some(
+        Diagnostic::new(
+            "evaluate.tasks",
+            format!("the latent task's linear probe needs two classes or more, and {why}: no `probe_accuracy` will be recorded"),
+        )
+        .with_hint("the task still records each code dimension's variance (`latent.csv`)"),
+    )
+}
+
 fn non_negative(value: f64) -> bool {
     value >= 0.0 && value.is_finite()
 }

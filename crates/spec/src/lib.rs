@@ -333,8 +333,14 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
-    let warnings = unusual_values(&base, &axes, &axis_spans, &locator)
-        .iter()
+    let probe = (runs.iter())
+        .find_map(|run| check::probe_without_labels(&run.config, catalog))
+        .map(|warning| {
+            let span = locator.value_span("evaluate.tasks");
+            warning.at(span)
+        });
+    let warnings = (unusual_values(&base, &axes, &axis_spans, &locator).iter())
+        .chain(&probe)
         .map(|warning| diagnostic::render_warning(path, source, warning))
         .collect();
     Ok(Experiment {

@@ -26,6 +26,13 @@ pub(crate) fn catalog() -> Catalog {
                 },
             ),
             (
+                "fashion-mnist".to_string(),
+                Labels {
+                    classes: Some(10),
+                    anomaly_label: None,
+                },
+            ),
+            (
                 "shuttle".to_string(),
                 Labels {
                     classes: Some(2),
@@ -218,6 +225,40 @@ fn errors_of_independent_sections_come_in_one_pass() {
         "{error}"
     );
     insta::assert_snapshot!(error.to_string());
+}
+
+#[test]
+fn a_latent_task_without_two_classes_to_probe_is_warned_of() {
+    let latent = "\n[evaluate]\ntasks = [\"reconstruction\", \"latent\"]\n";
+    let mut catalog = catalog();
+    catalog.datasets.insert("my-table".into(), vec![50]);
+    let parse = |source: &str| {
+        parse(Path::new("experiments/test.toml"), source, &catalog)
+            .unwrap()
+            .warnings
+    };
+    assert!(parse(&format!("{MINIMAL}{latent}")).is_empty());
+    let unlabelled = parse(&format!(
+        "[experiment]\nname = \"x\"\n[data]\ndataset = \"my-table\"\n{latent}"
+    ));
+    let [warning] = unlabelled.as_slice() else {
+        panic!("{unlabelled:#?}")
+    };
+    assert!(
+        warning.contains("data set `my-table` has no class labels")
+            && warning.contains("no `probe_accuracy` will be recorded")
+            && warning.contains("experiments/test.toml:"),
+        "{warning}"
+    );
+    let one_class = parse(&format!(
+        "{MINIMAL}normal_class = 0\n\n[evaluate]\ntasks = [\"anomaly\", \"latent\"]\n"
+    ));
+    assert_eq!(one_class.len(), 1, "{one_class:#?}");
+    assert!(
+        one_class[0].contains("normal examples alone"),
+        "{}",
+        one_class[0]
+    );
 }
 
 #[test]
