@@ -809,6 +809,11 @@ fn a_saved_shuttle_model_scores_a_new_csv_and_refuses_misfit_rows() {
     let [run] = run_dirs(&reports.join("shuttle")).try_into().unwrap();
     let card = read_json(&run.join("model.json"));
     assert_eq!(card["standardization"]["mean"].as_array().unwrap().len(), 9);
+    // Standardised inputs: the report leaves PSNR out and says what test_mse is in.
+    let table = std::fs::read_to_string(reports.join("shuttle/results.csv")).unwrap();
+    assert!(!table.contains("test_psnr_db"), "{table}");
+    let page = std::fs::read_to_string(reports.join("shuttle/index.html")).unwrap();
+    assert!(page.contains("in the units of the standardised inputs"));
 
     // Readings as a user keeps them: a header, nine sensor columns, an anomaly far out.
     let rows = "f1,f2,f3,f4,f5,f6,f7,f8,f9\n50,21,77,0,28,0,27,48,22\n53,0,82,0,52,-5,29,30,2\n\

@@ -41,6 +41,8 @@ pub(crate) struct Sweep<'a> {
     pub title: &'a str,
     /// What ranks the runs.
     pub primary: &'a PrimaryMetric,
+    /// Whether every run's inputs were standardised (z-scores).
+    pub standardized: bool,
     /// The runs of the spec, best first.
     pub records: &'a [RunRecord],
     /// Finished runs the spec no longer asks for.
@@ -84,7 +86,7 @@ pub(crate) fn page(
     let kinds = by_kind(records);
     summary(&mut html, records, &best, primary);
     references::section(&mut html, references, records);
-    how_to_read(&mut html, primary);
+    how_to_read(&mut html, primary, sweep.standardized);
     results(&mut html, table, primary);
     seed_statistics(&mut html, configurations);
     parameter_effects(&mut html, &kinds, table, primary)?;
@@ -179,9 +181,18 @@ fn best_per_kind<'a>(records: &'a [RunRecord], primary: &PrimaryMetric) -> BestP
     best
 }
 
-fn how_to_read(html: &mut String, primary: &PrimaryMetric) {
+fn how_to_read(html: &mut String, primary: &PrimaryMetric, standardized: bool) {
     let metric = escape(&primary.name);
     let better = primary.direction.better_word();
+    let errors = if standardized {
+        "<code>test_mse</code> is the mean squared error per input value on the test split, in \
+         the units of the standardised inputs (each feature scaled to mean 0 and standard \
+         deviation 1 on the training split), so 1 is no better than predicting each feature's \
+         mean; PSNR, which assumes inputs in [0, 1], is left out"
+    } else {
+        "<code>test_mse</code> is the mean squared error per input value on the test split, \
+         inputs in [0, 1]; <code>test_psnr_db</code> is 10·log10(1/MSE)"
+    };
     let _ = write!(
         html,
         "<section id=\"how-to-read\"><h2>How to read this report</h2><ul>\
@@ -192,9 +203,7 @@ fn how_to_read(html: &mut String, primary: &PrimaryMetric) {
          <li>Each row of the results table is one run: a configuration and a seed. Only the \
          settings that differ between runs are shown; the full configuration is in \
          <code>runs/&lt;id&gt;/config.toml</code> and in <code>results.parquet</code>.</li>\
-         <li><code>test_mse</code> is the mean squared error per input value on the test split; \
-         <code>test_psnr_db</code> is 10·log10(1/MSE), meaningful for inputs in [0, 1]; \
-         <code>test_loss</code> is the training objective on the test split.</li>\
+         <li>{errors}; <code>test_loss</code> is the training objective on the test split.</li>\
          <li>Loss curves show the training objective per epoch (mean over the epoch's steps) and \
          on the validation split after each epoch. A validation curve that rises while the \
          training curve falls is overfitting.</li>\

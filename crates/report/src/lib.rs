@@ -18,8 +18,9 @@ mod tasks;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use hourglass_spec::model_card;
 use hourglass_spec::result::{
-    self, EpochRecord, METRICS_FILE, RunResult, RunStatus, read_epochs, write_atomic,
+    self, EpochRecord, METRICS_FILE, RunResult, RunStatus, metric, read_epochs, write_atomic,
 };
 use hourglass_spec::sweep_record::{SWEEP_FILE, SweepRecord};
 use hourglass_spec::{PrimaryMetric, RunId};
@@ -90,6 +91,9 @@ pub struct RunRecord {
     pub epochs: Vec<EpochRecord>,
     /// The PNG files in its folder (image grids), by file name.
     pub images: Vec<String>,
+    /// Whether its model card says the inputs were standardised (tabular data as z-scores),
+    /// so that PSNR, which assumes inputs in [0, 1], means nothing.
+    pub standardized: bool,
     /// Its folder.
     pub dir: PathBuf,
 }
@@ -126,6 +130,8 @@ pub fn collect(sweep_dir: &Path) -> Result<Collected, ReportError> {
                 result,
                 epochs: read_epochs(&dir.join(METRICS_FILE)),
                 images: png_files(&dir),
+                standardized: model_card::read(&dir)
+                    .is_ok_and(|card| card.standardization.is_some()),
                 dir,
             }),
             Ok(None) => {}
@@ -270,8 +276,11 @@ pub fn write_report(
         earlier,
         unreadable,
     } = scoped(sweep_dir, coverage)?;
-    let table = ResultsTable::from_records(&records, &primary.name);
-    let configurations = ResultsTable::by_configuration(&records, &primary);
+    // PSNR assumes inputs in [0, 1]: left out of the tables of standardised inputs.
+    let standardized = records.iter().all(|run| run.standardized);
+    let shown = |column: &str| !(standardized && column.starts_with(metric::TEST_PSNR_DB));
+    let table = ResultsTable::from_records(&records, &primary.name).select(shown);
+    let configurations = ResultsTable::by_configuration(&records, &primary).select(shown);
     let files = ReportFiles {
         csv: sweep_dir.join(RESULTS_CSV),
         parquet: sweep_dir.join(RESULTS_PARQUET),
@@ -296,6 +305,7 @@ pub fn write_report(
         &html::Sweep {
             title: &experiment,
             primary: &primary,
+            standardized,
             records: &records,
             earlier: &earlier,
             unreadable: &files.unreadable,
