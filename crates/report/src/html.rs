@@ -414,7 +414,10 @@ fn curves(html: &mut String, kinds: &ByKind<'_>, table: &ResultsTable) -> Result
                     label.to_string()
                 };
                 Series {
-                    label: format!("{label} ({} seeds)", runs.len()),
+                    label: match runs.len() {
+                        1 => label,
+                        seeds => format!("{label} ({seeds} seeds)"),
+                    },
                     points: solid.iter().map(|&(x, y, _)| (x, y)).collect(),
                     spread: (solid.iter())
                         .filter_map(|&(x, y, std)| Some((x, y - std?, y + std?)))
