@@ -3,7 +3,6 @@
 //! colour. Everything is checked before a value is used: the shape against the model's input,
 //! every cell numeric and finite; an error names the file and the first offending row or image.
 
-use std::io::Cursor;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -56,12 +55,7 @@ fn decode(path: &Path, message: String) -> DataError {
 /// A CSV table, with a header line unless its first line is all numbers.
 fn read_csv(path: &Path, bytes: Vec<u8>) -> Result<DataFrame, DataError> {
     let header = crate::tabular::starts_with_header(&bytes);
-    CsvReadOptions::default()
-        .with_has_header(header)
-        .with_infer_schema_length(None)
-        .into_reader_with_file_handle(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| decode(path, format!("not a valid CSV table: {e}")))
+    crate::tabular::read_csv(path, bytes, header, 0)
 }
 
 /// The rows of `frame`, whose columns must be the model's `features`, all numeric and finite.

@@ -78,26 +78,29 @@ pub(crate) fn table_split(
 }
 
 /// Parses Parquet bytes.
-///
-/// polars-parquet 0.55 panics on some malformed footers (`expect("thrift bool field")` in its
-/// thrift reader; found by `cargo xtask fuzz data`, pinned in this crate's tests),
-/// so a panic while reading is caught and reported as an invalid file, like any other.
 pub(crate) fn read_parquet(path: &Path, bytes: Vec<u8>) -> Result<DataFrame, DataError> {
-    let invalid = |message: String| DataError::Decode {
-        path: path.to_path_buf(),
-        message: format!("not a valid Parquet table: {message}"),
-    };
-    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ParquetReader::new(Cursor::new(bytes)).finish()
-    }));
-    match read {
-        Ok(Ok(frame)) => Ok(frame),
-        Ok(Err(error)) => Err(invalid(error.to_string())),
+    caught(|| ParquetReader::new(Cursor::new(bytes)).finish()).map_err(|message| {
+        DataError::Decode {
+            path: path.to_path_buf(),
+            message: format!("not a valid Parquet table: {message}"),
+        }
+    })
+}
+
+/// Runs a polars reader, with a panic inside it turned into an error like its own.
+///
+/// polars 0.55 panics on some malformed files instead of returning an error, both found by
+/// `cargo xtask fuzz data` and pinned in this crate's tests: polars-parquet's thrift footer
+/// reader (`expect("thrift bool field")`), and polars-io's CSV line parser ("slice index starts
+/// at 1 but ends at 0", on a rayon thread; rayon hands the panic back to the caller).
+fn caught<T>(read: impl FnOnce() -> PolarsResult<T>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(read) => read.map_err(|error| error.to_string()),
         Err(panic) => {
             let why = (panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(invalid(format!("its metadata is malformed ({why})")))
+            Err(format!("its structure is malformed ({why})"))
         }
     }
 }
@@ -162,13 +165,15 @@ pub(crate) fn read_csv(
     } else {
         bytes
     };
-    CsvReadOptions::default()
-        .with_has_header(header)
-        .with_skip_rows(skip_lines)
-        .with_infer_schema_length(None)
-        .into_reader_with_file_handle(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| decode(format!("not a valid CSV table: {e}")))
+    caught(|| {
+        CsvReadOptions::default()
+            .with_has_header(header)
+            .with_skip_rows(skip_lines)
+            .with_infer_schema_length(None)
+            .into_reader_with_file_handle(Cursor::new(bytes))
+            .finish()
+    })
+    .map_err(|message| decode(format!("not a valid CSV table: {message}")))
 }
 
 /// Column `name` as `f32`, refusing missing and non-numeric values.

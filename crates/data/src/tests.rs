@@ -500,3 +500,23 @@ fn a_parquet_footer_that_panics_polars_is_refused_as_an_invalid_file() {
         "{message}"
     );
 }
+
+#[test]
+fn a_csv_file_that_panics_polars_parser_is_refused_as_an_invalid_file() {
+    // Found by `cargo xtask fuzz data` (52,000 inputs into the second run, as `hourglass
+    // apply` reads a table): polars-io 0.55's CSV line parser panics on a rayon thread
+    // ("slice index starts at 1 but ends at 0").
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/csv-slice-index.csv"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.csv");
+    std::fs::write(&path, bytes).unwrap();
+    let error = crate::read_examples(&path, &[2]).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("users.csv") && message.contains("not a valid CSV table"),
+        "{message}"
+    );
+}
