@@ -15,6 +15,7 @@ mod image_folder;
 mod manifest;
 mod memory;
 mod noise;
+mod parquet_footer;
 mod split;
 mod tabular;
 

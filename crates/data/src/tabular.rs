@@ -78,13 +78,15 @@ pub(crate) fn table_split(
 }
 
 /// Parses Parquet bytes.
+/// The footer is checked first: polars sizes allocations from it
+/// ([`crate::parquet_footer`]).
 pub(crate) fn read_parquet(path: &Path, bytes: Vec<u8>) -> Result<DataFrame, DataError> {
-    caught(|| ParquetReader::new(Cursor::new(bytes)).finish()).map_err(|message| {
-        DataError::Decode {
+    crate::parquet_footer::check(&bytes)
+        .and_then(|()| caught(|| ParquetReader::new(Cursor::new(bytes)).finish()))
+        .map_err(|message| DataError::Decode {
             path: path.to_path_buf(),
             message: format!("not a valid Parquet table: {message}"),
-        }
-    })
+        })
 }
 
 /// Runs a polars reader, with a panic inside it turned into an error like its own.
