@@ -93,16 +93,18 @@ const RANKABLE: [(&str, Direction, Option<Task>); 13] = [
     (metric::TEST_ELBO_NATS, Direction::Minimize, None),
 ];
 
+/// The entry of [`RANKABLE`] called `name`.
+fn rankable(name: &str) -> Option<(&'static str, Direction, Option<Task>)> {
+    RANKABLE.iter().find(|(known, ..)| *known == name).copied()
+}
+
 impl PrimaryMetric {
     /// The metric called `name`, if runs can be ranked by it.
     pub fn named(name: &str) -> Option<Self> {
-        RANKABLE
-            .iter()
-            .find(|(known, ..)| *known == name)
-            .map(|&(name, direction, _)| Self {
-                name: name.to_string(),
-                direction,
-            })
+        rankable(name).map(|(name, direction, _)| Self {
+            name: name.to_string(),
+            direction,
+        })
     }
 
     /// The natural metric of runs evaluated for `tasks`: `anomaly_auroc` when one is anomaly
@@ -139,7 +141,7 @@ pub(crate) fn primary_metric(
     let Some(name) = written else {
         return Ok(PrimaryMetric::natural(tasks));
     };
-    let Some(&(name, direction, task)) = RANKABLE.iter().find(|(known, ..)| *known == name) else {
+    let Some((name, direction, task)) = rankable(name) else {
         let known: Vec<&str> = RANKABLE.iter().map(|(name, ..)| *name).collect();
         return Err(Diagnostic::new(
             KEY,
