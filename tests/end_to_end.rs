@@ -1252,7 +1252,7 @@ fn colour_photo_patches_train_with_the_conv_autoencoder_and_render_in_colour() {
          [model]\narchitecture = \"conv\"\nchannels = [16, 32]\nhidden = []\nlatent = 48\n\n\
          [noise]\nkind = \"gaussian\"\nlevel = 0.2\n\n\
          [train]\nepochs = 3\nbatch_size = 32\nlearning_rate = 2e-3\n\n\
-         [evaluate]\ntasks = [\"reconstruction\", \"compression\", \"denoising\"]\n",
+         [evaluate]\ntasks = [\"reconstruction\", \"compression\", \"denoising\", \"latent\"]\n",
     )
     .unwrap();
     let reports = dir.path().join("reports");
@@ -1267,6 +1267,9 @@ fn colour_photo_patches_train_with_the_conv_autoencoder_and_render_in_colour() {
     assert!(metric("test_psnr_db") > 12.0, "{result}");
     let card = read_json(&run.join("model.json"));
     assert_eq!(card["model"]["input_shape"], serde_json::json!([3, 32, 32]));
+    // The data set's class names travel with the model and label the latent map's legend.
+    let names = serde_json::json!(["astronaut", "chelsea", "coffee"]);
+    assert_eq!(card["data"]["class_names"], names, "{card}");
 
     // The grid is a colour PNG whose original tiles hold the patches' colours.
     let grid = image::open(run.join("reconstructions.png")).unwrap();
@@ -1283,4 +1286,16 @@ fn colour_photo_patches_train_with_the_conv_autoencoder_and_render_in_colour() {
     let html = std::fs::read_to_string(reports.join("photos/index.html")).unwrap();
     let id = run.file_name().unwrap().to_str().unwrap();
     assert!(html.contains(&format!("runs/{id}/reconstructions.png")));
+    for legend in ["0: astronaut", "1: chelsea", "2: coffee"] {
+        assert!(html.contains(legend), "no legend entry {legend}");
+    }
+    // Latent traversals: ten of the 48 dimensions, nine steps each, in colour, in the report.
+    let traversals = image::open(run.join("traversals.png")).unwrap();
+    assert!(traversals.color().has_color());
+    let tile = 32 + 2;
+    let size = (traversals.width(), traversals.height());
+    assert_eq!(size, (9 * tile + 2, 10 * tile + 2));
+    assert!(html.contains(&format!("runs/{id}/traversals.png")));
+    // The test split's labels are what the probe reads: three classes, measured.
+    assert!(metric("probe_accuracy") > 1.0 / 3.0, "{result}");
 }

@@ -117,9 +117,9 @@ fn evaluate_run(
     }
     // Evaluated on flex, whatever the run trained on: the one backend every build has.
     let device = hourglass_train::backend::device(Backend::Flex, DeviceName::Cpu)?;
-    let metrics = hourglass_train::evaluate_saved(config, registry, run_dir, &device)?;
+    let measured = hourglass_train::evaluate_saved(config, registry, run_dir, &device)?;
     out!("{}: evaluated {}", result.id, added.join(", "))?;
-    result.metrics.extend(metrics);
+    result.add(measured);
     result.config = result.config.with_tasks(&added);
     // The configuration as the run now stands, for the next evaluation or a retraining.
     let config_path = run_dir.join(CONFIG_FILE);

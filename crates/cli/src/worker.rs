@@ -3,7 +3,6 @@
 //! `result.json` as the run ends, unless the orchestrator recorded one first (a pruned run).
 //! A worker stops when its orchestrator is gone, so a resumed sweep never races it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hourglass_spec::result::{
-    self, CONFIG_FILE, EpochRecord, Recorded, RecordedConfig, RunResult, RunStatus,
+    self, CONFIG_FILE, EpochRecord, Measured, Recorded, RecordedConfig, RunResult, RunStatus,
 };
 use hourglass_spec::{DeviceName, RunConfig, RunId};
 
@@ -252,7 +251,7 @@ impl Results<'_> {
     fn record_trained(
         &mut self,
         run: usize,
-        outcome: Result<BTreeMap<String, f64>, hourglass_train::TrainError>,
+        outcome: Result<Measured, hourglass_train::TrainError>,
     ) {
         let Err(error @ hourglass_train::TrainError::Interrupted { .. }) = outcome else {
             return self.record(run, outcome.map_err(anyhow::Error::from));
@@ -270,17 +269,18 @@ impl Results<'_> {
 
     /// Writes the result of run `run` (by position) atomically, unless the orchestrator has
     /// recorded one (pruned) first.
-    fn record(&mut self, run: usize, outcome: Result<BTreeMap<String, f64>>) {
+    fn record(&mut self, run: usize, outcome: Result<Measured>) {
         let config = &self.configs[run];
         let id = RunId::of(config);
         let config = RecordedConfig::from(config);
         let result = match outcome {
-            Ok(metrics) => RunResult {
+            Ok(measured) => RunResult {
                 id,
                 status: RunStatus::Completed,
                 error: None,
                 config,
-                metrics,
+                metrics: measured.metrics,
+                not_measured: measured.not_measured,
             },
             Err(error) => RunResult {
                 id,
@@ -288,6 +288,7 @@ impl Results<'_> {
                 error: Some(format!("{error:#}")),
                 config,
                 metrics: Default::default(),
+                not_measured: Default::default(),
             },
         };
         exit_if_orphaned();
@@ -336,11 +337,7 @@ impl hourglass_train::PackProgress for PackResults<'_> {
         hourglass_train::Progress::epoch_ended(&mut self.lines[run], record, epochs);
     }
 
-    fn run_finished(
-        &mut self,
-        run: usize,
-        outcome: Result<BTreeMap<String, f64>, hourglass_train::TrainError>,
-    ) {
+    fn run_finished(&mut self, run: usize, outcome: Result<Measured, hourglass_train::TrainError>) {
         self.results.record_trained(run, outcome);
     }
 

@@ -291,8 +291,17 @@ fn stage(staging: &Path, new: &NewDataset, layout: &Layout) -> Result<(), DataEr
     line(&mut text, "source", sources.join(", "), "the files added");
     let shape: Vec<toml::Value> = inferred.shape.iter().map(|&d| count(d)).collect();
     line(&mut text, "shape", shape, &inferred.shape_why);
-    if let Some((classes, why)) = &inferred.classes {
-        line(&mut text, "classes", count(*classes), why);
+    if let Some(classes) = &inferred.classes {
+        line(&mut text, "classes", count(classes.count), &classes.why);
+        if let Some(names) = &classes.names {
+            let names: Vec<toml::Value> = names.iter().map(|n| n.as_str().into()).collect();
+            line(
+                &mut text,
+                "class_names",
+                names,
+                "by label, as in the legends",
+            );
+        }
     }
     if let Some(anomaly) = new.anomaly_label {
         line(
@@ -390,22 +399,31 @@ struct Inferred {
     format_why: String,
     shape: Vec<usize>,
     shape_why: String,
-    classes: Option<(usize, String)>,
+    classes: Option<Classes>,
     /// The `[table]` or `[arrays]` section.
     section: String,
 }
 
+/// The classes found: how many, how that was found, and their names where the files give
+/// them.
+struct Classes {
+    count: usize,
+    why: String,
+    names: Option<Vec<String>>,
+}
+
 /// The number of classes of `labels`: one more than the largest.
-fn classes_of(labels: &[u8], whence: &str) -> Option<(usize, String)> {
+fn classes_of(labels: &[u8], whence: &str) -> Option<Classes> {
     let distinct: BTreeSet<u8> = labels.iter().copied().collect();
     let largest = *distinct.last()?;
-    Some((
-        usize::from(largest) + 1,
-        format!(
+    Some(Classes {
+        count: usize::from(largest) + 1,
+        why: format!(
             "labels 0..={largest} in {whence} ({} distinct)",
             distinct.len()
         ),
-    ))
+        names: None,
+    })
 }
 
 /// The split section's common keys.
@@ -660,11 +678,10 @@ fn infer_images(new: &NewDataset, folder: &Path) -> Result<Inferred, DataError> 
             first.path
         ),
         shape,
-        classes: labelled.then(|| {
-            (
-                classes.len(),
-                format!("the sub-folders, in sorted order: {}", classes.join(", ")),
-            )
+        classes: labelled.then(|| Classes {
+            count: classes.len(),
+            why: "one per sub-folder, labelled in sorted order".into(),
+            names: Some(classes),
         }),
         section,
     })

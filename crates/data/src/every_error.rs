@@ -545,6 +545,22 @@ fn lib_rs() -> Vec<Case> {
             root.load("mnist", "train")
         }),
         case(
+            "class names of another count",
+            "`class_names` names 3 classes, but there are 2",
+            |root| {
+                let manifest = CSV.replace(
+                    "classes = 2\n",
+                    "classes = 2\nclass_names = [\"a\", \"b\", \"c\"]\n",
+                );
+                csv(root, &manifest, "rows.csv", ROWS.as_bytes(), "train")
+            },
+        ),
+        case("a class named twice", "classes 0 and 1 alike", |root| {
+            let names = "classes = 2\nclass_names = [\"cat\", \"cat\"]\n";
+            let manifest = CSV.replace("classes = 2\n", names);
+            csv(root, &manifest, "rows.csv", ROWS.as_bytes(), "train")
+        }),
+        case(
             "anomalies absent from the test split",
             "0 anomalies",
             |root| {

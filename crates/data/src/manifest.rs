@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::DataError;
 
 /// Every key of [`Manifest`].
-const KNOWN_KEYS: [&str; 15] = [
+const KNOWN_KEYS: [&str; 16] = [
     "name",
     "format",
     "description",
@@ -16,6 +16,7 @@ const KNOWN_KEYS: [&str; 15] = [
     "source",
     "shape",
     "classes",
+    "class_names",
     "anomaly_label",
     "standardize",
     "splits",
@@ -49,6 +50,10 @@ pub struct Manifest {
     /// Number of label classes, when the data is labelled.
     #[serde(default)]
     pub classes: Option<usize>,
+    /// What each class is, by label (`class_names[3]` names label 3), for legends; the
+    /// labels themselves when absent.
+    #[serde(default)]
+    pub class_names: Option<Vec<String>>,
     /// The label of anomalies, for data sets made for anomaly detection: the anomaly task
     /// trains on the other examples and scores the test split against this label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +202,32 @@ pub struct SeriesFiles {
     /// Points between the starts of consecutive windows.
     #[serde(default = "one")]
     pub stride: usize,
+}
+
+/// `class_names` has one distinct, non-empty name for each of the `classes`.
+fn check_class_names(names: &[String], classes: Option<usize>) -> Result<(), String> {
+    let Some(classes) = classes else {
+        return Err("`class_names` is set without `classes`".into());
+    };
+    if names.len() != classes {
+        return Err(format!(
+            "`class_names` names {} classes, but there are {classes}: give one name per class, \
+             in label order",
+            names.len()
+        ));
+    }
+    if let Some(label) = names.iter().position(|name| name.trim().is_empty()) {
+        return Err(format!("`class_names` leaves class {label} unnamed (\"\")"));
+    }
+    let mut seen = BTreeMap::new();
+    for (label, name) in names.iter().enumerate() {
+        if let Some(first) = seen.insert(name.as_str(), label) {
+            return Err(format!(
+                "`class_names` names classes {first} and {label} alike, \"{name}\""
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn one() -> usize {
@@ -358,8 +389,9 @@ impl Manifest {
         Ok(())
     }
 
-    /// Labels, classes and the anomaly label go together: `classes` and `anomaly_label` need
-    /// a label column or array, and the anomaly label must be one of the classes.
+    /// Labels, classes and the anomaly label go together: `classes`, `class_names` and
+    /// `anomaly_label` need a label column or array, the anomaly label must be one of the
+    /// classes, and there is one distinct, non-empty name per class.
     fn check_labelled(&self) -> Result<(), String> {
         let unlabelled = match (&self.table, &self.arrays, &self.images) {
             (Some(table), ..) => (table.label.is_none()).then_some("[table] has no `label` column"),
@@ -372,6 +404,7 @@ impl Manifest {
         if let Some(why) = unlabelled {
             for (key, set) in [
                 ("classes", self.classes.is_some()),
+                ("class_names", self.class_names.is_some()),
                 ("anomaly_label", self.anomaly_label.is_some()),
             ] {
                 if set {
@@ -385,6 +418,9 @@ impl Manifest {
             return Err(format!(
                 "anomaly_label {anomaly} is not one of the {classes} classes (0..{classes})"
             ));
+        }
+        if let Some(names) = &self.class_names {
+            check_class_names(names, self.classes)?;
         }
         Ok(())
     }

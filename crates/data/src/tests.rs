@@ -451,11 +451,17 @@ fn an_image_folder_becomes_a_colour_data_set_with_one_class_per_sub_folder() {
     assert_eq!(added.manifest.format, Format::Images);
     assert_eq!(added.manifest.shape, [3, 4, 6]);
     assert_eq!(added.manifest.classes, Some(2));
+    let names = Some(vec!["blue".to_string(), "red".to_string()]);
+    assert_eq!(added.manifest.class_names, names);
     assert_eq!(added.label_counts, [(0, 3), (1, 3)]);
     assert_eq!((added.train, added.test), (3, 3));
     let manifest = std::fs::read_to_string(added.dir.join("dataset.toml")).unwrap();
     assert!(
         manifest.contains("one sub-folder per class: blue, red"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("class_names = [\"blue\", \"red\"]"),
         "{manifest}"
     );
     assert!(!added.dir.join("photos/red/notes.txt").exists());

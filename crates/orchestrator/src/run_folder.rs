@@ -136,6 +136,7 @@ fn record(
         error,
         config: RecordedConfig::from(&run.config),
         metrics,
+        not_measured: Default::default(),
     };
     // The worker may have recorded the run's own result first: the first result stands.
     match result::write(run_dir, &result).map_err(SweepError::Result)? {

@@ -203,6 +203,7 @@ fn a_finished_run_under_its_former_id_is_adopted_not_trained_again() {
         error: None,
         config: (&run.config).into(),
         metrics: [("test_mse".to_string(), 0.5)].into(),
+        not_measured: Default::default(),
     };
     result::write(&former_dir, &finished).unwrap();
 

@@ -47,6 +47,7 @@ fn write_fixture(dir: &Path) {
             error: failed.then(|| "diverged at epoch 3, step 12: training loss is NaN".into()),
             config: RecordedConfig::from(&run.config),
             metrics: if failed { BTreeMap::new() } else { metrics },
+            not_measured: Default::default(),
         };
         hourglass_spec::result::write(&run_dir, &result).unwrap();
         let epochs: String = (1..=20)

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use base64::prelude::{BASE64_STANDARD, Engine as _};
 use hourglass_spec::ModelKind;
 use hourglass_spec::result::{CODES_FILE, EpochRecord, LATENT_FILE, RunStatus};
 
@@ -88,6 +89,7 @@ pub(crate) fn page(
     references::section(&mut html, references, records);
     how_to_read(&mut html, primary, sweep.standardized);
     results(&mut html, table, primary);
+    not_measured(&mut html, records);
     seed_statistics(&mut html, configurations);
     parameter_effects(&mut html, &kinds, table, primary)?;
     curves(&mut html, &kinds, table)?;
@@ -223,6 +225,35 @@ fn how_to_read(html: &mut String, primary: &PrimaryMetric, standardized: bool) {
          compare codecs at the same bytes per example.</li>\
          </ul></section>\n",
     );
+}
+
+/// The metrics that runs' tasks give but that some runs could not measure, each with why
+/// and in how many runs.
+fn not_measured(html: &mut String, records: &[RunRecord]) {
+    let mut reasons: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for record in records {
+        for (metric, why) in &record.result.not_measured {
+            *reasons.entry((metric, why)).or_default() += 1;
+        }
+    }
+    if reasons.is_empty() {
+        return;
+    }
+    html.push_str("<section id=\"not-measured\"><h2>Not measured</h2><ul>");
+    for ((metric, why), runs) in reasons {
+        let runs = if runs == 1 {
+            "1 run".to_string()
+        } else {
+            format!("{runs} runs")
+        };
+        let _ = write!(
+            html,
+            "<li><code>{}</code> ({runs}): {}</li>",
+            escape(metric),
+            escape(why)
+        );
+    }
+    html.push_str("</ul></section>\n");
 }
 
 fn results(html: &mut String, table: &ResultsTable, primary: &PrimaryMetric) {
@@ -563,6 +594,14 @@ pub(crate) fn means_by_x(points: &mut [(f64, f64)]) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The name of the class with `label` (as `codes.csv` writes it), from the data set's
+/// `names` by label; the label itself when the data set names no classes.
+fn class_name(label: &str, names: &[String]) -> String {
+    (label.parse::<usize>().ok())
+        .and_then(|label| names.get(label))
+        .map_or_else(|| label.to_string(), |name| format!("{label}: {name}"))
+}
+
 /// The codes of the best run of each kind on the plane (PCA beyond two dimensions), coloured
 /// by label, and with the latent task the variance of each code dimension.
 fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportError> {
@@ -572,13 +611,15 @@ fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportEr
             continue;
         };
         let dims = codes.points[0].len();
-        let mut by_label: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+        // Labels in numeric order (10 after 9).
+        let mut by_label: BTreeMap<_, Vec<(f64, f64)>> = BTreeMap::new();
         for (label, point) in codes.labels.iter().zip(project_2d(&codes.points)) {
-            by_label.entry(label).or_default().push(point);
+            let key: (Option<usize>, &str) = (label.parse().ok(), label.as_str());
+            by_label.entry(key).or_default().push(point);
         }
         let series: Vec<Series> = by_label
             .into_iter()
-            .map(|(label, points)| Series::new(label, points))
+            .map(|((_, label), points)| Series::new(class_name(label, &run.class_names), points))
             .collect();
         let axes = if dims > 2 {
             ("PC 1", "PC 2")
@@ -618,6 +659,17 @@ fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportEr
                 id = escape(run.result.id.as_str()),
             );
         }
+        let ranked = if run.result.config.model_kind() == ModelKind::Vae.name() {
+            "by KL from the prior"
+        } else {
+            "by variance"
+        };
+        let what = format!(
+            "latent traversals: each row decodes the mean training code with one dimension \
+             swept from −3 to +3 standard deviations (at most 10 dimensions, {ranked}, largest \
+             first)"
+        );
+        image_figure(&mut figures, kind, run, "traversals.png", &what);
     }
     if !figures.is_empty() {
         let _ = writeln!(
@@ -650,15 +702,7 @@ fn images(html: &mut String, best: &BestPerKind<'_>) {
             ("samples.png", samples),
             ("interpolations.png", "interpolations between test codes"),
         ] {
-            if !run.images.iter().any(|image| image == file) {
-                continue;
-            }
-            let _ = write!(
-                figures,
-                "<figure><img src=\"runs/{id}/{file}\" alt=\"{kind} {what}\">\
-                 <figcaption>{kind}, best run {id}: {what}</figcaption></figure>",
-                id = escape(run.result.id.as_str()),
-            );
+            image_figure(&mut figures, kind, run, file, what);
         }
     }
     if !figures.is_empty() {
@@ -667,6 +711,25 @@ fn images(html: &mut String, best: &BestPerKind<'_>) {
             "<section id=\"images\"><h2>Best run of each kind</h2><div class=\"curves\">{figures}</div></section>"
         );
     }
+}
+
+/// The figure of `run`'s image grid `file` with the caption `what`, when the run has it. The
+/// PNG is embedded, so that the page is one file; the link opens the run's own file.
+fn image_figure(figures: &mut String, kind: &str, run: &RunRecord, file: &str, what: &str) {
+    if !run.images.iter().any(|image| image == file) {
+        return;
+    }
+    let Ok(png) = std::fs::read(run.dir.join(file)) else {
+        return;
+    };
+    let _ = write!(
+        figures,
+        "<figure><a href=\"runs/{id}/{file}\"><img src=\"data:image/png;base64,{png}\" \
+         alt=\"{kind} {what}\"></a>\
+         <figcaption>{kind}, best run {id}: {what}</figcaption></figure>",
+        id = escape(run.result.id.as_str()),
+        png = BASE64_STANDARD.encode(png),
+    );
 }
 
 /// A section listing the runs that ended with `status` and why (failed or pruned runs).

@@ -94,6 +94,9 @@ pub struct RunRecord {
     /// Whether its model card says the inputs were standardised (tabular data as z-scores),
     /// so that PSNR, which assumes inputs in [0, 1], means nothing.
     pub standardized: bool,
+    /// The data set's class names by label, from its model card; empty when the data set
+    /// names none.
+    pub class_names: Vec<String>,
     /// Its folder.
     pub dir: PathBuf,
 }
@@ -126,14 +129,20 @@ pub fn collect(sweep_dir: &Path) -> Result<Collected, ReportError> {
         }
         let dir = entry.into_path();
         match result::read(&dir) {
-            Ok(Some(result)) => collected.records.push(RunRecord {
-                result,
-                epochs: read_epochs(&dir.join(METRICS_FILE)),
-                images: png_files(&dir),
-                standardized: model_card::read(&dir)
-                    .is_ok_and(|card| card.standardization.is_some()),
-                dir,
-            }),
+            Ok(Some(result)) => {
+                let card = model_card::read(&dir).ok();
+                collected.records.push(RunRecord {
+                    result,
+                    epochs: read_epochs(&dir.join(METRICS_FILE)),
+                    images: png_files(&dir),
+                    standardized: (card.as_ref())
+                        .is_some_and(|card| card.standardization.is_some()),
+                    class_names: card
+                        .and_then(|card| card.data.class_names)
+                        .unwrap_or_default(),
+                    dir,
+                })
+            }
             Ok(None) => {}
             Err(error) => collected.unreadable.push(error.to_string()),
         }

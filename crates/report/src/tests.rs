@@ -54,6 +54,11 @@ fn write_fixture(dir: &Path) {
                 .then(|| "diverged at epoch 2, step 7: training loss is NaN <b>".to_string()),
             config: RecordedConfig::from(&run.config),
             metrics,
+            // The first two runs could not run the latent task's probe.
+            not_measured: (i < 2)
+                .then(|| ("probe_accuracy".into(), "one label <only>".into()))
+                .into_iter()
+                .collect(),
         };
         write_result(&run_dir, &result);
         let epochs: String = (1..=2)
@@ -182,6 +187,12 @@ fn page_has_a_row_per_run_plots_per_kind_and_setting_and_escapes_errors() {
     assert!(html.contains("training loss is NaN &lt;b&gt;"));
     assert!(!html.contains("NaN <b>"));
     assert!(html.contains("1 failed"));
+    // Why a task's metric is missing, once for the runs that give the same reason.
+    let missing = section(&html, "not-measured");
+    assert!(
+        missing.contains("<code>probe_accuracy</code> (2 runs): one label &lt;only&gt;"),
+        "{missing}"
+    );
 }
 
 #[test]
@@ -251,6 +262,7 @@ fn seeds_of_one_configuration_are_summarised_as_mean_and_std() {
             } else {
                 BTreeMap::from([("test_mse".to_string(), [1.0, 3.0, 0.5][i])])
             },
+            not_measured: Default::default(),
         };
         write_result(&run_dir, &result);
     }
@@ -318,6 +330,7 @@ fn write_sweep(
             error: None,
             config: RecordedConfig::from(&run.config),
             metrics,
+            not_measured: Default::default(),
         };
         write_result(&run_dir, &result);
     }
@@ -422,6 +435,7 @@ fn write_task_fixture(dir: &Path) {
             error: None,
             config: RecordedConfig::from(&run.config),
             metrics,
+            not_measured: Default::default(),
         };
         write_result(&run_dir, &result);
         if i == 1 {

@@ -210,6 +210,7 @@ fn outcome(source: &str) -> Result<Experiment, String> {
             error: None,
             config: RecordedConfig::from(&run.config),
             metrics: [("test_mse".to_string(), 0.5)].into(),
+            not_measured: Default::default(),
         };
         let json = serde_json::to_string(&result).expect("a result serializes");
         let back: RunResult = serde_json::from_str(&json).expect("result.json reads back");

@@ -122,6 +122,10 @@ pub struct DataProvenance {
     pub dataset: String,
     /// The sha256 of each of the data set's files, by file name.
     pub files: BTreeMap<String, String>,
+    /// What each class is, by label, when the data set names its classes (cards of
+    /// hourglass 0.1 before class names have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_names: Option<Vec<String>>,
 }
 
 /// Per-feature statistics: `x' = (x - mean) / std`.
@@ -245,6 +249,7 @@ mod tests {
             data: DataProvenance {
                 dataset: "shuttle".into(),
                 files: [("shuttle.csv".to_string(), "ab".repeat(32))].into(),
+                class_names: Some(vec!["normal".into(), "anomaly".into()]),
             },
             standardization: Some(FeatureStatistics {
                 mean: vec![0.5; 9],
@@ -273,6 +278,15 @@ mod tests {
         value["model"]["added_later"] = serde_json::json!(true);
         std::fs::write(dir.path().join(CARD_FILE), value.to_string()).unwrap();
         assert_eq!(read(dir.path()).unwrap(), card());
+    }
+
+    #[test]
+    fn a_card_written_before_class_names_reads_without_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut value = serde_json::to_value(card()).unwrap();
+        value["data"].as_object_mut().unwrap().remove("class_names");
+        std::fs::write(dir.path().join(CARD_FILE), value.to_string()).unwrap();
+        assert_eq!(read(dir.path()).unwrap().data.class_names, None);
     }
 
     #[test]

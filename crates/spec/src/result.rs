@@ -166,6 +166,31 @@ pub struct RunResult {
     /// Final metrics by name: `test_mse`, `test_psnr_db`, `test_loss`, `train_seconds`,
     /// `samples_per_second`, `epochs_run`, ...
     pub metrics: BTreeMap<String, f64>,
+    /// Why a metric that the run's tasks give was not measured, by metric name (the latent
+    /// task's `probe_accuracy` on data with one class, an AUROC that is undefined).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_measured: BTreeMap<String, String>,
+}
+
+/// What a run measured: its final metrics, and why a metric its tasks give is missing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measured {
+    /// Final metrics by name.
+    pub metrics: BTreeMap<String, f64>,
+    /// Why a metric was not measured, by metric name.
+    pub not_measured: BTreeMap<String, String>,
+}
+
+impl RunResult {
+    /// Adds what was `measured` later (tasks evaluated on the saved model): its metrics
+    /// replace these, and a metric measured now is no longer missing.
+    pub fn add(&mut self, measured: Measured) {
+        self.not_measured.extend(measured.not_measured);
+        for (name, value) in measured.metrics {
+            self.not_measured.remove(&name);
+            self.metrics.insert(name, value);
+        }
+    }
 }
 
 /// A run's configuration as its result records it: every key as it was written, known to this

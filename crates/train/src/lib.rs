@@ -31,7 +31,7 @@ use checkpoint::OptimizerState;
 use hourglass_data::{Corruption, DataError, Registry, Split};
 use hourglass_models::{Autoencoder, Objective};
 use hourglass_spec::model_card::CodeRanges;
-use hourglass_spec::result::{EpochRecord, LATENT_FILE, ROC_FILE, metric, write_atomic};
+use hourglass_spec::result::{EpochRecord, LATENT_FILE, Measured, ROC_FILE, metric, write_atomic};
 use hourglass_spec::{CodeActivation, RunConfig, SparsityPenalty, Task};
 use run::Run;
 use splits::{Normal, Splits};
@@ -54,6 +54,10 @@ pub mod artifact {
     /// With `[noise]`: test images, the same corrupted as the denoising task corrupts them, and
     /// the reconstructions of the corrupted ones, in groups of three rows.
     pub const DENOISING: &str = "denoising.png";
+    /// With the latent task: each row decodes the mean training code with one dimension swept
+    /// from −3 to +3 standard deviations (at most 10 dimensions: a VAE's by KL from the prior,
+    /// the others' by variance, largest first).
+    pub const TRAVERSALS: &str = "traversals.png";
 }
 
 /// Test examples whose codes a run writes to [`CODES_FILE`] for latent-space inspection.
@@ -135,7 +139,7 @@ pub fn train_run(
     run_dir: &Path,
     device: &Device,
     progress: &mut dyn Progress,
-) -> Result<BTreeMap<String, f64>, TrainError> {
+) -> Result<Measured, TrainError> {
     on_a_thread_pool(|| train_on_this_thread(config, registry, run_dir, device, progress))
 }
 
@@ -149,22 +153,21 @@ pub fn evaluate_saved(
     registry: &Registry,
     run_dir: &Path,
     device: &Device,
-) -> Result<BTreeMap<String, f64>, TrainError> {
+) -> Result<Measured, TrainError> {
     on_a_thread_pool(|| {
         let splits = splits::load_splits(config, registry)?;
         let mut saved = saved::load(run_dir, device)?;
         let objective = Objective::from_config(config);
-        let (metrics, code_ranges) =
-            test_metrics(config, &saved.model, &objective, &splits, run_dir, device)?;
+        let mut tested = test_metrics(config, &saved.model, &objective, &splits, run_dir, device)?;
         if let Some(image) = image_size(&splits.test) {
             write_images(&saved.model, &splits, image, config, run_dir, device)
                 .map_err(|(path, source)| TrainError::Write { path, source })?;
         }
-        if code_ranges.is_some() {
-            saved.card.code_ranges = code_ranges;
+        if tested.code_ranges.is_some() {
+            saved.card.code_ranges = tested.code_ranges.take();
             saved::write_card(&saved.card, run_dir)?;
         }
-        Ok(run::finite(metrics))
+        Ok(run::measured(tested))
     })
 }
 
@@ -188,7 +191,7 @@ fn train_on_this_thread(
     run_dir: &Path,
     device: &Device,
     progress: &mut dyn Progress,
-) -> Result<BTreeMap<String, f64>, TrainError> {
+) -> Result<Measured, TrainError> {
     let (mut run, resumed) = Run::open(config, registry, run_dir)?;
     let eval_device = device.clone().inner();
     let device = device.clone().autodiff();
@@ -333,9 +336,19 @@ fn write_file(path: &Path, text: &str) -> Result<(), TrainError> {
     })
 }
 
-/// The metrics of the trained `model` on the test split, for every task of the run, and the
-/// compression task's code ranges; the tasks' files (`roc.csv`, `latent.csv`) are written into
-/// `run_dir`.
+/// What the tasks of a run measured on the test split.
+struct TestMetrics {
+    /// The metrics by name, finite or not.
+    metrics: BTreeMap<&'static str, f64>,
+    /// Why a metric of the run's tasks could not be measured, by name.
+    not_measured: BTreeMap<&'static str, String>,
+    /// The compression task's code ranges.
+    code_ranges: Option<CodeRanges>,
+}
+
+/// The metrics of the trained `model` on the test split, for every task of the run, why any
+/// could not be measured, and the compression task's code ranges; the tasks' files
+/// (`roc.csv`, `latent.csv`) are written into `run_dir`.
 fn test_metrics(
     config: &RunConfig,
     model: &Autoencoder,
@@ -343,9 +356,10 @@ fn test_metrics(
     splits: &Splits,
     run_dir: &Path,
     device: &Device,
-) -> Result<(BTreeMap<&'static str, f64>, Option<CodeRanges>), TrainError> {
+) -> Result<TestMetrics, TrainError> {
     let test = &splits.test;
     let tasks = &config.evaluate;
+    let mut not_measured = BTreeMap::new();
     let evaluation = evaluate::evaluate(model, objective, test, device);
     let mut metrics = BTreeMap::from([
         (metric::TEST_MSE, evaluation.mse),
@@ -390,11 +404,18 @@ fn test_metrics(
             if let (Some(noisy), Some(denoised)) = (denoising.noisy_ssim, denoising.denoised_ssim) {
                 metrics.insert(metric::NOISY_SSIM, noisy);
                 metrics.insert(metric::DENOISE_SSIM, denoised);
+            } else {
+                for name in [metric::NOISY_SSIM, metric::DENOISE_SSIM] {
+                    not_measured.insert(name, NOT_IMAGES.to_string());
+                }
             }
         }
     }
     let mut code_ranges = None;
     if tasks.has(Task::Compression) {
+        if image_size(test).is_none() {
+            not_measured.insert(metric::JPEG_PSNR_DB, NOT_IMAGES.to_string());
+        }
         let unit_range = splits.standardization.is_none();
         let (compression, ranges) = compression::compression(
             model,
@@ -403,6 +424,14 @@ fn test_metrics(
             unit_range,
             device,
         );
+        if image_size(test).is_some() && !compression.contains_key(metric::JPEG_PSNR_DB) {
+            let why = format!(
+                "JPEG at its lowest quality takes more than the quantised code's {} bytes per \
+                 image",
+                model.latent()
+            );
+            not_measured.insert(metric::JPEG_PSNR_DB, why);
+        }
         metrics.extend(compression);
         code_ranges = Some(ranges);
     }
@@ -413,16 +442,32 @@ fn test_metrics(
         write_file(&run_dir.join(ROC_FILE), &anomaly::roc_csv(&roc))?;
     }
     if tasks.has(Task::Latent) {
-        // Trained on one class (the anomaly task's normal examples), a probe has nothing to
-        // tell apart.
-        if let Some(accuracy) = latent::probe(model, &splits.train(None), test, config.seed, device)
-        {
-            metrics.insert(metric::PROBE_ACCURACY, accuracy);
+        match latent::probe(model, &splits.train(None), test, config.seed, device) {
+            Some(accuracy) => {
+                metrics.insert(metric::PROBE_ACCURACY, accuracy);
+            }
+            None => {
+                let why = if splits.normal.is_some() {
+                    "the anomaly task trains on normal examples alone: the linear probe has \
+                     one class to tell apart"
+                } else {
+                    "the training examples carry one label (the data set has no classes): \
+                     the linear probe has nothing to tell apart"
+                };
+                not_measured.insert(metric::PROBE_ACCURACY, why.to_string());
+            }
         }
         write_file(&run_dir.join(LATENT_FILE), &latent::latent_csv(&evaluation))?;
     }
-    Ok((metrics, code_ranges))
+    Ok(TestMetrics {
+        metrics,
+        not_measured,
+        code_ranges,
+    })
 }
+
+/// Why an image measure was not taken on tabular data.
+const NOT_IMAGES: &str = "the data set's examples are not images ([channels, height, width])";
 
 /// The codes of the first [`CODED_EXAMPLES`] examples of `test` as CSV, with their labels.
 fn codes_csv(model: &Autoencoder, test: &Split, device: &Device) -> String {
@@ -485,6 +530,14 @@ fn write_images(
             rows.push(model.forward(noisy).reconstruction);
         }
         write(artifact::DENOISING, Tensor::cat(rows, 0))?;
+    }
+    if config.evaluate.has(Task::Latent) {
+        let fitted = splits.train(Some(CODED_EXAMPLES * 10));
+        let path = run_dir.join(artifact::TRAVERSALS);
+        let traversals = latent::traversals(model, &fitted, device);
+        let values: Vec<f32> = traversals.into_data().try_to_vec().expect("f32 images");
+        images::write_grid(&path, &values, image, latent::TRAVERSAL_STEPS)
+            .map_err(|e| (path, e))?;
     }
     if !(model.is_variational() || generation) {
         return Ok(());

@@ -16,7 +16,7 @@ use burn::tensor::TensorData;
 use hourglass_data::Registry;
 use hourglass_models::{PackedAutoencoder, PackedObjective};
 use hourglass_spec::RunConfig;
-use hourglass_spec::result::EpochRecord;
+use hourglass_spec::result::{EpochRecord, Measured};
 
 use crate::checkpoint::OptimizerState;
 use crate::packed_optimizer::{PackedOptimizer, RunSettings};
@@ -29,7 +29,7 @@ pub trait PackProgress: Send {
     fn epoch_ended(&mut self, _run: usize, _record: &EpochRecord, _epochs: usize) {}
     /// Run `run` ended, with its final metrics or why it failed; called once per run, as
     /// soon as the run ends.
-    fn run_finished(&mut self, run: usize, outcome: Result<BTreeMap<String, f64>, TrainError>);
+    fn run_finished(&mut self, run: usize, outcome: Result<Measured, TrainError>);
     /// Whether run `run` was ended from outside the pack (pruned by the orchestrator, which
     /// recorded its result): it then leaves the pack with no further event. Asked for every
     /// run after every step.
@@ -155,21 +155,17 @@ pub(crate) fn train_alone(
     run_dir: &Path,
     device: &Device,
     progress: &mut dyn Progress,
-) -> Result<BTreeMap<String, f64>, TrainError> {
+) -> Result<Measured, TrainError> {
     /// Forwards the events of a pack of one.
     struct One<'p> {
         progress: &'p mut dyn Progress,
-        outcome: Option<Result<BTreeMap<String, f64>, TrainError>>,
+        outcome: Option<Result<Measured, TrainError>>,
     }
     impl PackProgress for One<'_> {
         fn epoch_ended(&mut self, _run: usize, record: &EpochRecord, epochs: usize) {
             self.progress.epoch_ended(record, epochs);
         }
-        fn run_finished(
-            &mut self,
-            _run: usize,
-            outcome: Result<BTreeMap<String, f64>, TrainError>,
-        ) {
+        fn run_finished(&mut self, _run: usize, outcome: Result<Measured, TrainError>) {
             self.outcome = Some(outcome);
         }
     }

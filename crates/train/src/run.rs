@@ -14,7 +14,9 @@ use hourglass_data::{Corruption, Registry, permutation, standard_normals};
 use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
 use hourglass_spec::checkpoint::{CHECKPOINT_FORMAT_VERSION, TrainingState};
 use hourglass_spec::model_card::{DataProvenance, FeatureStatistics, ModelArchitecture};
-use hourglass_spec::result::{CODES_FILE, EpochRecord, METRICS_FILE, metric, write_atomic};
+use hourglass_spec::result::{
+    CODES_FILE, EpochRecord, METRICS_FILE, Measured, metric, write_atomic,
+};
 use hourglass_spec::{ModelKind, RunConfig, RunId};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -22,7 +24,9 @@ use rand_chacha::ChaCha8Rng;
 use crate::checkpoint::{self, Checkpoint, OptimizerState};
 use crate::saved::{self, CardFacts};
 use crate::splits::{Splits, load_splits};
-use crate::{Progress, TrainError, codes_csv, evaluate, image_size, test_metrics, write_file};
+use crate::{
+    Progress, TestMetrics, TrainError, codes_csv, evaluate, image_size, test_metrics, write_file,
+};
 
 /// A run being trained.
 pub(crate) struct Run<'a> {
@@ -340,13 +344,13 @@ impl<'a> Run<'a> {
         train_seconds: f64,
         stepping_seconds: f64,
         eval_device: &Device,
-    ) -> Result<BTreeMap<String, f64>, TrainError> {
+    ) -> Result<Measured, TrainError> {
         let (config, splits, run_dir) = (self.config, &self.splits, self.run_dir);
         // Whatever training drew, the evaluation's draws (samples) start from the run's seed.
         eval_device.seed(config.seed);
-        let (mut metrics, code_ranges) =
+        let mut tested =
             test_metrics(config, model, &self.objective, splits, run_dir, eval_device)?;
-        metrics.extend([
+        tested.metrics.extend([
             (metric::TRAIN_SECONDS, train_seconds),
             (
                 metric::SAMPLES_PER_SECOND,
@@ -370,6 +374,7 @@ impl<'a> Run<'a> {
             data: DataProvenance {
                 dataset: config.data.dataset.clone(),
                 files: splits.files.clone(),
+                class_names: splits.class_names.clone(),
             },
             standardization: splits.standardization.as_ref().map(|standardization| {
                 FeatureStatistics {
@@ -377,7 +382,7 @@ impl<'a> Run<'a> {
                     std: standardization.std().to_vec(),
                 }
             }),
-            code_ranges,
+            code_ranges: tested.code_ranges.take(),
         };
         let started = Instant::now();
         saved::save(model, facts, run_dir)?;
@@ -389,19 +394,29 @@ impl<'a> Run<'a> {
             self.checkpoints.1,
             started.elapsed().as_secs_f64()
         );
-        Ok(finite(metrics))
+        Ok(measured(tested))
     }
 }
 
-/// The finite `metrics` by name. A measure undefined for a run (the AUROC of a test split
-/// without anomalies, the PSNR of a perfect reconstruction) is left out: JSON has no NaN or
-/// infinity, and `result.json` must parse.
-pub(crate) fn finite(metrics: BTreeMap<&'static str, f64>) -> BTreeMap<String, f64> {
-    metrics
-        .into_iter()
-        .filter(|(_, value)| value.is_finite())
-        .map(|(name, value)| (name.to_string(), value))
-        .collect()
+/// The finite metrics of `tested` by name, and why the others are missing. A measure
+/// undefined for a run (the AUROC of a test split without anomalies, the PSNR of a perfect
+/// reconstruction) is not a metric: JSON has no NaN or infinity, and `result.json` must parse.
+pub(crate) fn measured(tested: TestMetrics) -> Measured {
+    let mut measured = Measured {
+        metrics: BTreeMap::new(),
+        not_measured: (tested.not_measured.into_iter())
+            .map(|(name, why)| (name.to_string(), why))
+            .collect(),
+    };
+    for (name, value) in tested.metrics {
+        if value.is_finite() {
+            measured.metrics.insert(name.to_string(), value);
+        } else {
+            let why = format!("undefined for this run (the computation gives {value})");
+            measured.not_measured.insert(name.to_string(), why);
+        }
+    }
+    measured
 }
 
 /// The fraction of training done at `step` (0-based) of `epoch` (1-based), in epochs.

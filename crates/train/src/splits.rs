@@ -27,6 +27,8 @@ pub(crate) struct Splits {
     pub(crate) standardization: Option<Standardization>,
     /// The sha256 of each of the data set's files, by file name.
     pub(crate) files: BTreeMap<String, String>,
+    /// The data set's class names, by label, when its manifest gives them.
+    pub(crate) class_names: Option<Vec<String>>,
 }
 
 /// What the anomaly task calls normal.
@@ -100,6 +102,7 @@ pub(crate) fn load_splits(config: &RunConfig, registry: &Registry) -> Result<Spl
         normal,
         standardization,
         files: manifest.sha256.clone(),
+        class_names: manifest.class_names.clone(),
     })
 }
 

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use burn::prelude::Device;
 use hourglass_spec::RunConfig;
-use hourglass_spec::result::{EpochRecord, METRICS_FILE, metric, read_epochs};
+use hourglass_spec::result::{EpochRecord, METRICS_FILE, Measured, metric, read_epochs};
 use hourglass_train::{PackProgress, Silent, TrainError, train_pack, train_run};
 
 /// burn's seed is process-global: the tests take turns.
@@ -56,7 +56,7 @@ fn alone(configs: &[RunConfig]) -> Vec<Outcome> {
         .map(|config| {
             let dir = tempfile::tempdir().unwrap();
             train_run(config, &registry, dir.path(), &Device::flex(), &mut Silent)
-                .map(|metrics| (metrics, epochs(dir.path())))
+                .map(|measured| (measured.metrics, epochs(dir.path())))
                 .map_err(|e| e.to_string())
         })
         .collect()
@@ -75,9 +75,10 @@ impl PackProgress for Outcomes {
         self.stopping |= Some(run) == self.stop;
     }
 
-    fn run_finished(&mut self, run: usize, outcome: Result<BTreeMap<String, f64>, TrainError>) {
+    fn run_finished(&mut self, run: usize, outcome: Result<Measured, TrainError>) {
         assert!(self.outcomes[run].is_none(), "run {run} ended twice");
         assert_ne!(Some(run), self.stop, "a stopped run ended");
+        let outcome = outcome.map(|measured| measured.metrics);
         self.outcomes[run] = Some(outcome.map_err(|e| e.to_string()));
     }
 

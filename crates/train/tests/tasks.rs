@@ -6,20 +6,23 @@ mod common;
 use std::path::Path;
 
 use burn::prelude::Device;
-use hourglass_spec::result::{ROC_FILE, metric};
+use hourglass_spec::result::{Measured, ROC_FILE, metric};
 use hourglass_train::{Silent, train_run};
 
-/// Trains the one run of `spec` on the repository's data sets; returns its metrics and the
-/// ROC curve it wrote.
-fn train(spec: &str) -> (std::collections::BTreeMap<String, f64>, String) {
+/// Trains the one run of `spec` on the repository's data sets; returns what it measured and
+/// the ROC curve it wrote.
+fn train(spec: &str) -> (Measured, String) {
     let (registry, catalog) = common::registry_and_catalog();
     let experiment = hourglass_spec::parse(Path::new("tasks.toml"), spec, &catalog).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = &experiment.runs[0].config;
-    let metrics = train_run(config, &registry, dir.path(), &Device::flex(), &mut Silent).unwrap();
+    let measured = train_run(config, &registry, dir.path(), &Device::flex(), &mut Silent).unwrap();
     let roc = std::fs::read_to_string(dir.path().join(ROC_FILE)).unwrap();
-    assert!(metrics.values().all(|v| v.is_finite()), "{metrics:?}");
-    (metrics, roc)
+    assert!(
+        measured.metrics.values().all(|v| v.is_finite()),
+        "{measured:?}"
+    );
+    (measured, roc)
 }
 
 // One test, so that the runs take turns: burn's seed is process-global.
@@ -39,10 +42,14 @@ fn autoencoders_trained_on_normal_data_rank_real_anomalies_first() {
         [train]
         epochs = 5
         [evaluate]
-        tasks = ["reconstruction", "anomaly"]
+        tasks = ["reconstruction", "anomaly", "compression"]
         "#,
     );
     eprintln!("shuttle: {shuttle:?}");
+    // A table has no JPEG baseline, and its result says so.
+    let why = &shuttle.not_measured[metric::JPEG_PSNR_DB];
+    assert!(why.contains("not images"), "{why}");
+    let shuttle = shuttle.metrics;
     assert!(shuttle[metric::ANOMALY_AUROC] >= 0.99, "{shuttle:?}");
     assert!(shuttle[metric::ANOMALY_AUPRC] >= 0.8, "{shuttle:?}");
     let lines: Vec<&str> = roc.lines().collect();
@@ -67,6 +74,7 @@ fn autoencoders_trained_on_normal_data_rank_real_anomalies_first() {
         tasks = ["reconstruction", "anomaly"]
         "#,
     );
+    let series = series.metrics;
     eprintln!("ucr internal bleeding 16: {series:?}");
     // The windows over t = 4187..4198 are scored above 99 % of the 7,438 windows.
     assert!(
@@ -75,7 +83,8 @@ fn autoencoders_trained_on_normal_data_rank_real_anomalies_first() {
     );
 
     // The first MNIST test digit is a 7: a test split of it alone has no anomaly to rank, so
-    // the run reports no AUROC rather than a NaN that JSON cannot hold.
+    // the run reports no AUROC rather than a NaN that JSON cannot hold, and says why; the
+    // latent task's probe has one class of normal examples to train on, and says so.
     let (one_class, _) = train(
         r#"
         [experiment]
@@ -88,12 +97,14 @@ fn autoencoders_trained_on_normal_data_rank_real_anomalies_first() {
         [train]
         epochs = 1
         [evaluate]
-        tasks = ["reconstruction", "anomaly"]
+        tasks = ["reconstruction", "anomaly", "latent"]
         "#,
     );
-    assert!(
-        !one_class.contains_key(metric::ANOMALY_AUROC),
-        "{one_class:?}"
-    );
-    assert!(one_class.contains_key(metric::TEST_MSE));
+    let (metrics, not_measured) = (&one_class.metrics, &one_class.not_measured);
+    assert!(!metrics.contains_key(metric::ANOMALY_AUROC), "{metrics:?}");
+    assert!(metrics.contains_key(metric::TEST_MSE));
+    let why = &not_measured[metric::ANOMALY_AUROC];
+    assert!(why.contains("undefined") && why.contains("NaN"), "{why}");
+    let why = &not_measured[metric::PROBE_ACCURACY];
+    assert!(why.contains("normal examples alone"), "{why}");
 }

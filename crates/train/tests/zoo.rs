@@ -110,7 +110,8 @@ fn trained(spec: &str) -> Vec<BTreeMap<String, f64>> {
                 &Device::flex(),
                 &mut Silent,
             )
-            .unwrap();
+            .unwrap()
+            .metrics;
             eprintln!("{}: {metrics:?}", run.summary());
             metrics
         })

@@ -61,6 +61,7 @@ fn completed() -> RunResult {
         error: None,
         config: RecordedConfig::from(&run.config),
         metrics: BTreeMap::from([(metric::TEST_MSE.to_string(), 0.04)]),
+        not_measured: Default::default(),
     }
 }
 
@@ -221,4 +222,33 @@ fn an_amended_result_replaces_the_completed_one_with_its_tasks_added() {
     let mut before = first.config.settings();
     before.remove("evaluate.tasks");
     assert_eq!(settings, before);
+}
+
+#[test]
+fn why_a_metric_was_not_measured_is_kept_until_it_is_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut result = completed();
+    let why = "the training examples carry one label".to_string();
+    result
+        .not_measured
+        .insert(metric::PROBE_ACCURACY.into(), why.clone());
+    write(dir.path(), &result).unwrap();
+    let read_back = read(dir.path()).unwrap().unwrap();
+    assert_eq!(read_back.not_measured[metric::PROBE_ACCURACY], why);
+    // Evaluated again with labels: measured, so no longer missing; a new reason is added.
+    let mut evaluated = read_back;
+    evaluated.add(Measured {
+        metrics: [(metric::PROBE_ACCURACY.to_string(), 0.9)].into(),
+        not_measured: [(metric::JPEG_PSNR_DB.to_string(), "not images".into())].into(),
+    });
+    assert_eq!(evaluated.metrics[metric::PROBE_ACCURACY], 0.9);
+    assert_eq!(
+        evaluated.not_measured.keys().collect::<Vec<_>>(),
+        [metric::JPEG_PSNR_DB]
+    );
+    // A result without reasons writes no `not_measured` key.
+    let quiet = tempfile::tempdir().unwrap();
+    write(quiet.path(), &completed()).unwrap();
+    let text = std::fs::read_to_string(quiet.path().join(RESULT_FILE)).unwrap();
+    assert!(!text.contains("not_measured"), "{text}");
 }
