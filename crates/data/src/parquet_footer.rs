@@ -312,6 +312,16 @@ mod tests {
     }
 
     #[test]
+    fn footers_that_pandas_and_pyarrow_wrote_pass() {
+        for name in ["pandas.parquet", "pyarrow-page-index.parquet"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("testdata")
+                .join(name);
+            assert_eq!(check(&std::fs::read(path).unwrap()), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
     fn a_list_claiming_more_elements_than_bytes_left_is_refused() {
         // Field 4 (the row groups), a list of 1,000 structs, then nothing.
         let error = check(&file(&[0x49, 0xfc, 0xe8, 0x07, 0x00])).unwrap_err();
