@@ -29,7 +29,7 @@ use table::best_first;
 
 pub use compare::{ComparisonFiles, Differences, comparison, write_comparison};
 pub use gather::{Gathered, gather};
-pub use references::{Goal, Reference, References, Verdict};
+pub use references::{Goal, Origin, Reference, References, Verdict};
 pub use table::{Cell, DisplayTable, ResultsTable};
 
 /// File name of the results table.

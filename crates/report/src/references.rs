@@ -46,10 +46,25 @@ pub struct Reference {
     #[serde(default, rename = "where")]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub filter: BTreeMap<String, toml::Value>,
-    /// Where the number was published.
+    /// Where the number comes from, precisely: repository and file, or paper and table.
     pub source: String,
+    /// Whether the number was published, or measured here by running the source's own code
+    /// (a figure its authors do not state).
+    #[serde(default)]
+    pub origin: Origin,
     /// The published set-up, exactly enough to tell whether ours matches it.
     pub setup: String,
+}
+
+/// Where a reference's number comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Stated by the source.
+    #[default]
+    Published,
+    /// Measured here by running the source's code; the source states no such figure.
+    Measured,
 }
 
 /// Which side of a published value counts as reproducing it.
@@ -162,8 +177,8 @@ pub(crate) fn section(html: &mut String, references: &[&Reference], records: &[R
         return;
     }
     html.push_str(
-        "<section id=\"references\"><h2>Published references</h2><table><thead><tr>\
-         <th>source</th><th>set-up</th><th>runs</th><th>metric</th><th>published</th>\
+        "<section id=\"references\"><h2>References</h2><table><thead><tr>\
+         <th>source</th><th>set-up</th><th>runs</th><th>metric</th><th>reference</th>\
          <th>ours (mean ± std, runs)</th><th>verdict</th></tr></thead><tbody>",
     );
     for reference in references {
@@ -191,7 +206,12 @@ pub(crate) fn section(html: &mut String, references: &[&Reference], records: &[R
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{goal} {}{}</td>\
              <td class=\"num\">{ours}</td><td>{verdict}</td></tr>",
-            escape(&reference.source),
+            escape(&reference.source)
+                + match reference.origin {
+                    Origin::Published => "",
+                    Origin::Measured =>
+                        " (measured here by running its code; not a published figure)",
+                },
             escape(&reference.setup),
             escape(&reference.filter_text()),
             escape(&reference.metric),

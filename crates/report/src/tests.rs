@@ -466,6 +466,7 @@ fn task_sections_show_rate_distortion_roc_curves_and_verdicts_on_references() {
         goal = "at_least"
         where = { "model.latent" = 2 }
         source = "latent 2 only"
+        origin = "measured"
         setup = "s"
 
         [[reference]]
@@ -511,6 +512,13 @@ fn task_sections_show_rate_distortion_roc_curves_and_verdicts_on_references() {
         verdicts.contains("0.9300 (1)</td><td>not reproduced"),
         "{verdicts}"
     );
+    // A figure measured by running the source's code says it is not published.
+    assert!(
+        verdicts
+            .contains("latent 2 only (measured here by running its code; not a published figure)"),
+        "{verdicts}"
+    );
+    assert!(!verdicts.contains("mean of both (measured"), "{verdicts}");
 }
 
 /// A spec over latent 2 and 8 with `learning_rate`, evaluated for `tasks`, named `name`.
