@@ -25,8 +25,8 @@ pub struct Examples {
 }
 
 /// Reads the examples at `path` for a model whose input has `shape` (`[features]`, or
-/// `[channels, height, width]`): a folder of PNG or JPEG images, a `.csv`, a `.parquet`, or else an
-/// IDX file.
+/// `[channels, height, width]`): a folder of PNG or JPEG images, a `.csv`, a `.parquet`, a
+/// NumPy `.npy` array, or else an IDX file.
 pub fn read_examples(path: &Path, shape: &[usize]) -> Result<Examples, DataError> {
     let features: usize = shape.iter().product();
     if path.is_dir() {
@@ -40,6 +40,7 @@ pub fn read_examples(path: &Path, shape: &[usize]) -> Result<Examples, DataError
     let frame = match extension.as_deref() {
         Some("csv") => read_csv(path, bytes)?,
         Some("parquet") => crate::tabular::read_parquet(path, bytes)?,
+        Some("npy") => return read_npy(path, &bytes, shape),
         _ => return read_idx(path, &bytes, shape),
     };
     table_examples(path, &frame, features)
@@ -107,6 +108,43 @@ fn table_examples(path: &Path, frame: &DataFrame, features: usize) -> Result<Exa
 }
 
 /// The images of an IDX file of bytes, `[count, height, width]`, scaled to [0, 1].
+/// A NumPy array `[examples, ...]` of the model's input per example (float32, float64, or
+/// uint8 scaled to [0, 1], as a data set's arrays): images when the model takes images, else
+/// rows whose columns are named `feature_0`, `feature_1`, ...
+fn read_npy(path: &Path, bytes: &[u8], shape: &[usize]) -> Result<Examples, DataError> {
+    let source = crate::arrays::Source::file(path);
+    let (count, dims) = crate::arrays::example_shape(&source, bytes)?;
+    let features: usize = shape.iter().product();
+    // A grey model takes `[1, h, w]`; an array of grey images is `[n, h, w]`.
+    let same = dims == shape || (shape.first() == Some(&1) && dims == shape[1..]);
+    if !same {
+        return Err(decode(
+            path,
+            format!(
+                "an array of shape {dims:?} per example, but the model takes {shape:?}: \
+                 [examples, {}]",
+                (shape.iter().map(ToString::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let inputs = crate::arrays::read_features(&source, bytes, count, features)?;
+    let images = shape.len() == 3;
+    Ok(Examples {
+        names: (1..=count)
+            .map(|example| format!("example {example}"))
+            .collect(),
+        inputs,
+        images,
+        columns: if images {
+            Vec::new()
+        } else {
+            (0..features).map(|j| format!("feature_{j}")).collect()
+        },
+    })
+}
+
 fn read_idx(path: &Path, bytes: &[u8], shape: &[usize]) -> Result<Examples, DataError> {
     let array = idx::read_u8(path, bytes)?;
     let [1, height, width] = shape[..] else {

@@ -547,3 +547,27 @@ fn parquet_footers_that_would_make_polars_allocate_gigabytes_are_refused_first()
         );
     }
 }
+
+#[test]
+fn apply_reads_npy_arrays_of_the_models_shape_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("rows.npy");
+    std::fs::write(&table, npy(&[3, 2], &[0.5f64, 1.0, 2.0, 3.0, 4.0, 5.5])).unwrap();
+    let examples = crate::read_examples(&table, &[2]).unwrap();
+    assert_eq!(examples.inputs, [0.5, 1.0, 2.0, 3.0, 4.0, 5.5]);
+    assert_eq!(examples.columns, ["feature_0", "feature_1"]);
+    assert_eq!(examples.names.len(), 3);
+    assert!(!examples.images);
+    // Grey images `[n, h, w]` of uint8 for a model of `[1, h, w]`, scaled to [0, 1].
+    let grey = dir.path().join("grey.npy");
+    std::fs::write(&grey, npy(&[2, 1, 2], &[0u8, 255, 51, 102])).unwrap();
+    let examples = crate::read_examples(&grey, &[1, 1, 2]).unwrap();
+    assert_eq!(examples.inputs, [0.0, 1.0, 0.2, 0.4]);
+    assert!(examples.images && examples.columns.is_empty());
+    let error = crate::read_examples(&table, &[3]).unwrap_err().to_string();
+    assert!(
+        error.contains("rows.npy")
+            && error.contains("shape [2] per example, but the model takes [3]"),
+        "{error}"
+    );
+}
