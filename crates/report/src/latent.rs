@@ -36,14 +36,17 @@ pub fn read_codes(path: &Path) -> Option<Codes> {
     (!codes.points.is_empty()).then_some(codes)
 }
 
-/// The variances of a run's `latent.csv` (`dimension,mean,variance`), largest first; `None`
-/// when it is missing or malformed.
+/// The variances of a run's `latent.csv` (`dimension,mean,variance` and, for a VAE,
+/// `kl_nats`), largest first; `None` when it is missing or malformed.
 pub fn read_variances(path: &Path) -> Option<Vec<f64>> {
     let text = std::fs::read_to_string(path).ok()?;
-    let mut variances: Vec<f64> = text
-        .lines()
-        .skip(1)
-        .map(|line| line.rsplit(',').next()?.parse().ok())
+    let mut lines = text.lines();
+    let column = lines
+        .next()?
+        .split(',')
+        .position(|name| name == "variance")?;
+    let mut variances: Vec<f64> = lines
+        .map(|line| line.split(',').nth(column)?.parse().ok())
         .collect::<Option<_>>()?;
     variances.sort_by(|a, b| b.total_cmp(a));
     (!variances.is_empty()).then_some(variances)
@@ -123,6 +126,10 @@ mod tests {
         assert_eq!(read_codes(&path), None);
         let variances = dir.path().join(hourglass_spec::result::LATENT_FILE);
         std::fs::write(&variances, "dimension,mean,variance\n0,0.1,0.5\n1,0,2\n").unwrap();
+        assert_eq!(read_variances(&variances), Some(vec![2.0, 0.5]));
+        // A VAE's file adds each dimension's KL after the variance.
+        let vae = "dimension,mean,variance,kl_nats\n0,0.1,0.5,3\n1,0,2,0.01\n";
+        std::fs::write(&variances, vae).unwrap();
         assert_eq!(read_variances(&variances), Some(vec![2.0, 0.5]));
         std::fs::write(&variances, "dimension,mean,variance\n0,0.1,x\n").unwrap();
         assert_eq!(read_variances(&variances), None);

@@ -49,6 +49,8 @@ pub struct Evaluation {
     pub unit_means: Vec<f64>,
     /// Variance over examples of each code unit.
     pub unit_variances: Vec<f64>,
+    /// A VAE's mean KL divergence of each unit's posterior from the prior, in nats.
+    pub unit_kl: Option<Vec<f64>>,
 }
 
 impl Evaluation {
@@ -97,6 +99,7 @@ pub(crate) fn evaluate(
     let mut kl_sum = 0.0f64;
     let mut sums = vec![0.0f64; latent];
     let mut squares = vec![0.0f64; latent];
+    let mut unit_kl = model.is_variational().then(|| vec![0.0f64; latent]);
     for (index, chunk) in chunks(split).into_iter().enumerate() {
         let count = chunk.len() as f64;
         let input = batch::inputs(split, &chunk, device); // [chunk, features]
@@ -115,6 +118,12 @@ pub(crate) fn evaluate(
             for (j, &value) in row.iter().enumerate() {
                 sums[j] += f64::from(value);
                 squares[j] += f64::from(value) * f64::from(value);
+            }
+        }
+        if let (Some(unit_kl), Some(log_var)) = (unit_kl.as_mut(), output.code.log_var.clone()) {
+            let log_vars: Vec<f32> = log_var.into_data().iter::<f32>().collect();
+            for (i, (&mu, &log_var)) in codes.iter().zip(&log_vars).enumerate() {
+                unit_kl[i % latent] += gaussian_kl(mu, log_var);
             }
         }
         if model.is_variational() {
@@ -144,7 +153,14 @@ pub(crate) fn evaluate(
         kl: model.is_variational().then_some(kl_sum / n),
         unit_means,
         unit_variances,
+        unit_kl: unit_kl.map(|kl| kl.iter().map(|k| k / n).collect()),
     }
+}
+
+/// `KL(N(μ, σ²) ‖ N(0, 1)) = ½ (μ² + σ² − 1 − log σ²)` in nats, of one code unit.
+pub(crate) fn gaussian_kl(mu: f32, log_var: f32) -> f64 {
+    let (mu, log_var) = (f64::from(mu), f64::from(log_var));
+    0.5 * (mu * mu + log_var.exp() - 1.0 - log_var)
 }
 
 /// Root mean square over the split of the Frobenius norm of the encoder's Jacobian
@@ -274,6 +290,7 @@ mod tests {
             kl: None,
             unit_means,
             unit_variances,
+            unit_kl: None,
         }
     }
 

@@ -67,10 +67,8 @@ impl CodeSpread {
             }
             if let (Some(kl), Some(log_var)) = (kl.as_mut(), code.log_var) {
                 let log_vars: Vec<f32> = log_var.into_data().iter::<f32>().collect();
-                for (i, &log_var) in log_vars.iter().enumerate() {
-                    // KL(N(μ, σ²) ‖ N(0, 1)) = ½ (μ² + σ² − 1 − log σ²)
-                    let (mu, log_var) = (f64::from(means[i]), f64::from(log_var));
-                    kl[i % latent] += 0.5 * (mu * mu + log_var.exp() - 1.0 - log_var);
+                for (i, (&mu, &log_var)) in means.iter().zip(&log_vars).enumerate() {
+                    kl[i % latent] += evaluate::gaussian_kl(mu, log_var);
                 }
             }
         }
@@ -128,16 +126,22 @@ pub(crate) fn traversals(model: &Autoencoder, fitted: &Split, device: &Device) -
 }
 
 /// Each code dimension's mean and variance over the test split as CSV
-/// (`dimension,mean,variance`).
+/// (`dimension,mean,variance`), and a VAE's KL from the prior (`kl_nats`), the measure of the
+/// dimensions it uses.
 pub(crate) fn latent_csv(evaluation: &Evaluation) -> String {
-    let mut csv = String::from("dimension,mean,variance\n");
-    for (j, (mean, variance)) in evaluation
-        .unit_means
-        .iter()
-        .zip(&evaluation.unit_variances)
-        .enumerate()
-    {
-        csv += &format!("{j},{mean},{variance}\n");
+    let mut csv = String::from("dimension,mean,variance");
+    csv += if evaluation.unit_kl.is_some() {
+        ",kl_nats\n"
+    } else {
+        "\n"
+    };
+    let (means, variances) = (&evaluation.unit_means, &evaluation.unit_variances);
+    for (j, (mean, variance)) in means.iter().zip(variances).enumerate() {
+        csv += &format!("{j},{mean},{variance}");
+        match &evaluation.unit_kl {
+            Some(kl) => csv += &format!(",{}\n", kl[j]),
+            None => csv.push('\n'),
+        }
     }
     csv
 }

@@ -387,27 +387,47 @@ fn runs_on_images_save_their_grids() {
     let spec = VAE_32
         .replace("[data]\n", "[data]\ntrain_limit = 500\ntest_limit = 100\n")
         .replace("epochs = 3", "epochs = 1");
-    let experiment = hourglass_spec::parse(Path::new("vae.toml"), &spec, &catalog).unwrap();
+    let latent = format!("{spec}\n[evaluate]\ntasks = [\"reconstruction\", \"latent\"]\n");
+    let experiment = hourglass_spec::parse(Path::new("vae.toml"), &latent, &catalog).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let _rng = ORDER
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    train_run(
+    let metrics = train_run(
         &experiment.runs[0].config,
         &registry,
         dir.path(),
         &Device::flex(),
         &mut Silent,
     )
-    .unwrap();
-    for (name, rows) in [
-        (artifact::RECONSTRUCTIONS, 4),
-        (artifact::SAMPLES, 8),
-        (artifact::INTERPOLATIONS, 8),
+    .unwrap()
+    .metrics;
+    for (name, columns, rows) in [
+        (artifact::RECONSTRUCTIONS, 10, 4),
+        (artifact::SAMPLES, 10, 8),
+        (artifact::INTERPOLATIONS, 10, 8),
+        // The latent task: ten of the 32 dimensions, nine steps each.
+        (artifact::TRAVERSALS, 9, 10),
     ] {
         let grid = image::open(dir.path().join(name)).unwrap().into_luma8();
-        assert_eq!(grid.dimensions(), (10 * 30 + 2, rows * 30 + 2), "{name}");
+        assert_eq!(
+            grid.dimensions(),
+            (columns * 30 + 2, rows * 30 + 2),
+            "{name}"
+        );
     }
+    // The KL of each dimension from the prior adds up to the test KL.
+    let latent_csv = std::fs::read_to_string(dir.path().join("latent.csv")).unwrap();
+    let mut lines = latent_csv.lines();
+    assert_eq!(lines.next(), Some("dimension,mean,variance,kl_nats"));
+    let per_dimension: f64 = lines
+        .map(|line| line.rsplit(',').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    let kl = metrics[metric::TEST_KL_NATS];
+    assert!(
+        (per_dimension - kl).abs() < 1e-3 * kl,
+        "{per_dimension} vs {kl}"
+    );
     // The other kinds generate only with the generation task.
     let vanilla = spec.replace("kind = \"vae\"", "kind = \"vanilla\"");
     let generating =
