@@ -1082,23 +1082,6 @@ fn runs_resume_across_a_change_of_resources_pack() {
     a_killed_worker_resumes_to_the_uninterrupted_result(1, 2, "-KILL");
 }
 
-/// Runs `hourglass --datasets DATASETS ARGS` from the repository root.
-fn with_datasets(datasets: &Path, args: &[&str]) -> std::process::Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_hourglass"))
-        .current_dir(common::repo())
-        .arg("--datasets")
-        .arg(datasets)
-        .args(args)
-        .output()
-        .unwrap();
-    eprintln!(
-        "stdout:\n{}\nstderr:\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    output
-}
-
 /// The rows of the real shuttle table (`datasets/shuttle`): nine features and the 0/1
 /// anomaly column.
 fn shuttle_rows() -> (Vec<f32>, Vec<i64>) {
@@ -1180,7 +1163,7 @@ fn a_users_csv_parquet_and_npy_files_become_data_sets_that_train_alike() {
             "0.4",
             "--standardize",
         ]);
-        let output = with_datasets(&datasets, &args);
+        let output = common::hourglass_with_datasets(&datasets, &args);
         assert!(output.status.success());
         let said = text(&output.stdout);
         assert!(said.contains("examples: 29458 train, 19639 test"), "{said}");
@@ -1190,7 +1173,7 @@ fn a_users_csv_parquet_and_npy_files_become_data_sets_that_train_alike() {
         );
     }
     // A second add of a name is refused, and the first stays as it was.
-    let again = with_datasets(
+    let again = common::hourglass_with_datasets(
         &datasets,
         &[
             "datasets",
@@ -1201,7 +1184,7 @@ fn a_users_csv_parquet_and_npy_files_become_data_sets_that_train_alike() {
     );
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again.stderr).contains("pass --force"));
-    let listed = text(&with_datasets(&datasets, &["datasets"]).stdout);
+    let listed = text(&common::hourglass_with_datasets(&datasets, &["datasets"]).stdout);
     assert!(listed.contains("from-npy") && listed.contains("49097 examples, 40 % test"));
 
     let spec = dir.path().join("own.toml");
@@ -1215,7 +1198,7 @@ fn a_users_csv_parquet_and_npy_files_become_data_sets_that_train_alike() {
     )
     .unwrap();
     let reports = dir.path().join("reports");
-    let swept = with_datasets(
+    let swept = common::hourglass_with_datasets(
         &datasets,
         &[
             "sweep",

@@ -16,10 +16,15 @@ pub fn repo() -> PathBuf {
 
 /// Runs `hourglass ARGS` from the repository root with the repository's data sets.
 pub fn hourglass(args: &[&str]) -> Output {
+    hourglass_with_datasets(&repo().join("datasets"), args)
+}
+
+/// Runs `hourglass ARGS` from the repository root with the data sets under `datasets`.
+pub fn hourglass_with_datasets(datasets: &Path, args: &[&str]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_hourglass"))
         .current_dir(repo())
         .arg("--datasets")
-        .arg(repo().join("datasets"))
+        .arg(datasets)
         .args(args)
         .output()
         .unwrap();
