@@ -1,9 +1,9 @@
 //! What the readers' fuzz target checks. The first byte of an input picks a format, the rest
 //! is the file: IDX images, a CSV or Parquet table, an `.npy` features array, an `.npz`
 //! archive (each as the one file of a small data set whose manifest records its sha256, so
-//! that loading gets past the checksum to the decoder), or a PNG image or table given to
-//! `read_examples` as `hourglass apply` does. Loading must return; a split it returns must
-//! hold finite values of the declared shape.
+//! that loading gets past the checksum to the decoder), or a PNG image, CSV table, NumPy
+//! array or IDX file given to `read_examples` as `hourglass apply` does. Loading must return;
+//! a split it returns must hold finite values of the declared shape.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -65,7 +65,7 @@ pub fn check(input: &[u8]) {
     let Some((&selector, file)) = input.split_first() else {
         return;
     };
-    let selector = usize::from(selector) % (MANIFESTS.len() + 3);
+    let selector = usize::from(selector) % (MANIFESTS.len() + 4);
     match MANIFESTS.get(selector) {
         Some(&(format, head)) => load(format, head, file),
         None => apply(selector - MANIFESTS.len(), file),
@@ -95,7 +95,7 @@ fn load(format: &str, head: &str, file: &[u8]) {
     }
 }
 
-/// `hourglass apply`'s reader on a PNG image, a CSV table or IDX images.
+/// `hourglass apply`'s reader on a PNG image, a CSV table, a NumPy array or IDX images.
 fn apply(kind: usize, file: &[u8]) {
     let (path, shape): (PathBuf, &[usize]) = match kind {
         0 => {
@@ -103,6 +103,7 @@ fn apply(kind: usize, file: &[u8]) {
             (scratch().join("pngs"), &[1, 2, 2])
         }
         1 => (scratch().join("rows.csv"), &[2]),
+        2 => (scratch().join("rows.npy"), &[2]),
         _ => (scratch().join("images.idx"), &[1, 2, 2]),
     };
     if kind != 0 {
