@@ -1218,8 +1218,15 @@ fn a_users_csv_parquet_and_npy_files_become_data_sets_that_train_alike() {
         assert_eq!(result["status"], "completed", "{result}");
         assert!(metric(result, "anomaly_auroc") > 0.8, "{result}");
     }
-    // The same rows in three formats train to the same model.
-    for name in ["test_mse", "anomaly_auroc"] {
+    // The same rows in three formats train to the same model, and the classical detectors
+    // beside it score them alike.
+    for name in [
+        "test_mse",
+        "anomaly_auroc",
+        "iforest_auroc",
+        "knn_auroc",
+        "pca_auroc",
+    ] {
         let values: Vec<f64> = results.iter().map(|r| metric(r, name)).collect();
         assert!(values.iter().all(|v| *v == values[0]), "{name}: {values:?}");
     }

@@ -2,8 +2,10 @@
 //! libtorch of `cargo xtask setup-libtorch`) against PyTorch twins of the same models timed in the same
 //! run with the same thread count, and the machine's fp32 GEMM rate, as a text table and as
 //! `reports/bench/index.html`; then a sweep of 16 small runs trained packed, one by one and by
-//! a PyTorch loop (`sweep.txt`); then the time to build a 500-run report.
+//! a PyTorch loop (`sweep.txt`); then the time to build a 500-run report; then the anomaly
+//! task's classical detectors against PyOD's on the same splits (`detectors.txt`).
 
+mod detectors;
 mod sweep;
 
 use std::collections::BTreeMap;
@@ -44,7 +46,22 @@ pub fn run_all() -> Result<(), String> {
     let path = dir.join("sweep.txt");
     std::fs::write(&path, sweeps).map_err(|e| format!("cannot write {path:?}: {e}"))?;
     eprintln!("xtask: wrote {}", dir.join("index.html").display());
-    run(&mut workspace_bench("report", &libtorch)?)
+    run(&mut workspace_bench("report", &libtorch)?)?;
+    detectors()
+}
+
+/// The classical detectors against PyOD's (`cargo xtask bench detectors` alone), printed and
+/// written to `reports/bench/detectors.txt`; an error when they disagree.
+pub fn detectors() -> Result<(), String> {
+    let libtorch = resolved(&setup_libtorch()?);
+    let comparison = detectors::compare(&libtorch);
+    let text = comparison.as_ref().unwrap_or_else(|e| e);
+    println!("{text}");
+    let dir = workspace_root().join("reports/bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
+    let path = dir.join("detectors.txt");
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {path:?}: {e}"))?;
+    comparison.map(drop)
 }
 
 /// `cargo bench` of the workspace's bench `name`, built as CI builds (dev profile, its

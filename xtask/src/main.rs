@@ -22,7 +22,7 @@ mod tidy;
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR [--all] | compare A B | results DIR --out FILE | evaluate SWEEP_DIR | apply RUN_DIR INPUT --output DIR | validate SPEC | schema | fuzz [spec|data] [RUNS] | setup-libtorch | bench | ci>";
+const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR [--all] | compare A B | results DIR --out FILE | evaluate SWEEP_DIR | apply RUN_DIR INPUT --output DIR | validate SPEC | schema | fuzz [spec|data] [RUNS] | setup-libtorch | bench [detectors] | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,7 +40,11 @@ fn main() -> ExitCode {
             };
             fuzz(target, runs.map_or("1000000", String::as_str))
         }
-        Some("bench") => bench::run_all(),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            None => bench::run_all(),
+            Some("detectors") => bench::detectors(),
+            Some(_) => Err(USAGE.to_string()),
+        },
         Some("ci") => ci(),
         _ => Err(USAGE.to_string()),
     };

@@ -220,7 +220,9 @@ fn how_to_read(html: &mut String, primary: &PrimaryMetric, standardized: bool) {
          separate clusters are ones the code tells apart without supervision.</li>\
          <li>Tasks add their own metrics: <code>probe_accuracy</code> is the test accuracy of a \
          linear classifier trained on the codes; <code>anomaly_auroc</code> is the chance that a \
-         random anomaly scores above a random normal example (0.5 is guessing); \
+         random anomaly scores above a random normal example (0.5 is guessing), and \
+         <code>pca_auroc</code>, <code>iforest_auroc</code> and <code>knn_auroc</code> are the \
+         same for classical detectors that need no training, the bar to clear; \
          <code>quantized_psnr_db</code>, <code>pca_psnr_db</code> and <code>jpeg_psnr_db</code> \
          compare codecs at the same bytes per example.</li>\
          </ul></section>\n",

@@ -1,13 +1,16 @@
-//! The sections of the evaluation tasks: ROC curves of anomaly detectors and the
-//! rate–distortion of codes against the PCA and JPEG baselines.
+//! The sections of the evaluation tasks: ROC curves of anomaly detectors with the classical
+//! detectors beside them, and the rate–distortion of codes against the PCA and JPEG
+//! baselines.
 
 use std::fmt::Write as _;
 
-use hourglass_spec::result::{ROC_FILE, RunStatus, metric};
+use std::collections::BTreeMap;
+
+use hourglass_spec::result::{ANOMALY_BASELINES, BASELINE_ROC_FILE, ROC_FILE, RunStatus, metric};
 
 use crate::html::{escape, means_by_x, varied_labels};
 use crate::plot::{self, Series, Style};
-use crate::table::{ResultsTable, number};
+use crate::table::{ResultsTable, mean_and_std, number};
 use crate::{ReportError, RunRecord};
 
 /// Most ROC curves drawn on one plot: the runs with the highest AUROC.
@@ -33,7 +36,7 @@ pub(crate) fn anomaly(
     ranked.sort_by(|a, b| b.2.total_cmp(&a.2));
     let rows: Vec<usize> = ranked.iter().map(|&(i, _, _)| i).collect();
     let labels = varied_labels(table, &rows, &[]);
-    let series: Vec<Series> = ranked
+    let mut series: Vec<Series> = ranked
         .iter()
         .zip(&labels)
         .take(ROC_CURVES)
@@ -44,6 +47,28 @@ pub(crate) fn anomaly(
             ))
         })
         .collect();
+    let autoencoder_curves = series.len();
+    let best = ranked[0].1;
+    let baseline_curves = read_baseline_rocs(&best.dir.join(BASELINE_ROC_FILE));
+    for baseline in &ANOMALY_BASELINES {
+        if let (Some(curve), Some(&auroc)) = (
+            baseline_curves.get(baseline.name),
+            best.result.metrics.get(baseline.auroc),
+        ) {
+            // Dashed, to tell them from the autoencoders.
+            series.push(Series {
+                dashed: thinned(curve.clone()),
+                ..Series::new(
+                    format!(
+                        "{} AUROC {} (best run's data)",
+                        baseline.label,
+                        number(auroc)
+                    ),
+                    Vec::new(),
+                )
+            });
+        }
+    }
     let aurocs: Vec<f64> = ranked.iter().map(|r| r.2).collect();
     let mean = aurocs.iter().sum::<f64>() / aurocs.len() as f64;
     let _ = write!(
@@ -57,7 +82,8 @@ pub(crate) fn anomaly(
         number(mean),
         number(aurocs[aurocs.len() - 1]),
     );
-    if !series.is_empty() {
+    against_baselines(html, &ranked);
+    if autoencoder_curves > 0 {
         let svg = plot::overlaid(
             "ROC",
             ("false positive rate", "true positive rate"),
@@ -67,12 +93,120 @@ pub(crate) fn anomaly(
         )?;
         let _ = write!(
             html,
-            "<figure>{svg}<figcaption>ROC curves of the {} runs with the highest AUROC</figcaption></figure>",
-            series.len()
+            "<figure>{svg}<figcaption>ROC curves of the {} runs with the highest AUROC, and of \
+             the classical detectors on the best run's data (dashed)</figcaption></figure>",
+            autoencoder_curves
         );
     }
     html.push_str("</section>\n");
     Ok(())
+}
+
+/// The autoencoder's AUROC against the classical detectors' on the same data, per data set
+/// (and normal class) and model kind: the mean of each over the runs, and where the
+/// autoencoder ranks.
+fn against_baselines(html: &mut String, ranked: &[(usize, &RunRecord, f64)]) {
+    type Group<'a> = Vec<(&'a RunRecord, f64)>;
+    let mut groups: BTreeMap<(String, &str), Group> = BTreeMap::new();
+    for &(_, record, auroc) in ranked {
+        let settings = record.result.config.settings();
+        let mut data = settings
+            .get("data.dataset")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_string();
+        if let Some(class) = settings.get("data.normal_class") {
+            data += &format!(", normal class {class}");
+        }
+        let kind = record.result.config.model_kind();
+        groups
+            .entry((data, kind))
+            .or_default()
+            .push((record, auroc));
+    }
+    let has_baselines = |group: &Group| {
+        group
+            .iter()
+            .any(|(r, _)| r.result.metrics.contains_key(ANOMALY_BASELINES[0].auroc))
+    };
+    if !groups.values().any(has_baselines) {
+        return;
+    }
+    html.push_str(
+        "<p>Beside the autoencoder, each run scores the same test split with three classical \
+         detectors fitted on the same normal training examples: the residual of a PCA with as \
+         many components as the code, an Isolation Forest (100 trees of 256 examples) and the \
+         distance to the 5th nearest normal example. Means over the runs; the rank counts the \
+         autoencoder's mean among the four.</p><table id=\"anomaly-baselines\"><thead><tr>\
+         <th>data</th><th>kind</th><th>runs</th><th>autoencoder</th><th>best run</th>",
+    );
+    for baseline in &ANOMALY_BASELINES {
+        let _ = write!(html, "<th>{}</th>", baseline.label);
+    }
+    html.push_str("<th>autoencoder's rank</th></tr></thead><tbody>");
+    for ((data, kind), group) in groups.iter().filter(|(_, g)| has_baselines(g)) {
+        let aurocs: Vec<f64> = group.iter().map(|g| g.1).collect();
+        let autoencoder = mean_and_std(&aurocs).0.unwrap_or(f64::NAN);
+        let best = aurocs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{kind}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td>",
+            escape(data),
+            group.len(),
+            number(autoencoder),
+            number(best),
+        );
+        let mut rank = 1;
+        let mut ahead = Vec::new();
+        for baseline in &ANOMALY_BASELINES {
+            let values: Vec<f64> = group
+                .iter()
+                .filter_map(|(r, _)| r.result.metrics.get(baseline.auroc).copied())
+                .collect();
+            match mean_and_std(&values).0 {
+                Some(mean) => {
+                    if mean > autoencoder {
+                        rank += 1;
+                        ahead.push(baseline.label);
+                    }
+                    let _ = write!(html, "<td class=\"num\">{}</td>", number(mean));
+                }
+                None => html.push_str("<td>not measured</td>"),
+            }
+        }
+        let behind = if ahead.is_empty() {
+            "ahead of all three".to_string()
+        } else {
+            format!("behind {}", ahead.join(", "))
+        };
+        let _ = write!(
+            html,
+            "<td>{rank} of {} ({behind})</td></tr>",
+            ANOMALY_BASELINES.len() + 1
+        );
+    }
+    html.push_str("</tbody></table>");
+}
+
+/// Reads a run's `baselines_roc.csv` into one curve per detector; empty when it is missing
+/// or malformed.
+fn read_baseline_rocs(path: &std::path::Path) -> BTreeMap<String, Vec<(f64, f64)>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return BTreeMap::new();
+    };
+    let mut curves: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let mut fields = line.split(',');
+        let (Some(name), Some(x), Some(y)) = (fields.next(), fields.next(), fields.next()) else {
+            return BTreeMap::new();
+        };
+        let (Ok(x), Ok(y)) = (x.parse(), y.parse()) else {
+            return BTreeMap::new();
+        };
+        curves.entry(name.to_string()).or_default().push((x, y));
+    }
+    curves
 }
 
 /// Reads a run's `roc.csv`; `None` when it is missing or malformed.

@@ -428,6 +428,9 @@ fn write_task_fixture(dir: &Path) {
                 784.0 / run.config.model.latent as f64,
             ),
             ("anomaly_auroc".to_string(), 0.93 + 0.04 * i as f64),
+            ("pca_auroc".to_string(), 0.90),
+            ("iforest_auroc".to_string(), 0.95 + 0.02 * i as f64),
+            ("knn_auroc".to_string(), 0.80),
         ]);
         let result = RunResult {
             id: run.id.clone(),
@@ -441,6 +444,11 @@ fn write_task_fixture(dir: &Path) {
         if i == 1 {
             let roc = "false_positive_rate,true_positive_rate\n0,0\n0,0.5\n0.2,1\n1,1\n";
             std::fs::write(run_dir.join("roc.csv"), roc).unwrap();
+            let baselines = "detector,false_positive_rate,true_positive_rate\n\
+                             pca,0,0\npca,0.5,1\npca,1,1\n\
+                             iforest,0,0\niforest,0.1,1\niforest,1,1\n\
+                             knn,0,0\nknn,0.5,0.5\nknn,1,1\n";
+            std::fs::write(run_dir.join("baselines_roc.csv"), baselines).unwrap();
         }
     }
 }
@@ -498,6 +506,24 @@ fn task_sections_show_rate_distortion_roc_curves_and_verdicts_on_references() {
         "{anomaly}"
     );
     assert_eq!(anomaly.matches("<svg").count(), 1, "one run has a roc.csv");
+    // The best run's baselines are drawn with it, named with their AUROC.
+    for curve in ["PCA residual AUROC 0.9000", "Isolation Forest AUROC 0.9700"] {
+        assert!(anomaly.contains(curve), "{curve}: {anomaly}");
+    }
+    // The autoencoders' mean, 0.95, against the detectors' means: the Isolation Forest's
+    // 0.96 is ahead of it.
+    let baselines = anomaly
+        .split("<table id=\"anomaly-baselines\">")
+        .nth(1)
+        .expect("a table of the baselines");
+    assert!(
+        baselines.contains(
+            "<td>mnist</td><td>vanilla</td><td class=\"num\">2</td><td class=\"num\">0.9500</td><td class=\"num\">0.9700</td>\
+             <td class=\"num\">0.9000</td><td class=\"num\">0.9600</td>\
+             <td class=\"num\">0.8000</td><td>2 of 4 (behind Isolation Forest)</td>"
+        ),
+        "{baselines}"
+    );
 
     let verdicts = section(&html, "references");
     assert_eq!(verdicts.matches("<tr").count(), 1 + 2, "{verdicts}");

@@ -51,6 +51,10 @@ pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const CODES_FILE: &str = "codes.csv";
 /// Anomaly task: the ROC curve of the test scores, `false_positive_rate,true_positive_rate`.
 pub const ROC_FILE: &str = "roc.csv";
+/// Anomaly task: the ROC curves of the classical detectors scored beside the autoencoder,
+/// `detector,false_positive_rate,true_positive_rate` (`detector` is `pca`, `iforest` or
+/// `knn`).
+pub const BASELINE_ROC_FILE: &str = "baselines_roc.csv";
 /// Latent task: each code dimension's mean and variance over the test split,
 /// `dimension,mean,variance`.
 pub const LATENT_FILE: &str = "latent.csv";
@@ -117,6 +121,20 @@ pub mod metric {
     /// Anomaly: rank of the highest-scored anomaly among all test examples, as a percentage
     /// of them (1 means it is in the top 1 %).
     pub const ANOMALY_TOP_RANK_PERCENT: &str = "anomaly_top_rank_percent";
+    /// Anomaly baseline: AUROC of the squared residual of a PCA with as many components as
+    /// the code (at most one fewer than the features), fitted on the normal training examples.
+    pub const PCA_AUROC: &str = "pca_auroc";
+    /// Anomaly baseline: that PCA residual's average precision.
+    pub const PCA_AUPRC: &str = "pca_auprc";
+    /// Anomaly baseline: AUROC of an Isolation Forest (100 trees of 256 examples) grown on
+    /// the normal training examples.
+    pub const IFOREST_AUROC: &str = "iforest_auroc";
+    /// Anomaly baseline: that Isolation Forest's average precision.
+    pub const IFOREST_AUPRC: &str = "iforest_auprc";
+    /// Anomaly baseline: AUROC of the distance to the 5th nearest normal training example.
+    pub const KNN_AUROC: &str = "knn_auroc";
+    /// Anomaly baseline: that distance's average precision.
+    pub const KNN_AUPRC: &str = "knn_auprc";
     /// Latent: test accuracy of a multinomial logistic regression trained on the training
     /// codes.
     pub const PROBE_ACCURACY: &str = "probe_accuracy";
@@ -127,6 +145,42 @@ pub mod metric {
     /// VAE: code units whose posterior mean varies over the test set (variance > 0.01).
     pub const ACTIVE_UNITS: &str = "active_units";
 }
+
+/// One of the classical detectors the anomaly task scores beside the autoencoder, as results
+/// and `baselines_roc.csv` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnomalyBaseline {
+    /// Its name in `baselines_roc.csv`.
+    pub name: &'static str,
+    /// The metric of its AUROC.
+    pub auroc: &'static str,
+    /// The metric of its average precision.
+    pub auprc: &'static str,
+    /// What reports call it.
+    pub label: &'static str,
+}
+
+/// The anomaly task's classical detectors, in the order reports list them.
+pub const ANOMALY_BASELINES: [AnomalyBaseline; 3] = [
+    AnomalyBaseline {
+        name: "pca",
+        auroc: metric::PCA_AUROC,
+        auprc: metric::PCA_AUPRC,
+        label: "PCA residual",
+    },
+    AnomalyBaseline {
+        name: "iforest",
+        auroc: metric::IFOREST_AUROC,
+        auprc: metric::IFOREST_AUPRC,
+        label: "Isolation Forest",
+    },
+    AnomalyBaseline {
+        name: "knn",
+        auroc: metric::KNN_AUROC,
+        auprc: metric::KNN_AUPRC,
+        label: "kNN distance",
+    },
+];
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

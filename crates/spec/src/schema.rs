@@ -666,7 +666,10 @@ pub enum Task {
     /// `denoise_psnr_db` and, for images, `noisy_ssim` and `denoise_ssim`.
     Denoising,
     /// Train on normal examples only, score the test split by reconstruction error (a VAE's
-    /// negative ELBO): `anomaly_auroc`, `anomaly_auprc`, the ROC curve.
+    /// negative ELBO): `anomaly_auroc`, `anomaly_auprc`, the ROC curve; beside it, classical
+    /// detectors fitted on the same normal examples: `pca_auroc` (PCA residual),
+    /// `iforest_auroc` (Isolation Forest), `knn_auroc` (5th-neighbour distance), and their
+    /// `_auprc`.
     Anomaly,
     /// Interpolations between test examples for every kind, and samples: a VAE's from its
     /// prior, the other kinds' from a Gaussian fitted to their training codes.

@@ -4,17 +4,27 @@
 //! The score is the reconstruction's negative log-likelihood in nats (the squared error for
 //! MSE, the cross-entropy for BCE); a VAE adds its KL term, which makes the score its negative
 //! ELBO with the code's mean in place of a sample (no sampling noise in the ranking).
+//!
+//! Beside it the task scores the same test split with three classical detectors fitted on
+//! the same normal training examples ([`Baseline`]): the residual of a PCA with as many
+//! components as the code, an Isolation Forest, and the distance to the 5th nearest normal
+//! example, so that a report says whether the autoencoder beats what needs no training.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use burn::prelude::*;
-use hourglass_data::Split;
-use hourglass_metrics::{RocCurve, auroc, average_precision, best_anomaly_rank, roc_curve};
+use hourglass_data::{Registry, Split};
+use hourglass_metrics::{
+    IsolationForest, RocCurve, auroc, average_precision, best_anomaly_rank, knn_scores,
+    pca_residual_scores, roc_curve,
+};
 use hourglass_models::{Autoencoder, penalty, reconstruction_nats_per_example};
-use hourglass_spec::Reconstruction;
-use hourglass_spec::result::metric;
+use hourglass_spec::result::{ANOMALY_BASELINES, AnomalyBaseline, metric};
+use hourglass_spec::{Reconstruction, RunConfig};
 
-use crate::{Normal, batch, evaluate};
+use crate::splits::{Splits, load_splits};
+use crate::{Normal, TrainError, batch, evaluate};
 
 /// The anomaly metrics of `model` on `test` and its ROC curve.
 pub(crate) fn anomaly(
@@ -40,6 +50,140 @@ pub(crate) fn anomaly(
         );
     }
     (metrics, roc_curve(&scores, &anomalous))
+}
+
+/// A classical anomaly detector scored beside the autoencoder (in the order of
+/// [`ANOMALY_BASELINES`], which names them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// Squared residual of a PCA with as many components as the code (at most one fewer than
+    /// the features): the linear autoencoder of the same size.
+    Pca,
+    /// Isolation Forest: 100 trees grown on 256 examples each, as in Liu et al. 2008, PyOD
+    /// and scikit-learn.
+    IsolationForest,
+    /// Distance to the [`KNN_NEIGHBOURS`]-th nearest normal training example, as PyOD's `KNN`.
+    Knn,
+}
+
+/// The neighbour whose distance the kNN detector scores by, PyOD's default.
+pub const KNN_NEIGHBOURS: usize = 5;
+
+impl Baseline {
+    /// Every detector, in the order reports list them.
+    pub const ALL: [Baseline; 3] = [Baseline::Pca, Baseline::IsolationForest, Baseline::Knn];
+
+    /// Its names in results and `baselines_roc.csv`.
+    pub fn names(self) -> &'static AnomalyBaseline {
+        &ANOMALY_BASELINES[self as usize]
+    }
+
+    /// The fewest normal training examples it can be fitted on.
+    fn fewest_examples(self) -> usize {
+        match self {
+            Baseline::Pca => 2,
+            Baseline::IsolationForest => 1,
+            Baseline::Knn => KNN_NEIGHBOURS,
+        }
+    }
+
+    /// The score of each test example; `latent` is the size of the autoencoder's code, and
+    /// `seed` draws the Isolation Forest's trees.
+    ///
+    /// # Panics
+    /// With fewer than [`Self::fewest_examples`] training examples.
+    pub fn scores(self, data: &AnomalyData, latent: usize, seed: u64) -> Vec<f64> {
+        let (train, test, features) = (&data.train.inputs, &data.test.inputs, data.test.features());
+        match self {
+            Baseline::Pca => pca_residual_scores(train, test, features, latent.min(features - 1)),
+            Baseline::IsolationForest => IsolationForest::fit(train, features, seed).scores(test),
+            Baseline::Knn => knn_scores(train, test, features, KNN_NEIGHBOURS),
+        }
+    }
+}
+
+/// What the anomaly task's detectors see: the run's normal training examples and its test
+/// split, standardised as the model sees them, and which test examples are anomalies.
+#[derive(Debug, Clone)]
+pub struct AnomalyData {
+    /// The normal examples the run trains on (its validation examples left out).
+    pub train: Split,
+    /// The test split.
+    pub test: Split,
+    /// Whether each test example is an anomaly.
+    pub anomalous: Vec<bool>,
+}
+
+impl AnomalyData {
+    fn of(splits: &Splits, normal: Normal) -> Self {
+        let test: &Split = &splits.test;
+        AnomalyData {
+            train: splits.train(None),
+            test: test.clone(),
+            anomalous: test.labels.iter().map(|&l| !normal.is_normal(l)).collect(),
+        }
+    }
+}
+
+/// The data the anomaly task of `config` scores, without training; `None` when the run has
+/// no anomaly task. For checks of the detectors against other implementations.
+///
+/// # Errors
+/// When the data set cannot be loaded.
+pub fn anomaly_data(
+    config: &RunConfig,
+    registry: &Registry,
+) -> Result<Option<AnomalyData>, TrainError> {
+    let splits = load_splits(config, registry)?;
+    Ok(splits.normal.map(|normal| AnomalyData::of(&splits, normal)))
+}
+
+/// The classical detectors' metrics on the run's data and their ROC curves as
+/// `baselines_roc.csv`; a detector that needs more normal training examples than the run
+/// has is named with why instead.
+pub(crate) fn baselines(
+    splits: &Splits,
+    normal: Normal,
+    latent: usize,
+    seed: u64,
+) -> (
+    BTreeMap<&'static str, f64>,
+    BTreeMap<&'static str, String>,
+    String,
+) {
+    let data = AnomalyData::of(splits, normal);
+    let (mut metrics, mut not_measured) = (BTreeMap::new(), BTreeMap::new());
+    let mut csv = String::from("detector,false_positive_rate,true_positive_rate\n");
+    for baseline in Baseline::ALL {
+        let AnomalyBaseline {
+            name,
+            auroc: auroc_metric,
+            auprc: auprc_metric,
+            ..
+        } = *baseline.names();
+        let fewest = baseline.fewest_examples();
+        if data.train.len() < fewest {
+            let why = format!(
+                "needs at least {fewest} normal training examples; the run has {}",
+                data.train.len()
+            );
+            not_measured.insert(auroc_metric, why.clone());
+            not_measured.insert(auprc_metric, why);
+            continue;
+        }
+        let scores = baseline.scores(&data, latent, seed);
+        metrics.insert(auroc_metric, auroc(&scores, &data.anomalous));
+        metrics.insert(auprc_metric, average_precision(&scores, &data.anomalous));
+        let curve = roc_curve(&scores, &data.anomalous);
+        for (fpr, tpr) in curve
+            .false_positive_rate
+            .iter()
+            .zip(&curve.true_positive_rate)
+        {
+            let _ = writeln!(csv, "{name},{fpr},{tpr}");
+        }
+    }
+    (metrics, not_measured, csv)
 }
 
 /// The anomaly score of every example of `split`.
@@ -74,4 +218,18 @@ pub(crate) fn roc_csv(curve: &RocCurve) -> String {
         csv += &format!("{fpr},{tpr}\n");
     }
     csv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_detector_has_its_own_names_and_metrics() {
+        for (baseline, name) in Baseline::ALL.into_iter().zip(["pca", "iforest", "knn"]) {
+            let names = baseline.names();
+            assert_eq!(names.name, name);
+            assert!(names.auroc.starts_with(name) && names.auprc.starts_with(name));
+        }
+    }
 }

@@ -31,11 +31,14 @@ use checkpoint::OptimizerState;
 use hourglass_data::{Corruption, DataError, Registry, Split};
 use hourglass_models::{Autoencoder, Objective};
 use hourglass_spec::model_card::CodeRanges;
-use hourglass_spec::result::{EpochRecord, LATENT_FILE, Measured, ROC_FILE, metric, write_atomic};
+use hourglass_spec::result::{
+    BASELINE_ROC_FILE, EpochRecord, LATENT_FILE, Measured, ROC_FILE, metric, write_atomic,
+};
 use hourglass_spec::{CodeActivation, RunConfig, SparsityPenalty, Task};
 use run::Run;
 use splits::{Normal, Splits};
 
+pub use anomaly::{AnomalyData, Baseline, KNN_NEIGHBOURS, anomaly_data};
 pub use checkpoint::remove as remove_checkpoint;
 pub use evaluate::Evaluation;
 pub use pack::{PackProgress, train_pack};
@@ -440,6 +443,11 @@ fn test_metrics(
         let (anomaly, roc) = anomaly::anomaly(model, loss, test, normal, device);
         metrics.extend(anomaly);
         write_file(&run_dir.join(ROC_FILE), &anomaly::roc_csv(&roc))?;
+        let (baselines, missing, curves) =
+            anomaly::baselines(splits, normal, model.latent(), config.seed);
+        metrics.extend(baselines);
+        not_measured.extend(missing);
+        write_file(&run_dir.join(BASELINE_ROC_FILE), &curves)?;
     }
     if tasks.has(Task::Latent) {
         match latent::probe(model, &splits.train(None), test, config.seed, device) {
