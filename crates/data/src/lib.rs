@@ -30,7 +30,9 @@ pub use add::{Added, NewDataset, add};
 pub use examples::{Examples, read_examples, write_pngs, write_table};
 pub use manifest::{ArraysFile, Format, ImageFolder, Manifest, SeriesFiles, SplitFiles, TableFile};
 pub use memory::data_budget;
-pub use noise::{Corruption, standard_normals};
+pub use noise::{
+    Corruption, STATIC_BINARIZATION_SEED, binarize, binarize_static, standard_normals,
+};
 pub use split::{Split, Standardization, permutation};
 
 /// What can go wrong when finding or loading data.

@@ -1,5 +1,6 @@
 //! Input corruptions of denoising autoencoders: gaussian, masking and salt-and-pepper noise,
-//! drawn from a seeded ChaCha8 stream so that a run's corruption is reproducible.
+//! drawn from a seeded ChaCha8 stream so that a run's corruption is reproducible; and the
+//! binarisation of grey levels (`data.binarize`).
 
 use hourglass_spec::{NoiseKind, NoiseSection};
 use rand::{Rng, SeedableRng};
@@ -58,6 +59,26 @@ impl Corruption {
     }
 }
 
+/// Replaces each grey level `v` by 1 with probability `v`, else 0 (a value outside [0, 1]
+/// clamps: 1 above, 0 below), drawing one uniform number per value from `rng`.
+pub fn binarize(values: &mut [f32], rng: &mut impl Rng) {
+    for value in values {
+        *value = f32::from(u8::from(rng.random::<f32>() < *value));
+    }
+}
+
+/// The seed of static binarisation: one for every run, so that every sweep trains and tests
+/// on the same binary images.
+pub const STATIC_BINARIZATION_SEED: u64 = 0x0062_696e_6172_797a;
+
+/// [`binarize`] with the stream of [`STATIC_BINARIZATION_SEED`], the stream number telling
+/// the splits apart.
+pub fn binarize_static(values: &mut [f32], stream: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(STATIC_BINARIZATION_SEED);
+    rng.set_stream(stream);
+    binarize(values, &mut rng);
+}
+
 /// `count` independent N(0, 1) draws from `rng`.
 pub fn standard_normals(count: usize, rng: &mut impl Rng) -> Vec<f32> {
     let mut values = Vec::with_capacity(count + 1);
@@ -81,6 +102,33 @@ fn standard_normal_pair(rng: &mut impl Rng) -> (f32, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binarisation_draws_each_pixel_with_its_grey_level_as_probability() {
+        let mut values = vec![0.0_f32; 30_000];
+        for (i, v) in values.iter_mut().enumerate() {
+            *v = [0.0, 0.25, 1.0][i % 3];
+        }
+        let grey = values.clone();
+        binarize_static(&mut values, 0);
+        assert!(values.iter().all(|&v| v == 0.0 || v == 1.0));
+        let ones = |level: f32| {
+            let drawn: Vec<f32> = (values.iter().zip(&grey))
+                .filter(|(_, g)| **g == level)
+                .map(|(v, _)| *v)
+                .collect();
+            drawn.iter().sum::<f32>() / drawn.len() as f32
+        };
+        assert_eq!((ones(0.0), ones(1.0)), (0.0, 1.0));
+        assert!((ones(0.25) - 0.25).abs() < 0.015, "{}", ones(0.25));
+        // Static: the same stream draws the same image; another stream, another one.
+        let mut again = grey.clone();
+        binarize_static(&mut again, 0);
+        assert_eq!(again, values);
+        let mut other = grey.clone();
+        binarize_static(&mut other, 1);
+        assert_ne!(other, values);
+    }
 
     fn corruption(kind: NoiseKind, level: f64) -> Corruption {
         Corruption::new(&NoiseSection { kind, level })

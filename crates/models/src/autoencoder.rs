@@ -361,7 +361,12 @@ impl Autoencoder {
         self.decode(code)
     }
 
-    fn decoded(&self, code: Code, decoded: Tensor<2>) -> AutoencoderOutput {
+    /// The output of decoding `decoded`, a code drawn for the encoding `code` (a VAE's
+    /// sample; an importance sample of the likelihood task).
+    ///
+    /// # Shapes
+    /// - decoded: `[batch, latent]`
+    pub fn decoded(&self, code: Code, decoded: Tensor<2>) -> AutoencoderOutput {
         let logits = self.decode_logits(decoded.clone()); // [batch, input]
         AutoencoderOutput {
             code,

@@ -61,6 +61,10 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     let counts = [
         ("data.train_limit", data.train_limit),
         ("data.test_limit", data.test_limit),
+        (
+            "evaluate.importance_samples",
+            config.evaluate.importance_samples,
+        ),
         ("model.latent", Some(model.latent)),
         ("train.batch_size", Some(config.train.batch_size)),
         ("train.epochs", Some(config.train.epochs)),
@@ -313,13 +317,46 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     problems
 }
 
-/// Problems of the tasks' prerequisites: what to corrupt, what is normal.
+/// Problems of the tasks' prerequisites: what to corrupt, what is normal, what has a
+/// likelihood, what can be binarised.
 fn check_tasks(
     config: &RunConfig,
     catalog: &Catalog,
 ) -> Vec<(&'static str, String, Option<String>)> {
     let mut problems = Vec::new();
     let evaluate = &config.evaluate;
+    if evaluate.has(Task::Likelihood) && config.model.kind != ModelKind::Vae {
+        problems.push((
+            "evaluate.tasks",
+            format!(
+                "the likelihood task samples codes from a VAE's encoder, and model.kind is `{}`",
+                config.model.kind.name()
+            ),
+            Some("set `model.kind = \"vae\"`, or remove \"likelihood\"".into()),
+        ));
+    }
+    if evaluate.importance_samples.is_some() && !evaluate.has(Task::Likelihood) {
+        problems.push((
+            "evaluate.importance_samples",
+            "`evaluate.importance_samples` is only used by the likelihood task".into(),
+            Some("add \"likelihood\" to `evaluate.tasks`, or remove the key".into()),
+        ));
+    }
+    if config.data.binarize.is_some()
+        && let Some(shape) = catalog.datasets.get(&config.data.dataset)
+        && shape.len() != 3
+    {
+        problems.push((
+            "data.binarize",
+            format!(
+                "binarisation draws the pixels of images, and data set `{}` holds rows of {} \
+                 features",
+                config.data.dataset,
+                shape.iter().product::<usize>()
+            ),
+            Some("remove the key, or use an image data set such as `mnist`".into()),
+        ));
+    }
     if evaluate.has(Task::Denoising) && config.noise.is_none() {
         problems.push((
             "evaluate.tasks",

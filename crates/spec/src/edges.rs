@@ -100,7 +100,7 @@ fn base_for(key: &str) -> Spec {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    if key.starts_with("regularizers.kl") {
+    if key.starts_with("regularizers.kl") || key == "evaluate.importance_samples" {
         for owned in [
             "model.also",
             "model.code_activation",
@@ -114,6 +114,10 @@ fn base_for(key: &str) -> Spec {
         spec.insert(
             "regularizers.kl".into(),
             "{ beta = 1.0, warmup_epochs = 0.0 }".into(),
+        );
+        spec.insert(
+            "evaluate.tasks".into(),
+            "[\"anomaly\", \"likelihood\"]".into(),
         );
     }
     if key.starts_with("resources.slurm") {

@@ -871,6 +871,22 @@ fn check_rs() -> Vec<Case> {
             "normal_class = 12\n\n[evaluate]\ntasks = [\"anomaly\"]\n",
         ),
         minimal(
+            "likelihood task of a kind that is not a VAE",
+            "evaluate.tasks",
+            "\n[evaluate]\ntasks = [\"likelihood\"]\n",
+        ),
+        minimal(
+            "importance samples without the likelihood task",
+            "evaluate.importance_samples",
+            "\n[model]\nkind = \"vae\"\n\n[evaluate]\nimportance_samples = 100\n",
+        ),
+        case(
+            "binarised table",
+            "data.binarize",
+            "[experiment]\nname = \"x\"\n\n[data]\ndataset = \"shuttle\"\nbinarize = \"static\"\n\n\
+             [model]\nlatent = 4\n",
+        ),
+        minimal(
             "anomaly task without a normal class or an anomaly label",
             "evaluate.tasks",
             "\n[evaluate]\ntasks = [\"anomaly\"]\n",

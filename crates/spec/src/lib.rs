@@ -41,7 +41,7 @@ pub use resources::{
     DeviceName, Executor, Pruning, RESERVED_SBATCH_OPTIONS, Resources, Slot, Slurm,
 };
 pub use schema::{
-    Activation, Architecture, Backend, CodeActivation, ContractivePenalty, DataSection,
+    Activation, Architecture, Backend, Binarize, CodeActivation, ContractivePenalty, DataSection,
     EarlyStopping, EvaluateSection, KlPenalty, LossSection, ModelKind, ModelSection, NoiseKind,
     NoiseSection, Optimizer, OutputActivation, Reconstruction, RegularizersSection, RunConfig,
     SparsityPenalty, Task, TrainSection,

@@ -49,7 +49,7 @@ pub struct PrimaryMetric {
 
 /// The final metrics a sweep can be ranked by: name, direction, and the task that records it
 /// (`None`: every run does).
-const RANKABLE: [(&str, Direction, Option<Task>); 13] = [
+const RANKABLE: [(&str, Direction, Option<Task>); 14] = [
     (metric::TEST_MSE, Direction::Minimize, None),
     (metric::TEST_PSNR_DB, Direction::Maximize, None),
     (metric::TEST_LOSS, Direction::Minimize, None),
@@ -91,6 +91,11 @@ const RANKABLE: [(&str, Direction, Option<Task>); 13] = [
         Some(Task::Latent),
     ),
     (metric::TEST_ELBO_NATS, Direction::Minimize, None),
+    (
+        metric::TEST_NLL_NATS,
+        Direction::Minimize,
+        Some(Task::Likelihood),
+    ),
 ];
 
 /// The entry of [`RANKABLE`] called `name`.

@@ -109,6 +109,13 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
                 is(ModelKind::Denoising),
             );
             let vae = kind == ModelKind::Vae;
+            // The likelihood task is a VAE's.
+            if !vae {
+                tasks.retain(|&task| task != Task::Likelihood);
+                if tasks.is_empty() {
+                    tasks.push(Task::Reconstruction);
+                }
+            }
             // KL sparsity needs sigmoid codes, and a VAE's code is a Gaussian sample.
             let sparsity = sparsity
                 .filter(|_| sparse && !vae)
@@ -153,6 +160,7 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
                     train_limit,
                     test_limit,
                     normal_class,
+                    binarize: None,
                 },
                 model: ModelSection {
                     kind,
@@ -208,7 +216,10 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
                     backend: Backend::Flex,
                     checkpoint_every: None,
                 },
-                evaluate: EvaluateSection { tasks },
+                evaluate: EvaluateSection {
+                    tasks,
+                    importance_samples: None,
+                },
             }
         },
     )

@@ -47,7 +47,7 @@ const COUNT: Range = Range::Integer(1, COUNT_MAX);
 const RUNS: i64 = MAX_RUNS as i64;
 
 /// Every numeric key of a spec and its range; a list key (`model.hidden`) ranges each item.
-pub(crate) const RANGES: [(&str, Range); 36] = [
+pub(crate) const RANGES: [(&str, Range); 37] = [
     ("experiment.seed", Range::Integer(0, i64::MAX)),
     ("experiment.repeats", Range::Integer(1, RUNS)),
     (
@@ -62,6 +62,7 @@ pub(crate) const RANGES: [(&str, Range); 36] = [
     ("data.train_limit", COUNT),
     ("data.test_limit", COUNT),
     ("data.normal_class", Range::Integer(0, 255)),
+    ("evaluate.importance_samples", COUNT),
     ("model.channels", COUNT),
     ("model.hidden", COUNT),
     ("model.latent", COUNT),

@@ -140,6 +140,11 @@ pub mod metric {
     pub const PROBE_ACCURACY: &str = "probe_accuracy";
     /// VAE: negative ELBO per test example in nats (one sample of the code).
     pub const TEST_ELBO_NATS: &str = "test_elbo_nats";
+    /// Likelihood task: a VAE's test negative log-likelihood per example in nats, estimated by
+    /// importance sampling from its encoder (`evaluate.importance_samples` per example).
+    pub const TEST_NLL_NATS: &str = "test_nll_nats";
+    /// Likelihood task: the standard error of `test_nll_nats` over the test examples.
+    pub const TEST_NLL_SE_NATS: &str = "test_nll_se_nats";
     /// VAE: KL term per test example in nats.
     pub const TEST_KL_NATS: &str = "test_kl_nats";
     /// VAE: code units whose posterior mean varies over the test set (variance > 0.01).

@@ -32,11 +32,12 @@ impl RunId {
 
     /// The id of a configuration: SHA-256 of its canonical JSON (keys sorted, shortest floats),
     /// without the evaluation tasks that do not change training: adding one to a finished
-    /// run evaluates its saved model instead of training a new run. The checkpoint interval is
-    /// left out too: it does not change what is trained.
+    /// run evaluates its saved model instead of training a new run. The checkpoint interval and
+    /// the likelihood task's samples are left out too: they do not change what is trained.
     pub fn of(config: &RunConfig) -> Self {
         let mut trained = config.clone();
         trained.evaluate.tasks = config.evaluate.training_tasks();
+        trained.evaluate.importance_samples = None;
         Self::of_whole(&trained)
     }
 

@@ -14,6 +14,7 @@ mod evaluate;
 mod host_memory;
 mod images;
 mod latent;
+mod likelihood;
 mod optimizer;
 mod pack;
 mod packed_optimizer;
@@ -104,6 +105,15 @@ pub enum TrainError {
         epochs: usize,
         /// Steps trained of the next epoch.
         step: usize,
+    },
+    /// `data.binarize` asks for binary draws of inputs that are not grey levels.
+    #[error(
+        "data.binarize: data set `{dataset}` is standardised (its dataset.toml sets \
+         `standardize = true`), and binarisation draws pixels from grey levels in [0, 1]"
+    )]
+    NotGreyLevels {
+        /// The data set.
+        dataset: String,
     },
     /// A run file could not be written.
     #[error("cannot write {}: {source}", path.display())]
@@ -449,6 +459,14 @@ fn test_metrics(
         not_measured.extend(missing);
         write_file(&run_dir.join(BASELINE_ROC_FILE), &curves)?;
     }
+    if tasks.has(Task::Likelihood) && model.is_variational() {
+        let samples = config.evaluate.importance_samples();
+        let seed = config.seed ^ LIKELIHOOD_STREAM;
+        let loss = config.loss.reconstruction;
+        let estimate = likelihood::likelihood(model, loss, test, samples, seed, device);
+        metrics.insert(metric::TEST_NLL_NATS, estimate.nll_nats);
+        metrics.insert(metric::TEST_NLL_SE_NATS, estimate.standard_error);
+    }
     if tasks.has(Task::Latent) {
         match latent::probe(model, &splits.train(None), test, config.seed, device) {
             Some(accuracy) => {
@@ -473,6 +491,9 @@ fn test_metrics(
         code_ranges,
     })
 }
+
+/// Mixed into the run's seed for the likelihood task's importance samples.
+const LIKELIHOOD_STREAM: u64 = 0x6c69_6b65_6c69;
 
 /// Why an image measure was not taken on tabular data.
 const NOT_IMAGES: &str = "the data set's examples are not images ([channels, height, width])";

@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use burn::store::ModuleRecord;
-use hourglass_data::{Corruption, Registry, permutation, standard_normals};
+use hourglass_data::{Corruption, Registry, binarize, permutation, standard_normals};
 use hourglass_models::{Autoencoder, AutoencoderConfig, Objective};
 use hourglass_spec::checkpoint::{CHECKPOINT_FORMAT_VERSION, TrainingState};
 use hourglass_spec::model_card::{DataProvenance, FeatureStatistics, ModelArchitecture};
 use hourglass_spec::result::{
     CODES_FILE, EpochRecord, METRICS_FILE, Measured, metric, write_atomic,
 };
-use hourglass_spec::{ModelKind, RunConfig, RunId};
+use hourglass_spec::{Binarize, ModelKind, RunConfig, RunId};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -256,9 +256,13 @@ impl<'a> Run<'a> {
     }
 
     /// The step's inputs for the training examples at `indices`, with the corruption and ε
-    /// drawn from the run's streams.
+    /// drawn from the run's streams; dynamically binarised inputs are drawn first, from the
+    /// corruption's stream.
     pub(crate) fn batch(&mut self, indices: &[usize]) -> Batch {
-        let clean = self.splits.train_inputs(indices);
+        let mut clean = self.splits.train_inputs(indices);
+        if self.config.data.binarize == Some(Binarize::Dynamic) {
+            binarize(&mut clean, &mut self.corruption_rng);
+        }
         let corrupted = self.corruption.as_ref().map(|corruption| {
             let mut corrupted = clean.clone();
             corruption.apply(&mut corrupted, &mut self.corruption_rng);

@@ -1,6 +1,6 @@
 //! The splits of one run: the data set's training split partitioned into training and
 //! validation, limits applied, the anomaly task's normal examples kept, and standardisation
-//! fitted on the training examples alone.
+//! fitted on the training examples alone, or binarisation (`data.binarize`).
 //!
 //! The data set's splits are shared, not copied, by the runs of a worker that use them as
 //! they are: a run's training examples are rows of the shared split. Sixteen runs of a pack
@@ -9,8 +9,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hourglass_data::{DataError, Manifest, Registry, Split, Standardization};
-use hourglass_spec::{RunConfig, Task};
+use hourglass_data::{Manifest, Registry, Split, Standardization, binarize_static};
+use hourglass_spec::{Binarize, RunConfig, Task};
+
+use crate::TrainError;
 
 /// Splits of a run after partitioning, limits, the anomaly task's filter and standardisation.
 pub(crate) struct Splits {
@@ -69,20 +71,46 @@ impl Normal {
     }
 }
 
-pub(crate) fn load_splits(config: &RunConfig, registry: &Registry) -> Result<Splits, DataError> {
+/// The streams of static binarisation, one per split of the data set.
+const TRAIN_STREAM: u64 = 0;
+const TEST_STREAM: u64 = 1;
+
+pub(crate) fn load_splits(config: &RunConfig, registry: &Registry) -> Result<Splits, TrainError> {
     let data = &config.data;
     let manifest = registry.manifest(&data.dataset)?;
+    if data.binarize.is_some() && manifest.standardize {
+        return Err(TrainError::NotGreyLevels {
+            dataset: data.dataset.clone(),
+        });
+    }
     let normal = Normal::of(config, manifest);
     let mut examples = registry.load(&data.dataset, "train")?;
+    let mut test = registry.load(&data.dataset, "test")?;
+    // Drawn over the whole splits, before any filter or limit, so that every run sees the
+    // same binary image of an example.
+    let mut binary_examples = None;
+    if data.binarize.is_some() {
+        let mut binary = Split::clone(&examples);
+        binarize_static(&mut binary.inputs, TRAIN_STREAM);
+        binary_examples = Some(Arc::new(binary));
+        binarize_static(&mut Arc::make_mut(&mut test).inputs, TEST_STREAM);
+    }
+    // Dynamically binarised training examples stay grey, to be drawn again at every step.
+    if data.binarize == Some(Binarize::Static) {
+        examples = binary_examples.take().expect("binarised above");
+    }
     if let Some(normal) = normal {
         examples = Arc::new(normal.filter(&examples));
+        binary_examples = binary_examples.map(|binary| Arc::new(normal.filter(&binary)));
     }
     let (mut train_rows, validation_rows) = examples.partition_rows(data.validation, config.seed);
     if let Some(limit) = data.train_limit {
         train_rows.truncate(limit);
     }
-    let mut validation = examples.select(&validation_rows);
-    let mut test = registry.load(&data.dataset, "test")?;
+    let mut validation = binary_examples
+        .as_deref()
+        .unwrap_or(examples.as_ref())
+        .select(&validation_rows);
     if let Some(limit) = data.test_limit {
         test = Arc::new(test.head(limit));
     }
@@ -133,5 +161,56 @@ impl Splits {
     pub(crate) fn train(&self, n: Option<usize>) -> Split {
         let n = n.unwrap_or(usize::MAX).min(self.train_rows.len());
         self.examples.select(&self.train_rows[..n])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use hourglass_spec::{Backend, Catalog};
+
+    use super::*;
+
+    /// The splits of a 200-example MNIST run binarised as `binarize`, with `seed`.
+    fn mnist_splits(binarize: &str, seed: u64) -> Splits {
+        let datasets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+        let registry = Registry::discover(&datasets).unwrap();
+        let catalog = Catalog {
+            datasets: registry.shapes(),
+            labels: registry.labels(),
+            backends: vec![Backend::Flex],
+        };
+        let spec = format!(
+            "[experiment]\nname = \"b\"\nseed = {seed}\n[data]\ndataset = \"mnist\"\n\
+             train_limit = 200\ntest_limit = 100\nbinarize = \"{binarize}\"\n"
+        );
+        let experiment = hourglass_spec::parse(Path::new("b.toml"), &spec, &catalog).unwrap();
+        load_splits(&experiment.runs[0].config, &registry).unwrap()
+    }
+
+    fn binary(values: &[f32]) -> bool {
+        values.iter().all(|&v| v == 0.0 || v == 1.0)
+    }
+
+    #[test]
+    fn binarised_splits_are_drawn_once_for_every_run_and_dynamic_training_stays_grey() {
+        let first = mnist_splits("static", 1);
+        assert!(binary(&first.train(None).inputs));
+        assert!(binary(&first.validation.inputs) && binary(&first.test.inputs));
+        // About 13 % of an MNIST digit's pixels are drawn as ones.
+        let ones = first.test.inputs.iter().sum::<f32>() / first.test.inputs.len() as f32;
+        assert!((0.08..0.2).contains(&ones), "{ones}");
+        // Another run, another seed: the same test images.
+        assert_eq!(mnist_splits("static", 2).test.inputs, first.test.inputs);
+
+        let dynamic = mnist_splits("dynamic", 1);
+        assert!(
+            !binary(&dynamic.train(None).inputs),
+            "drawn at every step instead"
+        );
+        assert!(binary(&dynamic.validation.inputs));
+        assert_eq!(dynamic.validation.inputs, first.validation.inputs);
+        assert_eq!(dynamic.test.inputs, first.test.inputs);
     }
 }
