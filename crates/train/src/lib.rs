@@ -463,7 +463,8 @@ fn test_metrics(
         let samples = config.evaluate.importance_samples();
         let seed = config.seed ^ LIKELIHOOD_STREAM;
         let loss = config.loss.reconstruction;
-        let estimate = likelihood::likelihood(model, loss, test, samples, seed, device);
+        let nll = likelihood::per_example_nll(model, loss, test, samples, seed, device);
+        let estimate = likelihood::Likelihood::of(&nll);
         metrics.insert(metric::TEST_NLL_NATS, estimate.nll_nats);
         metrics.insert(metric::TEST_NLL_SE_NATS, estimate.standard_error);
     }

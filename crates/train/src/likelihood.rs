@@ -30,31 +30,25 @@ pub(crate) struct Likelihood {
     pub(crate) standard_error: f64,
 }
 
-/// The importance-sampled negative log-likelihood of every example of `split` under the VAE
-/// `model`, with `samples` codes drawn per example from a stream seeded by `seed`.
-///
-/// # Panics
-/// If `model` is not variational or `samples` is zero.
-pub(crate) fn likelihood(
-    model: &Autoencoder,
-    loss: Reconstruction,
-    split: &Split,
-    samples: usize,
-    seed: u64,
-    device: &Device,
-) -> Likelihood {
-    let values = per_example_nll(model, loss, split, samples, seed, device);
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    Likelihood {
-        nll_nats: mean,
-        standard_error: (variance / n).sqrt(),
+impl Likelihood {
+    /// The mean and standard error of the examples' negative log-likelihoods.
+    pub(crate) fn of(nll: &[f64]) -> Self {
+        let n = nll.len() as f64;
+        let mean = nll.iter().sum::<f64>() / n;
+        let variance = nll.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        Likelihood {
+            nll_nats: mean,
+            standard_error: (variance / n).sqrt(),
+        }
     }
 }
 
-/// `−log p(x)` of each example, estimated with `samples` importance samples.
-fn per_example_nll(
+/// `−log p(x)` of each example of `split` under the VAE `model`, estimated with `samples`
+/// codes drawn per example from a stream seeded by `seed`.
+///
+/// # Panics
+/// If `model` is not variational or `samples` is zero.
+pub(crate) fn per_example_nll(
     model: &Autoencoder,
     loss: Reconstruction,
     split: &Split,
@@ -255,7 +249,8 @@ mod tests {
             / rows.len() as f64;
         let data = split(&rows);
         let estimate = |samples| {
-            likelihood(&model, Reconstruction::Mse, &data, samples, 7, &device).nll_nats - exact
+            let nll = per_example_nll(&model, Reconstruction::Mse, &data, samples, 7, &device);
+            Likelihood::of(&nll).nll_nats - exact
         };
         let (one, many) = (estimate(1), estimate(5000));
         // The bound is above the truth in expectation, and K = 5000 is within 0.01 nats of it
