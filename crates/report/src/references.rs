@@ -182,9 +182,10 @@ pub(crate) fn section(html: &mut String, references: &[&Reference], records: &[R
          <th>ours (mean ± std, runs)</th><th>verdict</th></tr></thead><tbody>",
     );
     for reference in references {
-        let goal = match reference.goal {
-            Goal::AtLeast => "≥",
-            Goal::AtMost => "≤",
+        // The bound ours is held to: the value less the tolerance for at least, plus for at most.
+        let (goal, slack) = match reference.goal {
+            Goal::AtLeast => ("≥", "−"),
+            Goal::AtMost => ("≤", "+"),
         };
         let (ours, verdict) = match reference.verdict(records) {
             Some(v) => (
@@ -217,7 +218,7 @@ pub(crate) fn section(html: &mut String, references: &[&Reference], records: &[R
             escape(&reference.metric),
             number(reference.value),
             if reference.tolerance > 0.0 {
-                format!(" − {}", number(reference.tolerance))
+                format!(" {slack} {}", number(reference.tolerance))
             } else {
                 String::new()
             },

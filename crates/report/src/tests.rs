@@ -478,6 +478,15 @@ fn task_sections_show_rate_distortion_roc_curves_and_verdicts_on_references() {
         setup = "s"
 
         [[reference]]
+        experiment = "tasks"
+        metric = "test_mse"
+        value = 0.025
+        goal = "at_most"
+        tolerance = 0.01
+        source = "a loss"
+        setup = "s"
+
+        [[reference]]
         experiment = "other"
         metric = "anomaly_auroc"
         value = 0.5
@@ -526,7 +535,12 @@ fn task_sections_show_rate_distortion_roc_curves_and_verdicts_on_references() {
     );
 
     let verdicts = section(&html, "references");
-    assert_eq!(verdicts.matches("<tr").count(), 1 + 2, "{verdicts}");
+    assert_eq!(verdicts.matches("<tr").count(), 1 + 3, "{verdicts}");
+    // At most 0.025 within 0.01: the mean loss 0.03 is below 0.035, and the bound says so.
+    assert!(
+        verdicts.contains("≤ 0.02500 + 0.01000</td><td class=\"num\">0.03000"),
+        "{verdicts}"
+    );
     assert!(!verdicts.contains("another experiment"));
     // Mean of 0.93 and 0.97 is 0.95 ± 0.02828 over 2 runs: reaches 0.94.
     assert!(
