@@ -358,7 +358,8 @@ fn display_table(html: &mut String, table: &DisplayTable, id: &str) {
 }
 
 /// For the rows `rows` of `table`, the settings that vary among them, but those named in
-/// `except`, as `key=value` text.
+/// `except`, as `key=value` text; a setting a run does not have (a VAE's `regularizers.kl`
+/// on a vanilla run) is left out of its label.
 pub(crate) fn varied_labels(table: &ResultsTable, rows: &[usize], except: &[&str]) -> Vec<String> {
     let varying: Vec<usize> = (2..2 + table.varied)
         .filter(|&column| {
@@ -372,6 +373,7 @@ pub(crate) fn varied_labels(table: &ResultsTable, rows: &[usize], except: &[&str
         .map(|&row| {
             let pairs: Vec<String> = varying
                 .iter()
+                .filter(|&&column| table.rows[row][column] != Cell::Missing)
                 .map(|&column| {
                     let value = match &table.rows[row][column] {
                         // As written in specs: 0.2, 0.001, not 0.2000.
@@ -813,6 +815,45 @@ pub(crate) fn unreadable_results(html: &mut String, unreadable: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_name_what_varies_and_leave_out_settings_a_run_does_not_have() {
+        let table = ResultsTable {
+            columns: [
+                "id",
+                "status",
+                "model.kind",
+                "regularizers.kl.beta",
+                "test_mse",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: vec![
+                vec![
+                    Cell::Text("a".into()),
+                    Cell::Text("completed".into()),
+                    Cell::Text("vae".into()),
+                    Cell::Number(0.5),
+                    Cell::Number(0.1),
+                ],
+                vec![
+                    Cell::Text("b".into()),
+                    Cell::Text("completed".into()),
+                    Cell::Text("vanilla".into()),
+                    Cell::Missing,
+                    Cell::Number(0.2),
+                ],
+            ],
+            varied: 2,
+        };
+        assert_eq!(
+            varied_labels(&table, &[0, 1], &[]),
+            [
+                "model.kind=vae regularizers.kl.beta=0.5",
+                "model.kind=vanilla"
+            ]
+        );
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {
