@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use burn::prelude::*;
 use hourglass_data::{Registry, Split};
@@ -100,7 +101,12 @@ impl Baseline {
     pub fn scores(self, data: &AnomalyData, latent: usize, seed: u64) -> Vec<f64> {
         let (train, test, features) = (&data.train.inputs, &data.test.inputs, data.test.features());
         match self {
-            Baseline::Pca => pca_residual_scores(train, test, features, latent.min(features - 1)),
+            Baseline::Pca => pca_residual_scores(
+                train,
+                test,
+                features,
+                latent.min(features.saturating_sub(1)),
+            ),
             Baseline::IsolationForest => IsolationForest::fit(train, features, seed).scores(test),
             Baseline::Knn => {
                 let reference = knn_reference(&data.train, data.test.len(), seed);
@@ -131,19 +137,20 @@ fn knn_reference(train: &Split, test_rows: usize, seed: u64) -> Option<Split> {
 pub struct AnomalyData {
     /// The normal examples the run trains on (its validation examples left out).
     pub train: Split,
-    /// The test split.
-    pub test: Split,
+    /// The test split, shared with the run.
+    pub test: Arc<Split>,
     /// Whether each test example is an anomaly.
     pub anomalous: Vec<bool>,
 }
 
 impl AnomalyData {
     fn of(splits: &Splits, normal: Normal) -> Self {
-        let test: &Split = &splits.test;
         AnomalyData {
             train: splits.train(None),
-            test: test.clone(),
-            anomalous: test.labels.iter().map(|&l| !normal.is_normal(l)).collect(),
+            test: Arc::clone(&splits.test),
+            anomalous: (splits.test.labels.iter())
+                .map(|&l| !normal.is_normal(l))
+                .collect(),
         }
     }
 }
