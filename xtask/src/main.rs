@@ -75,10 +75,30 @@ fn succeeded(command: &Command, status: std::process::ExitStatus) -> Result<(), 
     }
 }
 
+/// `cargo`, in the workspace, without the variables that `cargo run` set for xtask itself
+/// (`CARGO_MANIFEST_DIR` and the like). Left in, a build script that reads one of them (ring
+/// declares `rerun-if-env-changed=CARGO_MANIFEST_DIR`) saw a new value in every clone, and a
+/// warm CI rebuilt ring, rustls, torch-sys, tch and burn (4 minutes).
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(workspace_root());
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_run) {
+            command.env_remove(name);
+        }
+    }
     command
+}
+
+/// Whether `cargo run` sets the variable `name` for the program it runs (`CARGO`, the path
+/// to cargo itself, is kept: it picks the same toolchain).
+fn set_by_cargo_run(name: &str) -> bool {
+    name.starts_with("CARGO_MANIFEST_")
+        || name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+        )
 }
 
 fn workspace_root() -> std::path::PathBuf {
