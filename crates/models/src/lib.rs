@@ -5,6 +5,7 @@
 
 mod autoencoder;
 mod conv;
+mod importance;
 mod loss;
 mod mlp;
 mod objective;
@@ -17,6 +18,7 @@ use hourglass_spec::Activation;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderOutput, Code, Decoder, Encoder};
 pub use conv::{ConvDecoder, ConvEncoder, ConvGeometry};
+pub use importance::{ImportanceWeights, importance_weighted_bound, importance_weights};
 pub use loss::{
     reconstruction_loss, reconstruction_loss_per_example, reconstruction_nats,
     reconstruction_nats_per_example, squared_error_sum,

@@ -4,13 +4,15 @@
 use burn::prelude::*;
 use hourglass_spec::{KlPenalty, ModelKind, Reconstruction, RunConfig};
 
-use crate::autoencoder::{Autoencoder, AutoencoderOutput};
+use crate::autoencoder::{Autoencoder, AutoencoderOutput, Code};
+use crate::importance::{importance_weighted_bound, importance_weights};
 use crate::loss::{reconstruction_loss, reconstruction_nats};
 use crate::penalty;
 
 /// What a run minimises. For a VAE it is the negative ELBO per example in nats (with β and
-/// warm-up on the KL term); for the other kinds the mean per-element reconstruction loss.
-/// Penalties are added with their weights on that scale.
+/// warm-up on the KL term), for an IWAE the negative K-sample importance-weighted bound per
+/// example in nats; for the other kinds the mean per-element reconstruction loss. Penalties
+/// are added with their weights on that scale.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Objective {
     pub(crate) reconstruction: Reconstruction,
@@ -20,6 +22,8 @@ pub struct Objective {
     /// Weight and projections.
     pub(crate) contractive: Option<(f64, usize)>,
     kl: Option<KlPenalty>,
+    /// An IWAE's K.
+    importance_samples: Option<usize>,
     pub(crate) weight_l1: f64,
 }
 
@@ -28,9 +32,11 @@ pub struct Objective {
 pub struct ObjectiveTerms {
     /// The sum that is minimised.
     pub total: Tensor<1>,
-    /// Its reconstruction term (nats per example for a VAE).
+    /// Its reconstruction term (nats per example for a VAE; for an IWAE their mean over the
+    /// K codes).
     pub reconstruction: Tensor<1>,
-    /// A VAE's KL term in nats per example, before β.
+    /// A VAE's or an IWAE's KL term in nats per example, before β (in an IWAE's objective
+    /// only through the weights, reported as the encoder's distance from the prior).
     pub kl: Option<Tensor<1>>,
 }
 
@@ -50,6 +56,8 @@ impl Objective {
                 .map(|c| (c.weight, c.projections)),
             kl: (config.model.kind == ModelKind::Vae)
                 .then(|| regularizers.kl.clone().unwrap_or_default()),
+            importance_samples: (config.model.kind == ModelKind::Iwae)
+                .then(|| config.model.iwae_samples()),
             weight_l1: regularizers.weight_l1,
         }
     }
@@ -66,12 +74,18 @@ impl Objective {
         })
     }
 
+    /// Codes drawn per example in a step and in an evaluation: an IWAE's K, one for a VAE.
+    pub fn samples_per_example(&self) -> usize {
+        self.importance_samples.unwrap_or(1)
+    }
+
     /// The objective of `model` on a batch: `input` is what the encoder sees (corrupted for
-    /// a denoising run), `target` the clean input, `noise` a VAE's ε.
+    /// a denoising run), `target` the clean input, `noise` a variational model's ε, example
+    /// i's [`samples_per_example`](Self::samples_per_example) draws side by side.
     ///
     /// # Shapes
     /// - input, target: `[batch, input]`
-    /// - noise: `[batch, latent]`
+    /// - noise: `[batch · samples per example, latent]`
     pub fn terms(
         &self,
         model: &Autoencoder,
@@ -80,22 +94,32 @@ impl Objective {
         noise: Option<Tensor<2>>,
         epochs_done: f64,
     ) -> ObjectiveTerms {
-        let output = model.forward_with_noise(input.clone(), noise);
-        let mut terms = self.reconstruction_terms(&output, target, epochs_done);
-        let code = &output.code.mean;
+        let (mut terms, code) = match self.importance_samples {
+            Some(samples) => {
+                let code = model.encode(input.clone());
+                let noise = noise.expect("an IWAE's step draws its ε");
+                let terms = self.importance_weighted_terms(model, &code, target, noise, samples);
+                (terms, code)
+            }
+            None => {
+                let output = model.forward_with_noise(input.clone(), noise);
+                let terms = self.reconstruction_terms(&output, target, epochs_done);
+                (terms, output.code)
+            }
+        };
         if self.activation_l1 > 0.0 {
-            terms.total = terms.total + penalty::activation_l1(code.clone()) * self.activation_l1;
+            terms.total =
+                terms.total + penalty::activation_l1(code.mean.clone()) * self.activation_l1;
         }
         if let Some((target, weight)) = self.sparsity {
-            terms.total = terms.total + penalty::sparsity_kl(code.clone(), target) * weight;
+            terms.total = terms.total + penalty::sparsity_kl(code.mean.clone(), target) * weight;
         }
         if let Some((weight, projections)) = self.contractive {
             let [_, features] = input.dims();
             let device = input.device();
             let directions = |batch| penalty::rademacher(projections * batch, features, &device);
-            terms.total = terms.total
-                + penalty::jacobian_penalty(model, input, || output.code.clone(), directions)
-                    * weight;
+            terms.total =
+                terms.total + penalty::jacobian_penalty(model, input, || code, directions) * weight;
         }
         if self.weight_l1 > 0.0
             && let Some(l1) = penalty::weight_l1(model.weights())
@@ -105,24 +129,79 @@ impl Objective {
         terms
     }
 
-    /// The reconstruction and KL terms of a forward pass, without the other penalties: what
-    /// validation and test report as the loss.
+    /// The negative bound on `log p(x)` that validation and test report for a variational
+    /// model, in nats per example and without β: a VAE's negative ELBO of one drawn code, an
+    /// IWAE's negative K-sample bound.
+    ///
+    /// # Shapes
+    /// - input: `[batch, input]`
+    /// - noise: `[batch · samples per example, latent]`
+    pub fn variational_terms(
+        &self,
+        model: &Autoencoder,
+        input: Tensor<2>,
+        noise: Tensor<2>,
+    ) -> ObjectiveTerms {
+        match self.importance_samples {
+            Some(samples) => {
+                let code = model.encode(input.clone());
+                self.importance_weighted_terms(model, &code, input, noise, samples)
+            }
+            None => {
+                let output = model.forward_with_noise(input.clone(), Some(noise));
+                self.elbo_terms(&output, input, 1.0)
+                    .expect("a variational model's code has a variance")
+            }
+        }
+    }
+
+    /// An IWAE's terms: the negative bound of `samples` codes per example.
+    fn importance_weighted_terms(
+        &self,
+        model: &Autoencoder,
+        code: &Code,
+        target: Tensor<2>,
+        noise: Tensor<2>,
+        samples: usize,
+    ) -> ObjectiveTerms {
+        let weights = importance_weights(model, self.reconstruction, code, target, noise, samples);
+        let log_var = code.log_var.clone().expect("an IWAE's code has a variance");
+        ObjectiveTerms {
+            total: importance_weighted_bound(weights.log_weights).neg().mean(),
+            reconstruction: weights.reconstruction_nats.mean(),
+            kl: Some(penalty::gaussian_kl(code.mean.clone(), log_var)),
+        }
+    }
+
+    /// A VAE's reconstruction and KL terms, the KL weighted by `kl_weight` in the total;
+    /// `None` for a code without variance.
+    fn elbo_terms(
+        &self,
+        output: &AutoencoderOutput,
+        target: Tensor<2>,
+        kl_weight: f64,
+    ) -> Option<ObjectiveTerms> {
+        let log_var = output.code.log_var.clone()?;
+        let reconstruction = reconstruction_nats(self.reconstruction, output, target);
+        let kl = penalty::gaussian_kl(output.code.mean.clone(), log_var);
+        Some(ObjectiveTerms {
+            total: reconstruction.clone() + kl.clone() * kl_weight,
+            reconstruction,
+            kl: Some(kl),
+        })
+    }
+
+    /// The reconstruction and β-weighted KL terms of a forward pass, without the other
+    /// penalties: a VAE's step, and the loss that validation and test report for a
+    /// deterministic code.
     pub fn reconstruction_terms(
         &self,
         output: &AutoencoderOutput,
         target: Tensor<2>,
         epochs_done: f64,
     ) -> ObjectiveTerms {
-        match &output.code.log_var {
-            Some(log_var) => {
-                let reconstruction = reconstruction_nats(self.reconstruction, output, target);
-                let kl = penalty::gaussian_kl(output.code.mean.clone(), log_var.clone());
-                ObjectiveTerms {
-                    total: reconstruction.clone() + kl.clone() * self.kl_weight(epochs_done),
-                    reconstruction,
-                    kl: Some(kl),
-                }
-            }
+        match self.elbo_terms(output, target.clone(), self.kl_weight(epochs_done)) {
+            Some(terms) => terms,
             None => {
                 let reconstruction = reconstruction_loss(self.reconstruction, output, target);
                 ObjectiveTerms {
@@ -163,6 +242,59 @@ mod tests {
         assert_eq!(
             (vae.activation_l1, vae.sparsity, vae.contractive),
             (0.0, None, None)
+        );
+    }
+
+    #[test]
+    fn an_iwae_trains_and_reports_its_k_sample_bound_which_tightens_with_k() {
+        let _rng = crate::tests::RNG.lock().unwrap();
+        let device = Device::flex();
+        device.seed(7);
+        let model = crate::AutoencoderConfig {
+            shape: vec![6],
+            conv_channels: None,
+            hidden: vec![4],
+            latent: 2,
+            activation: hourglass_spec::Activation::Tanh,
+            code_activation: hourglass_spec::CodeActivation::Identity,
+            output: hourglass_spec::OutputActivation::Sigmoid,
+            variational: true,
+        }
+        .init(&device);
+        // Eight examples, each 500 times: the mean over copies estimates each expectation.
+        let examples = Tensor::<2>::random([8, 6], burn::tensor::Distribution::Default, &device);
+        let input = examples
+            .unsqueeze_dim::<3>(0)
+            .expand([500, 8, 6])
+            .reshape([4000, 6]);
+        let mut bounds = Vec::new();
+        for samples in [1, 5, 50] {
+            let iwae = objective(&format!(
+                "[model]\nkind = \"iwae\"\nsamples = {samples}\n\n[loss]\nreconstruction = \"bce\"\n"
+            ));
+            assert_eq!(iwae.samples_per_example(), samples);
+            let noise = Tensor::<2>::random(
+                [4000 * samples, 2],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let trained = iwae.terms(
+                &model,
+                input.clone(),
+                input.clone(),
+                Some(noise.clone()),
+                0.0,
+            );
+            let reported = iwae.variational_terms(&model, input.clone(), noise);
+            let total = trained.total.into_scalar::<f32>();
+            assert_eq!(total, reported.total.into_scalar::<f32>());
+            bounds.push(f64::from(total));
+        }
+        // E[−log (1/K) Σ wₖ] falls as K grows (Burda et al. 2016, theorem 1).
+        eprintln!("negative bounds for K = 1, 5, 50: {bounds:?}");
+        assert!(
+            bounds[0] > bounds[1] + 0.01 && bounds[1] > bounds[2] + 0.01,
+            "{bounds:?}"
         );
     }
 

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use base64::prelude::{BASE64_STANDARD, Engine as _};
-use hourglass_spec::ModelKind;
 use hourglass_spec::result::{CODES_FILE, EpochRecord, LATENT_FILE, RunStatus};
 
 use crate::latent::{project_2d, read_codes, read_variances};
@@ -663,7 +662,7 @@ fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportEr
                 id = escape(run.result.id.as_str()),
             );
         }
-        let ranked = if run.result.config.model_kind() == ModelKind::Vae.name() {
+        let ranked = if run.result.config.is_variational() {
             "by KL from the prior"
         } else {
             "by variance"
@@ -689,7 +688,7 @@ fn latent_maps(html: &mut String, best: &BestPerKind<'_>) -> Result<(), ReportEr
 fn images(html: &mut String, best: &BestPerKind<'_>) {
     let mut figures = String::new();
     for (kind, run) in best {
-        let samples = if run.result.config.model_kind() == ModelKind::Vae.name() {
+        let samples = if run.result.config.is_variational() {
             "samples from the prior"
         } else {
             "samples from a Gaussian fitted to the training codes"

@@ -66,6 +66,7 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
             config.evaluate.importance_samples,
         ),
         ("model.latent", Some(model.latent)),
+        ("model.samples", model.samples),
         ("train.batch_size", Some(config.train.batch_size)),
         ("train.epochs", Some(config.train.epochs)),
         (
@@ -120,7 +121,7 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     }
 
     for kind in &model.also {
-        if matches!(kind, ModelKind::Vanilla | ModelKind::Vae) {
+        if matches!(kind, ModelKind::Vanilla) || kind.is_variational() {
             problem(
                 "model.also",
                 format!("`{}` cannot be combined with another kind", kind.name()),
@@ -325,14 +326,15 @@ fn check_tasks(
 ) -> Vec<(&'static str, String, Option<String>)> {
     let mut problems = Vec::new();
     let evaluate = &config.evaluate;
-    if evaluate.has(Task::Likelihood) && config.model.kind != ModelKind::Vae {
+    if evaluate.has(Task::Likelihood) && !config.model.kind.is_variational() {
         problems.push((
             "evaluate.tasks",
             format!(
-                "the likelihood task samples codes from a VAE's encoder, and model.kind is `{}`",
+                "the likelihood task samples codes from a VAE's or an IWAE's encoder, and \
+                 model.kind is `{}`",
                 config.model.kind.name()
             ),
-            Some("set `model.kind = \"vae\"`, or remove \"likelihood\"".into()),
+            Some("set `model.kind = \"vae\"` or \"iwae\", or remove \"likelihood\"".into()),
         ));
     }
     if evaluate.importance_samples.is_some() && !evaluate.has(Task::Likelihood) {

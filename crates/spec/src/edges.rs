@@ -100,7 +100,9 @@ fn base_for(key: &str) -> Spec {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    if key.starts_with("regularizers.kl") || key == "evaluate.importance_samples" {
+    let vae = key.starts_with("regularizers.kl") || key == "evaluate.importance_samples";
+    if vae || key == "model.samples" {
+        // The variational kinds take none of the other kinds' settings.
         for owned in [
             "model.also",
             "model.code_activation",
@@ -110,7 +112,10 @@ fn base_for(key: &str) -> Spec {
         ] {
             spec.remove(owned);
         }
-        spec.insert("model.kind".into(), "\"vae\"".into());
+        let kind = if vae { "\"vae\"" } else { "\"iwae\"" };
+        spec.insert("model.kind".into(), kind.into());
+    }
+    if vae {
         spec.insert(
             "regularizers.kl".into(),
             "{ beta = 1.0, warmup_epochs = 0.0 }".into(),

@@ -876,6 +876,21 @@ fn check_rs() -> Vec<Case> {
             "\n[evaluate]\ntasks = [\"likelihood\"]\n",
         ),
         minimal(
+            "importance-weighted samples of a kind that is not an IWAE",
+            "model.samples",
+            "\n[model]\nkind = \"vae\"\nsamples = 50\n",
+        ),
+        minimal(
+            "an IWAE without samples",
+            "model.samples",
+            "\n[model]\nkind = \"iwae\"\nsamples = 0\n",
+        ),
+        minimal(
+            "IWAE combined with another kind",
+            "model.also",
+            "\n[model]\nalso = [\"iwae\"]\n",
+        ),
+        minimal(
             "importance samples without the likelihood task",
             "evaluate.importance_samples",
             "\n[model]\nkind = \"vae\"\n\n[evaluate]\nimportance_samples = 100\n",

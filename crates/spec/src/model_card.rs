@@ -82,7 +82,7 @@ pub struct ModelArchitecture {
 impl ModelArchitecture {
     /// The architecture that `[model]` describes, for inputs of `input_shape`.
     pub fn of(model: &ModelSection, input_shape: &[usize]) -> Self {
-        let variational = model.kind == ModelKind::Vae;
+        let variational = model.kind.is_variational();
         Self {
             kind: model.kind,
             also: model.also.clone(),

@@ -24,13 +24,17 @@ pub struct PackKey {
 
 impl RunConfig {
     /// The key of the packs this run can join, or `None` when it trains alone: conv models
-    /// (not packed yet) and contractive ones (the penalty differentiates through the model).
+    /// (not packed yet), contractive ones (the penalty differentiates through the model) and
+    /// IWAEs (a step decodes K codes per example: not packed yet).
     pub fn pack_key(&self) -> Option<PackKey> {
         let model = &self.model;
-        if model.architecture == Architecture::Conv || model.is(ModelKind::Contractive) {
+        if model.architecture == Architecture::Conv
+            || model.is(ModelKind::Contractive)
+            || model.kind == ModelKind::Iwae
+        {
             return None;
         }
-        let shape_kind = if model.is(ModelKind::Vae) {
+        let shape_kind = if model.kind.is_variational() {
             ModelKind::Vae
         } else {
             ModelKind::Vanilla
@@ -86,5 +90,6 @@ mod tests {
         let contractive =
             "[model]\nkind = \"contractive\"\n[regularizers]\ncontractive = { weight = 0.1 }\n";
         assert_eq!(key(contractive), None);
+        assert_eq!(key("[model]\nkind = \"iwae\"\n"), None);
     }
 }

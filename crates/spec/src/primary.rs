@@ -49,7 +49,7 @@ pub struct PrimaryMetric {
 
 /// The final metrics a sweep can be ranked by: name, direction, and the task that records it
 /// (`None`: every run does).
-const RANKABLE: [(&str, Direction, Option<Task>); 14] = [
+const RANKABLE: [(&str, Direction, Option<Task>); 15] = [
     (metric::TEST_MSE, Direction::Minimize, None),
     (metric::TEST_PSNR_DB, Direction::Maximize, None),
     (metric::TEST_LOSS, Direction::Minimize, None),
@@ -91,6 +91,7 @@ const RANKABLE: [(&str, Direction, Option<Task>); 14] = [
         Some(Task::Latent),
     ),
     (metric::TEST_ELBO_NATS, Direction::Minimize, None),
+    (metric::TEST_IWAE_BOUND_NATS, Direction::Minimize, None),
     (
         metric::TEST_NLL_NATS,
         Direction::Minimize,

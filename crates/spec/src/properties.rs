@@ -36,6 +36,7 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
             ModelKind::Denoising,
             ModelKind::Contractive,
             ModelKind::Vae,
+            ModelKind::Iwae,
         ]),
         prop::sample::subsequence(
             vec![
@@ -70,6 +71,7 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
         prop::option::of((0.001f64..0.999, 1e-6f64..10.0)),
         (1e-6f64..10.0, 1usize..8),
         (0.0f64..4.0, prop_oneof![Just(0.0), 0.5f64..20.0]),
+        1usize..60,
     );
     let noise = (
         any::<bool>(),
@@ -94,7 +96,8 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
         |(seed, data, model, penalties, noise, train)| {
             let (dataset, validation, train_limit, test_limit, class) = data;
             let (kind, also, conv, channels, hidden, latent, activation, code, bce) = model;
-            let (weight_decay, weight_l1, activation_l1, sparsity, contractive, kl) = penalties;
+            let (weight_decay, weight_l1, activation_l1, sparsity, contractive, kl, samples) =
+                penalties;
             let (noisy, noise_kind, level) = noise;
             let (sgd, learning_rate, momentum, batch_size, epochs, early, mut tasks, reverse) =
                 train;
@@ -108,9 +111,9 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
                 is(ModelKind::Contractive),
                 is(ModelKind::Denoising),
             );
-            let vae = kind == ModelKind::Vae;
-            // The likelihood task is a VAE's.
-            if !vae {
+            let (vae, variational) = (kind == ModelKind::Vae, kind.is_variational());
+            // The likelihood task is a VAE's or an IWAE's.
+            if !variational {
                 tasks.retain(|&task| task != Task::Likelihood);
                 if tasks.is_empty() {
                     tasks.push(Task::Reconstruction);
@@ -118,9 +121,9 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
             }
             // KL sparsity needs sigmoid codes, and a VAE's code is a Gaussian sample.
             let sparsity = sparsity
-                .filter(|_| sparse && !vae)
+                .filter(|_| sparse && !variational)
                 .map(|(target, weight)| SparsityPenalty { target, weight });
-            let code_activation = match (vae, &sparsity) {
+            let code_activation = match (variational, &sparsity) {
                 (true, _) => CodeActivation::Identity,
                 (false, Some(_)) => CodeActivation::Sigmoid,
                 (false, None) => code,
@@ -180,6 +183,7 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
                     } else {
                         OutputActivation::Identity
                     },
+                    samples: (kind == ModelKind::Iwae).then_some(samples),
                 },
                 loss: LossSection {
                     reconstruction: if bce {

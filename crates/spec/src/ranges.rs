@@ -47,7 +47,7 @@ const COUNT: Range = Range::Integer(1, COUNT_MAX);
 const RUNS: i64 = MAX_RUNS as i64;
 
 /// Every numeric key of a spec and its range; a list key (`model.hidden`) ranges each item.
-pub(crate) const RANGES: [(&str, Range); 37] = [
+pub(crate) const RANGES: [(&str, Range); 38] = [
     ("experiment.seed", Range::Integer(0, i64::MAX)),
     ("experiment.repeats", Range::Integer(1, RUNS)),
     (
@@ -66,6 +66,8 @@ pub(crate) const RANGES: [(&str, Range); 37] = [
     ("model.channels", COUNT),
     ("model.hidden", COUNT),
     ("model.latent", COUNT),
+    // The IWAE paper's evaluation K; a step decodes batch_size · K codes.
+    ("model.samples", Range::Integer(1, 5000)),
     ("regularizers.weight_decay", NON_NEGATIVE),
     ("regularizers.weight_l1", NON_NEGATIVE),
     ("regularizers.activation_l1", NON_NEGATIVE),

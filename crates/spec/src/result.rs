@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{RunConfig, RunId};
+use crate::{ModelKind, RunConfig, RunId};
 
 /// The `format_version` that [`write`] writes and the newest that [`read`] reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -138,8 +138,12 @@ pub mod metric {
     /// Latent: test accuracy of a multinomial logistic regression trained on the training
     /// codes.
     pub const PROBE_ACCURACY: &str = "probe_accuracy";
-    /// VAE: negative ELBO per test example in nats (one sample of the code).
+    /// VAE: negative ELBO per test example in nats (one sample of the code); IWAE: the
+    /// same from its K codes' mean reconstruction term.
     pub const TEST_ELBO_NATS: &str = "test_elbo_nats";
+    /// IWAE: the negative K-sample importance-weighted bound per test example in nats, the
+    /// objective it trains (`model.samples` codes).
+    pub const TEST_IWAE_BOUND_NATS: &str = "test_iwae_bound_nats";
     /// Likelihood task: a VAE's test negative log-likelihood per example in nats, estimated by
     /// importance sampling from its encoder (`evaluate.importance_samples` per example).
     pub const TEST_NLL_NATS: &str = "test_nll_nats";
@@ -269,6 +273,13 @@ impl RecordedConfig {
     /// keeps its name).
     pub fn model_kind(&self) -> &str {
         &self.kind
+    }
+
+    /// Whether the run's code is a Gaussian sample (a VAE or an IWAE).
+    pub fn is_variational(&self) -> bool {
+        [ModelKind::Vae, ModelKind::Iwae]
+            .iter()
+            .any(|kind| kind.name() == self.kind)
     }
 
     /// The code size, `model.latent`.

@@ -256,6 +256,10 @@ pub struct ModelSection {
     /// Activation of the decoder's last layer.
     #[serde(default)]
     pub output: OutputActivation,
+    /// An IWAE's importance samples per example, K, in its training bound and validation
+    /// loss: 1 to 5000, default 5 (K = 1 is the VAE's ELBO). Dropped for the other kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
 }
 
 impl ModelSection {
@@ -267,6 +271,11 @@ impl ModelSection {
     /// Whether this run trains as `kind`, as its primary kind or through `also`.
     pub fn is(&self, kind: ModelKind) -> bool {
         self.kinds().any(|k| k == kind)
+    }
+
+    /// An IWAE's importance samples per example: the configured number or the default.
+    pub fn iwae_samples(&self) -> usize {
+        self.samples.unwrap_or_else(defaults::samples)
     }
 
     /// The convolution channels of a conv model: the configured ones or the default.
@@ -287,6 +296,7 @@ impl Default for ModelSection {
             activation: Activation::default(),
             code_activation: CodeActivation::default(),
             output: OutputActivation::default(),
+            samples: None,
         }
     }
 }
@@ -319,6 +329,9 @@ pub enum ModelKind {
     Contractive,
     /// Variational: a Gaussian encoder, a sampled code and a KL term (`regularizers.kl`).
     Vae,
+    /// Importance-weighted (Burda et al. 2016): a VAE's Gaussian encoder and decoder trained
+    /// on the tighter bound `log (1/K) Σₖ p(x, zₖ) / q(zₖ | x)` of `model.samples` codes.
+    Iwae,
 }
 
 impl ModelKind {
@@ -330,7 +343,13 @@ impl ModelKind {
             ModelKind::Denoising => "denoising",
             ModelKind::Contractive => "contractive",
             ModelKind::Vae => "vae",
+            ModelKind::Iwae => "iwae",
         }
+    }
+
+    /// Whether the kind's code is a Gaussian sample: the VAE and the IWAE.
+    pub fn is_variational(self) -> bool {
+        matches!(self, ModelKind::Vae | ModelKind::Iwae)
     }
 }
 
@@ -901,12 +920,23 @@ impl RunConfig {
         }
         let vae = model.kind == ModelKind::Vae;
         if drop(
-            !vae,
+            !model.kind.is_variational(),
             model.code_activation != CodeActivation::Identity,
             "model.code_activation",
-            "every kind but the VAE",
+            "every kind but the VAE and the IWAE",
         ) {
             model.code_activation = CodeActivation::Identity;
+        }
+        let iwae = model.kind == ModelKind::Iwae;
+        if drop(
+            iwae,
+            model.samples.is_some(),
+            "model.samples",
+            "importance-weighted autoencoders (`model.kind = \"iwae\"`)",
+        ) {
+            model.samples = None;
+        } else if iwae {
+            model.samples = Some(model.iwae_samples());
         }
         if drop(
             vae,
@@ -952,6 +982,10 @@ pub(crate) mod defaults {
     }
     pub fn latent() -> usize {
         32
+    }
+    /// The IWAE paper's middle setting (it trains with K = 1, 5 and 50).
+    pub fn samples() -> usize {
+        5
     }
     pub fn learning_rate() -> f64 {
         1e-3

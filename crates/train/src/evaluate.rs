@@ -41,9 +41,13 @@ pub struct Evaluation {
     /// from μ), inputs in `[0, 1]`.
     pub mse: f64,
     /// The objective's reconstruction term averaged over examples; for a VAE the negative
-    /// ELBO in nats per example (β = 1, one sample of the code).
+    /// ELBO in nats per example (β = 1, one sample of the code), for an IWAE its negative
+    /// K-sample bound.
     pub loss: f64,
-    /// A VAE's KL term in nats per example.
+    /// A variational model's negative ELBO in nats per example (for an IWAE its
+    /// reconstruction term averaged over the K codes).
+    pub elbo: Option<f64>,
+    /// A variational model's KL term in nats per example.
     pub kl: Option<f64>,
     /// Mean over examples of each code unit (a VAE's μ).
     pub unit_means: Vec<f64>,
@@ -97,10 +101,14 @@ pub(crate) fn evaluate(
     let mut squared_error = 0.0f64;
     let mut loss_sum = 0.0f64;
     let mut kl_sum = 0.0f64;
+    let mut elbo_sum = 0.0f64;
     let mut sums = vec![0.0f64; latent];
     let mut squares = vec![0.0f64; latent];
     let mut unit_kl = model.is_variational().then(|| vec![0.0f64; latent]);
-    for (index, chunk) in chunks(split).into_iter().enumerate() {
+    // An IWAE decodes K codes per example: fewer examples per batch keep the rows at most
+    // EVAL_BATCH.
+    let examples = (EVAL_BATCH / objective.samples_per_example()).max(1);
+    for (index, chunk) in chunks_of(split, examples).into_iter().enumerate() {
         let count = chunk.len() as f64;
         let input = batch::inputs(split, &chunk, device); // [chunk, features]
         let output = model.forward(input.clone());
@@ -127,13 +135,15 @@ pub(crate) fn evaluate(
             }
         }
         if model.is_variational() {
-            let noise = evaluation_noise(index, |rng| standard_normals(chunk.len() * latent, rng));
-            let noise = batch::tensor(noise, latent, device); // [chunk, latent]
-            let sampled = model.forward_with_noise(input.clone(), Some(noise));
-            let terms = objective.reconstruction_terms(&sampled, input, 0.0);
-            let kl = f64::from(terms.kl.expect("a VAE has a KL term").into_scalar::<f32>());
-            let reconstruction = f64::from(terms.reconstruction.into_scalar::<f32>());
-            loss_sum += (reconstruction + kl) * count;
+            let draws = chunk.len() * objective.samples_per_example();
+            let noise = evaluation_noise(index, |rng| standard_normals(draws * latent, rng));
+            let noise = batch::tensor(noise, latent, device); // [draws, latent]
+            let terms = objective.variational_terms(model, input, noise);
+            let scalar = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
+            let kl = scalar(terms.kl.expect("a variational model has a KL term"));
+            let elbo = scalar(terms.reconstruction) + kl;
+            loss_sum += scalar(terms.total) * count;
+            elbo_sum += elbo * count;
             kl_sum += kl * count;
         } else {
             let terms = objective.reconstruction_terms(&output, input, 0.0);
@@ -150,6 +160,7 @@ pub(crate) fn evaluate(
     Evaluation {
         mse: squared_error / (n * split.features() as f64),
         loss: loss_sum / n,
+        elbo: model.is_variational().then_some(elbo_sum / n),
         kl: model.is_variational().then_some(kl_sum / n),
         unit_means,
         unit_variances,
@@ -275,8 +286,13 @@ fn evaluation_noise(index: usize, draw: impl FnOnce(&mut ChaCha8Rng) -> Vec<f32>
 
 /// The indices of `split` in evaluation batches.
 pub(crate) fn chunks(split: &Split) -> Vec<Vec<usize>> {
+    chunks_of(split, EVAL_BATCH)
+}
+
+/// The indices of `split` in batches of `examples`.
+fn chunks_of(split: &Split, examples: usize) -> Vec<Vec<usize>> {
     let indices: Vec<usize> = (0..split.len()).collect();
-    indices.chunks(EVAL_BATCH).map(<[usize]>::to_vec).collect()
+    indices.chunks(examples).map(<[usize]>::to_vec).collect()
 }
 
 #[cfg(test)]
@@ -287,6 +303,7 @@ mod tests {
         Evaluation {
             mse: 0.01,
             loss: 0.0,
+            elbo: None,
             kl: None,
             unit_means,
             unit_variances,

@@ -35,7 +35,7 @@ use hourglass_spec::model_card::CodeRanges;
 use hourglass_spec::result::{
     BASELINE_ROC_FILE, EpochRecord, LATENT_FILE, Measured, ROC_FILE, metric, write_atomic,
 };
-use hourglass_spec::{CodeActivation, RunConfig, SparsityPenalty, Task};
+use hourglass_spec::{CodeActivation, ModelKind, RunConfig, SparsityPenalty, Task};
 use run::Run;
 use splits::{Normal, Splits};
 
@@ -396,9 +396,12 @@ fn test_metrics(
             .map_or(SparsityPenalty::DEFAULT_TARGET, |s| s.target);
         metrics.insert(metric::SPARSITY_KL, evaluation.sparsity_kl(target));
     }
-    if let Some(kl) = evaluation.kl {
-        metrics.insert(metric::TEST_ELBO_NATS, evaluation.loss);
+    if let (Some(elbo), Some(kl)) = (evaluation.elbo, evaluation.kl) {
+        metrics.insert(metric::TEST_ELBO_NATS, elbo);
         metrics.insert(metric::TEST_KL_NATS, kl);
+        if config.model.kind == ModelKind::Iwae {
+            metrics.insert(metric::TEST_IWAE_BOUND_NATS, evaluation.loss);
+        }
         metrics.insert(metric::ACTIVE_UNITS, evaluation.active_units() as f64);
     }
     if let Some(noise) = &config.noise {

@@ -5,14 +5,13 @@
 //! `log p(x) ≈ log (1/K) Σₖ p(x | zₖ) p(zₖ) / q(zₖ | x)`, `zₖ ~ q(z | x)`,
 //!
 //! a lower bound on `log p(x)` in expectation that tightens as K grows, and is exact for any K
-//! when q is the true posterior. `p(x | z)` is the decoder's likelihood in nats as the loss
-//! counts it (Bernoulli for BCE, unit-variance Gaussian for MSE), `p(z)` the standard normal
-//! prior. The weights are computed per sample in `f32` on the device and combined on the host
-//! with a log-sum-exp accumulated in `f64`.
+//! when q is the true posterior: the bound an IWAE trains, with many more samples. The
+//! weights ([`importance_weights`]) are computed per sample in `f32` on the device and
+//! combined on the host with a log-sum-exp accumulated in `f64`.
 
 use burn::prelude::*;
 use hourglass_data::{Split, standard_normals};
-use hourglass_models::{Autoencoder, reconstruction_nats_per_example};
+use hourglass_models::{Autoencoder, importance_weights};
 use hourglass_spec::Reconstruction;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -68,34 +67,18 @@ pub(crate) fn per_example_nll(
     for chunk in indices.chunks(examples) {
         let input = batch::inputs(split, chunk, device); // [b, features]
         let code = model.encode(input.clone());
-        let log_var = code.log_var.clone().expect("a VAE's code has a variance");
         let mut sums: Vec<LogSumExp> = vec![LogSumExp::default(); chunk.len()];
         let mut drawn = 0;
         while drawn < samples {
             let s = per_pass.min(samples - drawn);
-            let rows = chunk.len() * s;
-            // Each example's rows side by side: example i's samples are rows i·s..(i+1)·s.
-            let repeat = |t: Tensor<2>| {
-                let [b, width] = t.dims();
-                t.unsqueeze_dim::<3>(1)
-                    .expand([b, s, width])
-                    .reshape([b * s, width])
-            };
-            let noise = batch::tensor(standard_normals(rows * latent, &mut rng), latent, device);
-            let (mean, log_var) = (repeat(code.mean.clone()), repeat(log_var.clone()));
-            let z = mean.clone() + (log_var.clone() * 0.5).exp() * noise.clone(); // [rows, latent]
-            let mut output_code = code.clone();
-            output_code.mean = mean;
-            output_code.log_var = Some(log_var.clone());
-            let output = model.decoded(output_code, z.clone());
-            let nats = reconstruction_nats_per_example(loss, &output, repeat(input.clone())); // [rows]
-            // log p(z) − log q(z|x): the 2π terms cancel; z − μ = σ ε.
-            let log_prior_over_posterior = (z.square().neg() + noise.square() + log_var)
-                .sum_dim(1)
-                .squeeze_dim::<1>(1)
-                * 0.5; // [rows]
-            let log_weights = (log_prior_over_posterior - nats).into_data();
-            let log_weights: Vec<f32> = log_weights.try_to_vec().expect("f32 weights");
+            let noise = standard_normals(chunk.len() * s * latent, &mut rng);
+            let noise = batch::tensor(noise, latent, device); // [b · s, latent]
+            let weights = importance_weights(model, loss, &code, input.clone(), noise, s);
+            let log_weights: Vec<f32> = weights
+                .log_weights
+                .into_data()
+                .try_to_vec()
+                .expect("f32 weights"); // [b, s]
             for (sum, weights) in sums.iter_mut().zip(log_weights.chunks_exact(s)) {
                 weights.iter().for_each(|&w| sum.add(f64::from(w)));
             }

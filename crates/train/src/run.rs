@@ -268,11 +268,9 @@ impl<'a> Run<'a> {
             corruption.apply(&mut corrupted, &mut self.corruption_rng);
             corrupted
         });
-        let noise = self.config.model.is(ModelKind::Vae).then(|| {
-            standard_normals(
-                indices.len() * self.config.model.latent,
-                &mut self.sampling_rng,
-            )
+        let noise = self.config.model.kind.is_variational().then(|| {
+            let draws = indices.len() * self.objective.samples_per_example();
+            standard_normals(draws * self.config.model.latent, &mut self.sampling_rng)
         });
         Batch {
             clean,
