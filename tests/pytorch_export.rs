@@ -40,6 +40,16 @@ fn pytorch_reproduces_a_conv_vaes_reconstructions() {
     );
 }
 
+#[test]
+fn pytorch_reproduces_a_vq_vaes_reconstructions_from_its_codebook() {
+    reproduce_in_pytorch(
+        "mnist-vqvae",
+        "[data]\ndataset = \"mnist\"\ntrain_limit = 1000\ntest_limit = 200\n\n\
+         [model]\nkind = \"vqvae\"\nhidden = [64]\nlatent = 6\n\
+         codebook = { size = 32, dim = 4 }\n\n[train]\nepochs = 1\n",
+    );
+}
+
 /// Trains the one run of `sections` under `name`, reconstructs [`EXAMPLES`] test examples with
 /// its saved model in hourglass and in PyTorch, and compares.
 fn reproduce_in_pytorch(name: &str, sections: &str) {

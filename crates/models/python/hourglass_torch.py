@@ -7,7 +7,9 @@ needs torch alone:
     import hourglass_torch
     model = hourglass_torch.load("reports/quickstart/runs/0123456789ab")
     x = model.standardize(x)          # tabular data only; images are used as stored, in [0, 1]
-    codes = model.encode(x)           # [batch, latent]; a VAE's mean
+    codes = model.encode(x)           # [batch, latent]; a VAE's mean; a VQ-VAE's entries,
+                                      # [batch, latent * dim]
+    indices = model.code_indices(x)   # a VQ-VAE's code: [batch, latent] entry indices
     reconstructions = model(x)        # [batch, features]
 
 Inputs are flattened row-major: an image is `[channels * height * width]`.
@@ -92,8 +94,8 @@ def _mlp(weights, prefix, layers, activation, activate_last):
 
 
 class HourglassAutoencoder(nn.Module):
-    """An hourglass autoencoder: `encode` gives the code (a VAE's mean), `forward` the
-    reconstruction of the code, as hourglass evaluates it."""
+    """An hourglass autoencoder: `encode` gives the code (a VAE's mean, a VQ-VAE's nearest
+    codebook entries), `forward` the reconstruction of the code, as hourglass evaluates it."""
 
     def __init__(self, card, tensors):
         super().__init__()
@@ -104,6 +106,12 @@ class HourglassAutoencoder(nn.Module):
         self.code_activation = _ACTIVATIONS[model["code_activation"]]()
         self.output_activation = _ACTIVATIONS[model["output"]]()
         weights = _Weights(tensors)
+        self.codebook = None
+        if model.get("codebook") is not None:
+            self.codebook = weights.take("quantizer.codebook")  # [size, dim]
+            # The moving averages are training state: a trained model does not use them.
+            for state in ("quantizer.averages.counts", "quantizer.averages.sums"):
+                weights.tensors.pop(state, None)
         activation, hidden = model["activation"], len(model["hidden"])
         channels = model["conv_channels"]
         if channels is None:
@@ -140,7 +148,19 @@ class HourglassAutoencoder(nn.Module):
         encoded = self.encoder(x)
         if self.variational:
             return encoded[:, : self.latent]  # μ; log σ² follows
+        if self.codebook is not None:
+            return self.codebook[self.code_indices(x)].reshape(len(x), -1)
         return self.code_activation(encoded)
+
+    def code_indices(self, x):
+        """A VQ-VAE's code: the index of the nearest entry at each position, [batch, latent]."""
+        outputs = self.encoder(x).reshape(len(x) * self.latent, -1)
+        distances = (
+            outputs.square().sum(1, keepdim=True)
+            - 2 * outputs @ self.codebook.T
+            + self.codebook.square().sum(1)
+        )
+        return distances.argmin(1).reshape(len(x), self.latent)
 
     def decode(self, code):
         return self.output_activation(self.decoder(code))

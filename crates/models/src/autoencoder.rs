@@ -1,5 +1,5 @@
-//! The autoencoder of every kind: an MLP or conv encoder and decoder, a deterministic or
-//! Gaussian (variational) code, and the output activation.
+//! The autoencoder of every kind: an MLP or conv encoder and decoder, a deterministic,
+//! Gaussian (variational) or vector-quantised code, and the output activation.
 
 use burn::module::{ModuleVisitor, Param};
 use burn::nn::Linear;
@@ -7,10 +7,11 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation;
 use hourglass_spec::model_card::ModelArchitecture;
-use hourglass_spec::{Activation, CodeActivation, ModelSection, OutputActivation};
+use hourglass_spec::{Activation, CodeActivation, Codebook, ModelSection, OutputActivation};
 
 use crate::conv::{ConvDecoder, ConvEncoder, ConvGeometry};
 use crate::mlp::Mlp;
+use crate::quantizer::{Quantized, VectorQuantizer};
 
 /// Shape and activations of an [`Autoencoder`].
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +22,7 @@ pub struct AutoencoderConfig {
     pub conv_channels: Option<Vec<usize>>,
     /// Dense hidden widths of the encoder, input side first; the decoder mirrors them.
     pub hidden: Vec<usize>,
-    /// Code size.
+    /// Code size: its dimensions, or a VQ-VAE's positions.
     pub latent: usize,
     /// Activation after every hidden layer.
     pub activation: Activation,
@@ -31,6 +32,8 @@ pub struct AutoencoderConfig {
     pub output: OutputActivation,
     /// A Gaussian encoder (μ, log σ²) with a sampled code.
     pub variational: bool,
+    /// A VQ-VAE's codebook, whose entries replace the encoder's outputs.
+    pub codebook: Option<Codebook>,
 }
 
 impl AutoencoderConfig {
@@ -50,6 +53,7 @@ impl AutoencoderConfig {
             code_activation: model.code_activation,
             output: model.output,
             variational: model.variational,
+            codebook: model.codebook.clone(),
         }
     }
 
@@ -57,10 +61,12 @@ impl AutoencoderConfig {
     /// reproducible weights).
     pub fn init(&self, device: &Device) -> Autoencoder {
         let input: usize = self.shape.iter().product();
+        // What the decoder takes: the code, or a VQ-VAE's entries side by side.
+        let code_width = self.latent * self.codebook.as_ref().map_or(1, |c| c.dim);
         let encoded = if self.variational {
             2 * self.latent
         } else {
-            self.latent
+            code_width
         };
         let (encoder, decoder) = match &self.conv_channels {
             None => {
@@ -68,7 +74,7 @@ impl AutoencoderConfig {
                 widths.extend(&self.hidden);
                 widths.push(encoded);
                 let encoder = Mlp::new(&widths, self.activation, false, device);
-                let mut widths = vec![self.latent];
+                let mut widths = vec![code_width];
                 widths.extend(self.hidden.iter().rev());
                 widths.push(input);
                 let decoder = Mlp::new(&widths, self.activation, false, device);
@@ -94,18 +100,21 @@ impl AutoencoderConfig {
                     Decoder::Conv(ConvDecoder::new(
                         &geometry,
                         &reversed,
-                        self.latent,
+                        code_width,
                         self.activation,
                         device,
                     )),
                 )
             }
         };
+        let quantizer = (self.codebook.as_ref())
+            .map(|codebook| VectorQuantizer::new(codebook, self.latent, device));
         let model = Autoencoder {
             encoder,
             decoder,
-            latent: self.latent,
-            code_activation: if self.variational {
+            quantizer,
+            latent: code_width,
+            code_activation: if self.variational || self.codebook.is_some() {
                 CodeActivation::Identity
             } else {
                 self.code_activation
@@ -157,6 +166,9 @@ pub struct Code {
     pub pre_activation: Tensor<2>,
     /// A VAE's posterior log-variance log σ². `[batch, latent]`
     pub log_var: Option<Tensor<2>>,
+    /// A VQ-VAE's entries: `mean` is their value, and passes the gradient it receives to
+    /// `pre_activation`, the encoder's outputs (the straight-through estimator).
+    pub quantized: Option<Quantized>,
 }
 
 /// What one forward pass produces.
@@ -177,6 +189,7 @@ pub struct AutoencoderOutput {
 pub struct Autoencoder {
     encoder: Encoder,
     decoder: Decoder,
+    quantizer: Option<VectorQuantizer>,
     #[module(skip)]
     latent: usize,
     #[module(skip)]
@@ -188,9 +201,37 @@ pub struct Autoencoder {
 }
 
 impl Autoencoder {
-    /// Code size.
+    /// Code size: what the decoder takes (a VQ-VAE's positions × entry length).
     pub fn latent(&self) -> usize {
         self.latent
+    }
+
+    /// A VQ-VAE's quantiser.
+    pub fn quantizer(&self) -> Option<&VectorQuantizer> {
+        self.quantizer.as_ref()
+    }
+
+    /// This model after a VQ-VAE's moving-average codebook step on `code`, a batch's
+    /// encoding; unchanged for every other model.
+    pub fn with_moving_averages(mut self, code: &Code) -> Self {
+        if let (Some(quantizer), Some(quantized)) = (self.quantizer.take(), &code.quantized) {
+            let encoded = code.pre_activation.clone();
+            self.quantizer = Some(quantizer.with_moving_averages(encoded, quantized));
+        }
+        self
+    }
+
+    /// Decodes a VQ-VAE's codes, entry indices, into reconstructions.
+    ///
+    /// # Shapes
+    /// - indices: `[batch, positions]`
+    /// - output: `[batch, input]`
+    ///
+    /// # Panics
+    /// For a model without a codebook.
+    pub fn decode_indices(&self, indices: Tensor<2, burn::tensor::Int>) -> Tensor<2> {
+        let quantizer = (self.quantizer.as_ref()).expect("decode_indices needs a VQ-VAE");
+        self.decode(quantizer.entries(indices))
     }
 
     /// Whether the code is a Gaussian sample.
@@ -272,7 +313,8 @@ impl Autoencoder {
     ///
     /// # Shapes
     /// - encoded: `[batch, latent]`, or `[batch, 2 latent]` for a VAE
-    /// - every field of the output: `[batch, latent]`
+    /// - every field of the output: `[batch, latent]` (a VQ-VAE's indices `[batch,
+    ///   positions]`)
     pub(crate) fn code_of(&self, encoded: Tensor<2>) -> Code {
         if self.variational {
             let mean = encoded.clone().narrow(1, 0, self.latent); // [batch, latent]
@@ -281,12 +323,24 @@ impl Autoencoder {
                 pre_activation: mean.clone(),
                 mean,
                 log_var: Some(log_var),
+                quantized: None,
+            }
+        } else if let Some(quantizer) = &self.quantizer {
+            let quantized = quantizer.quantize(encoded.clone());
+            // Exactly the entries, with the decoder's gradient passed to the encoder's outputs.
+            let through = encoded.clone() - encoded.clone().detach();
+            Code {
+                mean: quantized.entries.clone().detach() + through,
+                pre_activation: encoded,
+                log_var: None,
+                quantized: Some(quantized),
             }
         } else {
             Code {
                 mean: activate_code(self.code_activation, encoded.clone()),
                 pre_activation: encoded,
                 log_var: None,
+                quantized: None,
             }
         }
     }
@@ -421,6 +475,7 @@ mod tests {
             code_activation: CodeActivation::Sigmoid,
             output: OutputActivation::Sigmoid,
             variational,
+            codebook: None,
         }
     }
 
@@ -444,6 +499,41 @@ mod tests {
         assert_eq!(config(false, false).init(&device).num_params(), 69 + 73);
         // A VAE's last encoder layer is twice as wide: 4*4+4 instead of 4*2+2.
         assert_eq!(config(false, true).init(&device).num_params(), 69 + 73 + 10);
+    }
+
+    #[test]
+    fn a_vq_vaes_codes_decode_to_its_forward_reconstructions() {
+        let _rng = RNG.lock().unwrap();
+        let device = Device::flex();
+        device.seed(6);
+        for conv in [false, true] {
+            let codebook = Codebook {
+                size: 16,
+                dim: 3,
+                ..Codebook::default()
+            };
+            let model = AutoencoderConfig {
+                codebook: Some(codebook),
+                ..config(conv, false)
+            }
+            .init(&device);
+            // Two positions of three numbers each reach the decoder.
+            assert_eq!(model.latent(), 6);
+            let features = if conv { 64 } else { 6 };
+            let input = Tensor::<2>::random([5, features], Distribution::Default, &device);
+            let output = model.forward(input);
+            let indices = output.code.quantized.clone().unwrap().indices;
+            assert_eq!(indices.dims(), [5, 2]);
+            assert_eq!(
+                model.decode_indices(indices).into_data(),
+                output.reconstruction.into_data()
+            );
+            // The code is the entries, whatever the encoder emitted.
+            assert_eq!(
+                output.code.mean.into_data(),
+                output.code.quantized.unwrap().entries.into_data()
+            );
+        }
     }
 
     #[test]

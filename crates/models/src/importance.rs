@@ -57,6 +57,7 @@ pub fn importance_weights(
         mean,
         pre_activation: code.pre_activation.clone(),
         log_var: Some(log_var.clone()),
+        quantized: None,
     };
     let output = model.decoded(drawn, z.clone());
     let nats = reconstruction_nats_per_example(loss, &output, repeat(target)); // [rows]
@@ -101,6 +102,7 @@ mod tests {
             code_activation: hourglass_spec::CodeActivation::Identity,
             output: hourglass_spec::OutputActivation::Sigmoid,
             variational: true,
+            codebook: None,
         }
         .init(device)
     }

@@ -11,6 +11,7 @@ mod mlp;
 mod objective;
 mod packed;
 pub mod penalty;
+mod quantizer;
 
 use burn::prelude::*;
 use burn::tensor::activation;
@@ -26,6 +27,7 @@ pub use loss::{
 pub use mlp::Mlp;
 pub use objective::{Objective, ObjectiveTerms};
 pub use packed::{PackedAutoencoder, PackedObjective};
+pub use quantizer::{Quantized, VectorQuantizer};
 
 /// Applies a hidden-layer activation to a tensor of any rank.
 pub(crate) fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {

@@ -114,6 +114,7 @@ mod tests {
                 mean: code.clone(),
                 pre_activation: code.clone(),
                 log_var: None,
+                quantized: None,
             },
             decoded: code,
             reconstruction: burn::tensor::activation::sigmoid(logits.clone()),

@@ -2,7 +2,7 @@
 //! ask for, summed into one scalar.
 
 use burn::prelude::*;
-use hourglass_spec::{KlPenalty, ModelKind, Reconstruction, RunConfig};
+use hourglass_spec::{CodebookUpdate, KlPenalty, ModelKind, Reconstruction, RunConfig};
 
 use crate::autoencoder::{Autoencoder, AutoencoderOutput, Code};
 use crate::importance::{importance_weighted_bound, importance_weights};
@@ -12,7 +12,8 @@ use crate::penalty;
 /// What a run minimises. For a VAE it is the negative ELBO per example in nats (with β and
 /// warm-up on the KL term), for an IWAE the negative K-sample importance-weighted bound per
 /// example in nats; for the other kinds the mean per-element reconstruction loss. Penalties
-/// are added with their weights on that scale.
+/// are added with their weights on that scale; a VQ-VAE's commitment loss `β ‖z_e − sg(e)‖²`
+/// and codebook loss `‖sg(z_e) − e‖²` (its `loss` update) are means over code elements.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Objective {
     pub(crate) reconstruction: Reconstruction,
@@ -24,6 +25,8 @@ pub struct Objective {
     kl: Option<KlPenalty>,
     /// An IWAE's K.
     importance_samples: Option<usize>,
+    /// A VQ-VAE's commitment weight β, and whether its codebook learns by the codebook loss.
+    codebook: Option<(f64, bool)>,
     pub(crate) weight_l1: f64,
 }
 
@@ -38,6 +41,9 @@ pub struct ObjectiveTerms {
     /// A VAE's or an IWAE's KL term in nats per example, before β (in an IWAE's objective
     /// only through the weights, reported as the encoder's distance from the prior).
     pub kl: Option<Tensor<1>>,
+    /// A VQ-VAE's encoding of the batch, whose entry assignments move an `ema` codebook
+    /// after the step ([`Autoencoder::with_moving_averages`]).
+    pub quantized_code: Option<Code>,
 }
 
 impl Objective {
@@ -58,6 +64,10 @@ impl Objective {
                 .then(|| regularizers.kl.clone().unwrap_or_default()),
             importance_samples: (config.model.kind == ModelKind::Iwae)
                 .then(|| config.model.iwae_samples()),
+            codebook: (config.model.kind == ModelKind::Vqvae).then(|| {
+                let codebook = config.model.vq_codebook();
+                (codebook.commitment, codebook.update == CodebookUpdate::Loss)
+            }),
             weight_l1: regularizers.weight_l1,
         }
     }
@@ -107,6 +117,18 @@ impl Objective {
                 (terms, output.code)
             }
         };
+        if let (Some((commitment, codebook_loss)), Some(quantized)) =
+            (self.codebook, &code.quantized)
+        {
+            let (encoded, entries) = (code.pre_activation.clone(), quantized.entries.clone());
+            let squared = |a: Tensor<2>, b: Tensor<2>| (a - b).square().mean();
+            terms.total =
+                terms.total + squared(encoded.clone(), entries.clone().detach()) * commitment;
+            if codebook_loss {
+                terms.total = terms.total + squared(encoded.detach(), entries);
+            }
+            terms.quantized_code = Some(code.clone());
+        }
         if self.activation_l1 > 0.0 {
             terms.total =
                 terms.total + penalty::activation_l1(code.mean.clone()) * self.activation_l1;
@@ -170,6 +192,7 @@ impl Objective {
             total: importance_weighted_bound(weights.log_weights).neg().mean(),
             reconstruction: weights.reconstruction_nats.mean(),
             kl: Some(penalty::gaussian_kl(code.mean.clone(), log_var)),
+            quantized_code: None,
         }
     }
 
@@ -188,6 +211,7 @@ impl Objective {
             total: reconstruction.clone() + kl.clone() * kl_weight,
             reconstruction,
             kl: Some(kl),
+            quantized_code: None,
         })
     }
 
@@ -208,6 +232,7 @@ impl Objective {
                     total: reconstruction.clone(),
                     reconstruction,
                     kl: None,
+                    quantized_code: None,
                 }
             }
         }
@@ -259,6 +284,7 @@ mod tests {
             code_activation: hourglass_spec::CodeActivation::Identity,
             output: hourglass_spec::OutputActivation::Sigmoid,
             variational: true,
+            codebook: None,
         }
         .init(&device);
         // Eight examples, each 500 times: the mean over copies estimates each expectation.
@@ -312,6 +338,7 @@ mod tests {
             code_activation: hourglass_spec::CodeActivation::Sigmoid,
             output: hourglass_spec::OutputActivation::Sigmoid,
             variational: false,
+            codebook: None,
         };
         let model = config.init(&device);
         let input = Tensor::<2>::random([4, 6], burn::tensor::Distribution::Default, &device);

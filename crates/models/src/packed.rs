@@ -245,6 +245,7 @@ impl PackedObjective {
                     total: reconstruction.clone() + kl.clone() * kl_weight,
                     reconstruction,
                     kl: Some(kl),
+                    quantized_code: None,
                 }
             }
             None => {
@@ -254,6 +255,7 @@ impl PackedObjective {
                     total: reconstruction.clone(),
                     reconstruction,
                     kl: None,
+                    quantized_code: None,
                 }
             }
         };
@@ -300,6 +302,7 @@ mod tests {
             code_activation: CodeActivation::Sigmoid,
             output: OutputActivation::Sigmoid,
             variational,
+            codebook: None,
         }
     }
 

@@ -67,6 +67,11 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
         ),
         ("model.latent", Some(model.latent)),
         ("model.samples", model.samples),
+        (
+            "model.codebook.size",
+            model.codebook.as_ref().map(|c| c.size),
+        ),
+        ("model.codebook.dim", model.codebook.as_ref().map(|c| c.dim)),
         ("train.batch_size", Some(config.train.batch_size)),
         ("train.epochs", Some(config.train.epochs)),
         (
@@ -127,6 +132,16 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
                 format!("`{}` cannot be combined with another kind", kind.name()),
                 Some("`also` takes \"sparse\", \"denoising\" and \"contractive\"".into()),
             );
+        } else if model.kind == ModelKind::Vqvae && *kind != ModelKind::Denoising {
+            problem(
+                "model.also",
+                format!(
+                    "a VQ-VAE's code is a codebook entry: `{}` has no code activity or \
+                     Jacobian to penalise",
+                    kind.name()
+                ),
+                Some("a VQ-VAE takes `also = [\"denoising\"]` alone".into()),
+            );
         }
     }
     if model.architecture == Architecture::Conv {
@@ -178,6 +193,19 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
     }
     if let Some(early) = &config.train.early_stopping {
         amounts.push(("train.early_stopping.min_delta", early.min_delta));
+    }
+    if let Some(codebook) = &model.codebook {
+        amounts.push(("model.codebook.commitment", codebook.commitment));
+        if !(0.0..1.0).contains(&codebook.decay) {
+            problem(
+                "model.codebook.decay",
+                format!(
+                    "moving-average decay {} is outside [0, 1)",
+                    number(codebook.decay)
+                ),
+                Some("the paper's 0.99 keeps about the last 100 steps".into()),
+            );
+        }
     }
     for (key, value) in amounts {
         if !non_negative(value) {

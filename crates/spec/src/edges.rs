@@ -101,8 +101,9 @@ fn base_for(key: &str) -> Spec {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let vae = key.starts_with("regularizers.kl") || key == "evaluate.importance_samples";
-    if vae || key == "model.samples" {
-        // The variational kinds take none of the other kinds' settings.
+    let vqvae = key.starts_with("model.codebook");
+    if vae || vqvae || key == "model.samples" {
+        // The variational kinds and the VQ-VAE take none of the other kinds' settings.
         for owned in [
             "model.also",
             "model.code_activation",
@@ -112,7 +113,11 @@ fn base_for(key: &str) -> Spec {
         ] {
             spec.remove(owned);
         }
-        let kind = if vae { "\"vae\"" } else { "\"iwae\"" };
+        let kind = match (vae, vqvae) {
+            (true, _) => "\"vae\"",
+            (_, true) => "\"vqvae\"",
+            _ => "\"iwae\"",
+        };
         spec.insert("model.kind".into(), kind.into());
     }
     if vae {

@@ -891,6 +891,31 @@ fn check_rs() -> Vec<Case> {
             "\n[model]\nalso = [\"iwae\"]\n",
         ),
         minimal(
+            "a codebook of a kind that is not a VQ-VAE",
+            "model.codebook",
+            "\n[model]\nkind = \"vae\"\ncodebook = { size = 16 }\n",
+        ),
+        minimal(
+            "a codebook of one entry",
+            "model.codebook.size",
+            "\n[model]\nkind = \"vqvae\"\ncodebook = { size = 1 }\n",
+        ),
+        minimal(
+            "a codebook decay of one",
+            "model.codebook.decay",
+            "\n[model]\nkind = \"vqvae\"\ncodebook = { decay = 1.0 }\n",
+        ),
+        minimal(
+            "an unknown codebook update",
+            "kmeans",
+            "\n[model]\nkind = \"vqvae\"\ncodebook = { update = \"kmeans\" }\n",
+        ),
+        minimal(
+            "a sparse VQ-VAE",
+            "model.also",
+            "\n[model]\nkind = \"vqvae\"\nalso = [\"sparse\"]\n\n[regularizers]\nactivation_l1 = 0.1\n",
+        ),
+        minimal(
             "importance samples without the likelihood task",
             "evaluate.importance_samples",
             "\n[model]\nkind = \"vae\"\n\n[evaluate]\nimportance_samples = 100\n",

@@ -41,10 +41,10 @@ pub use resources::{
     DeviceName, Executor, Pruning, RESERVED_SBATCH_OPTIONS, Resources, Slot, Slurm,
 };
 pub use schema::{
-    Activation, Architecture, Backend, Binarize, CodeActivation, ContractivePenalty, DataSection,
-    EarlyStopping, EvaluateSection, KlPenalty, LossSection, ModelKind, ModelSection, NoiseKind,
-    NoiseSection, Optimizer, OutputActivation, Reconstruction, RegularizersSection, RunConfig,
-    SparsityPenalty, Task, TrainSection,
+    Activation, Architecture, Backend, Binarize, CodeActivation, Codebook, CodebookUpdate,
+    ContractivePenalty, DataSection, EarlyStopping, EvaluateSection, KlPenalty, LossSection,
+    ModelKind, ModelSection, NoiseKind, NoiseSection, Optimizer, OutputActivation, Reconstruction,
+    RegularizersSection, RunConfig, SparsityPenalty, Task, TrainSection,
 };
 pub use sweep::{Axis, RunId, RunSpec};
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::result::write_atomic;
 use crate::{
-    Activation, Architecture, CodeActivation, ModelKind, ModelSection, OutputActivation,
+    Activation, Architecture, CodeActivation, Codebook, ModelKind, ModelSection, OutputActivation,
     Reconstruction,
 };
 
@@ -77,6 +77,11 @@ pub struct ModelArchitecture {
     pub output: OutputActivation,
     /// A Gaussian encoder: its last layer has `2 · latent` outputs, μ then log σ².
     pub variational: bool,
+    /// A VQ-VAE's codebook (`model.codebook`): the encoder's last layer has `latent · dim`
+    /// outputs, each run of `dim` replaced by its nearest of `size` entries before the
+    /// decoder; `None` for the other kinds (and in cards written before the VQ-VAE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codebook: Option<Codebook>,
 }
 
 impl ModelArchitecture {
@@ -93,13 +98,14 @@ impl ModelArchitecture {
             hidden: model.hidden.clone(),
             latent: model.latent,
             activation: model.activation,
-            code_activation: if variational {
-                CodeActivation::Identity
-            } else {
+            code_activation: if model.kind.has_code_activation() {
                 model.code_activation
+            } else {
+                CodeActivation::Identity
             },
             output: model.output,
             variational,
+            codebook: (model.kind == ModelKind::Vqvae).then(|| model.vq_codebook()),
         }
     }
 }
@@ -239,6 +245,7 @@ mod tests {
                 code_activation: CodeActivation::Identity,
                 output: OutputActivation::Identity,
                 variational: false,
+                codebook: None,
             },
             loss: Reconstruction::Mse,
             tensors: vec![TensorEntry {

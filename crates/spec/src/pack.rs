@@ -24,13 +24,14 @@ pub struct PackKey {
 
 impl RunConfig {
     /// The key of the packs this run can join, or `None` when it trains alone: conv models
-    /// (not packed yet), contractive ones (the penalty differentiates through the model) and
-    /// IWAEs (a step decodes K codes per example: not packed yet).
+    /// (not packed yet), contractive ones (the penalty differentiates through the model),
+    /// IWAEs (a step decodes K codes per example: not packed yet) and VQ-VAEs (a codebook
+    /// between encoder and decoder: not packed yet).
     pub fn pack_key(&self) -> Option<PackKey> {
         let model = &self.model;
         if model.architecture == Architecture::Conv
             || model.is(ModelKind::Contractive)
-            || model.kind == ModelKind::Iwae
+            || matches!(model.kind, ModelKind::Iwae | ModelKind::Vqvae)
         {
             return None;
         }
@@ -91,5 +92,6 @@ mod tests {
             "[model]\nkind = \"contractive\"\n[regularizers]\ncontractive = { weight = 0.1 }\n";
         assert_eq!(key(contractive), None);
         assert_eq!(key("[model]\nkind = \"iwae\"\n"), None);
+        assert_eq!(key("[model]\nkind = \"vqvae\"\n"), None);
     }
 }

@@ -37,6 +37,7 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
             ModelKind::Contractive,
             ModelKind::Vae,
             ModelKind::Iwae,
+            ModelKind::Vqvae,
         ]),
         prop::sample::subsequence(
             vec![
@@ -63,6 +64,13 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
             CodeActivation::Relu,
         ]),
         any::<bool>(),
+        (
+            2usize..70_000,
+            1usize..64,
+            0.0f64..2.0,
+            any::<bool>(),
+            0.0f64..1.0,
+        ),
     );
     let penalties = (
         prop_oneof![Just(0.0), 1e-8f64..1.0],
@@ -95,7 +103,8 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
     (any::<u32>(), data, model, penalties, noise, train).prop_map(
         |(seed, data, model, penalties, noise, train)| {
             let (dataset, validation, train_limit, test_limit, class) = data;
-            let (kind, also, conv, channels, hidden, latent, activation, code, bce) = model;
+            let (kind, also, conv, channels, hidden, latent, activation, code, bce, codebook) =
+                model;
             let (weight_decay, weight_l1, activation_l1, sparsity, contractive, kl, samples) =
                 penalties;
             let (noisy, noise_kind, level) = noise;
@@ -104,7 +113,12 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
             if reverse {
                 tasks.reverse();
             }
-            let also: Vec<ModelKind> = also.into_iter().filter(|k| *k != kind).collect();
+            let vqvae = kind == ModelKind::Vqvae;
+            // A VQ-VAE combines with denoising alone.
+            let also: Vec<ModelKind> = also
+                .into_iter()
+                .filter(|k| *k != kind && (!vqvae || *k == ModelKind::Denoising))
+                .collect();
             let is = |k: ModelKind| kind == k || also.contains(&k);
             let (sparse, contractive_kind, denoising) = (
                 is(ModelKind::Sparse),
@@ -123,10 +137,10 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
             let sparsity = sparsity
                 .filter(|_| sparse && !variational)
                 .map(|(target, weight)| SparsityPenalty { target, weight });
-            let code_activation = match (variational, &sparsity) {
-                (true, _) => CodeActivation::Identity,
-                (false, Some(_)) => CodeActivation::Sigmoid,
-                (false, None) => code,
+            let code_activation = match (kind.has_code_activation(), &sparsity) {
+                (false, _) => CodeActivation::Identity,
+                (true, Some(_)) => CodeActivation::Sigmoid,
+                (true, None) => code,
             };
             let activation_l1 = match (sparse, sparsity.is_some()) {
                 (false, _) => 0.0,
@@ -184,6 +198,20 @@ fn valid_config() -> impl Strategy<Value = RunConfig> {
                         OutputActivation::Identity
                     },
                     samples: (kind == ModelKind::Iwae).then_some(samples),
+                    codebook: vqvae.then(|| {
+                        let (size, dim, commitment, ema, decay) = codebook;
+                        Codebook {
+                            size: size.min(65_536),
+                            dim,
+                            commitment,
+                            update: if ema {
+                                CodebookUpdate::Ema
+                            } else {
+                                CodebookUpdate::Loss
+                            },
+                            decay,
+                        }
+                    }),
                 },
                 loss: LossSection {
                     reconstruction: if bce {

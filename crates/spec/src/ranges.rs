@@ -47,7 +47,7 @@ const COUNT: Range = Range::Integer(1, COUNT_MAX);
 const RUNS: i64 = MAX_RUNS as i64;
 
 /// Every numeric key of a spec and its range; a list key (`model.hidden`) ranges each item.
-pub(crate) const RANGES: [(&str, Range); 38] = [
+pub(crate) const RANGES: [(&str, Range); 42] = [
     ("experiment.seed", Range::Integer(0, i64::MAX)),
     ("experiment.repeats", Range::Integer(1, RUNS)),
     (
@@ -68,6 +68,19 @@ pub(crate) const RANGES: [(&str, Range); 38] = [
     ("model.latent", COUNT),
     // The IWAE paper's evaluation K; a step decodes batch_size · K codes.
     ("model.samples", Range::Integer(1, 5000)),
+    // Two entries make one bit; 65536 keep the distances of a batch's codes in memory.
+    ("model.codebook.size", Range::Integer(2, 65_536)),
+    ("model.codebook.dim", COUNT),
+    ("model.codebook.commitment", NON_NEGATIVE),
+    (
+        "model.codebook.decay",
+        Range::Float {
+            min: 0.0,
+            min_open: false,
+            max: 1.0,
+            max_open: true,
+        },
+    ),
     ("regularizers.weight_decay", NON_NEGATIVE),
     ("regularizers.weight_l1", NON_NEGATIVE),
     ("regularizers.activation_l1", NON_NEGATIVE),

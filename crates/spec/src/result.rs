@@ -86,14 +86,21 @@ pub mod metric {
     /// With `[noise]`: PSNR of the reconstructions of noisy test inputs against the clean
     /// ones, minus the PSNR of the noisy inputs.
     pub const DENOISE_PSNR_GAIN_DB: &str = "denoise_psnr_gain_db";
-    /// Compression: bits of one example's code stored as float32.
+    /// Compression: bits of one example's code stored as float32; a VQ-VAE's, the bits its
+    /// packed entry indices take, `positions · ⌈log2 size⌉`.
     pub const CODE_BITS: &str = "code_bits";
-    /// Compression: bits of the raw example at 8 bits per value over bits of its code at 8
-    /// bits per dimension.
+    /// Compression: bytes per example of the stored code: one per dimension at 8 bits, a
+    /// VQ-VAE's `code_bits / 8`.
+    pub const CODE_BYTES: &str = "code_bytes";
+    /// Compression: bits of the raw example at 8 bits per value over bits of its stored code.
     pub const COMPRESSION_RATIO: &str = "compression_ratio";
     /// Compression: PSNR of reconstructions decoded from codes quantised uniformly to 8 bits
-    /// per dimension (ranges from the training codes).
+    /// per dimension (ranges from the training codes); a VQ-VAE's, decoded from its packed
+    /// entry indices.
     pub const QUANTIZED_PSNR_DB: &str = "quantized_psnr_db";
+    /// Compression, VQ-VAE: `exp` of the entropy of the test codes' entry frequencies, the
+    /// number of entries in effective use (at most the codebook's size).
+    pub const CODEBOOK_PERPLEXITY: &str = "codebook_perplexity";
     /// Compression baseline: PSNR of PCA with as many components as the code, coefficients
     /// quantised to 8 bits.
     pub const PCA_PSNR_DB: &str = "pca_psnr_db";

@@ -244,13 +244,15 @@ pub struct ModelSection {
     /// after the flattened feature maps); the decoder mirrors them.
     #[serde(default = "defaults::hidden")]
     pub hidden: Vec<usize>,
-    /// Size of the code.
+    /// Size of the code: its dimensions, or a VQ-VAE's code positions (each one codebook
+    /// entry).
     #[serde(default = "defaults::latent")]
     pub latent: usize,
     /// Activation after every hidden layer.
     #[serde(default)]
     pub activation: Activation,
-    /// Activation of the code layer; dropped for VAEs, whose code is a Gaussian sample.
+    /// Activation of the code layer; dropped for VAEs and IWAEs, whose code is a Gaussian
+    /// sample, and for VQ-VAEs, whose code is a codebook entry.
     #[serde(default, skip_serializing_if = "CodeActivation::is_identity")]
     pub code_activation: CodeActivation,
     /// Activation of the decoder's last layer.
@@ -260,6 +262,10 @@ pub struct ModelSection {
     /// loss: 1 to 5000, default 5 (K = 1 is the VAE's ELBO). Dropped for the other kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples: Option<usize>,
+    /// A VQ-VAE's codebook (defaults filled in for `kind = "vqvae"`); dropped for the other
+    /// kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codebook: Option<Codebook>,
 }
 
 impl ModelSection {
@@ -276,6 +282,11 @@ impl ModelSection {
     /// An IWAE's importance samples per example: the configured number or the default.
     pub fn iwae_samples(&self) -> usize {
         self.samples.unwrap_or_else(defaults::samples)
+    }
+
+    /// A VQ-VAE's codebook: the configured one or the default.
+    pub fn vq_codebook(&self) -> Codebook {
+        self.codebook.clone().unwrap_or_default()
     }
 
     /// The convolution channels of a conv model: the configured ones or the default.
@@ -297,6 +308,7 @@ impl Default for ModelSection {
             code_activation: CodeActivation::default(),
             output: OutputActivation::default(),
             samples: None,
+            codebook: None,
         }
     }
 }
@@ -332,6 +344,10 @@ pub enum ModelKind {
     /// Importance-weighted (Burda et al. 2016): a VAE's Gaussian encoder and decoder trained
     /// on the tighter bound `log (1/K) Σₖ p(x, zₖ) / q(zₖ | x)` of `model.samples` codes.
     Iwae,
+    /// Vector-quantised (van den Oord et al. 2017): each of `model.latent` code positions is
+    /// the nearest entry of a learned codebook (`model.codebook`), trained with
+    /// straight-through gradients and a commitment loss; a code is `latent · log2(size)` bits.
+    Vqvae,
 }
 
 impl ModelKind {
@@ -344,6 +360,7 @@ impl ModelKind {
             ModelKind::Contractive => "contractive",
             ModelKind::Vae => "vae",
             ModelKind::Iwae => "iwae",
+            ModelKind::Vqvae => "vqvae",
         }
     }
 
@@ -351,6 +368,67 @@ impl ModelKind {
     pub fn is_variational(self) -> bool {
         matches!(self, ModelKind::Vae | ModelKind::Iwae)
     }
+
+    /// Whether the kind's code layer takes `model.code_activation`: every kind but the
+    /// variational ones and the VQ-VAE, whose codes are a sample or a codebook entry.
+    pub fn has_code_activation(self) -> bool {
+        !(self.is_variational() || self == ModelKind::Vqvae)
+    }
+}
+
+/// `model.codebook = { size = 256, dim = 8, commitment = 0.25, update = "ema", decay = 0.99 }`:
+/// a VQ-VAE's codebook. The encoder emits `dim` numbers per code position, each replaced by
+/// its nearest of `size` codebook entries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Codebook {
+    /// Entries, 2 to 65536: each code position takes `log2(size)` bits.
+    #[serde(default = "defaults::codebook_size")]
+    pub size: usize,
+    /// Length of an entry: the encoder's outputs per code position.
+    #[serde(default = "defaults::codebook_dim")]
+    pub dim: usize,
+    /// Weight β of the commitment loss `β ‖z_e − sg(e)‖²` that keeps the encoder's outputs
+    /// near their entries (the paper's 0.25).
+    #[serde(default = "defaults::commitment")]
+    pub commitment: f64,
+    /// How entries learn.
+    #[serde(default)]
+    pub update: CodebookUpdate,
+    /// Decay of the exponential moving averages (`update = "ema"`).
+    #[serde(default = "defaults::codebook_decay")]
+    pub decay: f64,
+}
+
+impl Default for Codebook {
+    fn default() -> Self {
+        Self {
+            size: defaults::codebook_size(),
+            dim: defaults::codebook_dim(),
+            commitment: defaults::commitment(),
+            update: CodebookUpdate::default(),
+            decay: defaults::codebook_decay(),
+        }
+    }
+}
+
+impl Codebook {
+    /// Bits of one code of `positions` positions: `positions · log2(size)`.
+    pub fn code_bits(&self, positions: usize) -> f64 {
+        positions as f64 * (self.size as f64).log2()
+    }
+}
+
+/// How a VQ-VAE's codebook entries learn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CodebookUpdate {
+    /// By gradient, through the codebook loss `‖sg(z_e) − e‖²` (the paper's main text).
+    Loss,
+    /// Each entry is the moving average of the encoder outputs assigned to it (the paper's
+    /// appendix; no codebook loss, less prone to unused entries).
+    #[default]
+    Ema,
 }
 
 /// Encoder and decoder families.
@@ -920,10 +998,10 @@ impl RunConfig {
         }
         let vae = model.kind == ModelKind::Vae;
         if drop(
-            !model.kind.is_variational(),
+            model.kind.has_code_activation(),
             model.code_activation != CodeActivation::Identity,
             "model.code_activation",
-            "every kind but the VAE and the IWAE",
+            "every kind but the VAE, the IWAE and the VQ-VAE",
         ) {
             model.code_activation = CodeActivation::Identity;
         }
@@ -937,6 +1015,17 @@ impl RunConfig {
             model.samples = None;
         } else if iwae {
             model.samples = Some(model.iwae_samples());
+        }
+        let vqvae = model.kind == ModelKind::Vqvae;
+        if drop(
+            vqvae,
+            model.codebook.is_some(),
+            "model.codebook",
+            "vector-quantised autoencoders (`model.kind = \"vqvae\"`)",
+        ) {
+            model.codebook = None;
+        } else if vqvae {
+            model.codebook = Some(model.vq_codebook());
         }
         if drop(
             vae,
@@ -986,6 +1075,21 @@ pub(crate) mod defaults {
     /// The IWAE paper's middle setting (it trains with K = 1, 5 and 50).
     pub fn samples() -> usize {
         5
+    }
+    /// One byte per code position.
+    pub fn codebook_size() -> usize {
+        256
+    }
+    pub fn codebook_dim() -> usize {
+        8
+    }
+    /// The VQ-VAE paper's β.
+    pub fn commitment() -> f64 {
+        0.25
+    }
+    /// The VQ-VAE paper's γ.
+    pub fn codebook_decay() -> f64 {
+        0.99
     }
     pub fn learning_rate() -> f64 {
         1e-3

@@ -31,6 +31,7 @@ fn model(name: &str) -> AutoencoderConfig {
         code_activation: CodeActivation::Identity,
         output: OutputActivation::Sigmoid,
         variational: false,
+        codebook: None,
     }
 }
 

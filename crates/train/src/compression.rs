@@ -2,18 +2,21 @@
 //! the same bytes per example.
 //!
 //! The code is stored with 8 bits per dimension, quantised uniformly between the smallest and
-//! largest value each dimension takes on the training examples. The baselines are PCA with as
-//! many components as the code (coefficients quantised the same way) and, for single-channel
-//! images, JPEG at the highest quality whose entropy-coded bytes fit in the code's bytes
-//! (the headers, the same for every image, are left out in JPEG's favour).
+//! largest value each dimension takes on the training examples; a VQ-VAE's code, its entry
+//! indices, is packed at `⌈log2 size⌉` bits each, and decoded from the packed bits. The
+//! baselines are PCA with as many components as the code has bytes (coefficients quantised to
+//! 8 bits) and, for single-channel images, JPEG at the highest quality whose entropy-coded
+//! bytes fit in the code's bytes (the headers, the same for every image, are left out in
+//! JPEG's favour).
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use burn::prelude::*;
+use burn::tensor::{Int, TensorData};
 use hourglass_data::Split;
 use hourglass_metrics::{Pca, psnr_db};
-use hourglass_models::Autoencoder;
+use hourglass_models::{Autoencoder, VectorQuantizer};
 use hourglass_spec::model_card::CodeRanges;
 use hourglass_spec::result::metric;
 use image::codecs::jpeg::JpegEncoder;
@@ -30,41 +33,43 @@ const JPEG_QUALITIES: [u8; 16] = [1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70,
 /// Levels of the quantised code: 8 bits.
 const LEVELS: f64 = 255.0;
 
-/// The compression metrics of `model`, its quantiser and the PCA baseline fitted on `fit`
-/// (the first [`FIT_EXAMPLES`] training examples), and the quantiser's code ranges;
-/// `unit_range` says inputs lie in [0, 1] (baselines' reconstructions are clipped to it, as
-/// the model's sigmoid output is).
+/// The compression metrics of `model`, its code and the PCA baseline fitted on `fit` (the
+/// first [`FIT_EXAMPLES`] training examples), and the 8-bit quantiser's code ranges (`None`
+/// for a VQ-VAE, whose code is already discrete); `unit_range` says inputs lie in [0, 1]
+/// (baselines' reconstructions are clipped to it, as the model's sigmoid output is).
 pub(crate) fn compression(
     model: &Autoencoder,
     fit: &Split,
     test: &Split,
     unit_range: bool,
     device: &Device,
-) -> (BTreeMap<&'static str, f64>, CodeRanges) {
-    let latent = model.latent();
+) -> (BTreeMap<&'static str, f64>, Option<CodeRanges>) {
     let features = test.features();
-    let quantizer = Quantizer::fit(&evaluate::codes(model, fit, device), latent);
-    let mut codes = evaluate::codes(model, test, device);
-    quantizer.round_trip(&mut codes);
-    let decoded: Vec<f32> = model
-        .decode(batch::tensor(codes, latent, device))
-        .into_data()
-        .try_to_vec()
-        .expect("f32 reconstructions");
+    let (code, ranges) = match model.quantizer() {
+        Some(quantizer) => (codebook_code(model, quantizer, test, device), None),
+        None => {
+            let (code, ranges) = eight_bit_code(model, fit, test, device);
+            (code, Some(ranges))
+        }
+    };
+    let bytes = code.bits / 8.0;
     let mut metrics = BTreeMap::from([
-        (metric::CODE_BITS, (32 * latent) as f64),
-        (metric::COMPRESSION_RATIO, features as f64 / latent as f64),
+        (metric::CODE_BITS, code.stored_bits),
+        (metric::CODE_BYTES, bytes),
+        (metric::COMPRESSION_RATIO, 8.0 * features as f64 / code.bits),
         (
             metric::QUANTIZED_PSNR_DB,
-            psnr_db(mean_squared_error(&test.inputs, &decoded), 1.0),
+            psnr_db(mean_squared_error(&test.inputs, &code.decoded), 1.0),
         ),
         (
             metric::PCA_PSNR_DB,
-            pca_psnr_db(fit, test, latent, unit_range),
+            // As many 8-bit coefficients as the code has whole bytes, one at least.
+            pca_psnr_db(fit, test, (bytes as usize).max(1), unit_range),
         ),
     ]);
+    metrics.extend(code.perplexity.map(|p| (metric::CODEBOOK_PERPLEXITY, p)));
     if let [channels @ (1 | 3), height, width] = test.shape[..]
-        && let Some(jpeg) = jpeg_at_most(test, [channels, height, width], latent as f64)
+        && let Some(jpeg) = jpeg_at_most(test, [channels, height, width], bytes)
     {
         metrics.extend([
             (metric::JPEG_PSNR_DB, jpeg.psnr_db),
@@ -72,11 +77,143 @@ pub(crate) fn compression(
             (metric::JPEG_QUALITY, f64::from(jpeg.quality)),
         ]);
     }
+    (metrics, ranges)
+}
+
+/// A model's stored test codes, decoded.
+struct StoredCode {
+    /// Bits per example of the code as stored.
+    bits: f64,
+    /// What `code_bits` reports: the float32 code's bits, or `bits` for a VQ-VAE.
+    stored_bits: f64,
+    /// The test reconstructions decoded from the stored codes.
+    decoded: Vec<f32>,
+    /// A VQ-VAE's codebook perplexity on the test codes.
+    perplexity: Option<f64>,
+}
+
+/// The code at 8 bits per dimension between the ranges the codes of `fit` take, and those
+/// ranges.
+fn eight_bit_code(
+    model: &Autoencoder,
+    fit: &Split,
+    test: &Split,
+    device: &Device,
+) -> (StoredCode, CodeRanges) {
+    let latent = model.latent();
+    let quantizer = Quantizer::fit(&evaluate::codes(model, fit, device), latent);
+    let mut codes = evaluate::codes(model, test, device);
+    quantizer.round_trip(&mut codes);
+    let code = StoredCode {
+        bits: (8 * latent) as f64,
+        stored_bits: (32 * latent) as f64,
+        decoded: floats(model.decode(batch::tensor(codes, latent, device))),
+        perplexity: None,
+    };
     let ranges = CodeRanges {
         low: quantizer.low,
         high: quantizer.high,
     };
-    (metrics, ranges)
+    (code, ranges)
+}
+
+/// A VQ-VAE's test codes packed into one bit stream at `⌈log2 size⌉` bits per index, and
+/// decoded from the indices read back from it.
+fn codebook_code(
+    model: &Autoencoder,
+    quantizer: &VectorQuantizer,
+    test: &Split,
+    device: &Device,
+) -> StoredCode {
+    let [size, _] = quantizer.codebook_shape();
+    let positions = quantizer.positions();
+    let indices = evaluate::code_indices(model, test, device);
+    let packed = PackedIndices::pack(&indices, size);
+    let unpacked = packed.unpack();
+    let mut decoded = Vec::with_capacity(test.len() * test.features());
+    for chunk in unpacked.chunks(evaluate::EVAL_BATCH * positions) {
+        let rows = chunk.len() / positions;
+        let data = TensorData::new(chunk.iter().map(|&i| i as i64).collect(), [rows, positions]);
+        let indices = Tensor::<2, Int>::from_data(data, device);
+        decoded.extend(floats(model.decode_indices(indices)));
+    }
+    let bits = packed.bits as f64 / test.len() as f64;
+    StoredCode {
+        bits,
+        stored_bits: bits,
+        decoded,
+        perplexity: Some(perplexity(&indices, size)),
+    }
+}
+
+/// `exp` of the entropy of the frequencies of `indices` among `size` entries.
+fn perplexity(indices: &[u32], size: usize) -> f64 {
+    let mut counts = vec![0usize; size];
+    for &index in indices {
+        counts[index as usize] += 1;
+    }
+    let total = indices.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|&&n| n > 0)
+        .map(|&n| {
+            let p = n as f64 / total;
+            -p * p.ln()
+        })
+        .sum();
+    entropy.exp()
+}
+
+/// Entry indices written one after another at a fixed width, least significant bit first.
+struct PackedIndices {
+    bytes: Vec<u8>,
+    /// Bits written.
+    bits: usize,
+    /// Bits per index: `⌈log2 size⌉`.
+    width: u32,
+    count: usize,
+}
+
+impl PackedIndices {
+    /// Packs `indices`, each below `size`.
+    fn pack(indices: &[u32], size: usize) -> Self {
+        let width = usize::BITS - (size - 1).leading_zeros();
+        let bits = indices.len() * width as usize;
+        let mut bytes = vec![0u8; bits.div_ceil(8)];
+        for (k, &index) in indices.iter().enumerate() {
+            for bit in 0..width {
+                if index >> bit & 1 == 1 {
+                    let at = k * width as usize + bit as usize;
+                    bytes[at / 8] |= 1 << (at % 8);
+                }
+            }
+        }
+        Self {
+            bytes,
+            bits,
+            width,
+            count: indices.len(),
+        }
+    }
+
+    /// The indices read back.
+    fn unpack(&self) -> Vec<u32> {
+        (0..self.count)
+            .map(|k| {
+                (0..self.width).fold(0u32, |index, bit| {
+                    let at = k * self.width as usize + bit as usize;
+                    index | u32::from(self.bytes[at / 8] >> (at % 8) & 1) << bit
+                })
+            })
+            .collect()
+    }
+}
+
+fn floats(tensor: Tensor<2>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .try_to_vec()
+        .expect("f32 reconstructions")
 }
 
 /// Uniform 8-bit quantisation of each dimension between its training minimum and maximum.
@@ -242,6 +379,24 @@ mod tests {
             "{values:?}"
         );
         assert_eq!([values[2], values[3]], [2.55, -1.0]);
+    }
+
+    #[test]
+    fn packed_indices_take_their_width_in_bits_and_read_back() {
+        let indices: Vec<u32> = (0..100).map(|k| (k * 37) % 200).collect();
+        for (size, width) in [(2, 1), (200, 8), (256, 8), (257, 9), (65_536, 16)] {
+            let kept: Vec<u32> = indices.iter().map(|&i| i % size as u32).collect();
+            let packed = PackedIndices::pack(&kept, size);
+            assert_eq!(packed.bits, 100 * width, "size {size}");
+            assert_eq!(packed.bytes.len(), (100 * width).div_ceil(8));
+            assert_eq!(packed.unpack(), kept, "size {size}");
+        }
+    }
+
+    #[test]
+    fn perplexity_counts_the_entries_in_effective_use() {
+        assert!((perplexity(&[0, 1, 2, 3], 8) - 4.0).abs() < 1e-12);
+        assert!((perplexity(&[5, 5, 5], 8) - 1.0).abs() < 1e-12);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::batch;
 
 /// Examples per evaluation batch: large, since no activations are kept for a backward pass.
-const EVAL_BATCH: usize = 1000;
+pub(crate) const EVAL_BATCH: usize = 1000;
 
 /// Random projections that `jacobian_frobenius` averages for a deep encoder: 10,000 in all
 /// where the test set has that many examples (one each on MNIST), else up to
@@ -273,6 +273,21 @@ pub(crate) fn codes(model: &Autoencoder, split: &Split, device: &Device) -> Vec<
         codes.extend(code.into_data().iter::<f32>());
     }
     codes
+}
+
+/// A VQ-VAE's codes of every example of `split`, entry indices row by row.
+///
+/// # Panics
+/// For a model without a codebook.
+pub(crate) fn code_indices(model: &Autoencoder, split: &Split, device: &Device) -> Vec<u32> {
+    let mut indices = Vec::new();
+    for chunk in chunks(split) {
+        let code = model.encode(batch::inputs(split, &chunk, device));
+        let quantized = code.quantized.expect("a VQ-VAE's code has entry indices");
+        let values = quantized.indices.into_data().convert::<i64>();
+        indices.extend(values.iter::<i64>().map(|i| i as u32));
+    }
+    indices
 }
 
 /// Random values for evaluation batch `index`, drawn by `draw` from a stream of

@@ -36,6 +36,8 @@ use hourglass_spec::result::{
     BASELINE_ROC_FILE, EpochRecord, LATENT_FILE, Measured, ROC_FILE, metric, write_atomic,
 };
 use hourglass_spec::{CodeActivation, ModelKind, RunConfig, SparsityPenalty, Task};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use run::Run;
 use splits::{Normal, Splits};
 
@@ -251,13 +253,14 @@ fn train_on_this_thread(
                 .noise
                 .map(|noise| batch::tensor(noise, latent, &device));
             let done = run::epochs_done(epoch, step, steps_per_epoch);
-            let loss = run
-                .objective
-                .terms(&model, input, target, noise, done)
-                .total;
+            let terms = run.objective.terms(&model, input, target, noise, done);
+            let loss = terms.total;
             run.record_step(loss.clone().into_scalar(), epoch, step + 1, indices.len())?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(learning_rate, model, grads);
+            if let Some(code) = &terms.quantized_code {
+                model = model.with_moving_averages(code);
+            }
             let within_epoch = step + 1 < steps_per_epoch;
             let interrupted = within_epoch && progress.interrupted();
             if interrupted || (within_epoch && checkpointed.elapsed() >= run.checkpoint_every) {
@@ -442,14 +445,14 @@ fn test_metrics(
         );
         if image_size(test).is_some() && !compression.contains_key(metric::JPEG_PSNR_DB) {
             let why = format!(
-                "JPEG at its lowest quality takes more than the quantised code's {} bytes per \
+                "JPEG at its lowest quality takes more than the stored code's {} bytes per \
                  image",
-                model.latent()
+                compression[metric::CODE_BYTES]
             );
             not_measured.insert(metric::JPEG_PSNR_DB, why);
         }
         metrics.extend(compression);
-        code_ranges = Some(ranges);
+        code_ranges = ranges;
     }
     if let Some(normal) = splits.normal {
         let loss = config.loss.reconstruction;
@@ -523,8 +526,9 @@ fn codes_csv(model: &Autoencoder, test: &Split, device: &Device) -> String {
 
 /// Writes the run's image grids: reconstructions for every model; with `[noise]` clean, noisy
 /// and denoised test images; samples and interpolations for a VAE, and with the generation
-/// task for every kind (samples of the other kinds decode codes drawn from a diagonal Gaussian
-/// fitted to their training codes).
+/// task for every kind (a VQ-VAE's samples decode entries drawn position by position from
+/// their frequencies in the training codes; the other kinds' decode codes drawn from a
+/// diagonal Gaussian fitted to their training codes).
 fn write_images(
     model: &Autoencoder,
     splits: &Splits,
@@ -578,6 +582,9 @@ fn write_images(
     let samples = 8 * COLUMNS;
     let drawn = if model.is_variational() {
         model.sample_prior(samples, device)
+    } else if model.quantizer().is_some() {
+        let fitted = splits.train(Some(CODED_EXAMPLES * 10));
+        codebook_samples(model, &fitted, samples, config.seed, device)
     } else {
         let fitted = splits.train(Some(CODED_EXAMPLES * 10));
         let (mean, std) = code_gaussian(model, &fitted, device); // [1, latent] each
@@ -604,6 +611,36 @@ fn write_images(
     let codes = Tensor::cat(steps, 1).reshape([count * COLUMNS, model.latent()]);
     write(artifact::INTERPOLATIONS, model.decode(codes))
 }
+
+/// A VQ-VAE's decoded samples: each position's entry drawn independently from the entries'
+/// frequencies at that position in the codes of `split` (the simplest prior over codes; the
+/// VQ-VAE paper fits an autoregressive PixelCNN instead).
+///
+/// # Shapes
+/// - output: `[count, input]`
+fn codebook_samples(
+    model: &Autoencoder,
+    split: &Split,
+    count: usize,
+    seed: u64,
+    device: &Device,
+) -> Tensor<2> {
+    let positions = model.quantizer().map_or(1, |q| q.positions());
+    let indices = evaluate::code_indices(model, split, device);
+    let codes: Vec<&[u32]> = indices.chunks_exact(positions).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SAMPLING_STREAM);
+    let drawn: Vec<i64> = (0..count * positions)
+        .map(|at| {
+            let code = codes[rng.random_range(0..codes.len())];
+            i64::from(code[at % positions])
+        })
+        .collect();
+    let data = burn::tensor::TensorData::new(drawn, [count, positions]);
+    model.decode_indices(Tensor::from_data(data, device))
+}
+
+/// Mixed into the run's seed for a VQ-VAE's samples.
+const SAMPLING_STREAM: u64 = 0x7671_7661_6573;
 
 /// Mean and standard deviation of each code dimension over `split`.
 ///

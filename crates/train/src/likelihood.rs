@@ -161,6 +161,7 @@ mod tests {
             code_activation: CodeActivation::Identity,
             output: OutputActivation::Identity,
             variational: true,
+            codebook: None,
         };
         let model = config.init(device);
         // Decoder w = (2, 1), b = (0.5, −1). Posterior precision 1 + wᵀw = 6: variance 1/6,

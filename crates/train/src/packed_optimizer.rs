@@ -473,6 +473,7 @@ mod tests {
                 code_activation: CodeActivation::Sigmoid,
                 output: OutputActivation::Sigmoid,
                 variational: false,
+                codebook: None,
             };
             let models: Vec<_> = (0..3).map(|_| config.init(&autodiff)).collect();
             let mut pack = PackedAutoencoder::pack(&models).unwrap();

@@ -96,7 +96,13 @@ fn tensor_entries(model: &Autoencoder) -> Vec<TensorEntry> {
 /// What the axes of the tensor `name` of rank `rank` are, and where PyTorch differs.
 fn layout(name: &str, rank: usize) -> &'static str {
     let bias = name.ends_with(".bias");
-    if name.contains(".deconvs.") {
+    if name == "quantizer.codebook" {
+        "[size, dim]: a VQ-VAE's codebook; each run of dim encoder outputs becomes its nearest \
+         row (squared Euclidean distance)"
+    } else if name.starts_with("quantizer.averages.") {
+        "training state of the moving-average codebook update (entry counts [size], sums \
+         [size, dim]); not needed to encode or decode"
+    } else if name.contains(".deconvs.") {
         if bias {
             "[out_channels]"
         } else {
