@@ -4,7 +4,10 @@
 //!
 //! Entries learn either by gradient through the codebook loss (`update = "loss"`) or as
 //! exponential moving averages of the encoder outputs assigned to them (`update = "ema"`,
-//! the paper's appendix), kept in the module so that checkpoints resume them.
+//! the paper's appendix), kept in the module so that checkpoints resume them. A moving-average
+//! codebook restarts the entries that fall out of use at random encoder outputs of the batch
+//! (the "random restarts" of Dhariwal et al. 2020, Jukebox); as every entry starts unused, the
+//! first step places the whole codebook on the data.
 
 use burn::module::{Param, ParamId};
 use burn::prelude::*;
@@ -14,6 +17,9 @@ use hourglass_spec::{Codebook, CodebookUpdate};
 /// Added to every entry's averaged count before dividing (Laplace smoothing), so that an
 /// entry nothing was assigned to for long keeps a finite value.
 const SMOOTHING: f64 = 1e-5;
+/// An entry is out of use when its averaged count falls below this fraction of an even
+/// share of a batch's outputs (`outputs / size`).
+const OUT_OF_USE: f64 = 1.0 / 32.0;
 
 /// The codebook and, for `update = "ema"`, its moving averages.
 #[derive(Module, Debug)]
@@ -49,17 +55,14 @@ pub struct Quantized {
 
 impl VectorQuantizer {
     /// A codebook of `codebook.size` entries drawn from N(0, 1), for `positions` positions
-    /// (seed the device first for reproducible entries). An `ema` codebook starts as if each
-    /// entry had been assigned once, to itself.
+    /// (seed the device first for reproducible entries). An `ema` codebook's entries start
+    /// out of use, with zero counts.
     pub fn new(codebook: &Codebook, positions: usize, device: &Device) -> Self {
-        let entries = Tensor::<2>::random(
-            [codebook.size, codebook.dim],
-            Distribution::Normal(0.0, 1.0),
-            device,
-        );
+        let (size, dim) = (codebook.size, codebook.dim);
+        let entries = Tensor::<2>::random([size, dim], Distribution::Normal(0.0, 1.0), device);
         let averages = (codebook.update == CodebookUpdate::Ema).then(|| MovingAverages {
-            counts: Param::from_tensor(Tensor::ones([codebook.size], device)),
-            sums: Param::from_tensor(entries.clone()),
+            counts: Param::from_tensor(Tensor::zeros([size], device)),
+            sums: Param::from_tensor(Tensor::zeros([size, dim], device)),
             decay: codebook.decay,
         });
         Self {
@@ -124,7 +127,10 @@ impl VectorQuantizer {
 
     /// This quantiser after one moving-average step on a batch: `Nᵢ ← γ Nᵢ + (1 − γ) nᵢ`,
     /// `mᵢ ← γ mᵢ + (1 − γ) Σ z` over the outputs assigned to entry i, and each entry
-    /// `mᵢ / Ñᵢ` with Ñ the counts Laplace-smoothed. Unchanged for a `loss` codebook.
+    /// `mᵢ / Ñᵢ` with Ñ the counts Laplace-smoothed; an entry out of use before the step
+    /// instead restarts at an output of the batch drawn at random (from the device's
+    /// generator), with an even share of the batch as its count. Unchanged for a `loss`
+    /// codebook.
     ///
     /// # Shapes
     /// - encoded: `[batch, positions · dim]`, the outputs that were assigned `quantized`
@@ -135,6 +141,7 @@ impl VectorQuantizer {
         let [size, dim] = self.codebook_shape();
         let [batch, _] = encoded.dims();
         let rows = batch * self.positions;
+        let device = encoded.device();
         let outputs = encoded.detach().reshape([rows, dim]); // [rows, dim]
         let assigned: Tensor<2> = quantized
             .indices
@@ -144,10 +151,21 @@ impl VectorQuantizer {
             .float()
             .detach(); // [rows, size]
         let decay = averages.decay;
-        let counts = averages.counts.val().detach() * decay
-            + assigned.clone().sum_dim(0).reshape([size]) * (1.0 - decay); // [size]
-        let sums = averages.sums.val().detach() * decay
-            + assigned.transpose().matmul(outputs) * (1.0 - decay); // [size, dim]
+        let before = averages.counts.val().detach(); // [size]
+        let share = rows as f64 / size as f64;
+        let out_of_use = before.clone().lower_elem(OUT_OF_USE * share).float(); // [size]
+        let in_use = out_of_use.clone().neg() + 1.0; // [size]
+        let drawn = Tensor::<1>::random([size], Distribution::Uniform(0.0, rows as f64), &device)
+            .int()
+            .clamp(0, rows as i64 - 1); // [size]
+        let restarts = outputs.clone().select(0, drawn); // [size, dim]
+        let counts = (before * decay + assigned.clone().sum_dim(0).reshape([size]) * (1.0 - decay))
+            * in_use.clone()
+            + out_of_use.clone() * share; // [size]
+        let sums = (averages.sums.val().detach() * decay
+            + assigned.transpose().matmul(outputs) * (1.0 - decay))
+            * in_use.reshape([size, 1])
+            + restarts * out_of_use.reshape([size, 1]) * share; // [size, dim]
         let total = counts.clone().sum(); // [1]
         let smoothed =
             (counts.clone() + SMOOTHING) / (total.clone() + size as f64 * SMOOTHING) * total; // [size]
@@ -223,58 +241,98 @@ mod tests {
         }
     }
 
-    #[test]
-    fn moving_averages_move_used_entries_to_their_outputs_mean_and_keep_the_others() {
-        let _rng = RNG.lock().unwrap();
-        let device = Device::flex();
-        device.seed(12);
-        let mut quantizer =
-            VectorQuantizer::new(&codebook(8, 2, CodebookUpdate::Ema, 0.9), 1, &device);
-        let at = |i: i64| Tensor::<2, Int>::from_data(TensorData::new(vec![i], [1, 1]), &device);
-        let (first, third) = (
-            rows(quantizer.entries(at(0))),
-            rows(quantizer.entries(at(3))),
-        );
-        // Forty outputs scattered closely around entries 0 and 3, offset from them.
-        let noise = Tensor::<2>::random([40, 2], Distribution::Normal(0.0, 0.01), &device);
-        let centres: Vec<f32> = (0..40)
-            .flat_map(|k| {
-                let entry = if k % 2 == 0 { &first[0] } else { &third[0] };
-                [entry[0] + 0.05, entry[1] - 0.05]
-            })
+    /// `count` outputs of two numbers around each of `centres` in turn, 0.01 apart.
+    fn clustered(centres: &[[f32; 2]], count: usize, device: &Device) -> Tensor<2> {
+        let values: Vec<f32> = (0..count)
+            .flat_map(|k| centres[k % centres.len()])
             .collect();
-        let encoded = Tensor::<2>::from_data(TensorData::new(centres, [40, 2]), &device) + noise;
-        let means: Vec<Vec<f32>> = (0..2)
-            .map(|parity| {
-                let chosen: Vec<Vec<f32>> = rows(encoded.clone())
-                    .into_iter()
-                    .skip(parity)
-                    .step_by(2)
-                    .collect();
-                (0..2)
-                    .map(|j| chosen.iter().map(|r| r[j]).sum::<f32>() / 20.0)
-                    .collect()
-            })
-            .collect();
-        let untouched = rows(quantizer.entries(at(5)));
-        for _ in 0..60 {
+        let noise = Tensor::<2>::random([count, 2], Distribution::Normal(0.0, 0.01), device);
+        Tensor::<2>::from_data(TensorData::new(values, [count, 2]), device) + noise
+    }
+
+    /// Every entry, row by row.
+    fn entries(quantizer: &VectorQuantizer) -> Vec<Vec<f32>> {
+        rows(quantizer.codebook.val())
+    }
+
+    fn trained(
+        mut quantizer: VectorQuantizer,
+        encoded: &Tensor<2>,
+        steps: usize,
+    ) -> VectorQuantizer {
+        for _ in 0..steps {
             let quantized = quantizer.quantize(encoded.clone());
             quantizer = quantizer.with_moving_averages(encoded.clone(), &quantized);
         }
-        let close = |a: &[f32], b: &[f32], tolerance: f32| {
-            a.iter().zip(b).all(|(x, y)| (x - y).abs() < tolerance)
+        quantizer
+    }
+
+    #[test]
+    fn the_first_moving_average_step_places_every_entry_on_an_output() {
+        let _rng = RNG.lock().unwrap();
+        let device = Device::flex();
+        device.seed(12);
+        let quantizer =
+            VectorQuantizer::new(&codebook(8, 2, CodebookUpdate::Ema, 0.99), 2, &device);
+        let encoded = Tensor::<2>::random([10, 4], Distribution::Normal(5.0, 1.0), &device);
+        let outputs = rows(encoded.clone().reshape([20, 2]));
+        for entry in entries(&trained(quantizer, &encoded, 1)) {
+            let on_an_output = outputs.iter().any(|output| {
+                output
+                    .iter()
+                    .zip(&entry)
+                    .all(|(a, b)| (a - b).abs() < 1e-5 * a.abs())
+            });
+            assert!(on_an_output, "{entry:?}");
+        }
+    }
+
+    #[test]
+    fn used_entries_settle_on_the_mean_of_their_outputs() {
+        let _rng = RNG.lock().unwrap();
+        let device = Device::flex();
+        device.seed(14);
+        let quantizer = VectorQuantizer::new(&codebook(2, 2, CodebookUpdate::Ema, 0.9), 1, &device);
+        let encoded = clustered(&[[-3.0, -3.0], [3.0, 2.0]], 40, &device);
+        let outputs = rows(encoded.clone());
+        let mean = |parity: usize, j: usize| -> f32 {
+            outputs
+                .iter()
+                .skip(parity)
+                .step_by(2)
+                .map(|o| o[j])
+                .sum::<f32>()
+                / 20.0
         };
-        // The prior assignment of each entry to itself has decayed to 0.9^60 = 0.2 %.
-        assert!(close(&rows(quantizer.entries(at(0)))[0], &means[0], 1e-3));
-        assert!(close(&rows(quantizer.entries(at(3)))[0], &means[1], 1e-3));
-        // An unused entry's count decays with its sum, but for the smoothing: at 0.9^60 the
-        // 1e-5 added to it shrinks the entry by half a percent.
-        let kept = &rows(quantizer.entries(at(5)))[0];
-        for (after, before) in kept.iter().zip(&untouched[0]) {
-            assert!(
-                (after / before - 0.9945).abs() < 1e-3,
-                "{kept:?} {untouched:?}"
-            );
+        let mut settled = entries(&trained(quantizer, &encoded, 100));
+        settled.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        // Whichever outputs the first step placed the two entries on, each ends at the mean
+        // of one cluster (the moving averages' start has decayed to 0.9^100).
+        for (parity, entry) in settled.iter().enumerate() {
+            for (j, value) in entry.iter().enumerate() {
+                assert!((value - mean(parity, j)).abs() < 1e-3, "{settled:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn entries_out_of_use_restart_on_the_data() {
+        let _rng = RNG.lock().unwrap();
+        let device = Device::flex();
+        device.seed(15);
+        let quantizer = VectorQuantizer::new(&codebook(6, 2, CodebookUpdate::Ema, 0.9), 1, &device);
+        let encoded = clustered(&[[4.0, -4.0]], 30, &device);
+        let first = trained(quantizer, &encoded, 1);
+        // Moved far from the data, every entry falls out of use but the one nearest to it.
+        let far: Vec<f32> = (0..6).flat_map(|k| [-40.0 - k as f32, 40.0]).collect();
+        let far = Tensor::<2>::from_data(TensorData::new(far, [6, 2]), &device);
+        let moved = VectorQuantizer {
+            codebook: replaced(&first.codebook, far),
+            ..first
+        };
+        for entry in entries(&trained(moved, &encoded, 60)) {
+            let distance = ((entry[0] - 4.0).powi(2) + (entry[1] + 4.0).powi(2)).sqrt();
+            assert!(distance < 0.1, "{entry:?} left out of use");
         }
     }
 

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use std::collections::BTreeMap;
 
+use hourglass_spec::ModelKind;
 use hourglass_spec::result::{ANOMALY_BASELINES, BASELINE_ROC_FILE, ROC_FILE, RunStatus, metric};
 
 use crate::html::{escape, means_by_x, varied_labels};
@@ -232,8 +233,9 @@ fn thinned(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// PSNR against bytes per example: each kind's 8-bit codes, PCA at the same bytes, and JPEG
-/// where it fits, with the table of the same figures.
+/// PSNR against bytes per example: each kind's stored codes (8-bit, or a VQ-VAE's packed
+/// entry indices), PCA at the same bytes, and JPEG where it fits, with the table of the same
+/// figures.
 pub(crate) fn rate_distortion(html: &mut String, records: &[RunRecord]) -> Result<(), ReportError> {
     let completed: Vec<&RunRecord> = records
         .iter()
@@ -243,8 +245,11 @@ pub(crate) fn rate_distortion(html: &mut String, records: &[RunRecord]) -> Resul
     if completed.is_empty() {
         return Ok(());
     }
-    // An 8-bit code of `latent` dimensions takes `latent` bytes.
-    let bytes = |r: &RunRecord| r.result.config.latent() as f64;
+    // Recorded since the VQ-VAE; before it, every code was 8-bit: `latent` bytes.
+    let bytes = |r: &RunRecord| {
+        (r.result.metrics.get(metric::CODE_BYTES).copied())
+            .unwrap_or(r.result.config.latent() as f64)
+    };
     let points = |metric: &str, runs: &mut dyn Iterator<Item = &&RunRecord>| {
         let mut points: Vec<(f64, f64)> = runs
             .filter_map(|r| Some((bytes(r), *r.result.metrics.get(metric)?)))
@@ -260,8 +265,13 @@ pub(crate) fn rate_distortion(html: &mut String, records: &[RunRecord]) -> Resul
     let mut series: Vec<Series> = kinds
         .iter()
         .map(|&kind| {
+            let stored = if kind == ModelKind::Vqvae.name() {
+                "entry indices"
+            } else {
+                "8-bit code"
+            };
             Series::new(
-                format!("{kind} (8-bit code)"),
+                format!("{kind} ({stored})"),
                 points(
                     metric::QUANTIZED_PSNR_DB,
                     &mut completed
@@ -297,9 +307,10 @@ pub(crate) fn rate_distortion(html: &mut String, records: &[RunRecord]) -> Resul
     let _ = write!(
         html,
         "<section id=\"compression\"><h2>Compression</h2><p>PSNR of test reconstructions against \
-         the bytes that encode one example: the code at 8 bits per dimension, PCA with as many \
-         components (coefficients at 8 bits), and JPEG at the highest quality that fits in as \
-         many entropy-coded bytes (headers left out, in JPEG's favour).</p>\
+         the bytes that encode one example: the code at 8 bits per dimension (a VQ-VAE's entry \
+         indices at log2 of its codebook size bits each), PCA with as many components as the \
+         code has bytes (coefficients at 8 bits), and JPEG at the highest quality that fits in \
+         as many entropy-coded bytes (headers left out, in JPEG's favour).</p>\
          <figure>{svg}<figcaption>rate–distortion, mean over seeds</figcaption></figure>\
          <table id=\"rate-distortion\"><thead><tr><th>run</th><th>kind</th><th>bytes</th>\
          <th>ratio</th><th>code dB</th><th>PCA dB</th><th>JPEG dB (quality, bytes)</th></tr>\

@@ -195,6 +195,20 @@ pub(crate) fn check_run(config: &RunConfig, catalog: &Catalog) -> Vec<Diagnostic
         amounts.push(("train.early_stopping.min_delta", early.min_delta));
     }
     if let Some(codebook) = &model.codebook {
+        let width = model.latent.checked_mul(codebook.dim);
+        if width.is_none_or(|width| width > crate::ranges::COUNT_MAX as usize) {
+            problem(
+                "model.codebook.dim",
+                format!(
+                    "the encoder would emit latent × dim = {} × {} numbers per example, more \
+                     than {}",
+                    model.latent,
+                    codebook.dim,
+                    crate::ranges::COUNT_MAX
+                ),
+                Some("choose fewer code positions or shorter entries".into()),
+            );
+        }
         amounts.push(("model.codebook.commitment", codebook.commitment));
         if !(0.0..1.0).contains(&codebook.decay) {
             problem(

@@ -906,6 +906,11 @@ fn check_rs() -> Vec<Case> {
             "\n[model]\nkind = \"vqvae\"\ncodebook = { decay = 1.0 }\n",
         ),
         minimal(
+            "codebook entries too long for the code positions",
+            "model.codebook.dim",
+            "\n[model]\nkind = \"vqvae\"\nlatent = 700\ncodebook = { dim = 10000000 }\n",
+        ),
+        minimal(
             "an unknown codebook update",
             "kmeans",
             "\n[model]\nkind = \"vqvae\"\ncodebook = { update = \"kmeans\" }\n",

@@ -459,8 +459,9 @@ fn test_metrics(
         let (anomaly, roc) = anomaly::anomaly(model, loss, test, normal, device);
         metrics.extend(anomaly);
         write_file(&run_dir.join(ROC_FILE), &anomaly::roc_csv(&roc))?;
+        // PCA keeps as many components as the code has dimensions (a VQ-VAE's positions).
         let (baselines, missing, curves) =
-            anomaly::baselines(splits, normal, model.latent(), config.seed);
+            anomaly::baselines(splits, normal, config.model.latent, config.seed);
         metrics.extend(baselines);
         not_measured.extend(missing);
         write_file(&run_dir.join(BASELINE_ROC_FILE), &curves)?;

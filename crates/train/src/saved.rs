@@ -161,7 +161,8 @@ impl SavedModel {
 
 /// What a saved model makes of new examples.
 pub struct Applied {
-    /// Each example's code (a VAE's mean), `latent` values per example.
+    /// Each example's code (a VAE's mean; a VQ-VAE's entry indices), the card's `latent`
+    /// values per example.
     pub codes: Vec<f32>,
     /// Each example's reconstruction, in the units of the inputs (standardisation undone).
     pub reconstructions: Vec<f32>,
@@ -200,8 +201,14 @@ impl SavedModel {
                 }
             }
         }
+        let codes = if self.model.quantizer().is_some() {
+            let indices = evaluate::code_indices(&self.model, &split, device);
+            indices.into_iter().map(|i| i as f32).collect()
+        } else {
+            evaluate::codes(&self.model, &split, device)
+        };
         Applied {
-            codes: evaluate::codes(&self.model, &split, device),
+            codes,
             reconstructions,
             scores: anomaly::scores(&self.model, self.card.loss, &split, device),
         }

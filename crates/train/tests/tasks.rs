@@ -9,7 +9,7 @@ use std::path::Path;
 
 use burn::prelude::Device;
 use hourglass_spec::result::{BASELINE_ROC_FILE, Measured, ROC_FILE, metric};
-use hourglass_train::{Silent, train_run};
+use hourglass_train::{Progress, Silent, TrainError, train_run};
 
 /// Trains the one run of `spec` on the repository's data sets; returns what it measured and
 /// the ROC curves it wrote (the autoencoder's, the baselines'; empty without the anomaly task).
@@ -179,4 +179,70 @@ fn autoencoders_trained_on_normal_data_rank_real_anomalies_first() {
         "{iwae_nll} < {bound} < {iwae_elbo}"
     );
     assert!(iwae_nll < nll, "IWAE {iwae_nll} against VAE {nll} nats");
+
+    a_vq_vae_stores_its_code_in_exactly_its_bits_and_resumes_its_codebook();
+}
+
+/// A VQ-VAE of 16 positions and 16 entries: its code is 64 bits, packed and decoded back
+/// to its reconstructions; interrupted and resumed from its checkpoint, it ends where the
+/// uninterrupted run does, moving averages included.
+fn a_vq_vae_stores_its_code_in_exactly_its_bits_and_resumes_its_codebook() {
+    const SPEC: &str = r#"
+        [experiment]
+        name = "vqvae"
+        seed = 5
+        [data]
+        dataset = "mnist"
+        train_limit = 3000
+        test_limit = 300
+        [model]
+        kind = "vqvae"
+        hidden = [128]
+        latent = 16
+        codebook = { size = 16, dim = 4 }
+        [train]
+        epochs = 3
+        [evaluate]
+        tasks = ["reconstruction", "compression", "generation"]
+        "#;
+    let vq = train(SPEC).0.metrics;
+    eprintln!("MNIST VQ-VAE (16 positions, 16 entries): {vq:?}");
+    assert_eq!(vq[metric::CODE_BITS], 16.0 * 4.0);
+    assert_eq!(vq[metric::CODE_BYTES], 8.0);
+    assert_eq!(vq[metric::COMPRESSION_RATIO], 784.0 * 8.0 / 64.0);
+    // Decoded from the packed indices, the reconstructions are the forward pass's (the two
+    // PSNRs sum the squared errors in another order).
+    let (packed, forward) = (vq[metric::QUANTIZED_PSNR_DB], vq[metric::TEST_PSNR_DB]);
+    assert!(
+        (packed - forward).abs() < 1e-5,
+        "{packed} against {forward}"
+    );
+    let perplexity = vq[metric::CODEBOOK_PERPLEXITY];
+    assert!(perplexity > 2.0 && perplexity <= 16.0, "{perplexity}");
+
+    /// Interrupts training after its `0`th step.
+    struct StopAfter(usize);
+    impl Progress for StopAfter {
+        fn interrupted(&mut self) -> bool {
+            self.0 -= 1;
+            self.0 == 0
+        }
+    }
+    let (registry, catalog) = common::registry_and_catalog();
+    let experiment = hourglass_spec::parse(Path::new("vqvae.toml"), SPEC, &catalog).unwrap();
+    let config = &experiment.runs[0].config;
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    // Within the second epoch of 22 steps (2,700 training examples in batches of 128).
+    let stopped = train_run(config, &registry, dir.path(), &device, &mut StopAfter(30));
+    assert!(
+        matches!(stopped, Err(TrainError::Interrupted { epochs: 1, .. })),
+        "{stopped:?}"
+    );
+    let resumed = train_run(config, &registry, dir.path(), &device, &mut Silent).unwrap();
+    for (name, value) in &vq {
+        if !["train_seconds", "samples_per_second"].contains(&name.as_str()) {
+            assert_eq!(resumed.metrics[name], *value, "{name}");
+        }
+    }
 }
