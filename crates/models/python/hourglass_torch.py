@@ -110,7 +110,7 @@ class HourglassAutoencoder(nn.Module):
         if model.get("codebook") is not None:
             self.codebook = weights.take("quantizer.codebook")  # [size, dim]
             # The moving averages are training state: a trained model does not use them.
-            for state in ("quantizer.averages.counts", "quantizer.averages.sums"):
+            for state in ("quantizer.counts", "quantizer.sums"):
                 weights.tensors.pop(state, None)
         activation, hidden = model["activation"], len(model["hidden"])
         channels = model["conv_channels"]

@@ -211,12 +211,13 @@ impl Autoencoder {
         self.quantizer.as_ref()
     }
 
-    /// This model after a VQ-VAE's moving-average codebook step on `code`, a batch's
-    /// encoding; unchanged for every other model.
-    pub fn with_moving_averages(mut self, code: &Code) -> Self {
+    /// This model after a VQ-VAE's codebook step on `code`, the encoding of the batch of the
+    /// optimizer step just taken ([`VectorQuantizer::after_step`]); unchanged for every other
+    /// model.
+    pub fn with_codebook_step(mut self, code: &Code) -> Self {
         if let (Some(quantizer), Some(quantized)) = (self.quantizer.take(), &code.quantized) {
             let encoded = code.pre_activation.clone();
-            self.quantizer = Some(quantizer.with_moving_averages(encoded, quantized));
+            self.quantizer = Some(quantizer.after_step(encoded, quantized));
         }
         self
     }

@@ -41,8 +41,8 @@ pub struct ObjectiveTerms {
     /// A VAE's or an IWAE's KL term in nats per example, before β (in an IWAE's objective
     /// only through the weights, reported as the encoder's distance from the prior).
     pub kl: Option<Tensor<1>>,
-    /// A VQ-VAE's encoding of the batch, whose entry assignments move an `ema` codebook
-    /// after the step ([`Autoencoder::with_moving_averages`]).
+    /// A VQ-VAE's encoding of the batch, whose entry assignments update its codebook's
+    /// moving averages after the step ([`Autoencoder::with_codebook_step`]).
     pub quantized_code: Option<Code>,
 }
 

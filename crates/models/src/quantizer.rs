@@ -4,10 +4,11 @@
 //!
 //! Entries learn either by gradient through the codebook loss (`update = "loss"`) or as
 //! exponential moving averages of the encoder outputs assigned to them (`update = "ema"`,
-//! the paper's appendix), kept in the module so that checkpoints resume them. A moving-average
-//! codebook restarts the entries that fall out of use at random encoder outputs of the batch
-//! (the "random restarts" of Dhariwal et al. 2020, Jukebox); as every entry starts unused, the
-//! first step places the whole codebook on the data.
+//! the paper's appendix). Either way the quantiser keeps a moving average of each entry's use,
+//! and restarts the entries that fall out of use at random encoder outputs of the batch (the
+//! "random restarts" of Dhariwal et al. 2020, Jukebox); as every entry starts unused, the
+//! first step places the whole codebook on the data. The averages are module parameters that
+//! no gradient reaches, so checkpoints resume them.
 
 use burn::module::{Param, ParamId};
 use burn::prelude::*;
@@ -21,26 +22,20 @@ const SMOOTHING: f64 = 1e-5;
 /// share of a batch's outputs (`outputs / size`).
 const OUT_OF_USE: f64 = 1.0 / 32.0;
 
-/// The codebook and, for `update = "ema"`, its moving averages.
+/// The codebook and the moving averages of its use.
 #[derive(Module, Debug)]
 pub struct VectorQuantizer {
     /// The entries. `[size, dim]`
     codebook: Param<Tensor<2>>,
-    /// `update = "ema"` only.
-    averages: Option<MovingAverages>,
-    #[module(skip)]
-    positions: usize,
-}
-
-/// The moving averages an `ema` codebook's entries are the ratio of.
-#[derive(Module, Debug)]
-pub struct MovingAverages {
-    /// Nᵢ: the averaged number of encoder outputs assigned to entry i. `[size]`
+    /// Nᵢ: the averaged number of encoder outputs assigned to entry i per step. `[size]`
     counts: Param<Tensor<1>>,
-    /// mᵢ: the averaged sum of those outputs. `[size, dim]`
-    sums: Param<Tensor<2>>,
+    /// mᵢ: the averaged sum of those outputs, whose ratio to Nᵢ is the entry
+    /// (`update = "ema"` only). `[size, dim]`
+    sums: Option<Param<Tensor<2>>>,
     #[module(skip)]
     decay: f64,
+    #[module(skip)]
+    positions: usize,
 }
 
 /// The entries a batch of encoder outputs is assigned.
@@ -55,19 +50,18 @@ pub struct Quantized {
 
 impl VectorQuantizer {
     /// A codebook of `codebook.size` entries drawn from N(0, 1), for `positions` positions
-    /// (seed the device first for reproducible entries). An `ema` codebook's entries start
-    /// out of use, with zero counts.
+    /// (seed the device first for reproducible entries). Every entry starts out of use, with
+    /// a zero count.
     pub fn new(codebook: &Codebook, positions: usize, device: &Device) -> Self {
         let (size, dim) = (codebook.size, codebook.dim);
         let entries = Tensor::<2>::random([size, dim], Distribution::Normal(0.0, 1.0), device);
-        let averages = (codebook.update == CodebookUpdate::Ema).then(|| MovingAverages {
-            counts: Param::from_tensor(Tensor::zeros([size], device)),
-            sums: Param::from_tensor(Tensor::zeros([size, dim], device)),
-            decay: codebook.decay,
-        });
+        let sums = (codebook.update == CodebookUpdate::Ema)
+            .then(|| Param::from_tensor(Tensor::zeros([size, dim], device)));
         Self {
             codebook: Param::from_tensor(entries),
-            averages,
+            counts: Param::from_tensor(Tensor::zeros([size], device)),
+            sums,
+            decay: codebook.decay,
             positions,
         }
     }
@@ -98,7 +92,7 @@ impl VectorQuantizer {
             + fixed.square().sum_dim(1).transpose(); // [rows, size]
         let indices = distances.argmin(1).reshape([rows]); // [rows]
         // An ema codebook learns from its averages, not from gradients.
-        let source = if self.averages.is_some() {
+        let source = if self.sums.is_some() {
             codebook.detach()
         } else {
             codebook
@@ -125,19 +119,16 @@ impl VectorQuantizer {
             .reshape([batch, positions * dim])
     }
 
-    /// This quantiser after one moving-average step on a batch: `Nᵢ ← γ Nᵢ + (1 − γ) nᵢ`,
-    /// `mᵢ ← γ mᵢ + (1 − γ) Σ z` over the outputs assigned to entry i, and each entry
-    /// `mᵢ / Ñᵢ` with Ñ the counts Laplace-smoothed; an entry out of use before the step
-    /// instead restarts at an output of the batch drawn at random (from the device's
-    /// generator), with an even share of the batch as its count. Unchanged for a `loss`
-    /// codebook.
+    /// This quantiser after a training step on a batch: each entry's averaged use
+    /// `Nᵢ ← γ Nᵢ + (1 − γ) nᵢ`; for `update = "ema"` the averaged sum `mᵢ ← γ mᵢ + (1 − γ) Σ z`
+    /// over the outputs assigned to entry i, and the entry `mᵢ / Ñᵢ` with Ñ the counts
+    /// Laplace-smoothed (a `loss` codebook keeps the entries its optimizer step made). An entry
+    /// out of use before the step instead restarts at an output of the batch drawn at random
+    /// (from the device's generator), with an even share of the batch as its count.
     ///
     /// # Shapes
     /// - encoded: `[batch, positions · dim]`, the outputs that were assigned `quantized`
-    pub fn with_moving_averages(self, encoded: Tensor<2>, quantized: &Quantized) -> Self {
-        let Some(averages) = &self.averages else {
-            return self;
-        };
+    pub fn after_step(self, encoded: Tensor<2>, quantized: &Quantized) -> Self {
         let [size, dim] = self.codebook_shape();
         let [batch, _] = encoded.dims();
         let rows = batch * self.positions;
@@ -150,11 +141,16 @@ impl VectorQuantizer {
             .one_hot::<2>(size)
             .float()
             .detach(); // [rows, size]
-        let decay = averages.decay;
-        let before = averages.counts.val().detach(); // [size]
+        let decay = self.decay;
+        let before = self.counts.val().detach(); // [size]
         let share = rows as f64 / size as f64;
         let out_of_use = before.clone().lower_elem(OUT_OF_USE * share).float(); // [size]
         let in_use = out_of_use.clone().neg() + 1.0; // [size]
+        // Keeps the in-use rows of `kept` and puts `restarted` in the others.
+        let restart = |kept: Tensor<2>, restarted: Tensor<2>| {
+            kept * in_use.clone().reshape([size, 1])
+                + restarted * out_of_use.clone().reshape([size, 1])
+        };
         let drawn = Tensor::<1>::random([size], Distribution::Uniform(0.0, rows as f64), &device)
             .int()
             .clamp(0, rows as i64 - 1); // [size]
@@ -162,30 +158,37 @@ impl VectorQuantizer {
         let counts = (before * decay + assigned.clone().sum_dim(0).reshape([size]) * (1.0 - decay))
             * in_use.clone()
             + out_of_use.clone() * share; // [size]
-        let sums = (averages.sums.val().detach() * decay
-            + assigned.transpose().matmul(outputs) * (1.0 - decay))
-            * in_use.reshape([size, 1])
-            + restarts * out_of_use.reshape([size, 1]) * share; // [size, dim]
-        let total = counts.clone().sum(); // [1]
-        let smoothed =
-            (counts.clone() + SMOOTHING) / (total.clone() + size as f64 * SMOOTHING) * total; // [size]
-        let entries = sums.clone() / smoothed.reshape([size, 1]); // [size, dim]
+        let (entries, sums) = match &self.sums {
+            None => (restart(self.codebook.val().detach(), restarts), None),
+            Some(param) => {
+                let averaged = param.val().detach() * decay
+                    + assigned.transpose().matmul(outputs) * (1.0 - decay);
+                let sums = restart(averaged, restarts * share); // [size, dim]
+                let total = counts.clone().sum(); // [1]
+                let smoothed = (counts.clone() + SMOOTHING)
+                    / (total.clone() + size as f64 * SMOOTHING)
+                    * total; // [size]
+                let entries = sums.clone() / smoothed.reshape([size, 1]); // [size, dim]
+                (entries, Some(replaced(param, sums)))
+            }
+        };
+        let codebook = replaced(&self.codebook, entries);
         Self {
-            codebook: replaced(&self.codebook, entries),
-            averages: Some(MovingAverages {
-                counts: replaced(&averages.counts, counts),
-                sums: replaced(&averages.sums, sums),
-                decay,
-            }),
+            codebook,
+            counts: replaced(&self.counts, counts),
+            sums,
+            decay,
             positions: self.positions,
         }
     }
 }
 
-/// `param` holding `value` instead, under the same id.
+/// `param` holding `value` instead, under the same id, a leaf that requires a gradient as
+/// `param` did (the optimizer goes on training a loss codebook's entries).
 fn replaced<const D: usize>(param: &Param<Tensor<D>>, value: Tensor<D>) -> Param<Tensor<D>> {
     let id: ParamId = param.id;
-    Param::initialized(id, value)
+    let trained = param.val().is_require_grad();
+    Param::initialized(id, value.detach().set_require_grad(trained))
 }
 
 #[cfg(test)]
@@ -262,28 +265,29 @@ mod tests {
     ) -> VectorQuantizer {
         for _ in 0..steps {
             let quantized = quantizer.quantize(encoded.clone());
-            quantizer = quantizer.with_moving_averages(encoded.clone(), &quantized);
+            quantizer = quantizer.after_step(encoded.clone(), &quantized);
         }
         quantizer
     }
 
     #[test]
-    fn the_first_moving_average_step_places_every_entry_on_an_output() {
+    fn the_first_step_places_every_entry_on_an_output() {
         let _rng = RNG.lock().unwrap();
         let device = Device::flex();
         device.seed(12);
-        let quantizer =
-            VectorQuantizer::new(&codebook(8, 2, CodebookUpdate::Ema, 0.99), 2, &device);
-        let encoded = Tensor::<2>::random([10, 4], Distribution::Normal(5.0, 1.0), &device);
-        let outputs = rows(encoded.clone().reshape([20, 2]));
-        for entry in entries(&trained(quantizer, &encoded, 1)) {
-            let on_an_output = outputs.iter().any(|output| {
-                output
-                    .iter()
-                    .zip(&entry)
-                    .all(|(a, b)| (a - b).abs() < 1e-5 * a.abs())
-            });
-            assert!(on_an_output, "{entry:?}");
+        for update in [CodebookUpdate::Ema, CodebookUpdate::Loss] {
+            let quantizer = VectorQuantizer::new(&codebook(8, 2, update, 0.99), 2, &device);
+            let encoded = Tensor::<2>::random([10, 4], Distribution::Normal(5.0, 1.0), &device);
+            let outputs = rows(encoded.clone().reshape([20, 2]));
+            for entry in entries(&trained(quantizer, &encoded, 1)) {
+                let on_an_output = outputs.iter().any(|output| {
+                    output
+                        .iter()
+                        .zip(&entry)
+                        .all(|(a, b)| (a - b).abs() < 1e-5 * a.abs())
+                });
+                assert!(on_an_output, "{update:?}: {entry:?}");
+            }
         }
     }
 
@@ -337,17 +341,19 @@ mod tests {
     }
 
     #[test]
-    fn a_loss_codebook_ignores_moving_averages() {
+    fn a_loss_codebook_keeps_the_entries_in_use_as_its_optimizer_left_them() {
         let _rng = RNG.lock().unwrap();
-        let device = Device::flex();
+        // As in training: the optimizer goes on training the entries after the step.
+        let device = Device::flex().autodiff();
         device.seed(13);
         let quantizer =
             VectorQuantizer::new(&codebook(4, 2, CodebookUpdate::Loss, 0.5), 2, &device);
-        let before = rows(quantizer.codebook.val());
         let encoded = Tensor::<2>::random([3, 4], Distribution::Default, &device);
-        let quantized = quantizer.quantize(encoded.clone());
-        let after = quantizer.with_moving_averages(encoded, &quantized);
-        assert_eq!(rows(after.codebook.val()), before);
-        assert!(after.averages.is_none());
+        // The first step restarts every entry with an even share as its count: all in use.
+        let placed = trained(quantizer, &encoded, 1);
+        assert!(placed.sums.is_none());
+        assert!(placed.codebook.val().is_require_grad());
+        let before = entries(&placed);
+        assert_eq!(entries(&trained(placed, &encoded, 1)), before);
     }
 }

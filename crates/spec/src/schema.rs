@@ -395,7 +395,9 @@ pub struct Codebook {
     /// How entries learn.
     #[serde(default)]
     pub update: CodebookUpdate,
-    /// Decay of the exponential moving averages (`update = "ema"`).
+    /// Decay γ of the exponential moving averages: of each entry's use (an entry whose use
+    /// falls below 1/32 of an even share restarts at an encoder output) and, for
+    /// `update = "ema"`, of its outputs' sum.
     #[serde(default = "defaults::codebook_decay")]
     pub decay: f64,
 }
@@ -426,7 +428,7 @@ pub enum CodebookUpdate {
     /// By gradient, through the codebook loss `‖sg(z_e) − e‖²` (the paper's main text).
     Loss,
     /// Each entry is the moving average of the encoder outputs assigned to it (the paper's
-    /// appendix; no codebook loss, less prone to unused entries).
+    /// appendix; no codebook loss).
     #[default]
     Ema,
 }

@@ -259,7 +259,7 @@ fn train_on_this_thread(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(learning_rate, model, grads);
             if let Some(code) = &terms.quantized_code {
-                model = model.with_moving_averages(code);
+                model = model.with_codebook_step(code);
             }
             let within_epoch = step + 1 < steps_per_epoch;
             let interrupted = within_epoch && progress.interrupted();

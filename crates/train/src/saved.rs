@@ -99,9 +99,10 @@ fn layout(name: &str, rank: usize) -> &'static str {
     if name == "quantizer.codebook" {
         "[size, dim]: a VQ-VAE's codebook; each run of dim encoder outputs becomes its nearest \
          row (squared Euclidean distance)"
-    } else if name.starts_with("quantizer.averages.") {
-        "training state of the moving-average codebook update (entry counts [size], sums \
-         [size, dim]); not needed to encode or decode"
+    } else if name == "quantizer.counts" || name == "quantizer.sums" {
+        "training state of the codebook: moving averages of each entry's use [size] and, for \
+         the moving-average update, of its outputs' sum [size, dim]; not needed to encode or \
+         decode"
     } else if name.contains(".deconvs.") {
         if bias {
             "[out_channels]"

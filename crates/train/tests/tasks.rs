@@ -233,7 +233,7 @@ fn a_vq_vae_stores_its_code_in_exactly_its_bits_and_resumes_its_codebook() {
     let config = &experiment.runs[0].config;
     let dir = tempfile::tempdir().unwrap();
     let device = Device::flex();
-    // Within the second epoch of 22 steps (2,700 training examples in batches of 128).
+    // Within the second epoch (24 steps of 128 examples).
     let stopped = train_run(config, &registry, dir.path(), &device, &mut StopAfter(30));
     assert!(
         matches!(stopped, Err(TrainError::Interrupted { epochs: 1, .. })),
