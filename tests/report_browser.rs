@@ -89,7 +89,7 @@ fn sweep(dir: &Path) -> PathBuf {
     let spec = dir.join("browser.toml");
     std::fs::write(
         &spec,
-        "[experiment]\nname = \"browser\"\nseed = 2\nrepeats = 2\n\n[data]\ndataset = \"mnist\"\n\
+        "[experiment]\nname = \"browser\"\nseed = 2\nrepeats = 3\n\n[data]\ndataset = \"mnist\"\n\
          validation = 0.1\ntrain_limit = 1000\ntest_limit = 200\n\n[model]\nhidden = [32]\n\n\
          [loss]\nreconstruction = \"bce\"\n\n[train]\nlearning_rate = 3e-3\nbatch_size = 100\n\
          epochs = 2\n\n[evaluate]\ntasks = [\"reconstruction\", \"compression\", \"generation\"]\n\n\
@@ -124,6 +124,8 @@ const MEASURE: &str = "return {
   runs: document.querySelectorAll('#results-table tbody tr').length,
   configurations: document.querySelectorAll('#configurations-table tbody tr').length,
   sections: [...document.querySelectorAll('section')].map(s => s.id),
+  search: [...document.querySelectorAll('#search figure > svg')]
+    .map(s => s.querySelectorAll('polyline, path, rect, circle').length),
   overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
   legends: [...document.querySelectorAll('figure')].filter(f => f.querySelector('ul.legend'))
     .map(f => { const a = f.querySelector('svg').getBoundingClientRect(),
@@ -181,11 +183,12 @@ fn the_report_renders_in_chromium_without_errors() {
     assert!(errors.is_empty(), "console errors: {errors:?}");
 
     let elements = shown["elements"].as_array().unwrap();
-    // Two kinds: a curve plot each, a plot per numeric swept setting (latent), the
+    // Two kinds: a curve plot each, a plot per numeric swept setting (latent), the three
+    // views of the search (parallel coordinates, setting importance, history), the
     // rate-distortion plot, and for the best run of each kind its latent map, reconstructions,
     // samples and interpolations (the generation task gives them to the vanilla kind too).
     let count = |tag: &str| elements.iter().filter(|e| e["tag"] == tag).count();
-    assert_eq!(count("svg"), 6, "{shown}");
+    assert_eq!(count("svg"), 9, "{shown}");
     assert_eq!(count("IMG"), 6, "{shown}");
     for element in elements {
         assert!(
@@ -201,7 +204,11 @@ fn the_report_renders_in_chromium_without_errors() {
     let legends = shown["legends"].as_array().unwrap();
     assert!(!legends.is_empty(), "{shown}");
     assert!(legends.iter().all(|l| l["overlap"] == false), "{shown}");
-    assert_eq!(shown["runs"], 8, "{shown}");
+    assert_eq!(shown["runs"], 12, "{shown}");
+    // Each view of the search draws its marks: twelve lines, two bars, twelve dots.
+    let marks = shown["search"].as_array().unwrap();
+    assert_eq!(marks.len(), 3, "{shown}");
+    assert!(marks.iter().all(|m| m.as_u64().unwrap() >= 2), "{shown}");
     assert_eq!(shown["configurations"], 4, "{shown}");
     for section in [
         "summary",
@@ -212,6 +219,7 @@ fn the_report_renders_in_chromium_without_errors() {
         "images",
         "latent",
         "compression",
+        "search",
     ] {
         assert!(
             shown["sections"]
@@ -232,7 +240,7 @@ fn the_report_renders_in_chromium_without_errors() {
         .iter()
         .map(|v| v.as_f64().unwrap())
         .collect();
-    assert_eq!(sorted.len(), 8);
+    assert_eq!(sorted.len(), 12);
     assert!(sorted.windows(2).all(|w| w[0] <= w[1]), "{sorted:?}");
 
     ureq::delete(format!("{}{session}", driver.url))

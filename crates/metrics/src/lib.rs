@@ -8,6 +8,8 @@
 //! - [`image`]: image quality of denoised or compressed reconstructions (PSNR, SSIM).
 //! - [`pca`]: principal component analysis, the linear baseline of compression tasks.
 //! - [`probe`]: linear-probe accuracy, a measure of what a representation encodes.
+//! - [`importance`]: how much each setting of a sweep matters to its objective (permutation
+//!   importance of a random forest).
 //!
 //! This crate knows nothing of burn, polars or the other hourglass crates (rayon spreads the
 //! costly measures over threads): inputs are flat
@@ -16,6 +18,7 @@
 
 pub mod detectors;
 pub mod image;
+pub mod importance;
 pub mod isolation_forest;
 pub mod pca;
 pub mod probe;
@@ -23,6 +26,7 @@ pub mod ranking;
 
 pub use detectors::{knn_scores, pca_residual_scores};
 pub use image::{mean_ssim, psnr_db, ssim};
+pub use importance::permutation_importance;
 pub use isolation_forest::IsolationForest;
 pub use pca::Pca;
 pub use probe::probe_accuracy;

@@ -11,7 +11,7 @@ use crate::latent::{project_2d, read_codes, read_variances};
 use crate::plot::{self, Series, Style};
 use crate::references::{self, Reference};
 use crate::table::{Cell, DisplayTable, ResultsTable, mean_and_std, number};
-use crate::{ReportError, RunRecord, tasks};
+use crate::{ReportError, RunRecord, search, tasks};
 use hourglass_spec::PrimaryMetric;
 
 pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
@@ -19,7 +19,7 @@ table{border-collapse:collapse;font-size:.9rem}th,td{border:1px solid #ccc;paddi
 th{background:#f0f0f0}td{max-width:24rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}\
 .wide{overflow-x:auto}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 tr.failed{background:#fde8e8}.best{font-weight:bold}.curves{display:flex;flex-wrap:wrap;gap:1rem}\
-figure{margin:0;max-width:600px}figure svg{max-width:100%;height:auto}\
+figure{margin:0;max-width:600px}figure.wide{max-width:none}figure svg{max-width:100%;height:auto}\
 img{image-rendering:pixelated;width:600px;max-width:100%;border:1px solid #ccc}figcaption{font-size:.85rem;color:#555}\
 ul.legend{list-style:none;padding:0;margin:.25rem 0;font-size:.85rem;display:flex;flex-wrap:wrap;gap:.25rem 1rem}\
 .swatch{display:inline-block;width:1.2rem;height:.6rem;margin-right:.3rem;vertical-align:middle}pre{background:#f6f6f6;padding:.5rem;\
@@ -91,6 +91,7 @@ pub(crate) fn page(
     not_measured(&mut html, records);
     seed_statistics(&mut html, configurations);
     parameter_effects(&mut html, &kinds, table, primary)?;
+    search::section(&mut html, records, table, primary)?;
     curves(&mut html, &kinds, table)?;
     images(&mut html, &best);
     latent_maps(&mut html, &best)?;
@@ -464,6 +465,7 @@ fn curves(html: &mut String, kinds: &ByKind<'_>, table: &ResultsTable) -> Result
                     } else {
                         Vec::new()
                     },
+                    style: None,
                 }
             })
             .collect();
@@ -541,6 +543,7 @@ fn parameter_effects(
                         .filter_map(|&(x, mean, std)| Some((x, mean - std?, mean + std?)))
                         .collect(),
                     dashed: Vec::new(),
+                    style: None,
                 });
             }
         }

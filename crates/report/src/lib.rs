@@ -12,6 +12,7 @@ mod html;
 mod latent;
 mod plot;
 mod references;
+mod search;
 mod table;
 mod tasks;
 
@@ -97,6 +98,9 @@ pub struct RunRecord {
     /// The data set's class names by label, from its model card; empty when the data set
     /// names none.
     pub class_names: Vec<String>,
+    /// When it finished: its result file's modification time (`None` where the file system
+    /// keeps none).
+    pub finished: Option<std::time::SystemTime>,
     /// Its folder.
     pub dir: PathBuf,
 }
@@ -140,6 +144,9 @@ pub fn collect(sweep_dir: &Path) -> Result<Collected, ReportError> {
                     class_names: card
                         .and_then(|card| card.data.class_names)
                         .unwrap_or_default(),
+                    finished: std::fs::metadata(dir.join(result::RESULT_FILE))
+                        .and_then(|metadata| metadata.modified())
+                        .ok(),
                     dir,
                 })
             }

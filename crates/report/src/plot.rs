@@ -19,6 +19,8 @@ pub(crate) struct Series {
     /// Another line in the same colour, dashed (the training loss under the validation loss);
     /// empty when there is none.
     pub dashed: Vec<(f64, f64)>,
+    /// How this series is drawn, when not as the plot's other series are.
+    pub style: Option<Style>,
 }
 
 impl Series {
@@ -29,6 +31,15 @@ impl Series {
             points,
             spread: Vec::new(),
             dashed: Vec::new(),
+            style: None,
+        }
+    }
+
+    /// This series drawn in `style` whatever the plot's style.
+    pub fn drawn_as(self, style: Style) -> Self {
+        Self {
+            style: Some(style),
+            ..self
         }
     }
 }
@@ -128,6 +139,7 @@ pub(crate) fn overlaid(
                     .map_err(|e| failed(&e))?;
                 for (i, line) in series.iter().enumerate() {
                     let colour = Palette99::pick(i).to_rgba();
+                    let style = line.style.unwrap_or(style);
                     let spread: Vec<(f64, f64, f64)> = (line.spread.iter().copied())
                         .filter(|&(x, low, high)| valid(&(x, low)) && valid(&(x, high)))
                         .collect();
@@ -199,6 +211,138 @@ pub(crate) fn overlaid(
     }
     if (2..=LEGEND_LIMIT).contains(&series.len()) {
         svg.push_str(&legend(series));
+    }
+    Ok(svg)
+}
+
+/// One axis of a parallel-coordinates plot.
+pub(crate) struct ParallelAxis {
+    /// Its name, above it.
+    pub name: String,
+    /// Labels beside it at heights in [0, 1].
+    pub ticks: Vec<(f64, String)>,
+}
+
+/// One line of a parallel-coordinates plot.
+pub(crate) struct ParallelLine {
+    /// Its height on each axis, in [0, 1]; `None` draws it at the foot, below the axis.
+    pub heights: Vec<Option<f64>>,
+    /// Its colour's place on the colour map, in [0, 1]: 1 the brightest.
+    pub shade: f64,
+}
+
+/// A parallel-coordinates plot: one vertical axis per entry of `axes`, each line a polyline
+/// across them coloured on the viridis map by its shade, drawn in the order given (the last
+/// on top), fainter when there are many.
+pub(crate) fn parallel_coordinates(
+    title: &str,
+    axes: &[ParallelAxis],
+    lines: &[ParallelLine],
+) -> Result<String, ReportError> {
+    let failed = |e: &dyn std::fmt::Display| ReportError::Plot {
+        what: title.to_string(),
+        message: e.to_string(),
+    };
+    // Below every axis: where a line with no value on it passes.
+    const FOOT: f64 = -0.08;
+    let width = (160 * axes.len() as u32).max(SIZE.0);
+    let last = axes.len().saturating_sub(1) as f64;
+    let opacity = if lines.len() > 100 { 0.35 } else { 0.8 };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, SIZE.1 + 40)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| failed(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(20)
+            .build_cartesian_2d(-0.2..last + 0.6, (FOOT - 0.06)..1.14)
+            .map_err(|e| failed(&e))?;
+        for line in lines {
+            let colour = ViridisRGB.get_color(line.shade.clamp(0.0, 1.0) as f32);
+            let points: Vec<(f64, f64)> = (line.heights.iter().enumerate())
+                .map(|(axis, height)| (axis as f64, height.unwrap_or(FOOT)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points, colour.mix(opacity).stroke_width(1)))
+                .map_err(|e| failed(&e))?;
+        }
+        let label = ("sans-serif", 13).into_font().color(&BLACK);
+        let name = ("sans-serif", 14).into_font().color(&BLACK);
+        for (at, axis) in axes.iter().enumerate() {
+            let x = at as f64;
+            chart
+                .draw_series(LineSeries::new([(x, 0.0), (x, 1.0)], BLACK.stroke_width(2)))
+                .map_err(|e| failed(&e))?;
+            // Names alternate between two heights, so long neighbours do not overlap.
+            let height = if at % 2 == 0 { 1.04 } else { 1.1 };
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    axis.name.clone(),
+                    (x - 0.15, height),
+                    name.clone(),
+                )))
+                .map_err(|e| failed(&e))?;
+            let ticks = (axis.ticks.iter())
+                .map(|(height, text)| Text::new(text.clone(), (x + 0.03, *height), label.clone()));
+            chart.draw_series(ticks).map_err(|e| failed(&e))?;
+        }
+        root.present().map_err(|e| failed(&e))?;
+    }
+    Ok(svg)
+}
+
+/// Horizontal bars of `values` (each in [0, 1]), one per label, the first at the top.
+pub(crate) fn bars(
+    title: &str,
+    x_desc: &str,
+    bars: &[(String, f64)],
+) -> Result<String, ReportError> {
+    let failed = |e: &dyn std::fmt::Display| ReportError::Plot {
+        what: title.to_string(),
+        message: e.to_string(),
+    };
+    let count = bars.len();
+    let height = (40 + 30 * count as u32).max(160) + 80;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (SIZE.0, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| failed(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(200)
+            .build_cartesian_2d(0.0..1.0, (0..count).into_segmented())
+            .map_err(|e| failed(&e))?;
+        // The first bar at the top: segment i holds bar count − 1 − i.
+        let name_of = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) if *i < count => bars[count - 1 - i].0.clone(),
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .x_desc(x_desc)
+            .y_labels(count)
+            .y_label_formatter(&name_of)
+            .label_style(("sans-serif", 13))
+            .axis_desc_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| failed(&e))?;
+        let colour = Palette99::pick(0).to_rgba();
+        chart
+            .draw_series((bars.iter().enumerate()).map(|(i, (_, value))| {
+                let at = count - 1 - i;
+                Rectangle::new(
+                    [
+                        (0.0, SegmentValue::Exact(at)),
+                        (value.clamp(0.0, 1.0), SegmentValue::Exact(at + 1)),
+                    ],
+                    colour.filled(),
+                )
+            }))
+            .map_err(|e| failed(&e))?;
+        root.present().map_err(|e| failed(&e))?;
     }
     Ok(svg)
 }

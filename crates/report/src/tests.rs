@@ -173,7 +173,10 @@ fn page_has_a_row_per_run_plots_per_kind_and_setting_and_escapes_errors() {
     // One kind: one plot of overlaid curves; one numeric setting: one plot against it.
     assert_eq!(section(&html, "curves").matches("<svg").count(), 1);
     assert_eq!(section(&html, "parameters").matches("<svg").count(), 1);
-    assert_eq!(html.matches("<svg").count(), 2);
+    // Two completed runs of one setting: parallel coordinates and history, too few runs for
+    // importances.
+    assert_eq!(section(&html, "search").matches("<svg").count(), 2);
+    assert_eq!(html.matches("<svg").count(), 4);
     let summary = section(&html, "summary");
     assert!(
         summary.contains("3 runs: 2 completed, 1 failed, 0 pruned"),
@@ -775,4 +778,32 @@ fn an_effect_plot_draws_one_line_per_value_of_the_other_swept_setting() {
         "{effects}"
     );
     assert!(effects.contains("model.latent=8</li>"), "{effects}");
+}
+
+#[test]
+fn the_search_views_rank_the_setting_the_metric_depends_on_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = "[experiment]\nname = \"search\"\nrepeats = 2\n[data]\ndataset = \"mnist\"\n\
+                  [sweep.parameters]\n\"model.latent\" = [2, 8, 32]\n\
+                  \"train.learning_rate\" = [1e-3, 1e-2]\n";
+    // The metric follows the latent size alone, whatever the learning rate.
+    write_sweep(dir.path(), source, |run| {
+        let mse = 1.0 / run.config.model.latent as f64 + run.config.seed as f64 * 1e-4;
+        Some(BTreeMap::from([("test_mse".to_string(), mse)]))
+    });
+    let files = write_report(dir.path(), &References::default(), Coverage::Current).unwrap();
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    let search = section(&html, "search");
+    // Parallel coordinates, importance, history.
+    assert_eq!(search.matches("<svg").count(), 3, "{search}");
+    let importance = &search[search.find("<table id=\"importance\"").unwrap()..];
+    let first = &importance[importance.find("<tbody><tr><td>").unwrap() + 15..];
+    assert!(first.starts_with("model.latent</td>"), "{importance}");
+    let share: f64 = first["model.latent</td><td class=\"num\">".len()..]
+        .split('<')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(share > 0.9, "{importance}");
 }
