@@ -3,9 +3,11 @@
 //! run with the same thread count, and the machine's fp32 GEMM rate, as a text table and as
 //! `reports/bench/index.html`; then a sweep of 16 small runs trained packed, one by one and by
 //! a PyTorch loop (`sweep.txt`); then the time to build a 500-run report; then the anomaly
-//! task's classical detectors against PyOD's on the same splits (`detectors.txt`).
+//! task's classical detectors against PyOD's on the same splits (`detectors.txt`); then
+//! hourglass's TPE against Optuna's on standard test functions (`search.txt`).
 
 mod detectors;
+mod search;
 mod sweep;
 
 use std::collections::BTreeMap;
@@ -47,7 +49,20 @@ pub fn run_all() -> Result<(), String> {
     std::fs::write(&path, sweeps).map_err(|e| format!("cannot write {path:?}: {e}"))?;
     eprintln!("xtask: wrote {}", dir.join("index.html").display());
     run(&mut workspace_bench("report", &libtorch)?)?;
-    detectors()
+    detectors()?;
+    search()
+}
+
+/// hourglass's TPE against Optuna's (`cargo xtask bench search` alone), printed and written
+/// to `reports/bench/search.txt`.
+pub fn search() -> Result<(), String> {
+    let libtorch = resolved(&setup_libtorch()?);
+    let text = search::compare(&libtorch)?;
+    println!("{text}");
+    let dir = workspace_root().join("reports/bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir:?}: {e}"))?;
+    let path = dir.join("search.txt");
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {path:?}: {e}"))
 }
 
 /// The classical detectors against PyOD's (`cargo xtask bench detectors` alone), printed and

@@ -22,7 +22,7 @@ mod tidy;
 
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR [--all] | compare A B | results DIR --out FILE | evaluate SWEEP_DIR | apply RUN_DIR INPUT --output DIR | validate SPEC | schema | fuzz [spec|data] [RUNS] | setup-libtorch | bench [detectors] | ci>";
+const USAGE: &str = "usage: cargo xtask <sweep SPEC | report SWEEP_DIR [--all] | compare A B | results DIR --out FILE | evaluate SWEEP_DIR | apply RUN_DIR INPUT --output DIR | validate SPEC | schema | fuzz [spec|data] [RUNS] | setup-libtorch | bench [detectors | search] | ci>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Some("bench") => match args.get(1).map(String::as_str) {
             None => bench::run_all(),
             Some("detectors") => bench::detectors(),
+            Some("search") => bench::search(),
             Some(_) => Err(USAGE.to_string()),
         },
         Some("ci") => ci(),

@@ -41,6 +41,21 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "metrics works on plain slices",
     ),
     (
+        "hourglass-search",
+        &[
+            "burn",
+            "polars",
+            "hourglass-spec",
+            "hourglass-data",
+            "hourglass-models",
+            "hourglass-train",
+            "hourglass-metrics",
+            "hourglass-orchestrator",
+            "hourglass-report",
+        ],
+        "a sampler is a function of a space, trials and a seed",
+    ),
+    (
         "hourglass-orchestrator",
         &["burn", "hourglass-train", "hourglass-models"],
         "workers train in processes of their own",
