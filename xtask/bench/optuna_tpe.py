@@ -1,5 +1,6 @@
-"""Optuna's TPESampler (default settings) on hourglass's test functions, 100 trials per seed:
-one JSON line per function and seed with the best regret, as the `search` bench prints
+"""Optuna's TPESampler (default settings) on hourglass's test functions, 100 trials per seed,
+and its NSGAIISampler (default settings) on ZDT1 and ZDT2, 200 trials per seed: one JSON line
+per function and seed with the best regret or the hypervolume, as the `search` bench prints
 hourglass's. The functions are those of `crates/search/src/functions.rs`."""
 
 import json
@@ -10,6 +11,10 @@ import optuna
 
 TRIALS = 100
 SEEDS = 20
+MULTI_TRIALS = 200
+MULTI_SEEDS = 10
+ZDT_VARIABLES = 30
+ZDT_REFERENCE = (1.1, 11.0)
 
 
 def branin(trial):
@@ -61,6 +66,32 @@ FUNCTIONS = [
     ("training-like", training_like, 0.0),
 ]
 
+def zdt(front):
+    def objectives(trial):
+        x = [trial.suggest_float(f"x{j}", 0.0, 1.0) for j in range(ZDT_VARIABLES)]
+        g = 1 + 9 * sum(x[1:]) / (ZDT_VARIABLES - 1)
+        return x[0], g * front(x[0] / g)
+
+    return objectives
+
+
+MULTI_FUNCTIONS = [
+    ("zdt1", zdt(lambda r: 1 - math.sqrt(r))),
+    ("zdt2", zdt(lambda r: 1 - r * r)),
+]
+
+
+def hypervolume_2d(points, reference):
+    """The area the points dominate below `reference`, both objectives minimised."""
+    inside = sorted(p for p in points if p[0] < reference[0] and p[1] < reference[1])
+    area, ceiling = 0.0, reference[1]
+    for x, y in inside:
+        if y < ceiling:
+            area += (reference[0] - x) * (ceiling - y)
+            ceiling = y
+    return area
+
+
 if __name__ == "__main__":
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     print(json.dumps({"optuna": optuna.__version__}))
@@ -70,4 +101,12 @@ if __name__ == "__main__":
             study.optimize(function, n_trials=TRIALS)
             regret = study.best_value - minimum
             print(json.dumps({"function": name, "sampler": "optuna_tpe", "seed": seed, "regret": regret}))
+            sys.stdout.flush()
+    for name, function in MULTI_FUNCTIONS:
+        for seed in range(MULTI_SEEDS):
+            sampler = optuna.samplers.NSGAIISampler(seed=seed)
+            study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+            study.optimize(function, n_trials=MULTI_TRIALS)
+            volume = hypervolume_2d([tuple(t.values) for t in study.trials], ZDT_REFERENCE)
+            print(json.dumps({"function": name, "sampler": "optuna_nsga2", "seed": seed, "hypervolume": volume}))
             sys.stdout.flush()

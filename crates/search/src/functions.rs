@@ -179,3 +179,101 @@ pub fn median(values: &mut [f64]) -> f64 {
         0.5 * (values[middle - 1] + values[middle])
     }
 }
+
+/// A test function of two objectives, both minimised.
+#[derive(Debug, Clone, Copy)]
+pub struct MultiFunction {
+    /// Its name, as the bench prints it.
+    pub name: &'static str,
+    value: fn(&[Value]) -> [f64; 2],
+}
+
+/// Variables of the ZDT functions, as Zitzler, Deb and Thiele (2000) set them.
+pub const ZDT_VARIABLES: usize = 30;
+/// The point hypervolumes of the ZDT fronts are measured against: just beyond the first
+/// objective's range `[0, 1]` and the second's greatest value on the space, 10.
+pub const ZDT_REFERENCE: [f64; 2] = [1.1, 11.0];
+
+/// `g` of the ZDT functions: 1 plus nine times the mean of the variables after the first.
+fn zdt_g(x: &[Value]) -> f64 {
+    1.0 + 9.0 * x[1..].iter().sum::<f64>() / (x.len() - 1) as f64
+}
+
+/// ZDT1: a convex front, `f2 = 1 − √f1` where `g = 1`.
+pub const ZDT1: MultiFunction = MultiFunction {
+    name: "zdt1",
+    value: |x| {
+        let g = zdt_g(x);
+        [x[0], g * (1.0 - (x[0] / g).sqrt())]
+    },
+};
+
+/// ZDT2: a concave front, `f2 = 1 − f1²` where `g = 1`.
+pub const ZDT2: MultiFunction = MultiFunction {
+    name: "zdt2",
+    value: |x| {
+        let g = zdt_g(x);
+        [x[0], g * (1.0 - (x[0] / g).powi(2))]
+    },
+};
+
+/// Every two-objective test function.
+pub const MULTI_FUNCTIONS: [MultiFunction; 2] = [ZDT1, ZDT2];
+
+impl MultiFunction {
+    /// The space the function is searched on: [`ZDT_VARIABLES`] numbers in `[0, 1]`.
+    pub fn space(&self) -> Vec<Parameter> {
+        vec![
+            Parameter::Float {
+                low: 0.0,
+                high: 1.0,
+                log: false
+            };
+            ZDT_VARIABLES
+        ]
+    }
+
+    /// The objectives at `point`.
+    pub fn at(&self, point: &[Value]) -> [f64; 2] {
+        (self.value)(point)
+    }
+}
+
+/// How a multi-objective search proposes its next point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultiSampler {
+    /// NSGA-II ([`crate::nsga2::propose`]).
+    Nsga2,
+    /// Uniformly at random.
+    Random,
+}
+
+/// The hypervolume against [`ZDT_REFERENCE`] of every point `trials` trials of `sampler` on
+/// `function` found, one point at a time, from `seed`.
+pub fn hypervolume_after(
+    function: &MultiFunction,
+    sampler: MultiSampler,
+    trials: usize,
+    seed: u64,
+) -> f64 {
+    let space = function.space();
+    let mut done: Vec<crate::nsga2::MultiTrial> = Vec::with_capacity(trials);
+    let mut random = ChaCha8Rng::seed_from_u64(seed);
+    for trial in 0..trials {
+        let point = match sampler {
+            MultiSampler::Nsga2 => {
+                crate::nsga2::propose(&space, &done, seed ^ ((trial as u64) << 32))
+            }
+            MultiSampler::Random => space.iter().map(|p| random_value(p, &mut random)).collect(),
+        };
+        let objectives = function.at(&point).to_vec();
+        done.push(crate::nsga2::MultiTrial {
+            values: point,
+            objectives: Some(objectives),
+        });
+    }
+    let points: Vec<[f64; 2]> = (done.iter())
+        .filter_map(|t| t.objectives.as_ref().map(|o| [o[0], o[1]]))
+        .collect();
+    crate::nsga2::hypervolume_2d(&points, ZDT_REFERENCE)
+}

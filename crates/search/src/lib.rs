@@ -1,6 +1,7 @@
 //! Model-based hyperparameter search: the Tree-structured Parzen Estimator (Bergstra, Bardenet,
 //! Bengio and Kégl 2011, "Algorithms for Hyper-Parameter Optimization"), as Optuna's
-//! `TPESampler` implements it with its default settings.
+//! `TPESampler` implements it with its default settings; and for several objectives NSGA-II
+//! ([`nsga2`]).
 //!
 //! The first [`STARTUP_TRIALS`] configurations are drawn at random. After them, the finished
 //! trials are split into the best `γ(n) = min(⌈n / 10⌉, 25)` ("below") and the rest
@@ -30,6 +31,7 @@
 //! conditional spaces (`group = True`) is not built.
 
 pub mod functions;
+pub mod nsga2;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

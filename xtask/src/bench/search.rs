@@ -1,10 +1,12 @@
-//! hourglass's TPE against Optuna's on the test functions of `hourglass_search::functions`:
-//! the `search` bench runs hourglass's TPE and random search, Optuna [`OPTUNA_VERSION`]
-//! (`xtask/bench/optuna_tpe.py`, in its own virtual environment) its `TPESampler()` with
-//! default settings; 100 trials, 20 seeds each. The goal: hourglass's median best regret within
-//! [`WITHIN`] of Optuna's or lower on every function, and both below random search's. Medians of
-//! 20 searches move by tens of percent from one set of seeds to the next, so a missed goal is
-//! printed as such, not taken as a failure of the bench.
+//! hourglass's TPE and NSGA-II against Optuna's on the test functions of
+//! `hourglass_search::functions`: the `search` bench runs hourglass's samplers and random
+//! search, Optuna [`OPTUNA_VERSION`] (`xtask/bench/optuna_tpe.py`, in its own virtual
+//! environment) its `TPESampler()` and `NSGAIISampler()` with default settings. One objective:
+//! 100 trials, 20 seeds; the goal, hourglass's median best regret within [`WITHIN`] of Optuna's
+//! or lower, and both below random search's. Two objectives (ZDT1, ZDT2): 200 trials, 10 seeds;
+//! the goal, hourglass's median hypervolume within [`WITHIN_VOLUME`] of Optuna's or higher.
+//! Medians of 10 or 20 searches move by tens of percent from one set of seeds to the next, so a
+//! missed goal is printed as such, not taken as a failure of the bench.
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -18,6 +20,8 @@ use crate::{machine_cache, run, workspace_root};
 const OPTUNA_VERSION: &str = "5.1.0";
 /// hourglass's median regret may exceed Optuna's by this fraction.
 const WITHIN: f64 = 0.10;
+/// hourglass's median hypervolume may fall short of Optuna's by this fraction.
+const WITHIN_VOLUME: f64 = 0.05;
 
 /// Runs both sides; returns the comparison as text, each function's verdict on its line.
 pub fn compare(libtorch: &[(&'static str, String)]) -> Result<String, String> {
@@ -28,7 +32,7 @@ pub fn compare(libtorch: &[(&'static str, String)]) -> Result<String, String> {
     let median = |lines: &[Value], function: &str, sampler: &str| -> Option<f64> {
         let mut regrets: Vec<f64> = (lines.iter())
             .filter(|l| l["function"] == function && l["sampler"] == sampler)
-            .filter_map(|l| l["regret"].as_f64())
+            .filter_map(|l| l["regret"].as_f64().or_else(|| l["hypervolume"].as_f64()))
             .collect();
         regrets.sort_by(f64::total_cmp);
         let middle = regrets.len() / 2;
@@ -62,6 +66,34 @@ pub fn compare(libtorch: &[(&'static str, String)]) -> Result<String, String> {
             text,
             "{function:<14} {tpe:>12.5} {optuna:>12.5} {:>8.2} {random:>12.5}  {}",
             tpe / optuna,
+            if met { "met" } else { "missed" }
+        );
+    }
+    let _ = write!(
+        text,
+        "\nMedian hypervolume against (1.1, 11) after 200 trials, 10 seeds: hourglass's \
+         NSGA-II and random search against Optuna {OPTUNA_VERSION}'s NSGAIISampler() (goal: \
+         within {:.0} % of Optuna or higher)\n{:<14} {:>12} {:>12} {:>8} {:>12}  verdict\n",
+        WITHIN_VOLUME * 100.0,
+        "function",
+        "hourglass",
+        "Optuna",
+        "ratio",
+        "random"
+    );
+    for function in ["zdt1", "zdt2"] {
+        let (Some(ours), Some(optuna), Some(random)) = (
+            median(&ours, function, "nsga2"),
+            median(&theirs, function, "optuna_nsga2"),
+            median(&ours, function, "random"),
+        ) else {
+            return Err(format!("{text}\nno hypervolumes for {function}"));
+        };
+        let met = ours >= optuna * (1.0 - WITHIN_VOLUME) && ours > random && optuna > random;
+        let _ = writeln!(
+            text,
+            "{function:<14} {ours:>12.4} {optuna:>12.4} {:>8.3} {random:>12.4}  {}",
+            ours / optuna,
             if met { "met" } else { "missed" }
         );
     }
