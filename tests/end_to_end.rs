@@ -149,8 +149,9 @@ fn sweep_writes_every_file_and_a_second_sweep_trains_nothing() {
     );
     assert_eq!(csv.lines().count(), 3);
     let html = std::fs::read_to_string(sweep.join("index.html")).unwrap();
-    // Loss curves, test_mse against the latent size, and the best run's latent map.
-    assert_eq!(html.matches("<svg").count(), 3);
+    // Loss curves, test_mse against the latent size, the best run's latent map, and the
+    // search's parallel coordinates and history (two runs are too few for importances).
+    assert_eq!(html.matches("<svg").count(), 5);
 
     let modified = |run: &Path| {
         std::fs::metadata(run.join("metrics.jsonl"))
