@@ -16,7 +16,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::{CI_FEATURES, ci_cargo, libtorch_venv, resolved, run, setup_libtorch, workspace_root};
+use crate::{
+    CI_FEATURES, ci_cargo, libtorch_venv, machine_cache, resolved, run, setup_libtorch,
+    workspace_root,
+};
 
 /// Runs every benchmark and writes the comparison.
 pub fn run_all() -> Result<(), String> {
@@ -252,4 +255,36 @@ impl Table {
             self.caption()
         )
     }
+}
+
+/// A virtual environment `{module}-{version}` in the [`machine_cache`] whose `module` reports
+/// `version`, made with `packages` (pip requirements) when it is not there yet.
+fn python_venv(
+    module: &str,
+    version: &str,
+    packages: &[String],
+) -> Result<std::path::PathBuf, String> {
+    let venv = machine_cache()?.join(format!("{module}-{version}"));
+    let python = venv.join("bin/python");
+    let installed = Command::new(&python)
+        .args([
+            "-c",
+            &format!("import {module}; print({module}.__version__)"),
+        ])
+        .output()
+        .is_ok_and(|out| out.status.success() && out.stdout.trim_ascii() == version.as_bytes());
+    if !installed {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        run(Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--no-input",
+                "--progress-bar",
+                "off",
+            ])
+            .args(packages))?;
+    }
+    Ok(venv)
 }

@@ -8,8 +8,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::{json_lines, workspace_bench};
-use crate::{machine_cache, run, workspace_root};
+use super::{json_lines, python_venv, workspace_bench};
+use crate::workspace_root;
 
 /// The PyOD release the detectors are held to, with the scikit-learn it runs on.
 const PYOD_VERSION: &str = "3.6.7";
@@ -86,30 +86,15 @@ pub fn compare(libtorch: &[(&'static str, String)]) -> Result<String, String> {
     }
 }
 
-/// A virtual environment with PyOD [`PYOD_VERSION`] in the [`machine_cache`], made when it
-/// is not there yet (about 620 MB with numba, scipy and matplotlib).
+/// A virtual environment with PyOD [`PYOD_VERSION`] and its scikit-learn (about 620 MB with
+/// numba, scipy and matplotlib).
 fn pyod_venv() -> Result<std::path::PathBuf, String> {
-    let venv = machine_cache()?.join(format!("pyod-{PYOD_VERSION}"));
-    let python = venv.join("bin/python");
-    let installed = Command::new(&python)
-        .args(["-c", "import pyod; print(pyod.__version__)"])
-        .output()
-        .is_ok_and(|out| {
-            out.status.success() && out.stdout.trim_ascii() == PYOD_VERSION.as_bytes()
-        });
-    if !installed {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        run(Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--no-input",
-                "--progress-bar",
-                "off",
-            ])
-            .arg(format!("pyod=={PYOD_VERSION}"))
-            .arg(format!("scikit-learn=={SCIKIT_LEARN_VERSION}")))?;
-    }
-    Ok(venv)
+    python_venv(
+        "pyod",
+        PYOD_VERSION,
+        &[
+            format!("pyod=={PYOD_VERSION}"),
+            format!("scikit-learn=={SCIKIT_LEARN_VERSION}"),
+        ],
+    )
 }

@@ -13,8 +13,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::{json_lines, workspace_bench};
-use crate::{machine_cache, run, workspace_root};
+use super::{json_lines, python_venv, workspace_bench};
+use crate::workspace_root;
 
 /// The Optuna release hourglass's TPE is held to.
 const OPTUNA_VERSION: &str = "5.1.0";
@@ -100,29 +100,12 @@ pub fn compare(libtorch: &[(&'static str, String)]) -> Result<String, String> {
     Ok(text)
 }
 
-/// A virtual environment with Optuna [`OPTUNA_VERSION`] in the [`machine_cache`], made when
-/// it is not there yet (about 90 MB with numpy and SQLAlchemy).
+/// A virtual environment with Optuna [`OPTUNA_VERSION`] (about 90 MB with numpy and
+/// SQLAlchemy).
 fn optuna_venv() -> Result<std::path::PathBuf, String> {
-    let venv = machine_cache()?.join(format!("optuna-{OPTUNA_VERSION}"));
-    let python = venv.join("bin/python");
-    let installed = Command::new(&python)
-        .args(["-c", "import optuna; print(optuna.__version__)"])
-        .output()
-        .is_ok_and(|out| {
-            out.status.success() && out.stdout.trim_ascii() == OPTUNA_VERSION.as_bytes()
-        });
-    if !installed {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        run(Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--no-input",
-                "--progress-bar",
-                "off",
-            ])
-            .arg(format!("optuna=={OPTUNA_VERSION}")))?;
-    }
-    Ok(venv)
+    python_venv(
+        "optuna",
+        OPTUNA_VERSION,
+        &[format!("optuna=={OPTUNA_VERSION}")],
+    )
 }
