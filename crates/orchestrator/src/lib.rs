@@ -22,9 +22,12 @@ mod local;
 mod lock;
 mod queue;
 mod run_folder;
+mod search;
 mod slurm;
 mod sweep;
 
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -119,6 +122,9 @@ pub trait SweepProgress {
     /// The sweep was asked to stop and cancelled its `tasks` Slurm tasks, whose runs are
     /// trained on the next invocation.
     fn cancelled(&mut self, _tasks: usize) {}
+    /// A model-based search proposed a configuration that the spec's checks refuse; it is
+    /// left out of the search, for `reason`.
+    fn configuration_refused(&mut self, _reason: &str) {}
 }
 
 /// Choices of one invocation of a sweep.
@@ -170,6 +176,19 @@ pub struct SweepSummary {
 }
 
 impl SweepSummary {
+    /// Adds what another round of the sweep did.
+    fn add(&mut self, round: &SweepSummary) {
+        for (total, part) in [
+            (&mut self.now, &round.now),
+            (&mut self.before, &round.before),
+        ] {
+            total.completed += part.completed;
+            total.failed += part.failed;
+            total.pruned += part.pruned;
+        }
+        self.unfinished += round.unfinished;
+    }
+
     /// Failed runs of the sweep, whenever they failed.
     pub fn failed(&self) -> usize {
         self.now.failed + self.before.failed
@@ -255,7 +274,6 @@ pub fn run_sweep(
     let _lock = SweepLock::acquire(&layout.root)?;
     let spec_copy = layout.root.join("spec.toml");
     write_atomic(&spec_copy, spec_text.as_bytes()).map_err(io("cannot write", &spec_copy))?;
-    SweepRecord::of(experiment).write(&layout.root)?;
 
     match &experiment.resources.executor {
         hourglass_spec::Executor::Local => {
@@ -277,7 +295,8 @@ pub fn run_sweep(
 
 /// The sweep's loop, the same on every executor: resume, adopt what an earlier orchestrator
 /// left running, then start what the executor places, poll, and stop when asked, until no
-/// run is queued or running.
+/// run is queued or running. A model-based search goes round this loop once per batch of
+/// proposals (see `search.rs`), on the same executor.
 fn run_on<E: Executor>(
     mut executor: E,
     experiment: &Experiment,
@@ -285,21 +304,54 @@ fn run_on<E: Executor>(
     options: &SweepOptions,
     progress: &mut dyn SweepProgress,
 ) -> Result<SweepSummary, SweepError> {
-    let mut sweep = SweepState::resume(experiment, layout, options.retry_failed, progress)?;
-    sweep.adopt(&mut executor)?;
-    while !sweep.is_done() {
-        if options.stop.load(Ordering::SeqCst) {
-            sweep.stop(&mut executor)?;
-            if sweep.is_done() {
-                break;
+    let mut summary = SweepSummary::default();
+    // Runs of earlier rounds of this invocation, already counted.
+    let mut counted = BTreeSet::new();
+    let mut first = true;
+    loop {
+        let (round, last) = match &experiment.search {
+            None => (Cow::Borrowed(experiment), true),
+            Some(search) => {
+                let retry_failed = first && options.retry_failed;
+                let finished = |id: &RunId| {
+                    finished_result(&layout.run_dir_of(id))
+                        .filter(|result| !(retry_failed && result.status == RunStatus::Failed))
+                };
+                let round = search::round(experiment, search, &finished);
+                for reason in &round.refused {
+                    progress.configuration_refused(reason);
+                }
+                (Cow::Owned(round.experiment), round.last)
             }
+        };
+        SweepRecord::of(&round).write(&layout.root)?;
+        let retry_failed = first && options.retry_failed;
+        let mut sweep = SweepState::resume(&round, layout, retry_failed, &counted, progress)?;
+        if first {
+            sweep.adopt(&mut executor)?;
         }
-        sweep.start(&mut executor)?;
-        std::thread::sleep(POLL);
-        executor.refresh()?;
-        sweep.poll(&mut executor)?;
+        while !sweep.is_done() {
+            if options.stop.load(Ordering::SeqCst) {
+                sweep.stop(&mut executor)?;
+                if sweep.is_done() {
+                    break;
+                }
+            }
+            sweep.start(&mut executor)?;
+            std::thread::sleep(POLL);
+            executor.refresh()?;
+            sweep.poll(&mut executor)?;
+        }
+        let ended = sweep.summary();
+        let trained = ended.now.total();
+        summary.add(&ended);
+        counted.extend(round.runs.iter().map(|run| run.id.clone()));
+        first = false;
+        // A round that trained nothing would propose itself again.
+        if last || trained == 0 || options.stop.load(Ordering::SeqCst) {
+            return Ok(summary);
+        }
     }
-    Ok(sweep.summary())
 }
 
 /// How a fresh sweep of `experiment` packs its runs (`[resources] pack`): the runs of each

@@ -3,7 +3,9 @@
 //! resume, adopt, start, poll, stop.
 
 use hourglass_spec::result::{self, METRICS_FILE, ResultError, RunResult, RunStatus, read_epochs};
-use hourglass_spec::{Experiment, RunSpec};
+use std::collections::BTreeSet;
+
+use hourglass_spec::{Experiment, RunId, RunSpec};
 
 use crate::asha::Rungs;
 use crate::executor::{Ending, Executor, Job, Launch, Member};
@@ -30,10 +32,13 @@ pub(crate) struct SweepState<'s, H> {
 impl<'s, H> SweepState<'s, H> {
     /// The sweep of `experiment` in `layout`, its finished runs skipped (and remembered at
     /// their rungs) and the others queued; failed runs are queued too with `retry_failed`.
+    /// Runs in `counted` ended in an earlier round of this invocation: they are remembered at
+    /// their rungs but neither counted nor reported again.
     pub fn resume(
         experiment: &'s Experiment,
         layout: &'s SweepLayout,
         retry_failed: bool,
+        counted: &BTreeSet<RunId>,
         progress: &'s mut dyn SweepProgress,
     ) -> Result<Self, SweepError> {
         let mut sweep = Self {
@@ -51,11 +56,13 @@ impl<'s, H> SweepState<'s, H> {
             let run_dir = layout.run_dir(run);
             match result::read(&run_dir) {
                 Ok(Some(result)) if !(retry_failed && result.status == RunStatus::Failed) => {
-                    sweep.summary.before.count(result.status);
                     if let Some(rungs) = &mut sweep.rungs {
                         rungs.remember(&read_epochs(&run_dir.join(METRICS_FILE)));
                     }
-                    sweep.progress.run_skipped(run, &result);
+                    if !counted.contains(&run.id) {
+                        sweep.summary.before.count(result.status);
+                        sweep.progress.run_skipped(run, &result);
+                    }
                 }
                 // Training the run again would replace a result that a newer hourglass wrote.
                 Err(error @ ResultError::Newer { .. }) => return Err(error.into()),
@@ -176,7 +183,13 @@ impl<'s, H> SweepState<'s, H> {
 
     /// The members of `runs`, each reported started on its first attempt.
     fn members(&mut self, runs: Vec<Queued>) -> Vec<Member> {
-        let total = self.experiment.runs.len();
+        // A search's runs are numbered out of its whole budget.
+        let total = match &self.experiment.search {
+            Some(search) => search
+                .samples
+                .saturating_mul(self.experiment.repeats as usize),
+            None => self.experiment.runs.len(),
+        };
         runs.into_iter()
             .map(|queued| {
                 let run = &self.experiment.runs[queued.index];

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use hourglass_spec::sweep_record::SweepRecord;
 use hourglass_spec::{Backend, Catalog};
 
 use super::*;
@@ -673,4 +674,97 @@ fn runs_that_agree_train_in_packs_of_at_most_resources_pack_and_end_one_by_one()
         // One log, linked into every folder of the pack.
         assert!(layout.run_dir(run).join(WORKER_LOG).exists());
     }
+}
+
+/// A TPE search of `samples` learning rates in packs of 3, whose runs' `test_mse` is
+/// `ln(lr / optimum)²`, swept by a worker that completes each run of its pack; with the layout
+/// and the worker.
+fn learning_rate_search(
+    reports: &Path,
+    samples: usize,
+    optimum: f64,
+) -> (Experiment, SweepLayout, WorkerCommand) {
+    let experiment = parse(&format!(
+        "[resources]\npack = 3\n[sweep]\nstrategy = \"tpe\"\nsamples = {samples}\n\
+         [sweep.parameters]\n\"train.learning_rate\" = {{ log_uniform = [1e-4, 1e-1] }}\n"
+    ));
+    let layout = SweepLayout::new(reports, &experiment);
+    std::fs::create_dir_all(&layout.root).unwrap();
+    let search = experiment.search.as_ref().unwrap();
+    let config = &search.runs(&[toml::Value::Float(1e-3)]).unwrap()[0].config;
+    let config_json = layout.root.join("config.json");
+    std::fs::write(&config_json, serde_json::to_string(config).unwrap()).unwrap();
+    let worker = sh(&format!(
+        "echo \"$*\" >> {calls}; for dir in \"$@\"; do \
+         [ \"$dir\" = --device ] && break; \
+         lr=$(sed -n 's/^learning_rate = //p' \"$dir/config.toml\"); \
+         mse=$(awk -v lr=\"$lr\" 'BEGIN {{ d = log(lr / {optimum}); printf \"%.17g\", d * d }}'); \
+         printf '{{\"id\":\"%s\",\"status\":\"completed\",\"config\":%s,\"metrics\":{{\"test_mse\":%s}}}}' \
+         \"$(basename \"$dir\")\" \"$(cat {config_json})\" \"$mse\" > \"$dir/result.json\"; done",
+        calls = layout.root.join("calls.log").display(),
+        config_json = config_json.display(),
+    ));
+    (experiment, layout, worker)
+}
+
+/// The runs the sweep record of `layout` lists, in the order proposed.
+fn recorded_runs(layout: &SweepLayout) -> Vec<RunId> {
+    SweepRecord::read(&layout.root).unwrap().unwrap().runs
+}
+
+/// The learning rate of run `id`, from the configuration its worker was given.
+fn learning_rate(layout: &SweepLayout, id: &RunId) -> f64 {
+    let text = std::fs::read_to_string(layout.run_dir_of(id).join(CONFIG_FILE)).unwrap();
+    let config: toml::Table = text.parse().unwrap();
+    config["train"]["learning_rate"].as_float().unwrap()
+}
+
+#[test]
+fn a_tpe_search_fills_each_pack_learns_from_results_and_resumes_what_it_would_have_proposed() {
+    let reports = tempfile::tempdir().unwrap();
+    let (experiment, layout, worker) = learning_rate_search(reports.path(), 13, 3e-3);
+    let summary = sweep(&experiment, &layout, &worker).unwrap();
+    assert_eq!(summary.now.completed, 13);
+    // Batches of 3 (one pack of the one worker), proposed once the batch before has finished.
+    let calls = std::fs::read_to_string(layout.root.join("calls.log")).unwrap();
+    let packs: Vec<usize> = (calls.lines())
+        .map(|line| line.split(' ').take_while(|arg| *arg != "--device").count())
+        .collect();
+    assert_eq!(packs, [3, 3, 3, 3, 1], "{calls}");
+    let proposed = recorded_runs(&layout);
+    assert_eq!(proposed.len(), 13);
+
+    // A sweep of a smaller budget proposes the first configurations, and growing its budget
+    // resumes it into the same sweep.
+    let other = tempfile::tempdir().unwrap();
+    let (smaller, grown_layout, grown_worker) = learning_rate_search(other.path(), 7, 3e-3);
+    sweep(&smaller, &grown_layout, &grown_worker).unwrap();
+    assert_eq!(recorded_runs(&grown_layout), proposed[..7]);
+    let grown = sweep(&experiment, &grown_layout, &grown_worker).unwrap();
+    assert_eq!((grown.before.completed, grown.now.completed), (7, 6));
+    assert_eq!(recorded_runs(&grown_layout), proposed);
+
+    // A sweep killed in its last batch trains that batch's unfinished runs, and nothing else.
+    for id in &proposed[11..] {
+        std::fs::remove_file(layout.run_dir_of(id).join(RESULT_FILE)).unwrap();
+    }
+    let resumed = sweep(&experiment, &layout, &worker).unwrap();
+    assert_eq!((resumed.before.completed, resumed.now.completed), (11, 2));
+    assert_eq!(recorded_runs(&layout), proposed);
+
+    // The first 12 configurations are drawn at random (10 startup trials, and the batch that
+    // holds the 10th); the 13th comes from the results, toward each objective's optimum.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (low, low_layout, low_worker) = learning_rate_search(elsewhere.path(), 13, 1e-4);
+    sweep(&low, &low_layout, &low_worker).unwrap();
+    let low_proposed = recorded_runs(&low_layout);
+    assert_eq!(low_proposed[..12], proposed[..12]);
+    let (toward_high, toward_low) = (
+        learning_rate(&layout, &proposed[12]),
+        learning_rate(&low_layout, &low_proposed[12]),
+    );
+    assert!(
+        toward_low < toward_high,
+        "the 13th learning rate: {toward_low} toward 1e-4, {toward_high} toward 3e-3"
+    );
 }

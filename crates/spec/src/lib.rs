@@ -23,6 +23,7 @@ mod ranges;
 mod resources;
 pub mod result;
 mod schema;
+mod search;
 mod sections;
 mod space;
 mod sweep;
@@ -46,6 +47,7 @@ pub use schema::{
     ModelKind, ModelSection, NoiseKind, NoiseSection, Optimizer, OutputActivation, Reconstruction,
     RegularizersSection, RunConfig, SparsityPenalty, Task, TrainSection,
 };
+pub use search::{Objective, Search, SearchDomain, SearchMethod, SearchParameter};
 pub use sweep::{Axis, RunId, RunSpec};
 
 use diagnostic::{did_you_mean, not_ascii};
@@ -65,8 +67,11 @@ pub struct Experiment {
     /// Number of runs before duplicates collapse: the configurations of the sweep (the
     /// product of the grid's groups, or the random samples) times `repeats`.
     pub expanded: usize,
-    /// The distinct runs, in expansion order.
+    /// The distinct runs, in expansion order; empty for a model-based search, whose runs are
+    /// proposed as it goes.
     pub runs: Vec<RunSpec>,
+    /// With `strategy = "tpe"` or `"nsga2"`: the search that proposes the runs.
+    pub search: Option<Search>,
     /// How the runs are executed (`[resources]`).
     pub resources: Resources,
     /// When runs are stopped early as unpromising (`[sweep.pruning]`).
@@ -186,7 +191,7 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             return Err(invalid(problems));
         }
     };
-    let (axes, combinations, axis_spans) = match sweep_axes(&file, &base, &locator) {
+    let (parameters, axes, combinations, axis_spans) = match sweep_axes(&file, &base, &locator) {
         Ok(expansion) => expansion,
         Err(mut sweep_problems) => {
             problems.append(&mut sweep_problems);
@@ -253,8 +258,15 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
             expanded += 1;
             // The seeds were checked to fit: no overflow.
             let seed = first_seed + i64::from(repeat);
-            let config = match run_config(&base, &assignments, seed) {
-                Ok(config) => config,
+            let built = match build_run(
+                &base,
+                &assignments,
+                seed,
+                catalog,
+                &resources,
+                pruning.as_ref(),
+            ) {
+                Ok(built) => built,
                 Err(problem) => {
                     if seen_problems.insert((problem.key.clone(), problem.message.clone())) {
                         problems.push(problem.at(sweep_span.clone()));
@@ -262,18 +274,12 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
                     continue;
                 }
             };
-            let (config, dropped) = config.without_inapplicable();
-            let dropped: BTreeMap<&'static str, &'static str> = dropped.into_iter().collect();
-            // A swept value that was dropped did not make this run: keep it out of its summary.
-            let applied: Vec<(String, toml::Value)> = assignments
-                .iter()
-                .filter(|(key, _)| {
-                    !dropped
-                        .keys()
-                        .any(|d| key == d || key.starts_with(&format!("{d}.")))
-                })
-                .cloned()
-                .collect();
+            let Built {
+                config,
+                applied,
+                dropped,
+                problems: run_problems,
+            } = built;
             dropped_everywhere = Some(match dropped_everywhere {
                 None => dropped,
                 Some(mut before) => {
@@ -281,14 +287,6 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
                     before
                 }
             });
-            let run_problems =
-                check::check_run(&config, catalog)
-                    .into_iter()
-                    .chain(check::check_placement(
-                        &config,
-                        &resources,
-                        pruning.as_ref(),
-                    ));
             for problem in run_problems {
                 if seen_problems.insert((problem.key.clone(), problem.message.clone())) {
                     let span = axis_for(&problem.key, &axes, &axis_spans)
@@ -325,11 +323,41 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         .into_iter()
         .filter(|&task| runs.iter().any(|run| run.config.evaluate.has(task)))
         .collect();
-    let primary_metric = primary::primary_metric(file.report.metric.as_deref(), &tasks)
+    let written_primary = primary::primary_metric(file.report.metric.as_deref(), &tasks)
         .unwrap_or_else(|problem| {
             problems.push(problem);
             PrimaryMetric::natural(&tasks)
         });
+    let objectives = search::objectives(&file.sweep, &tasks, &written_primary).unwrap_or_else(
+        |mut objective_problems| {
+            for problem in &mut objective_problems {
+                problem.span = locator.value_span(&problem.key);
+            }
+            problems.append(&mut objective_problems);
+            Vec::new()
+        },
+    );
+    if search::method(file.sweep.strategy).is_some()
+        && matches!(&resources.executor, Executor::Slurm(slurm) if slurm.array_parallelism.is_none())
+    {
+        problems.push(
+            Diagnostic::new(
+                "resources.slurm",
+                "a model-based search proposes as many configurations at a time as train at \
+                 once, and Slurm array tasks without `array_parallelism` have no bound",
+            )
+            .with_hint("set `resources.slurm.array_parallelism`, e.g. 8")
+            .at(locator.value_span("resources.slurm")),
+        );
+    }
+    // A search's report ranks by its (first) objective, unless `[report] metric` says otherwise.
+    let primary_metric = match (&file.report.metric, objectives.first()) {
+        (None, Some(objective)) => PrimaryMetric {
+            name: objective.metric.clone(),
+            direction: objective.goal,
+        },
+        _ => written_primary,
+    };
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
@@ -343,6 +371,26 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         .chain(&probe)
         .map(|warning| diagnostic::render_warning(path, source, warning))
         .collect();
+    // A model-based search's runs are proposed as results come in: the random draws above
+    // were only checked, as the configurations it starts from would be.
+    let search = search::method(file.sweep.strategy).map(|method| Search {
+        method,
+        parameters: search::parameters(&parameters),
+        samples: file.sweep.samples.as_ref().map_or(0, |s| *s.get_ref()),
+        objectives,
+        seed,
+        template: search::RunTemplate {
+            base,
+            first_seed,
+            repeats,
+            catalog: catalog.clone(),
+            resources: resources.clone(),
+            pruning,
+        },
+    });
+    if search.is_some() {
+        runs.clear();
+    }
     Ok(Experiment {
         name: file.experiment.name,
         description: file.experiment.description,
@@ -350,6 +398,7 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         repeats: file.experiment.repeats,
         expanded,
         runs,
+        search,
         resources,
         pruning,
         warnings,
@@ -437,7 +486,15 @@ fn sweep_axes(
     file: &SpecFile,
     base: &toml::Table,
     locator: &Locator,
-) -> Result<(Vec<Axis>, Vec<Vec<usize>>, Vec<Range<usize>>), Vec<Diagnostic>> {
+) -> Result<
+    (
+        Vec<space::Parameter>,
+        Vec<Axis>,
+        Vec<Vec<usize>>,
+        Vec<Range<usize>>,
+    ),
+    Vec<Diagnostic>,
+> {
     let mut problems = Vec::new();
     let mut parameters = Vec::new();
     let mut spans = Vec::new();
@@ -508,9 +565,36 @@ fn sweep_axes(
                 samples: *samples.get_ref(),
             }
         }
-        (schema::Strategy::Random, _) => {
+        // A model-based search is checked on as many random draws as it will propose.
+        (schema::Strategy::Tpe | schema::Strategy::Nsga2, Some(samples))
+            if *samples.get_ref() > 0 =>
+        {
+            if let Some(group) = file.sweep.zip.first() {
+                problems.push(
+                    Diagnostic::new(
+                        "sweep.zip",
+                        "a model-based search proposes each key on its own",
+                    )
+                    .with_hint(
+                        "zip groups belong to grid and random sweeps; search one key instead",
+                    )
+                    .at(Some(group.span())),
+                );
+            }
+            space::Combine::Random {
+                samples: *samples.get_ref(),
+            }
+        }
+        (
+            strategy @ (schema::Strategy::Random | schema::Strategy::Tpe | schema::Strategy::Nsga2),
+            _,
+        ) => {
+            let kind = match strategy {
+                schema::Strategy::Random => "a random sweep",
+                _ => "a model-based search",
+            };
             problems.push(
-                Diagnostic::new("sweep.samples", "a random sweep needs `samples` ≥ 1")
+                Diagnostic::new("sweep.samples", format!("{kind} needs `samples` ≥ 1"))
                     .with_hint("e.g. `samples = 20` configurations")
                     .at(file.sweep.samples.as_ref().map(|s| s.span())),
             );
@@ -518,7 +602,7 @@ fn sweep_axes(
         }
         (schema::Strategy::Grid, Some(samples)) => {
             problems.push(
-                Diagnostic::new("sweep.samples", "`samples` is for `strategy = \"random\"`")
+                Diagnostic::new("sweep.samples", "`samples` is for `strategy = \"random\"`, `\"tpe\"` and `\"nsga2\"`")
                     .with_hint("a grid takes every combination; draw per key with `{ uniform = [a, b], samples = N }`")
                     .at(Some(samples.span())),
             );
@@ -543,7 +627,53 @@ fn sweep_axes(
             vec![problem.at(span)]
         },
     )?;
-    Ok((expansion.axes, expansion.combinations, spans))
+    Ok((parameters, expansion.axes, expansion.combinations, spans))
+}
+
+/// A run's configuration, built and checked.
+struct Built {
+    /// Without the keys that do not apply to it.
+    config: RunConfig,
+    /// The swept values that made it (those dropped as not applying left out).
+    applied: Vec<(String, toml::Value)>,
+    /// Keys dropped as not applying, with what they apply to.
+    dropped: BTreeMap<&'static str, &'static str>,
+    /// What the checks of a run and of its placement on `[resources]` found.
+    problems: Vec<Diagnostic>,
+}
+
+/// The run of `base` with the swept `assignments` and `seed`: its configuration without the
+/// keys that do not apply to it, checked against the `catalog` and where it would run.
+fn build_run(
+    base: &toml::Table,
+    assignments: &[(String, toml::Value)],
+    seed: i64,
+    catalog: &Catalog,
+    resources: &Resources,
+    pruning: Option<&Pruning>,
+) -> Result<Built, Diagnostic> {
+    let (config, dropped) = run_config(base, assignments, seed)?.without_inapplicable();
+    let dropped: BTreeMap<&'static str, &'static str> = dropped.into_iter().collect();
+    // A swept value that was dropped did not make this run: keep it out of its summary.
+    let applied: Vec<(String, toml::Value)> = assignments
+        .iter()
+        .filter(|(key, _)| {
+            !dropped
+                .keys()
+                .any(|d| key == d || key.starts_with(&format!("{d}.")))
+        })
+        .cloned()
+        .collect();
+    let problems = check::check_run(&config, catalog)
+        .into_iter()
+        .chain(check::check_placement(&config, resources, pruning))
+        .collect();
+    Ok(Built {
+        config,
+        applied,
+        dropped,
+        problems,
+    })
 }
 
 /// The configuration of one run: `base` with the swept `assignments` and the run's seed. Each

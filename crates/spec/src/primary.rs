@@ -11,7 +11,7 @@ use crate::diagnostic::Diagnostic;
 use crate::result::metric;
 
 /// Whether lower or higher values of a metric are better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Lower is better (an error, a loss, seconds).
@@ -49,8 +49,19 @@ pub struct PrimaryMetric {
 
 /// The final metrics a sweep can be ranked by: name, direction, and the task that records it
 /// (`None`: every run does).
-const RANKABLE: [(&str, Direction, Option<Task>); 15] = [
+const RANKABLE: [(&str, Direction, Option<Task>); 18] = [
     (metric::TEST_MSE, Direction::Minimize, None),
+    (metric::PARAMETERS, Direction::Minimize, None),
+    (
+        metric::CODE_BITS,
+        Direction::Minimize,
+        Some(Task::Compression),
+    ),
+    (
+        metric::CODE_BYTES,
+        Direction::Minimize,
+        Some(Task::Compression),
+    ),
     (metric::TEST_PSNR_DB, Direction::Maximize, None),
     (metric::TEST_LOSS, Direction::Minimize, None),
     (metric::JACOBIAN_FROBENIUS, Direction::Minimize, None),
@@ -143,21 +154,30 @@ pub(crate) fn primary_metric(
     written: Option<&str>,
     tasks: &[Task],
 ) -> Result<PrimaryMetric, Diagnostic> {
-    const KEY: &str = "report.metric";
-    let Some(name) = written else {
-        return Ok(PrimaryMetric::natural(tasks));
-    };
+    match written {
+        Some(name) => rankable_metric("report.metric", name, tasks),
+        None => Ok(PrimaryMetric::natural(tasks)),
+    }
+}
+
+/// The metric `name`, written at `key`, checked against the rankable metrics and the `tasks`
+/// the runs are evaluated for.
+pub(crate) fn rankable_metric(
+    key: &str,
+    name: &str,
+    tasks: &[Task],
+) -> Result<PrimaryMetric, Diagnostic> {
     let Some((name, direction, task)) = rankable(name) else {
         let known: Vec<&str> = RANKABLE.iter().map(|(name, ..)| *name).collect();
         return Err(Diagnostic::new(
-            KEY,
+            key,
             format!("`{name}` is not a metric runs can be ranked by"),
         )
         .with_hint(format!("expected one of {}", known.join(", "))));
     };
     if let Some(task) = task.filter(|task| !tasks.contains(task)) {
         return Err(Diagnostic::new(
-            KEY,
+            key,
             format!(
                 "`{name}` is recorded by the `{}` task, which no run of this spec is evaluated for",
                 task.name()

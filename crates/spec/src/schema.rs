@@ -876,9 +876,15 @@ impl EvaluateSection {
 pub(crate) struct SweepSection {
     #[serde(default)]
     pub strategy: Strategy,
-    /// Configurations drawn by the random strategy.
+    /// Configurations drawn by the random strategy, or proposed by a model-based search.
     #[schemars(with = "Option<usize>")]
     pub samples: Option<Spanned<usize>>,
+    /// What `strategy = "tpe"` optimises (default: the report's metric).
+    pub objective: Option<ObjectiveSection>,
+    /// What `strategy = "nsga2"` trades off: two or more metrics, whose Pareto front is the
+    /// sweep's result.
+    #[serde(default)]
+    pub objectives: Vec<ObjectiveSection>,
     /// Groups of swept keys that vary together (their lists are read in step).
     #[serde(default)]
     #[schemars(with = "Vec<Vec<String>>")]
@@ -901,6 +907,23 @@ pub(crate) enum Strategy {
     Grid,
     /// `samples` independent draws of every parameter.
     Random,
+    /// `samples` configurations, each proposed by the Tree-structured Parzen Estimator from
+    /// the results so far (the first 10 at random), toward `objective`.
+    Tpe,
+    /// `samples` configurations evolved by NSGA-II toward the Pareto front of `objectives`
+    /// (the first 50 at random).
+    Nsga2,
+}
+
+/// `objective = { metric = "test_mse", goal = "minimize" }`: a final metric a search optimises.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ObjectiveSection {
+    /// A final metric of the runs' results, e.g. `test_mse`, `code_bits`, `parameters`,
+    /// `train_seconds`.
+    pub metric: String,
+    /// `minimize` or `maximize` (default: the metric's own direction, e.g. lower `test_mse`).
+    pub goal: Option<crate::Direction>,
 }
 
 /// The effective configuration of one run: every section with the sweep's values applied.

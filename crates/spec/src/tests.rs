@@ -917,3 +917,147 @@ fn slurm_settings_that_could_reach_a_shell_or_clash_are_refused() {
         "{local}"
     );
 }
+
+const SEARCH: &str = r#"
+[sweep]
+strategy = "tpe"
+samples = 12
+objective = { metric = "test_psnr_db" }
+
+[sweep.parameters]
+"train.learning_rate" = { log_uniform = [1e-4, 1e-2] }
+"model.latent" = { int_uniform = [4, 64] }
+"model.code_activation" = ["identity", "sigmoid"]
+"#;
+
+#[test]
+fn a_tpe_search_proposes_its_runs_and_builds_each_configurations_repeats() {
+    let source = MINIMAL.replace("name = \"minimal\"", "name = \"minimal\"\nrepeats = 2");
+    let experiment = parse_str(&format!("{source}{SEARCH}")).unwrap();
+    let search = experiment.search.as_ref().expect("a search");
+    assert_eq!(search.method, SearchMethod::Tpe);
+    assert!(
+        experiment.runs.is_empty(),
+        "runs are proposed as results come in"
+    );
+    assert_eq!((search.samples, experiment.expanded), (12, 24));
+    // The objective's own direction, and the report ranks by it.
+    let objective = Objective {
+        metric: "test_psnr_db".into(),
+        goal: Direction::Maximize,
+    };
+    assert_eq!(search.objectives, vec![objective]);
+    assert_eq!(experiment.primary_metric.name, "test_psnr_db");
+    let keys: Vec<&str> = search.parameters.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "model.code_activation",
+            "model.latent",
+            "train.learning_rate"
+        ]
+    );
+    assert_eq!(
+        search.parameters[2].domain,
+        SearchDomain::Float {
+            low: 1e-4,
+            high: 1e-2,
+            log: true
+        }
+    );
+    let values = [
+        toml::Value::String("sigmoid".into()),
+        toml::Value::Integer(16),
+        toml::Value::Float(3e-3),
+    ];
+    let runs = search.runs(&values).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!((runs[0].config.seed, runs[1].config.seed), (0, 1));
+    assert_eq!(runs[0].config.model.latent, 16);
+    assert_eq!(runs[0].config.train.learning_rate, 3e-3);
+    assert_eq!(
+        runs[0].config.model.code_activation,
+        CodeActivation::Sigmoid
+    );
+    assert_ne!(runs[0].id, runs[1].id);
+    // A value the run checks refuse is an error naming its key, not a panic.
+    let too_wide = [
+        values[0].clone(),
+        toml::Value::Integer(100_000),
+        values[2].clone(),
+    ];
+    let refused = search.runs(&too_wide).unwrap_err();
+    assert!(refused.starts_with("model.latent"), "{refused}");
+}
+
+#[test]
+fn an_nsga2_search_trades_off_two_objectives_in_their_own_directions() {
+    let sweep = SEARCH.replace("\"tpe\"", "\"nsga2\"").replace(
+        "objective = { metric = \"test_psnr_db\" }",
+        "objectives = [{ metric = \"test_mse\" }, { metric = \"code_bits\", goal = \"minimize\" }]",
+    );
+    let tasks = "[evaluate]\ntasks = [\"reconstruction\", \"compression\"]\n";
+    let experiment = parse_str(&format!("{MINIMAL}{tasks}{sweep}")).unwrap();
+    let search = experiment.search.unwrap();
+    assert_eq!(search.method, SearchMethod::Nsga2);
+    let goals: Vec<(&str, Direction)> = (search.objectives.iter())
+        .map(|o| (o.metric.as_str(), o.goal))
+        .collect();
+    assert_eq!(
+        goals,
+        [
+            ("test_mse", Direction::Minimize),
+            ("code_bits", Direction::Minimize)
+        ]
+    );
+}
+
+#[test]
+fn a_search_is_refused_without_budget_objectives_or_with_zip_groups() {
+    let refused =
+        |from: &str, to: &str| error_text(&format!("{MINIMAL}{}", SEARCH.replace(from, to)));
+    let text = refused("samples = 12\n", "");
+    assert!(
+        text.contains("a model-based search needs `samples` ≥ 1"),
+        "{text}"
+    );
+    let text = refused("\"tpe\"", "\"nsga2\"");
+    assert!(
+        text.contains("`sweep.objective` is for `strategy = \"tpe\"`"),
+        "{text}"
+    );
+    let text = refused(
+        "objective = { metric = \"test_psnr_db\" }",
+        "objectives = [{ metric = \"test_mse\" }]",
+    );
+    assert!(
+        text.contains("`sweep.objectives` is for `strategy = \"nsga2\"`"),
+        "{text}"
+    );
+    let text = refused("test_psnr_db", "psnr");
+    assert!(
+        text.contains("`psnr` is not a metric runs can be ranked by"),
+        "{text}"
+    );
+    let text = refused("test_psnr_db", "code_bits");
+    assert!(
+        text.contains("recorded by the `compression` task"),
+        "{text}"
+    );
+    let text = refused("\"tpe\"", "\"random\"");
+    assert!(
+        text.contains("`sweep.objective` is for `strategy = \"tpe\"`"),
+        "{text}"
+    );
+    let text = refused(
+        "[sweep.parameters]",
+        "zip = [[\"model.latent\", \"train.learning_rate\"]]\n[sweep.parameters]",
+    );
+    assert!(text.contains("proposes each key on its own"), "{text}");
+    let nsga = SEARCH.replace("\"tpe\"", "\"nsga2\"").replace(
+        "objective = { metric = \"test_psnr_db\" }",
+        "objectives = [{ metric = \"test_mse\" }]",
+    );
+    let text = error_text(&format!("{MINIMAL}{nsga}"));
+    assert!(text.contains("two or more objectives, found 1"), "{text}");
+}
