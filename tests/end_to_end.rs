@@ -1290,3 +1290,64 @@ fn colour_photo_patches_train_with_the_conv_autoencoder_and_render_in_colour() {
     // The test split's labels are what the probe reads: three classes, measured.
     assert!(metric("probe_accuracy") > 1.0 / 3.0, "{result}");
 }
+
+#[test]
+fn a_tpe_search_trains_its_budget_in_packs_with_pruning_and_a_second_sweep_trains_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("search.toml");
+    std::fs::write(
+        &spec,
+        "[experiment]\nname = \"search\"\nseed = 2\n\n[data]\ndataset = \"mnist\"\n\
+         validation = 0.1\ntrain_limit = 1000\ntest_limit = 200\n\n[model]\nhidden = [32]\n\
+         latent = 8\n\n[train]\nbatch_size = 50\nepochs = 4\n\n[resources]\npack = 3\n\n\
+         [sweep]\nstrategy = \"tpe\"\nsamples = 6\nobjective = { metric = \"test_mse\" }\n\n\
+         [sweep.pruning]\ngrace_epochs = 1\nreduction_factor = 2\n\n[sweep.parameters]\n\
+         \"train.learning_rate\" = { log_uniform = [1e-4, 1e-2] }\n",
+    )
+    .unwrap();
+    let validated = hourglass(&["validate", spec.to_str().unwrap()]);
+    let said = text(&validated.stdout);
+    assert!(
+        said.contains("TPE search of 6 configurations x 1 seed = 6 runs, to minimize test_mse")
+            && said.contains("proposed 3 configurations at a time"),
+        "{said}"
+    );
+    let reports = dir.path().join("reports");
+    let output = run_sweep(&spec, &reports);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let sweep_dir = reports.join("search");
+    let record = read_json(&sweep_dir.join("sweep.json"));
+    assert_eq!(record["runs"].as_array().unwrap().len(), 6, "{record}");
+    assert_eq!(record["objectives"][0]["metric"], "test_mse", "{record}");
+    let statuses: Vec<String> = run_dirs(&sweep_dir)
+        .iter()
+        .map(|run| {
+            read_json(&run.join("result.json"))["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(statuses.len(), 6);
+    assert!(
+        statuses.iter().any(|s| s == "pruned"),
+        "{statuses:?}\n{stdout}"
+    );
+    assert!(
+        statuses.iter().all(|s| s != "failed"),
+        "{statuses:?}\n{stdout}"
+    );
+    // Two batches of one pack each.
+    assert!(stdout.contains("[6/6]"), "{stdout}");
+    let html = std::fs::read_to_string(sweep_dir.join("index.html")).unwrap();
+    assert!(html.contains("<section id=\"search\">"));
+
+    let again = run_sweep(&spec, &reports);
+    let stdout = text(&again.stdout);
+    assert!(again.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("search: 0 completed, 0 failed, 0 pruned, 6 already finished"),
+        "{stdout}"
+    );
+}

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use hourglass_data::Registry;
 use hourglass_orchestrator::{SweepLayout, SweepOptions, WorkerCommand};
 use hourglass_report::{Coverage, References};
-use hourglass_spec::{Catalog, Experiment};
+use hourglass_spec::{Catalog, Experiment, Search, SearchDomain, SearchMethod};
 
 use crate::SchemaOf;
 
@@ -80,6 +80,9 @@ pub fn validate(spec: &Path, datasets: &Path, every_run: bool) -> Result<ExitCod
     let Some(experiment) = load(spec, datasets)? else {
         return Ok(ExitCode::FAILURE);
     };
+    if let Some(search) = &experiment.search {
+        return validate_search(&experiment, search);
+    }
     let runs = &experiment.runs;
     let collapsed = experiment.expanded - runs.len();
     let mut kinds = std::collections::BTreeMap::<String, usize>::new();
@@ -150,6 +153,47 @@ pub fn validate(spec: &Path, datasets: &Path, every_run: bool) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `validate` says of a model-based search: how many runs it makes, toward what, and
+/// over which keys.
+fn validate_search(experiment: &Experiment, search: &Search) -> Result<ExitCode> {
+    let (method, startup) = match search.method {
+        SearchMethod::Tpe => ("TPE", hourglass_search::STARTUP_TRIALS),
+        SearchMethod::Nsga2 => ("NSGA-II", hourglass_search::nsga2::POPULATION),
+    };
+    let objectives: Vec<String> = (search.objectives.iter())
+        .map(|o| format!("{} {}", o.goal.verb(), o.metric))
+        .collect();
+    out!(
+        "{}: {method} search of {} x {} = {}, to {}",
+        experiment.name,
+        counted(search.samples, "configuration", "configurations"),
+        counted(experiment.repeats as usize, "seed", "seeds"),
+        counted(experiment.expanded, "run", "runs"),
+        objectives.join(" and "),
+    )?;
+    let batch = hourglass_orchestrator::search_batch(experiment).unwrap_or(1);
+    out!(
+        "  proposed {} at a time (as many as train at once), the first {} at random",
+        counted(batch, "configuration", "configurations"),
+        startup.min(search.samples),
+    )?;
+    for parameter in &search.parameters {
+        let domain = match &parameter.domain {
+            SearchDomain::Choice(values) => {
+                let values: Vec<String> = values.iter().map(ToString::to_string).collect();
+                format!("one of {}", values.join(", "))
+            }
+            SearchDomain::Float { low, high, log } => {
+                let scale = if *log { "log-uniform" } else { "uniform" };
+                format!("{scale} in [{low}, {high})")
+            }
+            SearchDomain::Int { low, high } => format!("an integer in [{low}, {high}]"),
+        };
+        out!("  {}: {domain}", parameter.key)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The first Ctrl-C (SIGINT) or SIGTERM sets `stop`: no run starts any more and running ones
 /// finish. A second one ends the orchestrator at once; its workers notice and stop, and their
 /// runs, left without a result, are trained again on resume.
@@ -196,7 +240,10 @@ pub fn sweep(
     stop_on_interrupt(&options.stop)?;
     let mut display = crate::progress::SweepDisplay::new(
         &layout.root,
-        experiment.runs.len(),
+        match &experiment.search {
+            Some(_) => experiment.expanded,
+            None => experiment.runs.len(),
+        },
         references,
         &experiment.primary_metric,
     );

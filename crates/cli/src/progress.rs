@@ -176,6 +176,12 @@ impl SweepProgress for SweepDisplay<'_> {
         ));
     }
 
+    fn configuration_refused(&mut self, reason: &str) {
+        self.say(format!(
+            "warning: the search proposed a {reason}; it is left out of the search"
+        ));
+    }
+
     fn cancelled(&mut self, tasks: usize) {
         self.say(format!(
             "interrupted: cancelled {tasks} Slurm tasks; their runs are trained again on resume"

@@ -307,6 +307,8 @@ fn run_on<E: Executor>(
     let mut summary = SweepSummary::default();
     // Runs of earlier rounds of this invocation, already counted.
     let mut counted = BTreeSet::new();
+    // Refused proposals, said once though every round replays them.
+    let mut told = BTreeSet::new();
     let mut first = true;
     loop {
         let (round, last) = match &experiment.search {
@@ -318,8 +320,10 @@ fn run_on<E: Executor>(
                         .filter(|result| !(retry_failed && result.status == RunStatus::Failed))
                 };
                 let round = search::round(experiment, search, &finished);
-                for reason in &round.refused {
-                    progress.configuration_refused(reason);
+                for reason in round.refused {
+                    if told.insert(reason.clone()) {
+                        progress.configuration_refused(&reason);
+                    }
                 }
                 (Cow::Owned(round.experiment), round.last)
             }
@@ -352,6 +356,12 @@ fn run_on<E: Executor>(
             return Ok(summary);
         }
     }
+}
+
+/// How many configurations the model-based search of `experiment` proposes at a time, if it
+/// has one: as many as its slots train at once.
+pub fn search_batch(experiment: &Experiment) -> Option<usize> {
+    (experiment.search.as_ref()).map(|search| search::batch_size(experiment, search))
 }
 
 /// How a fresh sweep of `experiment` packs its runs (`[resources] pack`): the runs of each

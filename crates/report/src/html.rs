@@ -11,8 +11,8 @@ use crate::latent::{project_2d, read_codes, read_variances};
 use crate::plot::{self, Series, Style};
 use crate::references::{self, Reference};
 use crate::table::{Cell, DisplayTable, ResultsTable, mean_and_std, number};
-use crate::{ReportError, RunRecord, search, tasks};
-use hourglass_spec::PrimaryMetric;
+use crate::{ReportError, RunRecord, pareto, search, tasks};
+use hourglass_spec::{Objective, PrimaryMetric};
 
 pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
 table{border-collapse:collapse;font-size:.9rem}th,td{border:1px solid #ccc;padding:.25rem .5rem}\
@@ -41,6 +41,8 @@ pub(crate) struct Sweep<'a> {
     pub title: &'a str,
     /// What ranks the runs.
     pub primary: &'a PrimaryMetric,
+    /// What the sweep's search optimised (none for a grid).
+    pub objectives: &'a [Objective],
     /// Whether every run's inputs were standardised (z-scores).
     pub standardized: bool,
     /// The runs of the spec, best first.
@@ -92,6 +94,7 @@ pub(crate) fn page(
     seed_statistics(&mut html, configurations);
     parameter_effects(&mut html, &kinds, table, primary)?;
     search::section(&mut html, records, table, primary)?;
+    pareto::section(&mut html, records, sweep.objectives)?;
     curves(&mut html, &kinds, table)?;
     images(&mut html, &best);
     latent_maps(&mut html, &best)?;
@@ -466,6 +469,7 @@ fn curves(html: &mut String, kinds: &ByKind<'_>, table: &ResultsTable) -> Result
                         Vec::new()
                     },
                     style: None,
+                    faded: false,
                 }
             })
             .collect();
@@ -544,6 +548,7 @@ fn parameter_effects(
                         .collect(),
                     dashed: Vec::new(),
                     style: None,
+                    faded: false,
                 });
             }
         }

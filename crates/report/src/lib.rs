@@ -10,6 +10,7 @@ mod compare;
 mod gather;
 mod html;
 mod latent;
+mod pareto;
 mod plot;
 mod references;
 mod search;
@@ -24,7 +25,7 @@ use hourglass_spec::result::{
     self, EpochRecord, METRICS_FILE, RunResult, RunStatus, metric, read_epochs, write_atomic,
 };
 use hourglass_spec::sweep_record::{SWEEP_FILE, SweepRecord};
-use hourglass_spec::{PrimaryMetric, RunId};
+use hourglass_spec::{Objective, PrimaryMetric, RunId};
 
 use table::best_first;
 
@@ -209,6 +210,8 @@ pub struct Scoped {
     pub experiment: String,
     /// What ranks the runs.
     pub primary: PrimaryMetric,
+    /// What the sweep's model-based search optimised, from `sweep.json` (none for a grid).
+    pub objectives: Vec<Objective>,
     /// The runs reported, best first by `primary` (then by id).
     pub current: Vec<RunRecord>,
     /// Finished runs the spec no longer asks for, in id order (none with [`Coverage::All`]).
@@ -261,15 +264,19 @@ pub fn scoped(sweep_dir: &Path, coverage: Coverage) -> Result<Scoped, ReportErro
         best_first(primary.direction, value(a), value(b))
             .then_with(|| a.result.id.cmp(&b.result.id))
     });
-    let experiment = match record {
-        Some(record) => record.experiment,
-        None => (sweep_dir.file_name())
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+    let (experiment, objectives) = match record {
+        Some(record) => (record.experiment, record.objectives),
+        None => (
+            (sweep_dir.file_name())
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Vec::new(),
+        ),
     };
     Ok(Scoped {
         experiment,
         primary,
+        objectives,
         current,
         earlier,
         unreadable,
@@ -288,6 +295,7 @@ pub fn write_report(
     let Scoped {
         experiment,
         primary,
+        objectives,
         current: records,
         earlier,
         unreadable,
@@ -321,6 +329,7 @@ pub fn write_report(
         &html::Sweep {
             title: &experiment,
             primary: &primary,
+            objectives: &objectives,
             standardized,
             records: &records,
             earlier: &earlier,

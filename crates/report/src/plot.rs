@@ -21,6 +21,8 @@ pub(crate) struct Series {
     pub dashed: Vec<(f64, f64)>,
     /// How this series is drawn, when not as the plot's other series are.
     pub style: Option<Style>,
+    /// Drawn pale, behind the series that matter.
+    pub faded: bool,
 }
 
 impl Series {
@@ -32,6 +34,15 @@ impl Series {
             spread: Vec::new(),
             dashed: Vec::new(),
             style: None,
+            faded: false,
+        }
+    }
+
+    /// This series drawn pale.
+    pub fn faded(self) -> Self {
+        Self {
+            faded: true,
+            ..self
         }
     }
 
@@ -138,7 +149,7 @@ pub(crate) fn overlaid(
                     .draw()
                     .map_err(|e| failed(&e))?;
                 for (i, line) in series.iter().enumerate() {
-                    let colour = Palette99::pick(i).to_rgba();
+                    let colour = Palette99::pick(i).mix(if line.faded { 0.3 } else { 1.0 });
                     let style = line.style.unwrap_or(style);
                     let spread: Vec<(f64, f64, f64)> = (line.spread.iter().copied())
                         .filter(|&(x, low, high)| valid(&(x, low)) && valid(&(x, high)))

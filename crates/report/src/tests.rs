@@ -807,3 +807,67 @@ fn the_search_views_rank_the_setting_the_metric_depends_on_first() {
         .unwrap();
     assert!(share > 0.9, "{importance}");
 }
+
+#[test]
+fn a_multi_objective_sweep_draws_lists_and_measures_its_pareto_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = "[experiment]\nname = \"front\"\n[data]\ndataset = \"mnist\"\n\
+                  [evaluate]\ntasks = [\"reconstruction\", \"compression\"]\n\
+                  [sweep.parameters]\n\"model.latent\" = [2, 4, 8, 16, 32, 64]\n";
+    // Larger codes reconstruct better and cost more bits; latent 16 is beaten by latent 8 on
+    // both, so it is off the front.
+    let point = |latent: usize| {
+        let mse = if latent == 16 {
+            1.0
+        } else {
+            1.0 / latent as f64
+        };
+        (mse, 32.0 * latent as f64)
+    };
+    write_sweep(dir.path(), source, |run| {
+        let (mse, bits) = point(run.config.model.latent);
+        Some(BTreeMap::from([
+            ("test_mse".to_string(), mse),
+            ("code_bits".to_string(), bits),
+        ]))
+    });
+    let mut record = SweepRecord::read(dir.path()).unwrap().unwrap();
+    record.objectives = ["test_mse", "code_bits"]
+        .map(|metric| hourglass_spec::Objective {
+            metric: metric.into(),
+            goal: hourglass_spec::Direction::Minimize,
+        })
+        .to_vec();
+    record.write(dir.path()).unwrap();
+    let files = write_report(dir.path(), &References::default(), Coverage::Current).unwrap();
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    let pareto = section(&html, "pareto");
+    assert_eq!(pareto.matches("<svg").count(), 1, "{pareto}");
+    let listed = pareto[pareto.find("<table id=\"front\"").unwrap()..]
+        .matches("<tr><td><code>")
+        .count();
+    assert_eq!(listed, 5, "{pareto}");
+    assert!(
+        pareto.contains("5 of 6 completed runs are on the front"),
+        "{pareto}"
+    );
+    // The staircase area up to the nadir moved out by a tenth of each range.
+    let mut front: Vec<(f64, f64)> = [2, 4, 8, 32, 64].map(point).to_vec();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let reference = (
+        1.0 + 0.1 * (1.0 - 1.0 / 64.0),
+        2048.0 + 0.1 * (2048.0 - 64.0),
+    );
+    let expected: f64 = (0..front.len())
+        .map(|i| {
+            let next_x = front.get(i + 1).map_or(reference.0, |p| p.0);
+            (next_x - front[i].0) * (reference.1 - front[i].1)
+        })
+        .sum();
+    let shown = &pareto[pareto.find("id=\"hypervolume\">").unwrap() + 17..];
+    let hypervolume: f64 = shown.split('<').next().unwrap().parse().unwrap();
+    assert!(
+        (hypervolume - expected).abs() < 1e-3 * expected,
+        "{hypervolume} against {expected}"
+    );
+}

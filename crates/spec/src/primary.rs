@@ -29,6 +29,14 @@ impl Direction {
         }
     }
 
+    /// `minimize` or `maximize`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Direction::Minimize => "minimize",
+            Direction::Maximize => "maximize",
+        }
+    }
+
     /// `lower` or `higher`, as in "lower is better".
     pub fn better_word(self) -> &'static str {
         match self {

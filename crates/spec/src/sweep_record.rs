@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::result::{ResultError, read_if_present, write_atomic};
-use crate::{Experiment, PrimaryMetric, RunId};
+use crate::{Experiment, Objective, PrimaryMetric, RunId};
 
 /// File name of the record in a sweep folder.
 pub const SWEEP_FILE: &str = "sweep.json";
@@ -28,8 +28,12 @@ pub struct SweepRecord {
     pub experiment: String,
     /// What the report ranks the runs by.
     pub primary_metric: PrimaryMetric,
-    /// The runs of the spec, in expansion order.
+    /// The runs of the spec, in expansion order (a search's: in the order proposed).
     pub runs: Vec<RunId>,
+    /// What a model-based search optimises; none for a grid or random sweep (and in records
+    /// written before searches existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<Objective>,
 }
 
 impl SweepRecord {
@@ -40,6 +44,9 @@ impl SweepRecord {
             experiment: experiment.name.clone(),
             primary_metric: experiment.primary_metric.clone(),
             runs: experiment.runs.iter().map(|run| run.id.clone()).collect(),
+            objectives: (experiment.search.iter())
+                .flat_map(|search| search.objectives.clone())
+                .collect(),
         }
     }
 
@@ -93,6 +100,10 @@ mod tests {
                 direction: Direction::Maximize,
             },
             runs: vec![],
+            objectives: vec![Objective {
+                metric: "code_bits".into(),
+                goal: Direction::Minimize,
+            }],
         }
     }
 
@@ -102,6 +113,16 @@ mod tests {
         assert_eq!(SweepRecord::read(dir.path()).unwrap(), None);
         record().write(dir.path()).unwrap();
         assert_eq!(SweepRecord::read(dir.path()).unwrap(), Some(record()));
+    }
+
+    #[test]
+    fn a_record_written_before_searches_reads_without_objectives() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = r#"{"format_version": 1, "experiment": "denoise", "runs": ["0123456789ab"],
+            "primary_metric": {"name": "test_mse", "direction": "minimize"}}"#;
+        std::fs::write(dir.path().join(SWEEP_FILE), before).unwrap();
+        let record = SweepRecord::read(dir.path()).unwrap().unwrap();
+        assert_eq!((record.runs.len(), record.objectives.len()), (1, 0));
     }
 
     #[test]
