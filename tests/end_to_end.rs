@@ -1351,3 +1351,38 @@ fn a_tpe_search_trains_its_budget_in_packs_with_pruning_and_a_second_sweep_train
         "{stdout}"
     );
 }
+
+#[test]
+fn an_nsga2_search_reports_the_pareto_front_of_its_objectives() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("front.toml");
+    std::fs::write(
+        &spec,
+        "[experiment]\nname = \"front\"\nseed = 4\n\n[data]\ndataset = \"mnist\"\n\
+         validation = 0.1\ntrain_limit = 1000\ntest_limit = 200\n\n[model]\nlatent = 8\n\n\
+         [train]\nbatch_size = 50\nepochs = 1\n\n[resources]\npack = 2\n\n[sweep]\n\
+         strategy = \"nsga2\"\nsamples = 4\n\
+         objectives = [{ metric = \"test_mse\" }, { metric = \"parameters\" }]\n\n\
+         [sweep.parameters]\n\"model.hidden\" = [[16], [32], [64], [128]]\n\
+         \"train.learning_rate\" = { log_uniform = [1e-3, 1e-2] }\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let output = run_sweep(&spec, &reports);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let sweep_dir = reports.join("front");
+    let record = read_json(&sweep_dir.join("sweep.json"));
+    assert_eq!(record["objectives"][1]["metric"], "parameters", "{record}");
+    let html = std::fs::read_to_string(sweep_dir.join("index.html")).unwrap();
+    let start = html
+        .find("<section id=\"pareto\">")
+        .expect("a Pareto section");
+    let pareto = &html[start..start + html[start..].find("</section>").unwrap()];
+    assert!(
+        pareto.contains("<svg") && pareto.contains("id=\"hypervolume\""),
+        "{pareto}"
+    );
+    let on_front = pareto.matches("<tr><td><code>").count();
+    assert!((1..=4).contains(&on_front), "{pareto}");
+}

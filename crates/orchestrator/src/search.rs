@@ -10,6 +10,10 @@
 //! `experiment.seed`, the batch size and the results on disk: a sweep killed and resumed
 //! replays the batches whose runs finished and proposes what it would have proposed.
 //!
+//! While the sampler would draw at random (TPE's first 10 finished trials, NSGA-II's first
+//! generation), it proposes the configurations `strategy = "random"` draws with the same seed,
+//! in the same order: a search and its random baseline start from the same runs.
+//!
 //! A configuration's trial is the mean objective over its repeats when all completed; pruned
 //! when one was pruned (its last epoch and the pruning metric then, as Optuna counts a pruned
 //! trial's last intermediate value); left out of the search when one failed (Optuna's TPE
@@ -130,6 +134,13 @@ fn propose(
         .seed
         .wrapping_add((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let running = |i: usize| i >= batch_start;
+    // While the sampler would draw at random, the random sweep's draw is taken instead.
+    let random = || {
+        let draw = search.random_draws.get(k)?;
+        (search.parameters.iter().zip(draw))
+            .map(|(p, value)| search_value(&p.domain, value))
+            .collect::<Option<Vec<f64>>>()
+    };
     match search.method {
         SearchMethod::Tpe => {
             let pruned_by = pruned_by.map(|metric| metric.name());
@@ -152,7 +163,13 @@ fn propose(
                 Direction::Minimize => Goal::Minimize,
                 Direction::Maximize => Goal::Maximize,
             };
-            hourglass_search::propose(space, &trials, goal, seed)
+            let finished = (trials.iter())
+                .filter(|t| t.outcome != Outcome::Running)
+                .count();
+            (finished < hourglass_search::STARTUP_TRIALS)
+                .then(random)
+                .flatten()
+                .unwrap_or_else(|| hourglass_search::propose(space, &trials, goal, seed))
         }
         SearchMethod::Nsga2 => {
             let trials: Vec<nsga2::MultiTrial> = (configurations.iter().enumerate())
@@ -173,7 +190,10 @@ fn propose(
                         .flatten(),
                 })
                 .collect();
-            nsga2::propose(space, &trials, seed)
+            (k < nsga2::POPULATION)
+                .then(random)
+                .flatten()
+                .unwrap_or_else(|| nsga2::propose(space, &trials, seed))
         }
     }
 }
@@ -229,6 +249,15 @@ fn parameter(domain: &SearchDomain) -> Parameter {
             high,
             log: false,
         },
+    }
+}
+
+/// The search's view of `value`, a value of a key in `domain`.
+fn search_value(domain: &SearchDomain, value: &toml::Value) -> Option<f64> {
+    match domain {
+        SearchDomain::Choice(values) => values.iter().position(|v| v == value).map(|i| i as f64),
+        SearchDomain::Float { .. } => value.as_float(),
+        SearchDomain::Int { .. } => value.as_integer().map(|i| i as f64),
     }
 }
 

@@ -759,6 +759,14 @@ fn a_tpe_search_fills_each_pack_learns_from_results_and_resumes_what_it_would_ha
     sweep(&low, &low_layout, &low_worker).unwrap();
     let low_proposed = recorded_runs(&low_layout);
     assert_eq!(low_proposed[..12], proposed[..12]);
+    // Those are the draws of the random sweep it is measured against.
+    let random = parse(
+        "[resources]\npack = 3\n[sweep]\nstrategy = \"random\"\nsamples = 13\n\
+         [sweep.parameters]\n\"train.learning_rate\" = { log_uniform = [1e-4, 1e-1] }\n",
+    );
+    let random_ids: Vec<RunId> = random.runs.iter().map(|run| run.id.clone()).collect();
+    assert_eq!(random_ids[..12], proposed[..12]);
+    assert_ne!(random_ids[12], proposed[12]);
     let (toward_high, toward_low) = (
         learning_rate(&layout, &proposed[12]),
         learning_rate(&low_layout, &low_proposed[12]),

@@ -248,6 +248,17 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
     let mut seen_problems = BTreeSet::new();
     // Keys that were set but dropped from every run so far as not applying to it.
     let mut dropped_everywhere: Option<BTreeMap<&'static str, &'static str>> = None;
+    // A search starts from the configurations a random sweep of the spec draws.
+    let random_draws: Vec<Vec<toml::Value>> = match search::method(file.sweep.strategy) {
+        Some(_) => (combinations.iter())
+            .map(|c| {
+                (axes.iter().zip(c))
+                    .map(|(axis, &i)| axis.values[i].clone())
+                    .collect()
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     for combination in combinations {
         let assignments: Vec<(String, toml::Value)> = axes
             .iter()
@@ -379,6 +390,7 @@ pub fn parse(path: &Path, source: &str, catalog: &Catalog) -> Result<Experiment,
         samples: file.sweep.samples.as_ref().map_or(0, |s| *s.get_ref()),
         objectives,
         seed,
+        random_draws,
         template: search::RunTemplate {
             base,
             first_seed,

@@ -76,6 +76,11 @@ pub struct Search {
     pub objectives: Vec<Objective>,
     /// `experiment.seed`: proposals are a function of it and of the results so far.
     pub seed: u64,
+    /// The configurations that `strategy = "random"` with the same seed and `samples` draws,
+    /// in order, each a value per parameter: what the search proposes while it draws at
+    /// random (TPE's startup trials, NSGA-II's first generation), so that a search and the
+    /// random sweep it is measured against start from the same runs.
+    pub random_draws: Vec<Vec<toml::Value>>,
     pub(crate) template: RunTemplate,
 }
 

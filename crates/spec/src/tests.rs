@@ -980,6 +980,14 @@ fn a_tpe_search_proposes_its_runs_and_builds_each_configurations_repeats() {
         CodeActivation::Sigmoid
     );
     assert_ne!(runs[0].id, runs[1].id);
+    // It starts from the draws of the random sweep of the same seed and budget.
+    let random_spec = format!("{source}{SEARCH}").replace("\"tpe\"", "\"random\"");
+    let random_spec = random_spec.replace("objective = { metric = \"test_psnr_db\" }", "");
+    let random = parse_str(&random_spec).unwrap();
+    let drawn: Vec<Vec<toml::Value>> = (random.runs.iter().step_by(2))
+        .map(|run| run.assignments.iter().map(|(_, v)| v.clone()).collect())
+        .collect();
+    assert_eq!(search.random_draws, drawn);
     // A value the run checks refuse is an error naming its key, not a panic.
     let too_wide = [
         values[0].clone(),
