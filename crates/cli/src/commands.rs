@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use hourglass_data::Registry;
 use hourglass_orchestrator::{SweepLayout, SweepOptions, WorkerCommand};
 use hourglass_report::{Coverage, References};
-use hourglass_spec::{Catalog, Experiment, Search, SearchDomain, SearchMethod};
+use hourglass_spec::{Catalog, Experiment, Search, SearchMethod};
 
 use crate::SchemaOf;
 
@@ -178,18 +178,7 @@ fn validate_search(experiment: &Experiment, search: &Search) -> Result<ExitCode>
         startup.min(search.samples),
     )?;
     for parameter in &search.parameters {
-        let domain = match &parameter.domain {
-            SearchDomain::Choice(values) => {
-                let values: Vec<String> = values.iter().map(ToString::to_string).collect();
-                format!("one of {}", values.join(", "))
-            }
-            SearchDomain::Float { low, high, log } => {
-                let scale = if *log { "log-uniform" } else { "uniform" };
-                format!("{scale} in [{low}, {high})")
-            }
-            SearchDomain::Int { low, high } => format!("an integer in [{low}, {high}]"),
-        };
-        out!("  {}: {domain}", parameter.key)?;
+        out!("  {}: {}", parameter.key, parameter.domain)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, number};
 use crate::primary::{self, Direction, PrimaryMetric};
 use crate::resources::{Pruning, Resources};
 use crate::schema::{ObjectiveSection, Strategy, SweepSection};
@@ -51,6 +51,26 @@ pub enum SearchDomain {
         /// The greatest value.
         high: i64,
     },
+}
+
+/// `one of 16, 32`, `log-uniform in [1e-5, 0.1)`, `an integer in [2, 8]`.
+impl std::fmt::Display for SearchDomain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SearchDomain::Choice(values) => {
+                let values: Vec<String> = values.iter().map(crate::ranges::show).collect();
+                write!(f, "one of {}", values.join(", "))
+            }
+            SearchDomain::Float { low, high, log } => write!(
+                f,
+                "{} in [{}, {})",
+                if *log { "log-uniform" } else { "uniform" },
+                number(*low),
+                number(*high)
+            ),
+            SearchDomain::Int { low, high } => write!(f, "an integer in [{low}, {high}]"),
+        }
+    }
 }
 
 /// A key the search sets, and its values.
