@@ -307,23 +307,21 @@ fn run_on<E: Executor>(
     let mut summary = SweepSummary::default();
     // Runs of earlier rounds of this invocation, already counted.
     let mut counted = BTreeSet::new();
-    // Refused proposals, said once though every round replays them.
-    let mut told = BTreeSet::new();
+    let mut replay =
+        (experiment.search.as_ref()).map(|search| search::Replay::new(experiment, search));
     let mut first = true;
     loop {
-        let (round, last) = match &experiment.search {
+        let (round, last) = match &mut replay {
             None => (Cow::Borrowed(experiment), true),
-            Some(search) => {
+            Some(replay) => {
                 let retry_failed = first && options.retry_failed;
                 let finished = |id: &RunId| {
                     finished_result(&layout.run_dir_of(id))
                         .filter(|result| !(retry_failed && result.status == RunStatus::Failed))
                 };
-                let round = search::round(experiment, search, &finished);
-                for reason in round.refused {
-                    if told.insert(reason.clone()) {
-                        progress.configuration_refused(&reason);
-                    }
+                let round = replay.round(&finished);
+                for reason in &round.refused {
+                    progress.configuration_refused(reason);
                 }
                 (Cow::Owned(round.experiment), round.last)
             }

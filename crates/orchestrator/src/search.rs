@@ -32,7 +32,7 @@ pub(crate) struct Round {
     pub experiment: Experiment,
     /// Whether the search has proposed its whole budget.
     pub last: bool,
-    /// Proposals the spec's checks refused, with why.
+    /// Proposals of this round that the spec's checks refused, with why.
     pub refused: Vec<String>,
 }
 
@@ -53,24 +53,82 @@ pub(crate) fn batch_size(experiment: &Experiment, search: &Search) -> usize {
 /// How a run ended, for the search: its result, unless it is to be trained (again).
 pub(crate) type Finished<'f> = dyn Fn(&RunId) -> Option<RunResult> + 'f;
 
-/// The runs `search` proposes given the results `finished` gives: every batch whose
-/// predecessors all finished, up to the first batch with a run to train, or the whole budget.
-pub(crate) fn round(experiment: &Experiment, search: &Search, finished: &Finished<'_>) -> Round {
-    let space: Vec<Parameter> = search
-        .parameters
-        .iter()
-        .map(|p| parameter(&p.domain))
-        .collect();
-    let batch = batch_size(experiment, search);
-    let mut configurations: Vec<Configuration> = Vec::new();
-    let mut refused = Vec::new();
-    let mut last = true;
-    while configurations.len() < search.samples {
-        let start = configurations.len();
-        let end = (start + batch).min(search.samples);
+/// A search's proposals, replayed from the results on disk and extended batch by batch. The
+/// batches before the first unfinished one are settled: their proposals and results are kept,
+/// not replayed or read again, in later rounds of the same invocation.
+pub(crate) struct Replay<'e> {
+    experiment: &'e Experiment,
+    search: &'e Search,
+    space: Vec<Parameter>,
+    batch: usize,
+    configurations: Vec<Configuration>,
+    /// Configurations in settled batches: every run of them has a result.
+    settled: usize,
+}
+
+impl<'e> Replay<'e> {
+    /// The replay of `experiment`'s `search`, before any proposal.
+    pub fn new(experiment: &'e Experiment, search: &'e Search) -> Self {
+        Self {
+            experiment,
+            search,
+            space: (search.parameters.iter())
+                .map(|p| parameter(&p.domain))
+                .collect(),
+            batch: batch_size(experiment, search),
+            configurations: Vec::new(),
+            settled: 0,
+        }
+    }
+
+    /// The runs the search proposes given the results `finished` gives: every batch whose
+    /// predecessors all finished, up to the first batch with a run to train, or the whole
+    /// budget.
+    pub fn round(&mut self, finished: &Finished<'_>) -> Round {
+        let (search, samples) = (self.search, self.search.samples);
+        let mut refused = Vec::new();
+        loop {
+            let start = self.settled;
+            if start == self.configurations.len() {
+                if start == samples {
+                    break;
+                }
+                self.propose_batch(start, (start + self.batch).min(samples), &mut refused);
+            }
+            for configuration in &mut self.configurations[start..] {
+                configuration.results = (configuration.runs.iter())
+                    .map(|run| finished(&run.id))
+                    .collect();
+            }
+            let unfinished = (self.configurations[start..].iter())
+                .any(|c| c.results.iter().any(Option::is_none));
+            if unfinished {
+                break;
+            }
+            self.settled = self.configurations.len();
+        }
+        let mut seen = BTreeSet::new();
+        let runs: Vec<RunSpec> = (self.configurations.iter())
+            .flat_map(|c| c.runs.iter().cloned())
+            .filter(|run| seen.insert(run.id.clone()))
+            .collect();
+        Round {
+            experiment: Experiment {
+                runs,
+                ..self.experiment.clone()
+            },
+            last: self.configurations.len() == search.samples,
+            refused,
+        }
+    }
+
+    /// Proposes configurations `start..end`, one batch; those the spec's checks refuse are
+    /// added to `refused`, without runs.
+    fn propose_batch(&mut self, start: usize, end: usize, refused: &mut Vec<String>) {
+        let search = self.search;
+        let pruning = self.experiment.pruning.map(|p| p.metric);
         for k in start..end {
-            let pruning = experiment.pruning.map(|p| p.metric);
-            let values = propose(search, pruning, &space, &configurations, start, k);
+            let values = propose(search, pruning, &self.space, &self.configurations, start, k);
             let toml_values: Vec<toml::Value> = (search.parameters.iter())
                 .zip(&values)
                 .map(|(p, &x)| toml_value(&p.domain, x))
@@ -79,37 +137,12 @@ pub(crate) fn round(experiment: &Experiment, search: &Search, finished: &Finishe
                 refused.push(format!("configuration {}: {reason}", k + 1));
                 Vec::new()
             });
-            configurations.push(Configuration {
+            self.configurations.push(Configuration {
                 values,
                 runs,
                 results: Vec::new(),
             });
         }
-        for configuration in &mut configurations[start..] {
-            configuration.results = (configuration.runs.iter())
-                .map(|run| finished(&run.id))
-                .collect();
-        }
-        let unfinished = configurations[start..]
-            .iter()
-            .any(|c| c.results.iter().any(Option::is_none));
-        if unfinished {
-            last = end == search.samples;
-            break;
-        }
-    }
-    let mut seen = BTreeSet::new();
-    let runs: Vec<RunSpec> = (configurations.into_iter())
-        .flat_map(|c| c.runs)
-        .filter(|run| seen.insert(run.id.clone()))
-        .collect();
-    Round {
-        experiment: Experiment {
-            runs,
-            ..experiment.clone()
-        },
-        last,
-        refused,
     }
 }
 
