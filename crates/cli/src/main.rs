@@ -28,6 +28,11 @@ use hourglass_report::Coverage;
 use hourglass_spec::Task;
 use project::Project;
 
+/// mimalloc keeps the large blocks that flex allocates and frees every training step, where
+/// glibc's malloc handed them back to the system and faulted them in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Autoencoder experiments from TOML specs.
 #[derive(Debug, Parser)]
 #[command(

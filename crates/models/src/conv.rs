@@ -2,8 +2,11 @@
 //! step down to a dense code; stride-2 transposed convolutions double it back.
 //!
 //! Kernels are 3×3 with padding 1 (and output padding 1 going up), so a 28×28 image goes
-//! 28 → 14 → 7 with two convolutions and back 7 → 14 → 28.
+//! 28 → 14 → 7 with two convolutions and back 7 → 14 → 28. The layers hold burn's
+//! `Conv2d` and `ConvTranspose2d` parameters, so model files keep their layout; on flex they
+//! compute as [`strided`]'s matrix products on channels-last maps, elsewhere as burn's layers.
 
+use burn::module::Param;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::prelude::*;
@@ -11,6 +14,7 @@ use hourglass_spec::Activation;
 
 use crate::activate;
 use crate::mlp::Mlp;
+use crate::strided::{self, conv_down, conv_up};
 
 /// Image geometry of a conv autoencoder.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,11 +103,19 @@ impl ConvEncoder {
     pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
         let [batch, _] = input.dims();
         let [c, h, w] = self.image;
-        let mut x = input.reshape([batch, c, h, w]); // [batch, c, h, w]
+        let by_products = strided::suits(&input.device());
+        let mut x = Maps::ChannelsFirst(input.reshape([batch, c, h, w]));
         for conv in &self.convs {
-            x = activate(self.activation, conv.forward(x)); // [batch, c_i, h / 2^i, w / 2^i]
+            // [batch, c_i, h / 2^i, w / 2^i], in either layout
+            x = if by_products {
+                let bias = conv.bias.as_ref().map(Param::val);
+                Maps::ChannelsLast(conv_down(x.channels_last(), conv.weight.val(), bias))
+            } else {
+                Maps::ChannelsFirst(conv.forward(x.channels_first()))
+            };
+            x = x.map(|x| activate(self.activation, x));
         }
-        self.dense.forward(x.flatten(1, 3)) // [batch, out]
+        self.dense.forward(x.channels_first().flatten(1, 3)) // [batch, out]
     }
 }
 
@@ -172,14 +184,54 @@ impl ConvDecoder {
     pub fn forward(&self, code: Tensor<2>) -> Tensor<2> {
         let [batch, _] = code.dims();
         let [c, h, w] = self.feature_map;
-        let mut x = self.dense.forward(code).reshape([batch, c, h, w]); // [batch, c, h, w]
+        let by_products = strided::suits(&code.device());
+        let mut x = Maps::ChannelsFirst(self.dense.forward(code).reshape([batch, c, h, w]));
         let last = self.deconvs.len() - 1;
         for (i, deconv) in self.deconvs.iter().enumerate() {
-            x = deconv.forward(x); // [batch, c_i, 2h, 2w]
+            let [_, out_channels, ..] = deconv.weight.dims();
+            // [batch, c_i, 2h, 2w], in either layout
+            x = if by_products && out_channels >= strided::MIN_UP_CHANNELS {
+                let bias = deconv.bias.as_ref().map(Param::val);
+                Maps::ChannelsLast(conv_up(x.channels_last(), deconv.weight.val(), bias))
+            } else {
+                Maps::ChannelsFirst(deconv.forward(x.channels_first()))
+            };
             if i < last {
-                x = activate(self.activation, x);
+                x = x.map(|x| activate(self.activation, x));
             }
         }
-        x.flatten(1, 3) // [batch, channels · height · width]
+        x.channels_first().flatten(1, 3) // [batch, channels · height · width]
+    }
+}
+
+/// A batch of feature maps in the layout the last layer left them in: burn's layers take and
+/// give `[batch, channels, height, width]`, [`strided`]'s products `[batch, height, width,
+/// channels]`.
+enum Maps {
+    ChannelsFirst(Tensor<4>),
+    ChannelsLast(Tensor<4>),
+}
+
+impl Maps {
+    fn channels_first(self) -> Tensor<4> {
+        match self {
+            Maps::ChannelsFirst(x) => x,
+            Maps::ChannelsLast(x) => x.permute([0, 3, 1, 2]),
+        }
+    }
+
+    fn channels_last(self) -> Tensor<4> {
+        match self {
+            Maps::ChannelsFirst(x) => x.permute([0, 2, 3, 1]),
+            Maps::ChannelsLast(x) => x,
+        }
+    }
+
+    /// An element-wise function applied in place of layout.
+    fn map(self, f: impl FnOnce(Tensor<4>) -> Tensor<4>) -> Self {
+        match self {
+            Maps::ChannelsFirst(x) => Maps::ChannelsFirst(f(x)),
+            Maps::ChannelsLast(x) => Maps::ChannelsLast(f(x)),
+        }
     }
 }

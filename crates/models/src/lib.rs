@@ -12,6 +12,7 @@ mod objective;
 mod packed;
 pub mod penalty;
 mod quantizer;
+mod strided;
 
 use burn::prelude::*;
 use burn::tensor::activation;

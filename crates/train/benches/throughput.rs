@@ -7,8 +7,15 @@
 //! several repetitions of about half a second; the median samples/s is printed as one JSON
 //! object per line, which `cargo xtask bench` sets beside PyTorch's twins
 //! (`xtask/bench/pytorch_twin.py`).
+//!
+//! Arguments after `--` keep only the configurations whose `backend/model/batch` name contains
+//! one of them (`cargo bench --bench throughput -- flex/conv`), for profiling one.
 
 use std::time::{Duration, Instant};
+
+/// The allocator of the `hourglass` binary, which trains.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -79,6 +86,10 @@ fn main() {
 }
 
 fn bench() {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
     let backends = hourglass_train::backend::compiled()
         .into_iter()
         .filter(|backend| backend.runs_on(DeviceName::Cpu));
@@ -88,6 +99,10 @@ fn bench() {
             .autodiff();
         for name in ["mlp", "conv"] {
             for batch in BATCHES {
+                let name_of_run = format!("{}/{name}/{batch}", backend.name());
+                if !filters.is_empty() && !filters.iter().any(|f| name_of_run.contains(f.as_str())) {
+                    continue;
+                }
                 let rate = samples_per_second(&model(name), batch, &device);
                 println!(
                     "{}",
