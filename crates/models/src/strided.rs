@@ -121,15 +121,14 @@ pub fn conv_up(input: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> 
     let rows: Vec<Tensor<2>> = [(0, 0), (0, 1), (1, 0), (1, 1)]
         .into_iter()
         .map(|(s, t)| {
-            let blocks = [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(a, e)| {
-                match (tap(a, s), tap(e, t)) {
+            let blocks =
+                [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(a, e)| match (tap(a, s), tap(e, t)) {
                     (Some(row), Some(col)) => kernel
                         .clone()
                         .slice([row..row + 1, col..col + 1])
                         .reshape([channels, out_channels]),
                     _ => Tensor::zeros([channels, out_channels], &device),
-                }
-            });
+                });
             Tensor::cat(blocks.to_vec(), 1) // [c_in, 4 · c_out], phases (a, e)
         })
         .collect();
@@ -228,7 +227,11 @@ mod tests {
                 .with_stride([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(&device);
-            let x = Tensor::random([2, c_in, size, size], Distribution::Normal(0.0, 1.0), &device);
+            let x = Tensor::random(
+                [2, c_in, size, size],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
             let bias = conv.bias.as_ref().unwrap();
             check(conv_down, |x| conv.forward(x), x, &conv.weight, bias);
         }
@@ -245,7 +248,11 @@ mod tests {
                 .with_padding([1, 1])
                 .with_padding_out([1, 1])
                 .init(&device);
-            let x = Tensor::random([2, c_in, size, size], Distribution::Normal(0.0, 1.0), &device);
+            let x = Tensor::random(
+                [2, c_in, size, size],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
             let bias = deconv.bias.as_ref().unwrap();
             check(conv_up, |x| deconv.forward(x), x, &deconv.weight, bias);
         }

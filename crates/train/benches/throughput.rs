@@ -100,7 +100,8 @@ fn bench() {
         for name in ["mlp", "conv"] {
             for batch in BATCHES {
                 let name_of_run = format!("{}/{name}/{batch}", backend.name());
-                if !filters.is_empty() && !filters.iter().any(|f| name_of_run.contains(f.as_str())) {
+                if !filters.is_empty() && !filters.iter().any(|f| name_of_run.contains(f.as_str()))
+                {
                     continue;
                 }
                 let rate = samples_per_second(&model(name), batch, &device);
