@@ -38,6 +38,10 @@ pub fn suits(device: &Device) -> bool {
 /// view, `2..3` in the first cell of the next pair.
 const TAP_BLOCKS: [Range<usize>; 2] = [0..2, 2..3];
 
+/// The four combinations of two binary indices: [`conv_up`]'s input shifts `(s, t)` and its
+/// output phases `(a, e)`, in the order they sit side by side.
+const BINARY_PAIRS: [(usize, usize); 4] = [(0, 0), (0, 1), (1, 0), (1, 1)];
+
 /// A 3×3 convolution with stride 2 and padding 1.
 ///
 /// # Shapes
@@ -100,14 +104,15 @@ pub fn conv_down(input: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -
 pub fn conv_up(input: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
     let [batch, height, width, channels] = input.dims();
     let [_, out_channels, ..] = weight.dims();
+    let positions = batch * height * width;
     let padded = input.pad([(0, 1), (0, 1), (0, 0)], PadMode::Constant(0.0));
-    let shifted: Vec<Tensor<2>> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    let shifted: Vec<Tensor<2>> = BINARY_PAIRS
         .into_iter()
         .map(|(s, t)| {
             padded
                 .clone()
                 .slice([0..batch, s..s + height, t..t + width, 0..channels])
-                .reshape([batch * height * width, channels])
+                .reshape([positions, channels])
         })
         .collect();
     let device = weight.device();
@@ -118,25 +123,21 @@ pub fn conv_up(input: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> 
         (_, 0) => Some(2),
         _ => Some(0),
     };
-    let rows: Vec<Tensor<2>> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    let rows: Vec<Tensor<2>> = BINARY_PAIRS
         .into_iter()
         .map(|(s, t)| {
-            let blocks =
-                [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(a, e)| match (tap(a, s), tap(e, t)) {
-                    (Some(row), Some(col)) => kernel
-                        .clone()
-                        .slice([row..row + 1, col..col + 1])
-                        .reshape([channels, out_channels]),
-                    _ => Tensor::zeros([channels, out_channels], &device),
-                });
+            let blocks = BINARY_PAIRS.map(|(a, e)| match (tap(a, s), tap(e, t)) {
+                (Some(row), Some(col)) => kernel
+                    .clone()
+                    .slice([row..row + 1, col..col + 1])
+                    .reshape([channels, out_channels]),
+                _ => Tensor::zeros([channels, out_channels], &device),
+            });
             Tensor::cat(blocks.to_vec(), 1) // [c_in, 4 · c_out], phases (a, e)
         })
         .collect();
     let product = Tensor::cat(shifted, 1).matmul(Tensor::cat(rows, 0)); // [positions, 4 · c_out]
-    let phases = with_bias(
-        product.reshape([batch * height * width * 4, out_channels]),
-        bias,
-    );
+    let phases = with_bias(product.reshape([positions * 4, out_channels]), bias);
     phases
         .reshape([batch, height, width, 2, 2, out_channels])
         .permute([0, 1, 3, 2, 4, 5]) // [batch, height, a, width, e, c_out]

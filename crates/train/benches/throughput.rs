@@ -13,15 +13,15 @@
 
 use std::time::{Duration, Instant};
 
-/// The allocator of the `hourglass` binary, which trains.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use hourglass_models::{Autoencoder, AutoencoderConfig, reconstruction_loss};
 use hourglass_spec::{Activation, CodeActivation, DeviceName, OutputActivation, Reconstruction};
+
+/// The allocator of the `hourglass` binary, which trains.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BATCHES: [usize; 3] = [64, 128, 256];
 const REPETITIONS: usize = 5;
