@@ -188,9 +188,8 @@ impl ConvDecoder {
         let mut x = Maps::ChannelsFirst(self.dense.forward(code).reshape([batch, c, h, w]));
         let last = self.deconvs.len() - 1;
         for (i, deconv) in self.deconvs.iter().enumerate() {
-            let [_, out_channels, ..] = deconv.weight.dims();
             // [batch, c_i, 2h, 2w], in either layout
-            x = if by_products && out_channels >= strided::MIN_UP_CHANNELS {
+            x = if by_products {
                 let bias = deconv.bias.as_ref().map(Param::val);
                 Maps::ChannelsLast(conv_up(x.channels_last(), deconv.weight.val(), bias))
             } else {
