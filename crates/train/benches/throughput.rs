@@ -9,7 +9,8 @@
 //! (`xtask/bench/pytorch_twin.py`).
 //!
 //! Arguments after `--` keep only the configurations whose `backend/model/batch` name contains
-//! one of them (`cargo bench --bench throughput -- flex/conv`), for profiling one.
+//! one of them (`cargo bench --bench throughput -- flex/conv`), for profiling one. Under `cargo
+//! test` (no `--bench` argument) each configuration runs a few steps once, as a smoke test.
 
 use std::time::{Duration, Instant};
 
@@ -24,8 +25,27 @@ use hourglass_spec::{Activation, CodeActivation, DeviceName, OutputActivation, R
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BATCHES: [usize; 3] = [64, 128, 256];
-const REPETITIONS: usize = 5;
-const REPETITION: Duration = Duration::from_millis(500);
+/// How long a configuration is timed: warm-up steps at least, then repetitions of about
+/// `repetition` each, of which the median counts.
+struct Timing {
+    warm_up_steps: usize,
+    repetitions: usize,
+    repetition: Duration,
+}
+
+/// `cargo bench`'s timing.
+const FULL: Timing = Timing {
+    warm_up_steps: 5,
+    repetitions: 5,
+    repetition: Duration::from_millis(500),
+};
+
+/// `cargo test`'s: the code runs, the figure means little.
+const SMOKE: Timing = Timing {
+    warm_up_steps: 1,
+    repetitions: 1,
+    repetition: Duration::ZERO,
+};
 
 fn model(name: &str) -> AutoencoderConfig {
     let conv = name == "conv";
@@ -43,7 +63,12 @@ fn model(name: &str) -> AutoencoderConfig {
 }
 
 /// Median training samples/s of `config` at `batch` on `device`.
-fn samples_per_second(config: &AutoencoderConfig, batch: usize, device: &Device) -> f64 {
+fn samples_per_second(
+    config: &AutoencoderConfig,
+    batch: usize,
+    device: &Device,
+    timing: &Timing,
+) -> f64 {
     device.seed(0);
     let mut model = config.init(device);
     let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
@@ -61,15 +86,15 @@ fn samples_per_second(config: &AutoencoderConfig, batch: usize, device: &Device)
     // Warm up, and size a repetition from the warm steps.
     let started = Instant::now();
     let mut steps = 0;
-    while steps < 5 || started.elapsed() < REPETITION / 2 {
+    while steps < timing.warm_up_steps || started.elapsed() < timing.repetition / 2 {
         model = step(model, steps);
         steps += 1;
     }
-    let per_repetition = ((REPETITION.as_secs_f64() * steps as f64
+    let per_repetition = ((timing.repetition.as_secs_f64() * steps as f64
         / started.elapsed().as_secs_f64()) as usize)
         .max(3);
-    let mut rates = Vec::with_capacity(REPETITIONS);
-    for _ in 0..REPETITIONS {
+    let mut rates = Vec::with_capacity(timing.repetitions);
+    for _ in 0..timing.repetitions {
         let started = Instant::now();
         for i in 0..per_repetition {
             model = step(model, i);
@@ -77,7 +102,7 @@ fn samples_per_second(config: &AutoencoderConfig, batch: usize, device: &Device)
         rates.push((per_repetition * batch) as f64 / started.elapsed().as_secs_f64());
     }
     rates.sort_by(f64::total_cmp);
-    rates[REPETITIONS / 2]
+    rates[timing.repetitions / 2]
 }
 
 fn main() {
@@ -86,6 +111,11 @@ fn main() {
 }
 
 fn bench() {
+    let timing = if std::env::args().any(|arg| arg == "--bench") {
+        FULL
+    } else {
+        SMOKE
+    };
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
@@ -104,7 +134,7 @@ fn bench() {
                 {
                     continue;
                 }
-                let rate = samples_per_second(&model(name), batch, &device);
+                let rate = samples_per_second(&model(name), batch, &device, &timing);
                 println!(
                     "{}",
                     serde_json::json!({
