@@ -882,6 +882,35 @@ fn a_saved_shuttle_model_scores_a_new_csv_and_refuses_misfit_rows() {
         );
         assert!(!out.exists());
     }
+
+    // An edited card is refused by name before a module is built: one that describes a
+    // model of 900 million numbers the weights file does not hold, one that no model fits.
+    let card_path = Path::new(run).join("model.json");
+    let original = std::fs::read_to_string(&card_path).unwrap();
+    for (key, value, expected) in [
+        ("hidden", serde_json::json!([100_000_000]), "describes"),
+        ("latent", serde_json::json!(0), "`model.latent`"),
+    ] {
+        let mut card: serde_json::Value = serde_json::from_str(&original).unwrap();
+        card["model"][key] = value;
+        std::fs::write(&card_path, card.to_string()).unwrap();
+        let out = dir.path().join("edited-out");
+        let output = hourglass(&[
+            "apply",
+            run,
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(expected) && stderr.contains("model.json"),
+            "{stderr}"
+        );
+        assert!(!out.exists());
+    }
+    std::fs::write(&card_path, original).unwrap();
 }
 
 /// Two runs of a VAE that also denoises (so its data order, corruption and ε streams all

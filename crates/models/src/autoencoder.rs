@@ -7,7 +7,9 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation;
 use hourglass_spec::model_card::ModelArchitecture;
-use hourglass_spec::{Activation, CodeActivation, Codebook, ModelSection, OutputActivation};
+use hourglass_spec::{
+    Activation, CodeActivation, Codebook, CodebookUpdate, ModelSection, OutputActivation,
+};
 
 use crate::conv::{ConvDecoder, ConvEncoder, ConvGeometry};
 use crate::mlp::Mlp;
@@ -55,6 +57,78 @@ impl AutoencoderConfig {
             variational: model.variational,
             codebook: model.codebook.clone(),
         }
+    }
+
+    /// How many numbers [`init`](Self::init) allocates for the parameters, counted without
+    /// building anything; `None` when the count overflows or the conv geometry does not fit.
+    /// A saved model's loader compares it with its weights file before building the module,
+    /// so that an edited card cannot make it allocate more than the file holds.
+    pub fn parameter_count(&self) -> Option<usize> {
+        let dense = |widths: &[usize]| {
+            widths.windows(2).try_fold(0usize, |sum, pair| {
+                let weights = pair[0].checked_mul(pair[1])?;
+                sum.checked_add(weights)?.checked_add(pair[1]) // weights and biases
+            })
+        };
+        // A 3×3 kernel from `from` to `to` channels, and its biases.
+        let kernel = |from: usize, to: usize| from.checked_mul(to)?.checked_mul(9)?.checked_add(to);
+        let input = self
+            .shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))?;
+        let code_width = self
+            .latent
+            .checked_mul(self.codebook.as_ref().map_or(1, |c| c.dim))?;
+        let encoded = if self.variational {
+            self.latent.checked_mul(2)?
+        } else {
+            code_width
+        };
+        let reversed: Vec<usize> = self.hidden.iter().rev().copied().collect();
+        let (flat, convolutions) = match &self.conv_channels {
+            None => (input, 0),
+            Some(channels) => {
+                let [image_channels, height, width] = self.shape[..] else {
+                    return None;
+                };
+                let scale = 1usize.checked_shl(u32::try_from(channels.len()).ok()?)?;
+                let last = *channels.last()?;
+                let flat = last
+                    .checked_mul(height / scale)?
+                    .checked_mul(width / scale)?;
+                let mut inputs = image_channels;
+                let mut sum = 0usize;
+                for &to in channels {
+                    sum = sum.checked_add(kernel(inputs, to)?)?;
+                    inputs = to;
+                }
+                let mut outputs: Vec<usize> = channels.iter().rev().skip(1).copied().collect();
+                outputs.push(image_channels);
+                for to in outputs {
+                    sum = sum.checked_add(kernel(inputs, to)?)?;
+                    inputs = to;
+                }
+                (flat, sum)
+            }
+        };
+        let encoder = dense(&[&[flat][..], &self.hidden, &[encoded]].concat())?;
+        let decoder = dense(&[&[code_width][..], &reversed, &[flat]].concat())?;
+        let quantizer = match &self.codebook {
+            None => 0,
+            Some(codebook) => {
+                let entries = codebook.size.checked_mul(codebook.dim)?;
+                let sums = if codebook.update == CodebookUpdate::Ema {
+                    entries
+                } else {
+                    0
+                };
+                entries.checked_add(codebook.size)?.checked_add(sums)?
+            }
+        };
+        encoder
+            .checked_add(decoder)?
+            .checked_add(convolutions)?
+            .checked_add(quantizer)
     }
 
     /// Builds the module with freshly initialised weights on `device` (seed it first for
@@ -478,6 +552,36 @@ mod tests {
             variational,
             codebook: None,
         }
+    }
+
+    #[test]
+    fn the_parameter_count_is_what_init_allocates() {
+        let device = Device::flex();
+        let vq = |conv: bool, update: CodebookUpdate| AutoencoderConfig {
+            codebook: Some(Codebook {
+                size: 7,
+                dim: 3,
+                update,
+                ..Codebook::default()
+            }),
+            ..config(conv, false)
+        };
+        for config in [
+            config(false, false),
+            config(false, true),
+            config(true, false),
+            config(true, true),
+            vq(false, CodebookUpdate::Ema),
+            vq(true, CodebookUpdate::Loss),
+        ] {
+            let built = config.init(&device).num_params();
+            assert_eq!(config.parameter_count(), Some(built), "{config:?}");
+        }
+        let huge = AutoencoderConfig {
+            hidden: vec![usize::MAX / 2, 2],
+            ..config(false, false)
+        };
+        assert_eq!(huge.parameter_count(), None);
     }
 
     #[test]

@@ -5,12 +5,16 @@
 //!
 //! Both files are kept: a card carries a `format_version`, and [`read`] reads every version up
 //! to [`CARD_FORMAT_VERSION`], ignoring keys it does not know (a later hourglass may add some).
+//! A card is a file users may edit: [`read`] also checks that its sizes describe a model that
+//! can be built (every size at least 1, products within [`crate::ranges`]' counts, a conv
+//! model's image divisible by 2 per convolution) and that its statistics fit the input.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::ranges::COUNT_MAX;
 use crate::result::write_atomic;
 use crate::{
     Activation, Architecture, CodeActivation, Codebook, ModelKind, ModelSection, OutputActivation,
@@ -214,7 +218,93 @@ pub fn read(run_dir: &Path) -> Result<ModelCard, CardError> {
     match header.format_version {
         0 => Err(invalid("there is no format_version 0".into())),
         found if found > CARD_FORMAT_VERSION => Err(CardError::Newer { path, found }),
-        _ => serde_json::from_str(&text).map_err(|e| invalid(e.to_string())),
+        _ => {
+            let card: ModelCard =
+                serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+            card.check().map_err(invalid)?;
+            Ok(card)
+        }
+    }
+}
+
+impl ModelCard {
+    /// What makes the card unusable although it parses: see the module header.
+    fn check(&self) -> Result<(), String> {
+        let model = &self.model;
+        let count = |sizes: &[usize]| {
+            (sizes.iter())
+                .try_fold(1usize, |product, &size| product.checked_mul(size))
+                .filter(|&product| product >= 1 && product <= COUNT_MAX as usize)
+        };
+        let shape = &model.input_shape;
+        let features = (!shape.is_empty())
+            .then(|| count(shape))
+            .flatten()
+            .ok_or_else(|| {
+                format!(
+                    "`model.input_shape` {:?} is not a shape of 1 to {COUNT_MAX} numbers",
+                    model.input_shape
+                )
+            })?;
+        for (key, sizes) in [
+            ("model.latent", std::slice::from_ref(&model.latent)),
+            ("model.hidden", model.hidden.as_slice()),
+        ] {
+            if sizes.iter().any(|&size| count(&[size]).is_none()) {
+                return Err(format!(
+                    "`{key}` {sizes:?} holds a size outside 1 to {COUNT_MAX}"
+                ));
+            }
+        }
+        match (model.architecture, &model.conv_channels) {
+            (Architecture::Conv, Some(channels)) => {
+                let fits = match model.input_shape[..] {
+                    [_, height, width] if (1..=16).contains(&channels.len()) => {
+                        let scale = 1 << channels.len();
+                        height % scale == 0 && width % scale == 0
+                    }
+                    _ => false,
+                };
+                if !fits || channels.iter().any(|&c| count(&[c]).is_none()) {
+                    return Err(format!(
+                        "`model.conv_channels` {channels:?} do not fit `model.input_shape` {:?}: \
+                         1 to 16 convolutions of 1 to {COUNT_MAX} channels each, on images \
+                         [channels, height, width] with height and width divisible by 2 per \
+                         convolution",
+                        model.input_shape
+                    ));
+                }
+            }
+            (Architecture::Mlp, None) => {}
+            (architecture, channels) => {
+                return Err(format!(
+                    "`model.architecture` {architecture:?} does not go with \
+                     `model.conv_channels` {channels:?} (a conv model has them, an MLP not)"
+                ));
+            }
+        }
+        if let Some(codebook) = &model.codebook
+            && count(&[codebook.size, codebook.dim, model.latent]).is_none()
+        {
+            return Err(format!(
+                "`model.codebook` of {} entries of {} numbers at {} positions is not 1 to \
+                 {COUNT_MAX} numbers",
+                codebook.size, codebook.dim, model.latent
+            ));
+        }
+        if let Some(statistics) = &self.standardization {
+            let lengths = [statistics.mean.len(), statistics.std.len()];
+            let usable = statistics.mean.iter().all(|mean| mean.is_finite())
+                && (statistics.std.iter()).all(|std| std.is_finite() && *std > 0.0);
+            if lengths != [features; 2] || !usable {
+                return Err(format!(
+                    "`standardization` holds {} means and {} standard deviations for {features} \
+                     input features; each mean must be finite and each deviation finite and > 0",
+                    lengths[0], lengths[1]
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -305,5 +395,49 @@ mod tests {
         let error = read(dir.path()).unwrap_err().to_string();
         assert!(error.contains("newer than this hourglass reads"), "{error}");
         assert!(error.contains(CARD_FILE), "{error}");
+    }
+
+    #[test]
+    fn an_edited_card_that_no_model_fits_is_refused_naming_the_key() {
+        let edits: [(&str, fn(&mut serde_json::Value)); 9] = [
+            ("model.latent", |card| card["model"]["latent"] = 0.into()),
+            ("model.hidden", |card| {
+                card["model"]["hidden"] = serde_json::json!([16, 0])
+            }),
+            ("model.input_shape", |card| {
+                card["model"]["input_shape"] = serde_json::json!([1u64 << 40, 1u64 << 40])
+            }),
+            ("model.input_shape", |card| {
+                card["model"]["input_shape"] = serde_json::json!([])
+            }),
+            ("model.conv_channels", |card| {
+                card["model"]["architecture"] = "conv".into();
+                card["model"]["conv_channels"] = serde_json::json!([8]);
+            }),
+            ("model.architecture", |card| {
+                card["model"]["architecture"] = "conv".into()
+            }),
+            ("model.codebook", |card| {
+                card["model"]["codebook"] = serde_json::json!({
+                    "size": 1u64 << 33, "dim": 4, "commitment": 0.25, "update": "ema",
+                    "decay": 0.99
+                })
+            }),
+            ("standardization", |card| {
+                card["standardization"]["mean"] = serde_json::json!([0.5])
+            }),
+            ("standardization", |card| {
+                card["standardization"]["std"][3] = 0.0.into()
+            }),
+        ];
+        for (key, edit) in edits {
+            let dir = tempfile::tempdir().unwrap();
+            let mut value = serde_json::to_value(card()).unwrap();
+            edit(&mut value);
+            std::fs::write(dir.path().join(CARD_FILE), value.to_string()).unwrap();
+            let error = read(dir.path()).unwrap_err().to_string();
+            assert!(error.contains(&format!("`{key}`")), "{key}: {error}");
+            assert!(error.contains(CARD_FILE), "{error}");
+        }
     }
 }

@@ -13,10 +13,11 @@ use hourglass_data::{Split, Standardization};
 use hourglass_models::{Autoencoder, AutoencoderConfig};
 use hourglass_spec::Reconstruction;
 use hourglass_spec::model_card::{
-    self, CARD_FORMAT_VERSION, CardError, CodeRanges, DataProvenance, FeatureStatistics,
+    self, CARD_FILE, CARD_FORMAT_VERSION, CardError, CodeRanges, DataProvenance, FeatureStatistics,
     MODEL_FILE, ModelArchitecture, ModelCard, Provenance, TensorEntry,
 };
 use hourglass_spec::result::write_atomic;
+use safetensors::SafeTensors;
 
 use crate::{TrainError, anomaly, batch, evaluate};
 
@@ -241,7 +242,25 @@ pub fn load(run_dir: &Path, device: &Device) -> Result<SavedModel, LoadError> {
         message,
     };
     let bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
-    let mut model = AutoencoderConfig::from_card(&card.model).init(device);
+    let config = AutoencoderConfig::from_card(&card.model);
+    // Before building the module: an edited card must not make it allocate more than the
+    // file holds.
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| failed(e.to_string()))?;
+    let stored = header.tensors().values().try_fold(0usize, |sum, info| {
+        let numbers = (info.shape.iter()).try_fold(1usize, |n, &d| n.checked_mul(d))?;
+        sum.checked_add(numbers)
+    });
+    if config.parameter_count().is_none() || config.parameter_count() != stored {
+        return Err(failed(format!(
+            "they hold {} numbers, where the model card {} describes {}",
+            stored.map_or("too many".into(), |n| n.to_string()),
+            run_dir.join(CARD_FILE).display(),
+            config
+                .parameter_count()
+                .map_or("too many to count".into(), |n| n.to_string()),
+        )));
+    }
+    let mut model = config.init(device);
     let mut store = SafetensorsStore::from_bytes(Some(bytes)).skip_enum_variants(true);
     let applied = model
         .load_from(&mut store)
