@@ -1372,6 +1372,11 @@ fn a_tpe_search_trains_its_budget_in_packs_with_pruning_and_a_second_sweep_train
     let html = std::fs::read_to_string(sweep_dir.join("index.html")).unwrap();
     assert!(html.contains("<section id=\"search\">"));
 
+    // The spec gains a task that does not change training: the second sweep trains nothing
+    // and evaluates the finished runs' saved models for it.
+    let mut text_of_spec = std::fs::read_to_string(&spec).unwrap();
+    text_of_spec.push_str("\n[evaluate]\ntasks = [\"reconstruction\", \"latent\"]\n");
+    std::fs::write(&spec, text_of_spec).unwrap();
     let again = run_sweep(&spec, &reports);
     let stdout = text(&again.stdout);
     assert!(again.status.success(), "{stdout}");
@@ -1379,6 +1384,11 @@ fn a_tpe_search_trains_its_budget_in_packs_with_pruning_and_a_second_sweep_train
         stdout.contains("search: 0 completed, 0 failed, 0 pruned, 6 already finished"),
         "{stdout}"
     );
+    for run in run_dirs(&sweep_dir) {
+        let result = read_json(&run.join("result.json"));
+        let probed = result["metrics"]["probe_accuracy"].as_f64().is_some();
+        assert_eq!(probed, result["status"] == "completed", "{result}");
+    }
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! Evaluation tasks run on saved models, without training: `hourglass evaluate SWEEP_DIR`, and
 //! the tasks that a sweep's spec added to runs it had finished (a run's id does not count the
-//! tasks that do not change training, so such a run is the same run).
+//! tasks that do not change training, so such a run is the same run), a grid's or a search's.
 //!
 //! A run evaluated here gets the tasks' metrics and files merged into its folder and its
 //! result, whose configuration then lists the tasks as run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -18,16 +18,9 @@ use hourglass_spec::{Backend, DeviceName, Experiment, RunConfig, Task};
 /// run (by default, every task that applies to a run without training it again); fails when a
 /// run could not be evaluated.
 pub fn evaluate(sweep_dir: &Path, tasks: Option<&[Task]>, registry: &Registry) -> Result<ExitCode> {
-    let runs = sweep_dir.join("runs");
     let _lock = SweepLock::acquire(sweep_dir)?;
-    let mut run_dirs: Vec<_> = std::fs::read_dir(&runs)
-        .with_context(|| format!("cannot list the runs of {}", runs.display()))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.is_dir())
-        .collect();
-    run_dirs.sort();
     let mut failed = 0;
-    for run_dir in &run_dirs {
+    for run_dir in &run_dirs(sweep_dir)? {
         let Some(result) = completed(run_dir)? else {
             continue;
         };
@@ -74,7 +67,33 @@ pub fn evaluate_added_tasks(
                 .with_context(|| format!("cannot evaluate run {}", run.id))?;
         }
     }
+    // A search's runs are proposed as it goes: those it has finished are in its folder.
+    if let Some(search) = &experiment.search {
+        for run_dir in run_dirs(&layout.root)? {
+            if let Some(result) = completed(&run_dir)? {
+                let mut config = read_config(&run_dir)?;
+                config.evaluate.add_tasks(&search.tasks());
+                evaluate_run(&run_dir, &config, result, registry)
+                    .with_context(|| format!("cannot evaluate run {}", run_dir.display()))?;
+            }
+        }
+    }
     Ok(())
+}
+
+/// The run folders of the sweep in `sweep_dir`, in name order (none before its first run).
+fn run_dirs(sweep_dir: &Path) -> Result<Vec<PathBuf>> {
+    let runs = sweep_dir.join("runs");
+    if !runs.exists() {
+        return Ok(Vec::new());
+    }
+    let mut run_dirs: Vec<_> = std::fs::read_dir(&runs)
+        .with_context(|| format!("cannot list the runs of {}", runs.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.is_dir())
+        .collect();
+    run_dirs.sort();
+    Ok(run_dirs)
 }
 
 /// The result of the run in `run_dir` when it completed.

@@ -10,7 +10,7 @@ use crate::primary::{self, Direction, PrimaryMetric};
 use crate::resources::{Pruning, Resources};
 use crate::schema::{ObjectiveSection, Strategy, SweepSection};
 use crate::space::{self, Domain};
-use crate::{Catalog, RunId, RunSpec, Task};
+use crate::{Catalog, EvaluateSection, RunId, RunSpec, Task};
 
 /// Which model-based search proposes the configurations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +116,15 @@ pub(crate) struct RunTemplate {
 }
 
 impl Search {
+    /// The tasks of the spec's `[evaluate]` section, which every run of the search runs.
+    pub fn tasks(&self) -> Vec<Task> {
+        let section = self.template.base.get("evaluate").cloned();
+        // The base passed the spec's checks, so its section parses.
+        (section.and_then(|section| section.try_into::<EvaluateSection>().ok()))
+            .unwrap_or_default()
+            .tasks
+    }
+
     /// The runs of the configuration that sets each searched key to its value in `values`
     /// (in [`Search::parameters`] order): one per repeat. A configuration that the spec's
     /// checks refuse (two values that do not fit together) is an error naming why.
