@@ -69,10 +69,11 @@ pub fn evaluate_added_tasks(
     }
     // A search's runs are proposed as it goes: those it has finished are in its folder.
     if let Some(search) = &experiment.search {
+        let tasks = search.tasks();
         for run_dir in run_dirs(&layout.root)? {
             if let Some(result) = completed(&run_dir)? {
                 let mut config = read_config(&run_dir)?;
-                config.evaluate.add_tasks(&search.tasks());
+                config.evaluate.add_tasks(&tasks);
                 evaluate_run(&run_dir, &config, result, registry)
                     .with_context(|| format!("cannot evaluate run {}", run_dir.display()))?;
             }

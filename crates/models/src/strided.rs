@@ -294,6 +294,15 @@ mod tests {
         }
     }
 
+    /// Two standard normal maps of `channels` × `size` × `size`, channels first.
+    fn random_maps(channels: usize, size: usize, device: &Device) -> Tensor<4> {
+        Tensor::random(
+            [2, channels, size, size],
+            Distribution::Normal(0.0, 1.0),
+            device,
+        )
+    }
+
     #[test]
     fn conv_down_matches_burns_convolution_and_its_gradients() {
         let _rng = crate::tests::RNG.lock();
@@ -304,11 +313,7 @@ mod tests {
                 .with_stride([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(&device);
-            let x = Tensor::random(
-                [2, c_in, size, size],
-                Distribution::Normal(0.0, 1.0),
-                &device,
-            );
+            let x = random_maps(c_in, size, &device);
             let bias = conv.bias.as_ref().unwrap();
             check(conv_down, |x| conv.forward(x), x, &conv.weight, bias);
         }
@@ -325,11 +330,7 @@ mod tests {
                 .with_padding([1, 1])
                 .with_padding_out([1, 1])
                 .init(&device);
-            let x = Tensor::random(
-                [2, c_in, size, size],
-                Distribution::Normal(0.0, 1.0),
-                &device,
-            );
+            let x = random_maps(c_in, size, &device);
             let bias = deconv.bias.as_ref().unwrap();
             for form in [conv_up_gathered, conv_up_scattered] {
                 check(form, |x| deconv.forward(x), x.clone(), &deconv.weight, bias);

@@ -250,14 +250,13 @@ pub fn load(run_dir: &Path, device: &Device) -> Result<SavedModel, LoadError> {
         let numbers = (info.shape.iter()).try_fold(1usize, |n, &d| n.checked_mul(d))?;
         sum.checked_add(numbers)
     });
-    if config.parameter_count().is_none() || config.parameter_count() != stored {
+    let described = config.parameter_count();
+    if described.is_none() || described != stored {
         return Err(failed(format!(
             "they hold {} numbers, where the model card {} describes {}",
             stored.map_or("too many".into(), |n| n.to_string()),
             run_dir.join(CARD_FILE).display(),
-            config
-                .parameter_count()
-                .map_or("too many to count".into(), |n| n.to_string()),
+            described.map_or("too many to count".into(), |n| n.to_string()),
         )));
     }
     let mut model = config.init(device);
